@@ -1,0 +1,125 @@
+//! Per-call-site statics.
+//!
+//! Every logging macro expands to one `static Callsite` holding everything that
+//! never changes between calls: level, target, module, file, line, message and
+//! field names. The ring carries the call site's id (a `u32`), never the strings.
+//! The call site also caches whether it is enabled, so a disabled call costs one
+//! load of [`Callsite::interest`].
+
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+
+use crate::level::Level;
+
+const UNKNOWN: u8 = 0;
+const NEVER: u8 = 1;
+const ALWAYS: u8 = 2;
+
+/// The static description of one logging call site.
+#[derive(Debug)]
+pub struct Metadata {
+    /// Severity of the records this call site produces.
+    pub level: Level,
+    /// Target, by default the module path of the call site.
+    pub target: &'static str,
+    /// `module_path!()` of the call site.
+    pub module_path: &'static str,
+    /// `file!()` of the call site.
+    pub file: &'static str,
+    /// `line!()` of the call site.
+    pub line: u32,
+    /// The message, or the format string when `fmt_message` is true.
+    pub message: &'static str,
+    /// Field names in the order the values are recorded.
+    pub fields: &'static [&'static str],
+    /// The message is formatted at the call site from format arguments.
+    pub fmt_message: bool,
+}
+
+/// A logging call site: its metadata plus the cached filter decision and id.
+#[derive(Debug)]
+pub struct Callsite {
+    interest: AtomicU8,
+    id: AtomicU32,
+    meta: Metadata,
+}
+
+impl Callsite {
+    /// Builds a call site; used by the macros in a `static`.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        level: Level,
+        target: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+        message: &'static str,
+        fields: &'static [&'static str],
+        fmt_message: bool,
+    ) -> Self {
+        Callsite {
+            interest: AtomicU8::new(UNKNOWN),
+            id: AtomicU32::new(0),
+            meta: Metadata {
+                level,
+                target,
+                module_path,
+                file,
+                line,
+                message,
+                fields,
+                fmt_message,
+            },
+        }
+    }
+
+    /// The call site's static metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// Whether a call should be captured: one load once the call site is registered.
+    #[inline(always)]
+    pub fn is_enabled(&'static self) -> bool {
+        match self.interest.load(Ordering::Acquire) {
+            ALWAYS => true,
+            NEVER => false,
+            _ => crate::engine::register_callsite(self),
+        }
+    }
+
+    /// The registry id of the call site (0 before registration).
+    #[inline(always)]
+    pub(crate) fn id(&self) -> u32 {
+        self.id.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_id(&self, id: u32) {
+        self.id.store(id, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.interest
+            .store(if enabled { ALWAYS } else { NEVER }, Ordering::Release);
+    }
+
+    /// Forgets the cached decision: the next call takes the slow path again.
+    pub(crate) fn reset_interest(&self) {
+        self.interest.store(UNKNOWN, Ordering::Release);
+    }
+}
+
+/// True when a string literal holds `{` or `}`: then the macros hand it to
+/// `format_args!` (it may capture variables or escape braces).
+#[doc(hidden)]
+pub const fn has_braces(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'{' || b[i] == b'}' {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}

@@ -1,0 +1,382 @@
+//! Building and installing the engine.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::clock::{ClockSource, Converter};
+use crate::engine::{self, Engine, Settings};
+use crate::level::{DirectiveError, Directives, LevelFilter};
+use crate::record::{MIN_RECORD_LIMIT, SLACK};
+use crate::sink::{
+    DEFAULT_BACKLOG, FileSink, MemorySink, NullSink, Sink, SinkSlot, StderrSink, StdoutSink,
+};
+use crate::writer::{Writer, WriterConfig};
+
+/// The environment variable holding filter directives (`info,my_crate::db=debug`).
+pub const FILTER_ENV: &str = "DATAPUNK_LOG";
+
+/// What a call does when its thread's ring is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Wait (spin, then yield) until the writer makes room: no record is lost.
+    #[default]
+    Block,
+    /// Never wait: drop the record and count it; the writer reports drops.
+    Drop,
+}
+
+/// Why `init()` failed.
+#[derive(Debug)]
+pub enum InitError {
+    /// An engine is already installed; its structure is fixed after first use.
+    AlreadyInitialized,
+    /// A filter directive (from the builder or `DATAPUNK_LOG`) is invalid.
+    Filter {
+        /// Where the directives came from.
+        source: &'static str,
+        /// What is wrong, naming the bad part.
+        error: DirectiveError,
+    },
+    /// A file sink could not be opened.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// A setting is out of range.
+    Config(String),
+    /// The writer thread could not be started.
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::AlreadyInitialized => f.write_str("datapunk-log is already initialized"),
+            InitError::Filter { source, error } => write!(f, "{source}: {error}"),
+            InitError::File { path, error } => {
+                write!(f, "cannot open log file {}: {error}", path.display())
+            }
+            InitError::Config(m) => write!(f, "invalid configuration: {m}"),
+            InitError::Spawn(e) => write!(f, "cannot start the writer thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Filter { error, .. } => Some(error),
+            InitError::File { error, .. } | InitError::Spawn(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+enum SinkSpec {
+    Stdout,
+    Stderr,
+    Null,
+    File(PathBuf),
+    Memory(MemorySink),
+    Custom(Box<dyn Sink>),
+}
+
+/// Configures the engine; [`Builder::init`] installs it.
+pub struct Builder {
+    sinks: Vec<SinkSpec>,
+    overflow: Overflow,
+    ring_capacity: usize,
+    record_limit: usize,
+    filter: Option<String>,
+    use_env: bool,
+    clock: ClockSource,
+    order_window: Duration,
+    idle_poll: Duration,
+    batch_bytes: usize,
+    sink_backlog: usize,
+    shutdown_timeout: Duration,
+    panic_hook: bool,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("sinks", &self.sinks.len())
+            .field("overflow", &self.overflow)
+            .field("ring_capacity", &self.ring_capacity)
+            .field("record_limit", &self.record_limit)
+            .field("filter", &self.filter)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default ring capacity per thread: 256 KiB.
+pub const DEFAULT_RING_CAPACITY: usize = 256 * 1024;
+/// Default largest record: 16 KiB (text beyond it is cut and marked).
+pub const DEFAULT_RECORD_LIMIT: usize = 16 * 1024;
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            sinks: Vec::new(),
+            overflow: Overflow::Block,
+            ring_capacity: DEFAULT_RING_CAPACITY,
+            record_limit: DEFAULT_RECORD_LIMIT,
+            filter: None,
+            use_env: true,
+            clock: ClockSource::Precise,
+            order_window: Duration::from_micros(200),
+            idle_poll: Duration::from_millis(1),
+            batch_bytes: 256 * 1024,
+            sink_backlog: DEFAULT_BACKLOG,
+            shutdown_timeout: Duration::from_secs(5),
+            panic_hook: true,
+        }
+    }
+}
+
+impl Builder {
+    /// Adds an appending JSON-lines file sink (parent directories are created).
+    pub fn json_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sinks.push(SinkSpec::File(path.into()));
+        self
+    }
+    /// Adds standard output (the default when no sink is given).
+    pub fn stdout(mut self) -> Self {
+        self.sinks.push(SinkSpec::Stdout);
+        self
+    }
+    /// Adds standard error.
+    pub fn stderr(mut self) -> Self {
+        self.sinks.push(SinkSpec::Stderr);
+        self
+    }
+    /// Adds a sink that discards everything (benchmarks).
+    pub fn null(mut self) -> Self {
+        self.sinks.push(SinkSpec::Null);
+        self
+    }
+    /// Adds an in-memory sink; keep a clone to read the lines back.
+    pub fn memory(mut self, sink: &MemorySink) -> Self {
+        self.sinks.push(SinkSpec::Memory(sink.clone()));
+        self
+    }
+    /// Adds a custom sink.
+    pub fn sink(mut self, sink: Box<dyn Sink>) -> Self {
+        self.sinks.push(SinkSpec::Custom(sink));
+        self
+    }
+    /// What a call does when its ring is full (default [`Overflow::Block`]).
+    pub fn overflow(mut self, o: Overflow) -> Self {
+        self.overflow = o;
+        self
+    }
+    /// Bytes of each thread's ring (default 256 KiB, at least 4 KiB).
+    pub fn ring_capacity(mut self, bytes: usize) -> Self {
+        self.ring_capacity = bytes;
+        self
+    }
+    /// Largest record in bytes (default 16 KiB); longer text is cut and the
+    /// record marked `"truncated":true`. Clamped to what the ring can hold.
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        self.record_limit = bytes;
+        self
+    }
+    /// Filter directives, such as `info,my_crate::db=debug`. The default is
+    /// `info`. `DATAPUNK_LOG`, when set, wins over this (see [`Builder::ignore_env`]).
+    pub fn filter(mut self, directives: impl Into<String>) -> Self {
+        self.filter = Some(directives.into());
+        self
+    }
+    /// Ignore `DATAPUNK_LOG`.
+    pub fn ignore_env(mut self) -> Self {
+        self.use_env = false;
+        self
+    }
+    /// The timestamp source (default [`ClockSource::Precise`]).
+    pub fn clock(mut self, c: ClockSource) -> Self {
+        self.clock = c;
+        self
+    }
+    /// How long the writer holds back the newest records so that records of
+    /// different threads come out in timestamp order (default 200 µs).
+    pub fn order_window(mut self, d: Duration) -> Self {
+        self.order_window = d;
+        self
+    }
+    /// How long the idle writer sleeps between looks at the rings (default 1 ms).
+    pub fn idle_poll(mut self, d: Duration) -> Self {
+        self.idle_poll = d;
+        self
+    }
+    /// Bytes of JSON the writer gathers before it writes a batch (default 256 KiB).
+    pub fn batch_bytes(mut self, bytes: usize) -> Self {
+        self.batch_bytes = bytes;
+        self
+    }
+    /// Bound of each sink's retry backlog while it fails (default 8 MiB).
+    pub fn sink_backlog(mut self, bytes: usize) -> Self {
+        self.sink_backlog = bytes;
+        self
+    }
+    /// How long dropping the guard waits for the writer to finish (default 5 s).
+    pub fn shutdown_timeout(mut self, d: Duration) -> Self {
+        self.shutdown_timeout = d;
+        self
+    }
+    /// Install a panic hook that flushes before unwinding (default on; the
+    /// previous hook runs after it).
+    pub fn panic_hook(mut self, on: bool) -> Self {
+        self.panic_hook = on;
+        self
+    }
+
+    fn directives(&self) -> Result<Directives, InitError> {
+        if self.use_env
+            && let Ok(env) = std::env::var(FILTER_ENV)
+        {
+            return Directives::parse(&env).map_err(|error| InitError::Filter {
+                source: FILTER_ENV,
+                error,
+            });
+        }
+        match &self.filter {
+            Some(f) => Directives::parse(f).map_err(|error| InitError::Filter {
+                source: "filter",
+                error,
+            }),
+            None => Ok(Directives::new(LevelFilter::INFO)),
+        }
+    }
+
+    /// Installs the engine and starts the writer thread. Fails if an engine is
+    /// already installed, a directive is invalid, or a file cannot be opened.
+    pub fn init(self) -> Result<Guard, InitError> {
+        if engine::get().is_some() {
+            return Err(InitError::AlreadyInitialized);
+        }
+        if self.ring_capacity < 4096 {
+            return Err(InitError::Config(format!(
+                "ring_capacity must be at least 4096 bytes, got {}",
+                self.ring_capacity
+            )));
+        }
+        if self.batch_bytes == 0 {
+            return Err(InitError::Config("batch_bytes must be positive".into()));
+        }
+        let directives = self.directives()?;
+        let record_limit = self.record_limit.clamp(
+            MIN_RECORD_LIMIT,
+            (self.ring_capacity / 2)
+                .saturating_sub(SLACK)
+                .max(MIN_RECORD_LIMIT),
+        );
+        if record_limit + SLACK > self.ring_capacity {
+            return Err(InitError::Config(format!(
+                "ring_capacity {} is too small for records of {} bytes",
+                self.ring_capacity, record_limit
+            )));
+        }
+        let mut specs = self.sinks;
+        if specs.is_empty() {
+            specs.push(SinkSpec::Stdout);
+        }
+        let mut sinks = Vec::with_capacity(specs.len());
+        for s in specs {
+            let sink: Box<dyn Sink> = match s {
+                SinkSpec::Stdout => Box::new(StdoutSink),
+                SinkSpec::Stderr => Box::new(StderrSink),
+                SinkSpec::Null => Box::new(NullSink),
+                SinkSpec::Memory(m) => Box::new(m),
+                SinkSpec::Custom(c) => c,
+                SinkSpec::File(path) => match FileSink::open(&path) {
+                    Ok(f) => Box::new(f),
+                    Err(error) => return Err(InitError::File { path, error }),
+                },
+            };
+            sinks.push(SinkSlot::new(sink, self.sink_backlog));
+        }
+        let settings = Settings {
+            ring_capacity: self.ring_capacity,
+            record_limit,
+            overflow: self.overflow,
+        };
+        let engine = engine::install(Engine::new(settings, directives))
+            .ok_or(InitError::AlreadyInitialized)?;
+        let conv = Converter::install(self.clock);
+        let idle_poll = match self.clock {
+            ClockSource::Coarse => self.idle_poll.min(Duration::from_micros(100)),
+            ClockSource::Precise => self.idle_poll,
+        };
+        let writer = Writer::new(
+            engine,
+            WriterConfig {
+                sinks,
+                order_window: self.order_window,
+                idle_poll,
+                batch_bytes: self.batch_bytes,
+            },
+            conv,
+        );
+        let handle = std::thread::Builder::new()
+            .name("datapunk-log-writer".into())
+            .spawn(move || writer.run());
+        let handle = match handle {
+            Ok(h) => h,
+            Err(e) => {
+                engine.writer_alive.store(false, Ordering::Release);
+                engine.shutdown.store(true, Ordering::Release);
+                return Err(InitError::Spawn(e));
+            }
+        };
+        let _ = engine.writer.set(handle.thread().clone());
+        if self.panic_hook {
+            install_panic_hook();
+        }
+        Ok(Guard {
+            handle: Some(handle),
+            timeout: self.shutdown_timeout,
+        })
+    }
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(e) = engine::get() {
+            let on_writer = e
+                .writer
+                .get()
+                .is_some_and(|t| t.id() == std::thread::current().id());
+            if !on_writer && e.is_running() {
+                e.flush(Duration::from_secs(5));
+            }
+        }
+        previous(info);
+    }));
+}
+
+/// Keeps the engine running; dropping it flushes everything and stops the
+/// writer (waiting up to the shutdown timeout).
+#[must_use = "dropping the guard stops the engine"]
+#[derive(Debug)]
+pub struct Guard {
+    handle: Option<std::thread::JoinHandle<()>>,
+    timeout: Duration,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let Some(e) = engine::get() else { return };
+        if e.shutdown(self.timeout)
+            && let Some(h) = self.handle.take()
+        {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The installed engine: global state shared by callers and the writer.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use crate::callsite::Callsite;
+use crate::config::Overflow;
+use crate::level::Directives;
+use crate::ring::RingShared;
+use crate::stats::{Counters, Stats};
+
+/// Counts calls made before any engine was installed.
+static DISCARDED_EARLY: AtomicU64 = AtomicU64::new(0);
+
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+
+/// Settings fixed at `init()`.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub ring_capacity: usize,
+    pub record_limit: usize,
+    pub overflow: Overflow,
+}
+
+/// A ring handed to the writer by a thread on its first call.
+pub(crate) struct NewRing {
+    pub consumer: rtrb::Consumer<u8>,
+    pub shared: Arc<RingShared>,
+}
+
+/// Totals of rings whose threads have exited and been drained.
+#[derive(Debug, Default)]
+pub(crate) struct Retired {
+    pub produced: u64,
+    pub dropped: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub callsites: Vec<&'static Callsite>,
+    /// Live rings (for stats), with the totals of retired ones.
+    pub rings: Vec<Arc<RingShared>>,
+    pub retired: Retired,
+    /// Rings not yet picked up by the writer.
+    pub pending: Vec<NewRing>,
+}
+
+pub(crate) struct Engine {
+    pub settings: Settings,
+    pub directives: Directives,
+    pub registry: Mutex<Registry>,
+    pub has_pending: AtomicBool,
+    pub counters: Counters,
+    pub writer: OnceLock<Thread>,
+    /// The writer loop is running (false once it exits, for any reason).
+    pub writer_alive: AtomicBool,
+    pub shutdown: AtomicBool,
+    pub flush_requested: AtomicU64,
+    pub flush_done: Mutex<u64>,
+    pub flush_cv: Condvar,
+    pub exited: Mutex<bool>,
+    pub exited_cv: Condvar,
+}
+
+impl Engine {
+    pub(crate) fn new(settings: Settings, directives: Directives) -> Engine {
+        Engine {
+            settings,
+            directives,
+            registry: Mutex::new(Registry::default()),
+            has_pending: AtomicBool::new(false),
+            counters: Counters::default(),
+            writer: OnceLock::new(),
+            writer_alive: AtomicBool::new(true),
+            shutdown: AtomicBool::new(false),
+            flush_requested: AtomicU64::new(0),
+            flush_done: Mutex::new(0),
+            flush_cv: Condvar::new(),
+            exited: Mutex::new(false),
+            exited_cv: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
+        // A poisoned lock only means a thread panicked while holding it; the
+        // registry's data stays consistent (every update is a single push/remove).
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn wake_writer(&self) {
+        if let Some(t) = self.writer.get() {
+            t.unpark();
+        }
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        !self.shutdown.load(Ordering::Acquire) && self.writer_alive.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn add_ring(&self, ring: NewRing) {
+        let mut reg = self.registry();
+        reg.rings.push(ring.shared.clone());
+        reg.pending.push(ring);
+        self.has_pending.store(true, Ordering::Release);
+    }
+
+    /// Asks the writer to write everything captured before this call and waits
+    /// for it (or for the timeout). True when the barrier completed.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let target = self.flush_requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake_writer();
+        let deadline = Instant::now().checked_add(timeout);
+        let mut done = self.flush_done.lock().unwrap_or_else(|e| e.into_inner());
+        while *done < target {
+            if !self.writer_alive.load(Ordering::Acquire) {
+                return false;
+            }
+            let wait = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(w) if !w.is_zero() => w.min(Duration::from_millis(50)),
+                    _ => return false,
+                },
+                None => Duration::from_millis(50),
+            };
+            done = self
+                .flush_cv
+                .wait_timeout(done, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Stops the writer after it drained everything; waits up to `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        self.shutdown.store(true, Ordering::SeqCst);
+        // Later calls take the slow path, which sees the shutdown and counts them.
+        for cs in self.registry().callsites.iter() {
+            cs.reset_interest();
+        }
+        self.wake_writer();
+        let deadline = Instant::now() + timeout;
+        let mut exited = self.exited.lock().unwrap_or_else(|e| e.into_inner());
+        while !*exited {
+            let Some(w) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            exited = self
+                .exited_cv
+                .wait_timeout(exited, w.min(Duration::from_millis(50)))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            self.wake_writer();
+        }
+        true
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let reg = self.registry();
+        let mut produced = reg.retired.produced;
+        let mut dropped = reg.retired.dropped;
+        for r in reg.rings.iter() {
+            produced += r.produced.load(Ordering::Relaxed);
+            dropped += r.dropped.load(Ordering::Relaxed);
+        }
+        let threads = reg.rings.len() as u64;
+        drop(reg);
+        Stats {
+            produced,
+            written: c.written.load(Ordering::Relaxed),
+            dropped,
+            discarded: c.discarded.load(Ordering::Relaxed)
+                + DISCARDED_EARLY.load(Ordering::Relaxed),
+            truncated: c.truncated.load(Ordering::Relaxed),
+            corrupt: c.corrupt.load(Ordering::Relaxed),
+            invalid_utf8: c.invalid_utf8.load(Ordering::Relaxed),
+            notices: c.notices.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            sink_errors: c.sink_errors.load(Ordering::Relaxed),
+            sink_lost: c.sink_lost.load(Ordering::Relaxed),
+            threads,
+        }
+    }
+}
+
+/// Installs the engine; `None` if one is already installed.
+pub(crate) fn install(engine: Engine) -> Option<&'static Engine> {
+    let mut slot = Some(engine);
+    let installed = ENGINE.get_or_init(|| slot.take().expect("taken once"));
+    slot.is_none().then_some(installed)
+}
+
+#[inline(always)]
+pub(crate) fn get() -> Option<&'static Engine> {
+    ENGINE.get()
+}
+
+pub(crate) fn count_discarded() {
+    match ENGINE.get() {
+        Some(e) => e.counters.discarded.fetch_add(1, Ordering::Relaxed),
+        None => DISCARDED_EARLY.fetch_add(1, Ordering::Relaxed),
+    };
+}
+
+/// The slow path of [`Callsite::is_enabled`]: registers the call site and
+/// caches the filter's decision. Before `init()` and after shutdown the call is
+/// counted as discarded and nothing is cached.
+#[cold]
+#[inline(never)]
+pub(crate) fn register_callsite(cs: &'static Callsite) -> bool {
+    let Some(engine) = ENGINE.get() else {
+        DISCARDED_EARLY.fetch_add(1, Ordering::Relaxed);
+        return false;
+    };
+    let meta = cs.metadata();
+    let enabled = engine.directives.level_for(meta.target).enables(meta.level);
+    let mut reg = engine.registry();
+    if cs.id() == 0 {
+        reg.callsites.push(cs);
+        cs.set_id(reg.callsites.len() as u32);
+    }
+    if !engine.is_running() {
+        drop(reg);
+        if enabled {
+            engine.counters.discarded.fetch_add(1, Ordering::Relaxed);
+        }
+        return false;
+    }
+    cs.set_enabled(enabled);
+    enabled
+}
+
+/// Looks up a registered call site by id (writer side, on a cache miss).
+pub(crate) fn callsite(engine: &Engine, id: u32) -> Option<&'static Callsite> {
+    let reg = engine.registry();
+    id.checked_sub(1)
+        .and_then(|i| reg.callsites.get(i as usize).copied())
+}
+
+pub(crate) fn discarded_early() -> u64 {
+    DISCARDED_EARLY.load(Ordering::Relaxed)
+}

@@ -1,0 +1,110 @@
+//! # datapunk-log
+//!
+//! A low-latency structured logging engine. A logging call copies its record,
+//! with the current trace context, into a ring owned by the calling thread and
+//! returns; one background writer thread encodes records as JSON lines without
+//! allocating and writes them to the sinks in batches.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let lines = datapunk_log::MemorySink::new();
+//! let _guard = datapunk_log::builder()
+//!     .memory(&lines)
+//!     .overflow(datapunk_log::Overflow::Block)
+//!     .ignore_env()
+//!     .init()?;
+//!
+//! let (user_id, latency, route) = (42u64, 3.25f64, "/api/v1/items");
+//! datapunk_log::info!(user_id, latency, route, "request handled");
+//! datapunk_log::warn!(status = 503, peer = %"10.0.0.7:443", "upstream slow");
+//! datapunk_log::flush();
+//!
+//! let first: serde_json::Value = serde_json::from_str(&lines.lines()[0])?;
+//! assert_eq!(first["message"], "request handled");
+//! assert_eq!(first["user_id"], 42);
+//! assert_eq!(datapunk_log::stats().written, 2);
+//! # Ok(()) }
+//! ```
+//!
+//! See the README for the output format, configuration and figures.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+mod callsite;
+mod clock;
+mod config;
+mod encode;
+mod engine;
+pub mod level;
+mod macros;
+mod record;
+mod ring;
+mod sink;
+mod stats;
+mod value;
+mod writer;
+
+use std::time::Duration;
+
+pub use callsite::{Callsite, Metadata};
+pub use clock::ClockSource;
+pub use config::{
+    Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError, Overflow,
+};
+pub use level::{DirectiveError, Directives, Level, LevelFilter};
+pub use record::{RecordBuf, TraceContext};
+pub use sink::{FileSink, MemorySink, Sink};
+pub use stats::Stats;
+pub use value::{DebugValue, DisplayValue, Value, debug, display};
+
+/// Starts configuring the engine.
+pub fn builder() -> Builder {
+    Builder::default()
+}
+
+/// Returns once every record captured before this call, on any thread, has
+/// been handed to the sinks and the sinks flushed. Returns at once when no
+/// engine runs.
+pub fn flush() {
+    flush_timeout(Duration::from_secs(u64::MAX / 4));
+}
+
+/// Like [`flush`], giving up after `timeout`; true when the barrier completed.
+pub fn flush_timeout(timeout: Duration) -> bool {
+    match engine::get() {
+        Some(e) if e.writer_alive.load(std::sync::atomic::Ordering::Acquire) => e.flush(timeout),
+        _ => false,
+    }
+}
+
+/// The engine's counters (all zero, but `discarded`, before `init()`).
+pub fn stats() -> Stats {
+    match engine::get() {
+        Some(e) => e.stats(),
+        None => Stats {
+            discarded: engine::discarded_early(),
+            ..Stats::default()
+        },
+    }
+}
+
+/// The trace context of the calling thread, copied into every record it logs.
+pub fn current_context() -> TraceContext {
+    ring::current_context()
+}
+
+/// Sets the calling thread's trace context, returning the previous one. Spans
+/// do this for you; this is the low-level hook for integrations.
+pub fn set_context(ctx: TraceContext) -> TraceContext {
+    ring::set_context(ctx)
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::callsite::{Callsite, has_braces};
+    pub use crate::level::STATIC_MAX_LEVEL;
+    pub use crate::record::MAX_FIELDS;
+    pub use crate::ring::dispatch;
+    pub use crate::value::{Value, debug, display};
+}

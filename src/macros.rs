@@ -1,0 +1,166 @@
+//! The logging macros.
+//!
+//! Fields come first, then an optional message, as in `tracing`:
+//! `key = value`, shorthand `ident`, `%` for Display, `?` for Debug, dotted
+//! keys (`http.status = 200`), and `target: "..."` before everything.
+
+/// Logs at an explicit level: `log!(Level::Info, target: "audit", user_id, "login")`.
+/// The level must be a constant expression.
+#[macro_export]
+macro_rules! log {
+    ($lvl:expr, target: $target:expr, $($rest:tt)+) => {
+        $crate::__dp_fields!(($lvl, $target) [] $($rest)+)
+    };
+    ($lvl:expr, target: $target:expr $(,)?) => {
+        $crate::__dp_fields!(($lvl, $target) [])
+    };
+    ($lvl:expr, $($rest:tt)+) => {
+        $crate::__dp_fields!(($lvl, ::core::module_path!()) [] $($rest)+)
+    };
+}
+
+/// Logs at TRACE.
+#[macro_export]
+macro_rules! trace {
+    ($($t:tt)+) => { $crate::log!($crate::Level::Trace, $($t)+) };
+}
+/// Logs at DEBUG.
+#[macro_export]
+macro_rules! debug {
+    ($($t:tt)+) => { $crate::log!($crate::Level::Debug, $($t)+) };
+}
+/// Logs at INFO.
+#[macro_export]
+macro_rules! info {
+    ($($t:tt)+) => { $crate::log!($crate::Level::Info, $($t)+) };
+}
+/// Logs at WARN.
+#[macro_export]
+macro_rules! warn {
+    ($($t:tt)+) => { $crate::log!($crate::Level::Warn, $($t)+) };
+}
+/// Logs at ERROR.
+#[macro_export]
+macro_rules! error {
+    ($($t:tt)+) => { $crate::log!($crate::Level::Error, $($t)+) };
+}
+
+/// Field muncher: normalizes each field to `(name tokens) (value expression)`
+/// and ends at the message.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_fields {
+    // The message: a literal, maybe with format arguments.
+    ($cx:tt [$($f:tt)*] $msg:literal $(,)?) => {
+        $crate::__dp_emit!($cx [$($f)*] ($msg))
+    };
+    ($cx:tt [$($f:tt)*] $msg:literal, $($arg:tt)+) => {
+        $crate::__dp_emit!($cx [$($f)*] ($msg, $($arg)+))
+    };
+    // No message.
+    ($cx:tt [$($f:tt)*] $(,)?) => {
+        $crate::__dp_emit!($cx [$($f)*] ())
+    };
+    // key = %value
+    ($cx:tt [$($f:tt)*] $($k:ident).+ = %$v:expr, $($rest:tt)*) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) ($crate::__private::display(&$v)))] $($rest)*)
+    };
+    ($cx:tt [$($f:tt)*] $($k:ident).+ = %$v:expr) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) ($crate::__private::display(&$v)))])
+    };
+    // key = ?value
+    ($cx:tt [$($f:tt)*] $($k:ident).+ = ?$v:expr, $($rest:tt)*) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) ($crate::__private::debug(&$v)))] $($rest)*)
+    };
+    ($cx:tt [$($f:tt)*] $($k:ident).+ = ?$v:expr) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) ($crate::__private::debug(&$v)))])
+    };
+    // key = value
+    ($cx:tt [$($f:tt)*] $($k:ident).+ = $v:expr, $($rest:tt)*) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) (&$v))] $($rest)*)
+    };
+    ($cx:tt [$($f:tt)*] $($k:ident).+ = $v:expr) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) (&$v))])
+    };
+    // %ident, ?ident, ident
+    ($cx:tt [$($f:tt)*] %$($k:ident).+ $(, $($rest:tt)*)?) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) ($crate::__private::display(&$($k).+)))] $($($rest)*)?)
+    };
+    ($cx:tt [$($f:tt)*] ?$($k:ident).+ $(, $($rest:tt)*)?) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) ($crate::__private::debug(&$($k).+)))] $($($rest)*)?)
+    };
+    ($cx:tt [$($f:tt)*] $($k:ident).+ $(, $($rest:tt)*)?) => {
+        $crate::__dp_fields!($cx [$($f)* (($($k).+) (&$($k).+))] $($($rest)*)?)
+    };
+}
+
+/// Expands one call site: its static, the enabled check, and the capture.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_emit {
+    (($lvl:expr, $target:expr) [$( (($($k:tt)+) ($v:expr)) )*] ($($msg:tt)*)) => {{
+        const __DP_LEVEL: $crate::Level = $lvl;
+        if $crate::__private::STATIC_MAX_LEVEL.enables(__DP_LEVEL) {
+            const __DP_FIELDS: &[&str] = &[$(::core::stringify!($($k)+)),*];
+            const _: () = ::core::assert!(
+                __DP_FIELDS.len() <= $crate::__private::MAX_FIELDS,
+                "too many fields in one log call"
+            );
+            static __DP_CS: $crate::__private::Callsite = $crate::__private::Callsite::new(
+                __DP_LEVEL,
+                $target,
+                ::core::module_path!(),
+                ::core::file!(),
+                ::core::line!(),
+                $crate::__dp_msg_str!($($msg)*),
+                __DP_FIELDS,
+                $crate::__dp_msg_fmt!($($msg)*),
+            );
+            if __DP_CS.is_enabled() {
+                $crate::__private::dispatch(&__DP_CS, |__dp_buf| {
+                    $crate::__dp_msg_record!(__dp_buf, $($msg)*);
+                    $( $crate::__private::Value::record(&$v, __dp_buf); )*
+                });
+            }
+        }
+    }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_msg_str {
+    () => {
+        ""
+    };
+    ($msg:literal $(, $($arg:tt)*)?) => {
+        $msg
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_msg_fmt {
+    () => {
+        false
+    };
+    ($msg:literal) => {
+        $crate::__private::has_braces($msg)
+    };
+    ($msg:literal, $($arg:tt)+) => {
+        true
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_msg_record {
+    ($buf:ident,) => {};
+    ($buf:ident, $msg:literal) => {
+        if $crate::__private::has_braces($msg) {
+            $buf.message(::core::format_args!($msg));
+        }
+    };
+    ($buf:ident, $msg:literal, $($arg:tt)+) => {
+        $buf.message(::core::format_args!($msg, $($arg)+));
+    };
+}

@@ -1,0 +1,494 @@
+//! Record layout in a thread's ring.
+//!
+//! The caller side ([`RecordBuf`]) serializes a record into a reused
+//! thread-local buffer, which is then copied into the ring in one piece. The
+//! writer side ([`Decoder`]) walks the bytes back. Layout, little endian:
+//!
+//! ```text
+//! 0   u32  total length in bytes, header included
+//! 4   u8   kind (KIND_LOG)
+//! 5   u8   flags: FLAG_CTX, FLAG_TRUNCATED, FLAG_FMT_MESSAGE
+//! 6   u16  number of values recorded
+//! 8   u32  call-site id
+//! 12  u32  reserved (0)
+//! 16  u64  raw timestamp
+//! 24  [if FLAG_CTX] u128 trace id, u64 span id, u64 parent span id, u8 trace flags
+//! ..  [if FLAG_FMT_MESSAGE] the formatted message as a string value
+//! ..  values, one per field name of the call site, each a tag byte + payload
+//! ```
+
+use std::fmt;
+
+/// A log record.
+pub(crate) const KIND_LOG: u8 = 0;
+
+pub(crate) const FLAG_CTX: u8 = 1;
+pub(crate) const FLAG_TRUNCATED: u8 = 2;
+pub(crate) const FLAG_FMT_MESSAGE: u8 = 4;
+
+pub(crate) const HEADER_LEN: usize = 24;
+pub(crate) const CTX_LEN: usize = 33;
+
+/// Most fields one call site may have (checked when the call site compiles).
+pub const MAX_FIELDS: usize = 64;
+/// Room kept beyond the record limit so fixed-size values never need a check:
+/// header, context, and the largest fixed value for every field.
+pub(crate) const SLACK: usize = HEADER_LEN + CTX_LEN + MAX_FIELDS * 17 + 64;
+/// Smallest record limit that still leaves room for text.
+pub(crate) const MIN_RECORD_LIMIT: usize = 256;
+
+pub(crate) const TAG_NONE: u8 = 0;
+pub(crate) const TAG_FALSE: u8 = 1;
+pub(crate) const TAG_TRUE: u8 = 2;
+pub(crate) const TAG_U64: u8 = 3;
+pub(crate) const TAG_I64: u8 = 4;
+pub(crate) const TAG_F64: u8 = 5;
+pub(crate) const TAG_STR: u8 = 6;
+pub(crate) const TAG_CHAR: u8 = 7;
+pub(crate) const TAG_U128: u8 = 8;
+pub(crate) const TAG_I128: u8 = 9;
+pub(crate) const TAG_F32: u8 = 10;
+/// Three strings: type, message, source chain.
+pub(crate) const TAG_ERROR: u8 = 11;
+/// Bytes that may not be UTF-8 (written with U+FFFD for invalid sequences).
+pub(crate) const TAG_BYTES: u8 = 12;
+
+/// Trace context carried by every record; all zero outside a trace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 128-bit trace id; zero means "no trace".
+    pub trace_id: u128,
+    /// Id of the current span.
+    pub span_id: u64,
+    /// Id of the current span's parent, zero at a root.
+    pub parent_span_id: u64,
+    /// W3C trace flags (bit 0: sampled).
+    pub trace_flags: u8,
+}
+
+impl TraceContext {
+    /// True when the record belongs to a trace.
+    #[inline(always)]
+    pub fn is_some(&self) -> bool {
+        self.trace_id != 0
+    }
+}
+
+/// The caller-side record serializer. Values write themselves into it through
+/// [`crate::Value`]. Text beyond the record limit is cut at a character
+/// boundary and the record is marked truncated.
+#[derive(Debug)]
+pub struct RecordBuf {
+    buf: Vec<u8>,
+    limit: usize,
+    values: u16,
+}
+
+impl RecordBuf {
+    pub(crate) fn new(limit: usize) -> RecordBuf {
+        RecordBuf {
+            buf: Vec::with_capacity(limit + SLACK),
+            limit,
+            values: 0,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn begin(&mut self, callsite: u32, ts: u64, ctx: &TraceContext) {
+        self.buf.clear();
+        self.values = 0;
+        let mut head = [0u8; HEADER_LEN];
+        head[4] = KIND_LOG;
+        head[8..12].copy_from_slice(&callsite.to_le_bytes());
+        head[16..24].copy_from_slice(&ts.to_le_bytes());
+        self.buf.extend_from_slice(&head);
+        if ctx.is_some() {
+            self.buf[5] |= FLAG_CTX;
+            self.buf.extend_from_slice(&ctx.trace_id.to_le_bytes());
+            self.buf.extend_from_slice(&ctx.span_id.to_le_bytes());
+            self.buf
+                .extend_from_slice(&ctx.parent_span_id.to_le_bytes());
+            self.buf.push(ctx.trace_flags);
+        }
+    }
+
+    /// Finishes the record and returns its bytes.
+    #[inline(always)]
+    pub(crate) fn finish(&mut self) -> &[u8] {
+        let len = self.buf.len() as u32;
+        self.buf[0..4].copy_from_slice(&len.to_le_bytes());
+        self.buf[6..8].copy_from_slice(&self.values.to_le_bytes());
+        &self.buf
+    }
+
+    pub(crate) fn is_truncated(&self) -> bool {
+        self.buf[5] & FLAG_TRUNCATED != 0
+    }
+
+    #[inline(always)]
+    fn fixed<const N: usize>(&mut self, tag: u8, bytes: [u8; N]) {
+        self.values += 1;
+        self.buf.push(tag);
+        self.buf.extend_from_slice(&bytes);
+    }
+
+    /// Records `None` / a missing value (JSON `null`).
+    #[inline(always)]
+    pub fn none(&mut self) {
+        self.values += 1;
+        self.buf.push(TAG_NONE);
+    }
+    /// Records a bool.
+    #[inline(always)]
+    pub fn bool(&mut self, v: bool) {
+        self.values += 1;
+        self.buf.push(if v { TAG_TRUE } else { TAG_FALSE });
+    }
+    /// Records an unsigned integer.
+    #[inline(always)]
+    pub fn u64(&mut self, v: u64) {
+        self.fixed(TAG_U64, v.to_le_bytes());
+    }
+    /// Records a signed integer.
+    #[inline(always)]
+    pub fn i64(&mut self, v: i64) {
+        self.fixed(TAG_I64, v.to_le_bytes());
+    }
+    /// Records a 128-bit unsigned integer.
+    #[inline(always)]
+    pub fn u128(&mut self, v: u128) {
+        self.fixed(TAG_U128, v.to_le_bytes());
+    }
+    /// Records a 128-bit signed integer.
+    #[inline(always)]
+    pub fn i128(&mut self, v: i128) {
+        self.fixed(TAG_I128, v.to_le_bytes());
+    }
+    /// Records an f64.
+    #[inline(always)]
+    pub fn f64(&mut self, v: f64) {
+        self.fixed(TAG_F64, v.to_bits().to_le_bytes());
+    }
+    /// Records an f32.
+    #[inline(always)]
+    pub fn f32(&mut self, v: f32) {
+        self.fixed(TAG_F32, v.to_bits().to_le_bytes());
+    }
+    /// Records a char.
+    #[inline(always)]
+    pub fn char(&mut self, v: char) {
+        self.fixed(TAG_CHAR, (v as u32).to_le_bytes());
+    }
+    /// Records a string, cut at a character boundary if the record is full.
+    #[inline(always)]
+    pub fn str(&mut self, s: &str) {
+        self.values += 1;
+        self.buf.push(TAG_STR);
+        self.raw_str(s);
+    }
+
+    #[inline(always)]
+    fn raw_str(&mut self, s: &str) {
+        let room = self.limit.saturating_sub(self.buf.len() + 4);
+        let s = if s.len() <= room {
+            s
+        } else {
+            self.buf[5] |= FLAG_TRUNCATED;
+            cut(s, room)
+        };
+        self.buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    /// Records a byte string; the writer replaces invalid UTF-8 with U+FFFD.
+    #[inline(always)]
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.values += 1;
+        self.buf.push(TAG_BYTES);
+        let room = self.limit.saturating_sub(self.buf.len() + 4);
+        let b = if b.len() <= room {
+            b
+        } else {
+            self.buf[5] |= FLAG_TRUNCATED;
+            &b[..room]
+        };
+        self.buf.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(b);
+    }
+
+    /// Records text produced by formatting, written straight into the record.
+    pub fn fmt(&mut self, args: fmt::Arguments<'_>) {
+        self.values += 1;
+        self.buf.push(TAG_STR);
+        self.fmt_string(args);
+    }
+
+    fn fmt_string(&mut self, args: fmt::Arguments<'_>) {
+        if let Some(s) = args.as_str() {
+            return self.raw_str(s);
+        }
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        // Our `write_str` never fails; a user's Display impl may, and then the
+        // text written so far is kept.
+        let _ = fmt::write(&mut FmtSink(self), args);
+        let len = (self.buf.len() - at - 4) as u32;
+        self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+
+    /// Records the formatted message of a call site with format arguments.
+    pub fn message(&mut self, args: fmt::Arguments<'_>) {
+        self.buf[5] |= FLAG_FMT_MESSAGE;
+        self.fmt_string(args);
+    }
+
+    /// Records an error: type name, message, and the chain of sources.
+    pub fn error(&mut self, type_name: &str, err: &dyn std::error::Error) {
+        self.values += 1;
+        self.buf.push(TAG_ERROR);
+        self.raw_str(type_name);
+        self.fmt_string(format_args!("{err}"));
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        let mut source = err.source();
+        let mut first = true;
+        while let Some(s) = source {
+            let mut w = FmtSink(self);
+            let _ = if first {
+                fmt::write(&mut w, format_args!("caused by: {s}"))
+            } else {
+                fmt::write(&mut w, format_args!("\ncaused by: {s}"))
+            };
+            first = false;
+            source = s.source();
+        }
+        let len = (self.buf.len() - at - 4) as u32;
+        self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+struct FmtSink<'a>(&'a mut RecordBuf);
+
+impl fmt::Write for FmtSink<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let r = &mut *self.0;
+        let room = r.limit.saturating_sub(r.buf.len());
+        if s.len() <= room {
+            r.buf.extend_from_slice(s.as_bytes());
+        } else {
+            r.buf[5] |= FLAG_TRUNCATED;
+            r.buf.extend_from_slice(cut(s, room).as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// A decoded value, borrowed from the record bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Val<'a> {
+    None,
+    Bool(bool),
+    U64(u64),
+    I64(i64),
+    U128(u128),
+    I128(i128),
+    F64(f64),
+    F32(f32),
+    Char(char),
+    Str(&'a [u8]),
+    Bytes(&'a [u8]),
+    Error {
+        type_name: &'a [u8],
+        message: &'a [u8],
+        chain: &'a [u8],
+    },
+}
+
+/// Record header as decoded by the writer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header {
+    pub len: usize,
+    pub kind: u8,
+    pub flags: u8,
+    pub values: u16,
+    pub callsite: u32,
+    pub ts: u64,
+}
+
+impl Header {
+    /// Parses a header from the first [`HEADER_LEN`] bytes.
+    pub(crate) fn parse(b: &[u8; HEADER_LEN]) -> Header {
+        Header {
+            len: u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
+            kind: b[4],
+            flags: b[5],
+            values: u16::from_le_bytes([b[6], b[7]]),
+            callsite: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+            ts: u64::from_le_bytes([b[16], b[17], b[18], b[19], b[20], b[21], b[22], b[23]]),
+        }
+    }
+}
+
+/// Walks a record's bytes. Every read is bounds-checked: a malformed record
+/// yields `None`, never a panic.
+#[derive(Debug)]
+pub(crate) struct Decoder<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Decoder<'a> {
+    /// Starts after the header.
+    pub(crate) fn new(record: &'a [u8]) -> Decoder<'a> {
+        Decoder {
+            b: record,
+            pos: HEADER_LEN,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+
+    fn arr<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    pub(crate) fn context(&mut self) -> Option<TraceContext> {
+        Some(TraceContext {
+            trace_id: u128::from_le_bytes(self.arr()?),
+            span_id: u64::from_le_bytes(self.arr()?),
+            parent_span_id: u64::from_le_bytes(self.arr()?),
+            trace_flags: self.arr::<1>()?[0],
+        })
+    }
+
+    pub(crate) fn string(&mut self) -> Option<&'a [u8]> {
+        let n = u32::from_le_bytes(self.arr()?) as usize;
+        self.take(n)
+    }
+
+    pub(crate) fn value(&mut self) -> Option<Val<'a>> {
+        let tag = self.arr::<1>()?[0];
+        Some(match tag {
+            TAG_NONE => Val::None,
+            TAG_FALSE => Val::Bool(false),
+            TAG_TRUE => Val::Bool(true),
+            TAG_U64 => Val::U64(u64::from_le_bytes(self.arr()?)),
+            TAG_I64 => Val::I64(i64::from_le_bytes(self.arr()?)),
+            TAG_U128 => Val::U128(u128::from_le_bytes(self.arr()?)),
+            TAG_I128 => Val::I128(i128::from_le_bytes(self.arr()?)),
+            TAG_F64 => Val::F64(f64::from_bits(u64::from_le_bytes(self.arr()?))),
+            TAG_F32 => Val::F32(f32::from_bits(u32::from_le_bytes(self.arr()?))),
+            TAG_CHAR => Val::Char(char::from_u32(u32::from_le_bytes(self.arr()?))?),
+            TAG_STR => Val::Str(self.string()?),
+            TAG_BYTES => Val::Bytes(self.string()?),
+            TAG_ERROR => Val::Error {
+                type_name: self.string()?,
+                message: self.string()?,
+                chain: self.string()?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_of(b: &[u8]) -> Header {
+        Header::parse(b[..HEADER_LEN].try_into().unwrap())
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let mut r = RecordBuf::new(1024);
+        let ctx = TraceContext {
+            trace_id: 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
+            span_id: 0x00f0_67aa_0ba9_02b7,
+            parent_span_id: 7,
+            trace_flags: 1,
+        };
+        r.begin(42, 123_456, &ctx);
+        r.u64(u64::MAX);
+        r.i64(i64::MIN);
+        r.f64(3.25);
+        r.f32(-0.5);
+        r.bool(true);
+        r.char('é');
+        r.str("héllo");
+        r.none();
+        r.u128(u128::MAX);
+        r.i128(i128::MIN);
+        let bytes = r.finish().to_vec();
+        let h = header_of(&bytes);
+        assert_eq!(h.len, bytes.len());
+        assert_eq!(h.callsite, 42);
+        assert_eq!(h.ts, 123_456);
+        assert_eq!(h.values, 10);
+        assert_eq!(h.flags & FLAG_CTX, FLAG_CTX);
+        let mut d = Decoder::new(&bytes);
+        assert_eq!(d.context(), Some(ctx));
+        let want = [
+            Val::U64(u64::MAX),
+            Val::I64(i64::MIN),
+            Val::F64(3.25),
+            Val::F32(-0.5),
+            Val::Bool(true),
+            Val::Char('é'),
+            Val::Str("héllo".as_bytes()),
+            Val::None,
+            Val::U128(u128::MAX),
+            Val::I128(i128::MIN),
+        ];
+        for w in want {
+            assert_eq!(d.value(), Some(w));
+        }
+        assert_eq!(d.value(), None);
+    }
+
+    #[test]
+    fn oversized_text_is_cut_at_char_boundary_and_flagged() {
+        let mut r = RecordBuf::new(MIN_RECORD_LIMIT);
+        r.begin(1, 0, &TraceContext::default());
+        let long = "é".repeat(1000);
+        r.str(&long);
+        r.fmt(format_args!("{}", long));
+        r.u64(5);
+        assert!(r.is_truncated());
+        let bytes = r.finish().to_vec();
+        assert!(bytes.len() <= MIN_RECORD_LIMIT + 9 + 5);
+        let mut d = Decoder::new(&bytes);
+        for _ in 0..2 {
+            let Some(Val::Str(s)) = d.value() else {
+                panic!("expected a string")
+            };
+            let s = std::str::from_utf8(s).expect("cut at a char boundary");
+            assert!(s.chars().all(|c| c == 'é'));
+        }
+        assert_eq!(d.value(), Some(Val::U64(5)));
+    }
+
+    #[test]
+    fn decoder_rejects_garbage_without_panicking() {
+        let mut bytes = vec![0u8; HEADER_LEN];
+        bytes.extend_from_slice(&[TAG_STR, 255, 255, 255, 255, b'a']);
+        bytes.extend_from_slice(&[99]);
+        let mut d = Decoder::new(&bytes);
+        assert_eq!(d.value(), None);
+        let mut d = Decoder::new(&bytes[..HEADER_LEN + 2]);
+        assert_eq!(d.value(), None);
+    }
+}

@@ -1,0 +1,61 @@
+//! Counters a user can read with [`crate::stats()`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of the engine's counters. Every record that reached an enabled
+/// call is accounted for: `produced == written + dropped + queued`, and after
+/// [`crate::flush()`] nothing is queued.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records captured by enabled calls (sampled-in, after filtering).
+    pub produced: u64,
+    /// Records the writer encoded and handed to the sinks.
+    pub written: u64,
+    /// Records lost because a ring was full under `Overflow::Drop`, or because
+    /// the writer had stopped while a call waited under `Overflow::Block`.
+    pub dropped: u64,
+    /// Calls made before `init()`, after shutdown, or while the thread's
+    /// thread-local storage was being torn down: counted, never captured.
+    pub discarded: u64,
+    /// Records whose text was cut to fit the record limit (they are written,
+    /// with `"truncated":true`).
+    pub truncated: u64,
+    /// Byte-string values holding invalid UTF-8, written with U+FFFD in place
+    /// of each invalid sequence.
+    pub invalid_utf8: u64,
+    /// Records that could not be decoded (should stay 0; counted, never fatal).
+    pub corrupt: u64,
+    /// Notices the writer emitted itself (drop reports).
+    pub notices: u64,
+    /// Bytes of JSON encoded for the sinks.
+    pub bytes: u64,
+    /// Failed sink writes (each is retried with backoff).
+    pub sink_errors: u64,
+    /// Lines a sink could not take after retries, because its bounded retry
+    /// backlog was full.
+    pub sink_lost: u64,
+    /// Threads with a live ring.
+    pub threads: u64,
+}
+
+/// Counters kept by the writer and the engine.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub written: AtomicU64,
+    pub discarded: AtomicU64,
+    pub corrupt: AtomicU64,
+    pub notices: AtomicU64,
+    pub bytes: AtomicU64,
+    pub sink_errors: AtomicU64,
+    pub sink_lost: AtomicU64,
+    pub truncated: AtomicU64,
+    pub invalid_utf8: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(c: &AtomicU64, n: u64) {
+        if n != 0 {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! The background writer thread: drain every ring, merge threads' records in
+//! timestamp order, encode JSON lines into a reused buffer, ship batches.
+//!
+//! Nothing here allocates per record: the batch buffer, the buffer for records
+//! that wrap around a ring's end, and each call site's pre-escaped keys are
+//! reused. Call-site metadata is built once per call site, ring entries once
+//! per thread.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::clock::Converter;
+use crate::encode::json;
+use crate::engine::{self, Engine, NewRing};
+use crate::record::{
+    Decoder, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG, Val,
+};
+use crate::ring::RingShared;
+use crate::sink::SinkSlot;
+use crate::stats::Counters;
+
+/// Keys the engine writes itself; a user field with one of these names is
+/// written as `fields.<name>` instead.
+pub(crate) const RESERVED_KEYS: &[&str] = &[
+    "timestamp",
+    "level",
+    "target",
+    "message",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "trace_flags",
+    "thread",
+    "truncated",
+    "exception.type",
+    "exception.message",
+    "exception.stacktrace",
+];
+
+const NOTICE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Writer settings fixed at `init()`.
+pub(crate) struct WriterConfig {
+    pub sinks: Vec<SinkSlot>,
+    pub order_window: Duration,
+    pub idle_poll: Duration,
+    pub batch_bytes: usize,
+}
+
+struct RingEntry {
+    consumer: rtrb::Consumer<u8>,
+    shared: Arc<RingShared>,
+    /// `,"thread":"<name>"`, escaped once.
+    thread_key: Vec<u8>,
+    capacity: usize,
+    reported_dropped: u64,
+    last_notice: Instant,
+    /// Bytes this pass may still consume (a snapshot when flushing).
+    budget: usize,
+    /// Decoded header of the next record, if peeked.
+    head: Option<Header>,
+    /// More than half full: drained regardless of the ordering window.
+    pressured: bool,
+}
+
+/// Per-call-site output pieces, escaped once.
+struct CallsiteMeta {
+    /// `,"level":"INFO","target":"..","message":` plus the escaped message
+    /// when it is static.
+    head: Vec<u8>,
+    /// `,"<key>":` for each field, renamed where it would collide.
+    keys: Vec<Vec<u8>>,
+}
+
+struct Encoder {
+    engine: &'static Engine,
+    out: Vec<u8>,
+    wrap: Vec<u8>,
+    ts: json::TimestampWriter,
+    metas: Vec<Option<CallsiteMeta>>,
+    conv: Converter,
+    written: u64,
+}
+
+pub(crate) struct Writer {
+    enc: Encoder,
+    rings: Vec<RingEntry>,
+    sinks: Vec<SinkSlot>,
+    window: Duration,
+    idle_poll: Duration,
+    batch_bytes: usize,
+    flushed: u64,
+}
+
+/// Marks the writer as gone however it exits, releasing waiters.
+struct ExitGuard(&'static Engine);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        let e = self.0;
+        e.writer_alive.store(false, Ordering::Release);
+        {
+            let mut done = e.flush_done.lock().unwrap_or_else(|p| p.into_inner());
+            *done = u64::MAX;
+            e.flush_cv.notify_all();
+        }
+        let mut exited = e.exited.lock().unwrap_or_else(|p| p.into_inner());
+        *exited = true;
+        e.exited_cv.notify_all();
+    }
+}
+
+impl Writer {
+    pub(crate) fn new(engine: &'static Engine, cfg: WriterConfig, conv: Converter) -> Writer {
+        Writer {
+            enc: Encoder {
+                engine,
+                out: Vec::with_capacity(cfg.batch_bytes + 64 * 1024),
+                wrap: Vec::new(),
+                ts: json::TimestampWriter::new(),
+                metas: Vec::new(),
+                conv,
+                written: 0,
+            },
+            rings: Vec::new(),
+            sinks: cfg.sinks,
+            window: cfg.order_window,
+            idle_poll: cfg.idle_poll,
+            batch_bytes: cfg.batch_bytes,
+            flushed: 0,
+        }
+    }
+
+    /// The thread's body.
+    pub(crate) fn run(mut self) {
+        let engine = self.enc.engine;
+        let _guard = ExitGuard(engine);
+        let mut idle = 0u32;
+        loop {
+            self.enc.conv.tick();
+            if engine.has_pending.swap(false, Ordering::AcqRel) {
+                self.adopt();
+            }
+            let requested = engine.flush_requested.load(Ordering::SeqCst);
+            let shutting = engine.shutdown.load(Ordering::SeqCst);
+            let force = requested > self.flushed || shutting;
+            let n = self.drain(force);
+            self.report_drops(force);
+            self.ship();
+            self.retire();
+            for s in self.sinks.iter_mut() {
+                s.retry(&engine.counters, false);
+            }
+            if force {
+                for s in self.sinks.iter_mut() {
+                    s.flush(&engine.counters);
+                }
+                if requested > self.flushed {
+                    self.flushed = requested;
+                    let mut done = engine.flush_done.lock().unwrap_or_else(|p| p.into_inner());
+                    *done = (*done).max(requested);
+                    engine.flush_cv.notify_all();
+                }
+                if shutting {
+                    return;
+                }
+            }
+            if n > 0 {
+                idle = 0;
+            } else {
+                idle += 1;
+                if idle < 4 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::park_timeout(self.idle_poll);
+                }
+            }
+        }
+    }
+
+    fn adopt(&mut self) {
+        let pending: Vec<NewRing> = std::mem::take(&mut self.enc.engine.registry().pending);
+        for r in pending {
+            let mut thread_key = b",\"thread\":".to_vec();
+            json::write_str(&mut thread_key, r.shared.thread.as_bytes());
+            self.rings.push(RingEntry {
+                capacity: r.consumer.buffer().capacity(),
+                consumer: r.consumer,
+                shared: r.shared,
+                thread_key,
+                reported_dropped: 0,
+                last_notice: Instant::now(),
+                budget: 0,
+                head: None,
+                pressured: false,
+            });
+        }
+    }
+
+    /// Encodes every eligible record, merging rings by timestamp. Returns the
+    /// number of records encoded.
+    fn drain(&mut self, force: bool) -> usize {
+        let cutoff = if force {
+            u64::MAX
+        } else {
+            let now = self.enc.conv.raw_now();
+            now.saturating_sub(self.enc.conv.raw_span(self.window))
+        };
+        for r in self.rings.iter_mut() {
+            let used = r.consumer.slots();
+            r.budget = used;
+            r.pressured = force || used * 2 > r.capacity;
+            r.head = None;
+        }
+        let mut count = 0;
+        loop {
+            let mut best: Option<(usize, u64)> = None;
+            for (i, r) in self.rings.iter_mut().enumerate() {
+                if r.head.is_none() {
+                    r.head = peek(r, &self.enc.engine.counters);
+                }
+                if let Some(h) = r.head
+                    && (r.pressured || h.ts <= cutoff)
+                    && best.is_none_or(|(_, t)| h.ts < t)
+                {
+                    best = Some((i, h.ts));
+                }
+            }
+            let Some((i, _)) = best else { break };
+            let r = &mut self.rings[i];
+            if let Some(h) = r.head.take() {
+                self.enc.take(r, h);
+                count += 1;
+            }
+            if self.enc.out.len() >= self.batch_bytes {
+                self.ship();
+            }
+        }
+        count
+    }
+
+    fn report_drops(&mut self, force: bool) {
+        for r in self.rings.iter_mut() {
+            let total = r.shared.dropped.load(Ordering::Relaxed);
+            if total > r.reported_dropped
+                && (force
+                    || r.consumer.is_abandoned()
+                    || r.last_notice.elapsed() >= NOTICE_INTERVAL)
+            {
+                self.enc.notice(r, total);
+                r.reported_dropped = total;
+                r.last_notice = Instant::now();
+            }
+        }
+    }
+
+    fn ship(&mut self) {
+        let enc = &mut self.enc;
+        if enc.out.is_empty() {
+            return;
+        }
+        let counters = &enc.engine.counters;
+        for s in self.sinks.iter_mut() {
+            s.submit(&enc.out, counters);
+        }
+        Counters::add(&counters.bytes, enc.out.len() as u64);
+        Counters::add(&counters.written, std::mem::take(&mut enc.written));
+        enc.out.clear();
+    }
+
+    /// Releases rings whose threads have exited and that are fully drained.
+    fn retire(&mut self) {
+        let mut i = 0;
+        while i < self.rings.len() {
+            let r = &self.rings[i];
+            if r.consumer.is_abandoned()
+                && r.consumer.is_empty()
+                && r.shared.dropped.load(Ordering::Relaxed) == r.reported_dropped
+            {
+                let r = self.rings.swap_remove(i);
+                let mut reg = self.enc.engine.registry();
+                reg.rings.retain(|s| !Arc::ptr_eq(s, &r.shared));
+                reg.retired.produced += r.shared.produced.load(Ordering::Relaxed);
+                reg.retired.dropped += r.shared.dropped.load(Ordering::Relaxed);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Reads the next record's header within the ring's budget.
+fn peek(r: &mut RingEntry, counters: &Counters) -> Option<Header> {
+    if r.budget < HEADER_LEN {
+        return None;
+    }
+    let mut raw = [0u8; HEADER_LEN];
+    {
+        let chunk = r.consumer.read_chunk(HEADER_LEN).ok()?;
+        let (a, b) = chunk.as_slices();
+        raw[..a.len()].copy_from_slice(a);
+        raw[a.len()..].copy_from_slice(b);
+    }
+    let h = Header::parse(&raw);
+    if h.len < HEADER_LEN || h.len > r.budget || h.kind != KIND_LOG {
+        // Cannot happen with this crate's producer; if it ever does, the ring
+        // cannot be resynchronized: count what is lost and start clean.
+        let n = r.consumer.slots();
+        if let Ok(c) = r.consumer.read_chunk(n) {
+            c.commit_all();
+        }
+        Counters::add(&counters.corrupt, 1);
+        r.budget = 0;
+        return None;
+    }
+    Some(h)
+}
+
+impl Encoder {
+    /// Consumes the ring's next record (whose header is `h`) and encodes it.
+    fn take(&mut self, r: &mut RingEntry, h: Header) {
+        let Ok(chunk) = r.consumer.read_chunk(h.len) else {
+            return;
+        };
+        let (a, b) = chunk.as_slices();
+        let ok = if a.len() >= h.len {
+            self.record(&a[..h.len], h, &r.thread_key)
+        } else {
+            let mut wrap = std::mem::take(&mut self.wrap);
+            wrap.clear();
+            wrap.extend_from_slice(a);
+            wrap.extend_from_slice(&b[..h.len - a.len()]);
+            let ok = self.record(&wrap, h, &r.thread_key);
+            self.wrap = wrap;
+            ok
+        };
+        chunk.commit_all();
+        r.budget -= h.len;
+        if !ok {
+            Counters::add(&self.engine.counters.corrupt, 1);
+        }
+    }
+
+    fn meta(&mut self, id: u32) -> Option<&CallsiteMeta> {
+        let i = id as usize;
+        if self.metas.get(i).is_none_or(|m| m.is_none()) {
+            let cs = engine::callsite(self.engine, id)?;
+            if self.metas.len() <= i {
+                self.metas.resize_with(i + 1, || None);
+            }
+            self.metas[i] = Some(build_meta(cs.metadata()));
+        }
+        self.metas[i].as_ref()
+    }
+
+    /// Encodes one record as a JSON line. On a malformed record nothing is
+    /// written and false is returned.
+    fn record(&mut self, rec: &[u8], h: Header, thread_key: &[u8]) -> bool {
+        let start = self.out.len();
+        if self.encode(rec, h, thread_key).is_some() {
+            self.written += 1;
+            true
+        } else {
+            self.out.truncate(start);
+            false
+        }
+    }
+
+    fn encode(&mut self, rec: &[u8], h: Header, thread_key: &[u8]) -> Option<()> {
+        let nanos = self.conv.to_unix_nanos(h.ts);
+        // Take the pieces out of self so the meta borrow and the buffer can coexist.
+        let mut out = std::mem::take(&mut self.out);
+        let mut ts = std::mem::take(&mut self.ts);
+        let r = (|| {
+            let meta = self.meta(h.callsite)?;
+            out.extend_from_slice(b"{\"timestamp\":");
+            ts.write(&mut out, nanos);
+            out.extend_from_slice(&meta.head);
+            let mut d = Decoder::new(rec);
+            let ctx = if h.flags & FLAG_CTX != 0 {
+                Some(d.context()?)
+            } else {
+                None
+            };
+            if h.flags & FLAG_FMT_MESSAGE != 0 {
+                json::write_str(&mut out, d.string()?);
+            }
+            if let Some(c) = ctx {
+                out.extend_from_slice(b",\"trace_id\":");
+                json::write_hex_u128(&mut out, c.trace_id);
+                out.extend_from_slice(b",\"span_id\":");
+                json::write_hex_u64(&mut out, c.span_id);
+                if c.parent_span_id != 0 {
+                    out.extend_from_slice(b",\"parent_span_id\":");
+                    json::write_hex_u64(&mut out, c.parent_span_id);
+                }
+                out.extend_from_slice(b",\"trace_flags\":");
+                json::write_hex_u8(&mut out, c.trace_flags);
+            }
+            out.extend_from_slice(thread_key);
+            let mut exception = false;
+            let mut invalid = 0;
+            for (i, key) in meta.keys.iter().enumerate() {
+                if i >= h.values as usize {
+                    // A user `Value` impl recorded nothing: write null.
+                    out.extend_from_slice(key);
+                    out.extend_from_slice(b"null");
+                    continue;
+                }
+                let v = d.value()?;
+                write_field(&mut out, key, v, &mut exception, &mut invalid);
+            }
+            if h.flags & FLAG_TRUNCATED != 0 {
+                out.extend_from_slice(b",\"truncated\":true");
+            }
+            out.extend_from_slice(b"}\n");
+            Some(invalid)
+        })();
+        self.out = out;
+        self.ts = ts;
+        let invalid = r?;
+        Counters::add(&self.engine.counters.invalid_utf8, invalid);
+        Some(())
+    }
+
+    /// Emits the writer's own WARN record about a thread's dropped records.
+    fn notice(&mut self, r: &RingEntry, total: u64) {
+        let out = &mut self.out;
+        out.extend_from_slice(b"{\"timestamp\":");
+        self.ts.write(out, self.conv.unix_now());
+        out.extend_from_slice(
+            b",\"level\":\"WARN\",\"target\":\"datapunk_log\",\"message\":\"records dropped: ring full\"",
+        );
+        out.extend_from_slice(&r.thread_key);
+        out.extend_from_slice(b",\"dropped\":");
+        json::write_u64(out, total - r.reported_dropped);
+        out.extend_from_slice(b",\"dropped_total\":");
+        json::write_u64(out, total);
+        out.extend_from_slice(b"}\n");
+        Counters::add(&self.engine.counters.notices, 1);
+    }
+}
+
+fn write_field(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    v: Val<'_>,
+    exception: &mut bool,
+    invalid_utf8: &mut u64,
+) {
+    if let Val::Error {
+        type_name,
+        message,
+        chain,
+    } = v
+    {
+        if !*exception {
+            *exception = true;
+            out.extend_from_slice(b",\"exception.type\":");
+            json::write_str(out, type_name);
+            out.extend_from_slice(b",\"exception.message\":");
+            json::write_str(out, message);
+            // The error and its chain of sources, one per line:
+            // "Type: message\ncaused by: ...".
+            out.extend_from_slice(b",\"exception.stacktrace\":\"");
+            json::write_str_inner(out, type_name);
+            out.extend_from_slice(b": ");
+            json::write_str_inner(out, message);
+            if !chain.is_empty() {
+                out.extend_from_slice(b"\\n");
+                json::write_str_inner(out, chain);
+            }
+            out.push(b'"');
+            return;
+        }
+        // A second error in one record: its message under its own key.
+        out.extend_from_slice(key);
+        json::write_str(out, message);
+        return;
+    }
+    out.extend_from_slice(key);
+    match v {
+        Val::None => out.extend_from_slice(b"null"),
+        Val::Bool(b) => json::write_bool(out, b),
+        Val::U64(x) => json::write_u64(out, x),
+        Val::I64(x) => json::write_i64(out, x),
+        Val::U128(x) => json::write_u128(out, x),
+        Val::I128(x) => json::write_i128(out, x),
+        Val::F64(x) => json::write_f64(out, x),
+        Val::F32(x) => json::write_f32(out, x),
+        Val::Char(c) => {
+            let mut b = [0u8; 4];
+            json::write_str(out, c.encode_utf8(&mut b).as_bytes());
+        }
+        Val::Str(s) => json::write_str(out, s),
+        Val::Bytes(b) => {
+            if json::write_str_lossy(out, b) {
+                *invalid_utf8 += 1;
+            }
+        }
+        Val::Error { .. } => {}
+    }
+}
+
+fn build_meta(m: &crate::callsite::Metadata) -> CallsiteMeta {
+    let mut head = b",\"level\":\"".to_vec();
+    head.extend_from_slice(m.level.as_str().as_bytes());
+    head.extend_from_slice(b"\",\"target\":");
+    json::write_str(&mut head, m.target.as_bytes());
+    head.extend_from_slice(b",\"message\":");
+    if !m.fmt_message {
+        json::write_str(&mut head, m.message.as_bytes());
+    }
+    let mut used: Vec<String> = Vec::with_capacity(m.fields.len());
+    let keys = m
+        .fields
+        .iter()
+        .map(|name| {
+            let name = name.replace(' ', "");
+            let base = if RESERVED_KEYS.contains(&name.as_str()) {
+                format!("fields.{name}")
+            } else {
+                name
+            };
+            let mut key = base.clone();
+            let mut n = 2;
+            while used.contains(&key) || RESERVED_KEYS.contains(&key.as_str()) {
+                key = format!("{base}#{n}");
+                n += 1;
+            }
+            let mut k = b",".to_vec();
+            json::write_str(&mut k, key.as_bytes());
+            k.push(b':');
+            used.push(key);
+            k
+        })
+        .collect();
+    CallsiteMeta { head, keys }
+}
