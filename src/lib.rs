@@ -106,5 +106,5 @@ pub mod __private {
     pub use crate::level::STATIC_MAX_LEVEL;
     pub use crate::record::MAX_FIELDS;
     pub use crate::ring::dispatch;
-    pub use crate::value::{Value, debug, display};
+    pub use crate::value::{Value, ValueList, debug, display};
 }

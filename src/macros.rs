@@ -117,13 +117,22 @@ macro_rules! __dp_emit {
                 $crate::__dp_msg_fmt!($($msg)*),
             );
             if __DP_CS.is_enabled() {
-                $crate::__private::dispatch(&__DP_CS, |__dp_buf| {
-                    $crate::__dp_msg_record!(__dp_buf, $($msg)*);
-                    $( $crate::__private::Value::record(&$v, __dp_buf); )*
-                });
+                $crate::__private::dispatch(
+                    &__DP_CS,
+                    $crate::__dp_msg_args!($($msg)*),
+                    &$crate::__dp_cons!($($v),*),
+                );
             }
         }
     }};
+}
+
+/// Builds the cons list `(v1, (v2, ()))` of a call's values.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_cons {
+    () => { () };
+    ($head:expr $(, $tail:expr)*) => { ($head, $crate::__dp_cons!($($tail),*)) };
 }
 
 #[doc(hidden)]
@@ -153,14 +162,18 @@ macro_rules! __dp_msg_fmt {
 
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __dp_msg_record {
-    ($buf:ident,) => {};
-    ($buf:ident, $msg:literal) => {
+macro_rules! __dp_msg_args {
+    () => {
+        ::core::option::Option::None
+    };
+    ($msg:literal) => {
         if $crate::__private::has_braces($msg) {
-            $buf.message(::core::format_args!($msg));
+            ::core::option::Option::Some(::core::format_args!($msg))
+        } else {
+            ::core::option::Option::None
         }
     };
-    ($buf:ident, $msg:literal, $($arg:tt)+) => {
-        $buf.message(::core::format_args!($msg, $($arg)+));
+    ($msg:literal, $($arg:tt)+) => {
+        ::core::option::Option::Some(::core::format_args!($msg, $($arg)+))
     };
 }

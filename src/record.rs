@@ -18,6 +18,7 @@
 //! ```
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 /// A log record.
 pub(crate) const KIND_LOG: u8 = 0;
@@ -75,74 +76,115 @@ impl TraceContext {
 }
 
 /// The caller-side record serializer. Values write themselves into it through
-/// [`crate::Value`]. Text beyond the record limit is cut at a character
-/// boundary and the record is marked truncated.
+/// [`crate::Value`]. It writes either straight into the thread's ring (when the
+/// record's size is known up front) or into a thread-local scratch buffer.
+/// Every write is bounds-checked against the window: text beyond the record
+/// limit is cut at a character boundary and the record marked truncated; a
+/// fixed-size value that does not fit is left out (the writer prints `null`).
 #[derive(Debug)]
-pub struct RecordBuf {
-    buf: Vec<u8>,
+pub struct RecordBuf<'a> {
+    buf: &'a mut [MaybeUninit<u8>],
+    len: usize,
+    /// Text stops at this many bytes of record.
     limit: usize,
     values: u16,
+    flags: u8,
 }
 
-impl RecordBuf {
-    pub(crate) fn new(limit: usize) -> RecordBuf {
+impl<'a> RecordBuf<'a> {
+    /// A serializer over `buf`; text is cut once the record reaches `limit`.
+    #[inline(always)]
+    pub(crate) fn new(buf: &'a mut [MaybeUninit<u8>], limit: usize) -> RecordBuf<'a> {
+        let limit = limit.min(buf.len());
         RecordBuf {
-            buf: Vec::with_capacity(limit + SLACK),
+            buf,
+            len: 0,
             limit,
             values: 0,
+            flags: 0,
         }
     }
 
     #[inline(always)]
     pub(crate) fn begin(&mut self, callsite: u32, ts: u64, ctx: &TraceContext) {
-        self.buf.clear();
-        self.values = 0;
         let mut head = [0u8; HEADER_LEN];
         head[4] = KIND_LOG;
         head[8..12].copy_from_slice(&callsite.to_le_bytes());
         head[16..24].copy_from_slice(&ts.to_le_bytes());
-        self.buf.extend_from_slice(&head);
+        self.put(&head);
         if ctx.is_some() {
-            self.buf[5] |= FLAG_CTX;
-            self.buf.extend_from_slice(&ctx.trace_id.to_le_bytes());
-            self.buf.extend_from_slice(&ctx.span_id.to_le_bytes());
-            self.buf
-                .extend_from_slice(&ctx.parent_span_id.to_le_bytes());
-            self.buf.push(ctx.trace_flags);
+            let mut c = [0u8; CTX_LEN];
+            c[0..16].copy_from_slice(&ctx.trace_id.to_le_bytes());
+            c[16..24].copy_from_slice(&ctx.span_id.to_le_bytes());
+            c[24..32].copy_from_slice(&ctx.parent_span_id.to_le_bytes());
+            c[32] = ctx.trace_flags;
+            if self.put(&c) {
+                self.flags |= FLAG_CTX;
+            }
         }
     }
 
-    /// Finishes the record and returns its bytes.
+    /// Finishes the record: patches length, flags and value count. Returns the
+    /// record's length; its bytes `[0, len)` are initialized.
     #[inline(always)]
-    pub(crate) fn finish(&mut self) -> &[u8] {
-        let len = self.buf.len() as u32;
-        self.buf[0..4].copy_from_slice(&len.to_le_bytes());
-        self.buf[6..8].copy_from_slice(&self.values.to_le_bytes());
-        &self.buf
+    pub(crate) fn finish(&mut self) -> usize {
+        if self.len < HEADER_LEN {
+            // Only a window smaller than a header gets here; callers never make one.
+            return 0;
+        }
+        self.buf[0..4].write_copy_of_slice(&(self.len as u32).to_le_bytes());
+        self.buf[5].write(self.flags);
+        self.buf[6..8].write_copy_of_slice(&self.values.to_le_bytes());
+        self.len
+    }
+
+    /// The bytes written so far.
+    pub(crate) fn written(&self) -> &[u8] {
+        // SAFETY: `put` is the only writer and it initializes `[len, end)`
+        // before advancing `len` to `end`, so `[0, len)` is initialized.
+        unsafe { self.buf[..self.len].assume_init_ref() }
     }
 
     pub(crate) fn is_truncated(&self) -> bool {
-        self.buf[5] & FLAG_TRUNCATED != 0
+        self.flags & FLAG_TRUNCATED != 0
+    }
+
+    /// Appends bytes if they fit the window; false (and nothing written) if not.
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) -> bool {
+        let end = self.len + bytes.len();
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.write_copy_of_slice(bytes);
+                self.len = end;
+                true
+            }
+            None => {
+                self.flags |= FLAG_TRUNCATED;
+                false
+            }
+        }
     }
 
     #[inline(always)]
     fn fixed<const N: usize>(&mut self, tag: u8, bytes: [u8; N]) {
-        self.values += 1;
-        self.buf.push(tag);
-        self.buf.extend_from_slice(&bytes);
+        let mut v = [0u8; 17];
+        v[0] = tag;
+        v[1..1 + N].copy_from_slice(&bytes);
+        if self.put(&v[..1 + N]) {
+            self.values += 1;
+        }
     }
 
     /// Records `None` / a missing value (JSON `null`).
     #[inline(always)]
     pub fn none(&mut self) {
-        self.values += 1;
-        self.buf.push(TAG_NONE);
+        self.fixed(TAG_NONE, []);
     }
     /// Records a bool.
     #[inline(always)]
     pub fn bool(&mut self, v: bool) {
-        self.values += 1;
-        self.buf.push(if v { TAG_TRUE } else { TAG_FALSE });
+        self.fixed(if v { TAG_TRUE } else { TAG_FALSE }, []);
     }
     /// Records an unsigned integer.
     #[inline(always)]
@@ -182,78 +224,118 @@ impl RecordBuf {
     /// Records a string, cut at a character boundary if the record is full.
     #[inline(always)]
     pub fn str(&mut self, s: &str) {
-        self.values += 1;
-        self.buf.push(TAG_STR);
-        self.raw_str(s);
-    }
-
-    #[inline(always)]
-    fn raw_str(&mut self, s: &str) {
-        let room = self.limit.saturating_sub(self.buf.len() + 4);
-        let s = if s.len() <= room {
-            s
-        } else {
-            self.buf[5] |= FLAG_TRUNCATED;
-            cut(s, room)
-        };
-        self.buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(s.as_bytes());
+        self.text_value(TAG_STR, s.as_bytes(), true);
     }
 
     /// Records a byte string; the writer replaces invalid UTF-8 with U+FFFD.
     #[inline(always)]
     pub fn bytes(&mut self, b: &[u8]) {
-        self.values += 1;
-        self.buf.push(TAG_BYTES);
-        let room = self.limit.saturating_sub(self.buf.len() + 4);
-        let b = if b.len() <= room {
-            b
+        self.text_value(TAG_BYTES, b, false);
+    }
+
+    /// Whether `n` more bytes fit the window; if not, marks the record truncated.
+    #[inline(always)]
+    fn fits(&mut self, n: usize) -> bool {
+        if self.buf.len() - self.len >= n {
+            true
         } else {
-            self.buf[5] |= FLAG_TRUNCATED;
-            &b[..room]
-        };
-        self.buf.extend_from_slice(&(b.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(b);
+            self.flags |= FLAG_TRUNCATED;
+            false
+        }
+    }
+
+    /// Bytes of text that still fit, keeping `after` bytes for later parts of
+    /// the same value and 4 for this part's length prefix.
+    #[inline(always)]
+    fn text_room(&self, after: usize) -> usize {
+        self.limit.saturating_sub(self.len + 4 + after)
+    }
+
+    /// Cuts text to the room left; `utf8` cuts at a character boundary.
+    #[inline(always)]
+    fn clip<'t>(&mut self, t: &'t [u8], after: usize, utf8: bool) -> &'t [u8] {
+        let room = self.text_room(after);
+        if t.len() <= room {
+            return t;
+        }
+        self.flags |= FLAG_TRUNCATED;
+        if utf8 {
+            let mut end = room;
+            // Back up to a character boundary (continuation bytes are 0b10xx_xxxx).
+            while end > 0 && (t[end] & 0xC0) == 0x80 {
+                end -= 1;
+            }
+            &t[..end]
+        } else {
+            &t[..room]
+        }
+    }
+
+    #[inline(always)]
+    fn text_value(&mut self, tag: u8, t: &[u8], utf8: bool) {
+        if !self.fits(5) {
+            return;
+        }
+        self.put(&[tag]);
+        self.values += 1;
+        self.text_part(t, 0, utf8);
+    }
+
+    /// Writes a length-prefixed text part; the caller checked that `4 + after`
+    /// bytes fit, and the text is clipped so that they still do.
+    #[inline(always)]
+    fn text_part(&mut self, t: &[u8], after: usize, utf8: bool) {
+        let t = self.clip(t, after, utf8);
+        self.put(&(t.len() as u32).to_le_bytes());
+        self.put(t);
     }
 
     /// Records text produced by formatting, written straight into the record.
     pub fn fmt(&mut self, args: fmt::Arguments<'_>) {
-        self.values += 1;
-        self.buf.push(TAG_STR);
-        self.fmt_string(args);
+        if self.fits(5) {
+            self.put(&[TAG_STR]);
+            self.values += 1;
+            self.fmt_part(args, 0);
+        }
     }
 
-    fn fmt_string(&mut self, args: fmt::Arguments<'_>) {
+    /// Writes a length-prefixed formatted part, keeping `after` bytes free.
+    fn fmt_part(&mut self, args: fmt::Arguments<'_>, after: usize) {
         if let Some(s) = args.as_str() {
-            return self.raw_str(s);
+            return self.text_part(s.as_bytes(), after, true);
         }
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
+        let at = self.len;
+        self.put(&[0; 4]);
         // Our `write_str` never fails; a user's Display impl may, and then the
         // text written so far is kept.
-        let _ = fmt::write(&mut FmtSink(self), args);
-        let len = (self.buf.len() - at - 4) as u32;
-        self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        let _ = fmt::write(&mut FmtSink { r: self, after }, args);
+        let len = (self.len - at - 4) as u32;
+        self.buf[at..at + 4].write_copy_of_slice(&len.to_le_bytes());
     }
 
     /// Records the formatted message of a call site with format arguments.
-    pub fn message(&mut self, args: fmt::Arguments<'_>) {
-        self.buf[5] |= FLAG_FMT_MESSAGE;
-        self.fmt_string(args);
+    pub(crate) fn message(&mut self, args: fmt::Arguments<'_>) {
+        if self.fits(4) {
+            self.flags |= FLAG_FMT_MESSAGE;
+            self.fmt_part(args, 0);
+        }
     }
 
     /// Records an error: type name, message, and the chain of sources.
     pub fn error(&mut self, type_name: &str, err: &dyn std::error::Error) {
+        if !self.fits(13) {
+            return;
+        }
+        self.put(&[TAG_ERROR]);
         self.values += 1;
-        self.buf.push(TAG_ERROR);
-        self.raw_str(type_name);
-        self.fmt_string(format_args!("{err}"));
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
+        self.text_part(type_name.as_bytes(), 8, true);
+        self.fmt_part(format_args!("{err}"), 4);
+        let at = self.len;
+        self.put(&[0; 4]);
         let mut source = err.source();
         let mut first = true;
         while let Some(s) = source {
-            let mut w = FmtSink(self);
+            let mut w = FmtSink { r: self, after: 0 };
             let _ = if first {
                 fmt::write(&mut w, format_args!("caused by: {s}"))
             } else {
@@ -262,8 +344,8 @@ impl RecordBuf {
             first = false;
             source = s.source();
         }
-        let len = (self.buf.len() - at - 4) as u32;
-        self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        let len = (self.len - at - 4) as u32;
+        self.buf[at..at + 4].write_copy_of_slice(&len.to_le_bytes());
     }
 }
 
@@ -276,17 +358,21 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-struct FmtSink<'a>(&'a mut RecordBuf);
+/// Formats into the record, keeping `after` bytes free for later parts.
+struct FmtSink<'r, 'a> {
+    r: &'r mut RecordBuf<'a>,
+    after: usize,
+}
 
-impl fmt::Write for FmtSink<'_> {
+impl fmt::Write for FmtSink<'_, '_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let r = &mut *self.0;
-        let room = r.limit.saturating_sub(r.buf.len());
+        let r = &mut *self.r;
+        let room = r.limit.saturating_sub(r.len + self.after);
         if s.len() <= room {
-            r.buf.extend_from_slice(s.as_bytes());
+            r.put(s.as_bytes());
         } else {
-            r.buf[5] |= FLAG_TRUNCATED;
-            r.buf.extend_from_slice(cut(s, room).as_bytes());
+            r.flags |= FLAG_TRUNCATED;
+            r.put(cut(s, room).as_bytes());
         }
         Ok(())
     }
@@ -412,9 +498,14 @@ mod tests {
         Header::parse(b[..HEADER_LEN].try_into().unwrap())
     }
 
+    fn window(n: usize) -> Vec<MaybeUninit<u8>> {
+        vec![MaybeUninit::uninit(); n]
+    }
+
     #[test]
     fn values_round_trip() {
-        let mut r = RecordBuf::new(1024);
+        let mut w = window(1024 + SLACK);
+        let mut r = RecordBuf::new(&mut w, 1024);
         let ctx = TraceContext {
             trace_id: 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
             span_id: 0x00f0_67aa_0ba9_02b7,
@@ -432,8 +523,10 @@ mod tests {
         r.none();
         r.u128(u128::MAX);
         r.i128(i128::MIN);
-        let bytes = r.finish().to_vec();
+        let n = r.finish();
+        let bytes = r.written().to_vec();
         let h = header_of(&bytes);
+        assert_eq!(h.len, n);
         assert_eq!(h.len, bytes.len());
         assert_eq!(h.callsite, 42);
         assert_eq!(h.ts, 123_456);
@@ -461,14 +554,16 @@ mod tests {
 
     #[test]
     fn oversized_text_is_cut_at_char_boundary_and_flagged() {
-        let mut r = RecordBuf::new(MIN_RECORD_LIMIT);
+        let mut w = window(MIN_RECORD_LIMIT + SLACK);
+        let mut r = RecordBuf::new(&mut w, MIN_RECORD_LIMIT);
         r.begin(1, 0, &TraceContext::default());
         let long = "é".repeat(1000);
         r.str(&long);
         r.fmt(format_args!("{}", long));
         r.u64(5);
         assert!(r.is_truncated());
-        let bytes = r.finish().to_vec();
+        r.finish();
+        let bytes = r.written().to_vec();
         assert!(bytes.len() <= MIN_RECORD_LIMIT + 9 + 5);
         let mut d = Decoder::new(&bytes);
         for _ in 0..2 {
@@ -479,6 +574,24 @@ mod tests {
             assert!(s.chars().all(|c| c == 'é'));
         }
         assert_eq!(d.value(), Some(Val::U64(5)));
+    }
+
+    #[test]
+    fn a_window_too_small_never_overflows() {
+        let mut w = window(HEADER_LEN + 10);
+        let mut r = RecordBuf::new(&mut w, usize::MAX);
+        r.begin(1, 0, &TraceContext::default());
+        r.u64(1);
+        r.u64(2);
+        r.str("does not fit");
+        assert!(r.is_truncated());
+        let n = r.finish();
+        assert_eq!(n, HEADER_LEN + 9);
+        let bytes = r.written().to_vec();
+        assert_eq!(header_of(&bytes).values, 1);
+        let mut d = Decoder::new(&bytes);
+        assert_eq!(d.value(), Some(Val::U64(1)));
+        assert_eq!(d.value(), None);
     }
 
     #[test]

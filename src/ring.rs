@@ -6,6 +6,8 @@
 //! the ring in one piece: no lock, no allocation, no system call.
 
 use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,7 +17,8 @@ use crate::callsite::Callsite;
 use crate::clock;
 use crate::config::Overflow;
 use crate::engine::{self, Engine, NewRing};
-use crate::record::{RecordBuf, TraceContext};
+use crate::record::{CTX_LEN, HEADER_LEN, RecordBuf, SLACK, TraceContext};
+use crate::value::ValueList;
 
 /// What a ring shares with the writer and with `stats()`.
 #[derive(Debug)]
@@ -33,13 +36,14 @@ struct ThreadRing {
     shared: Arc<RingShared>,
     engine: &'static Engine,
     overflow: Overflow,
+    limit: usize,
     produced: u64,
     dropped: u64,
 }
 
 struct Local {
     ring: RefCell<Option<ThreadRing>>,
-    buf: RefCell<Option<RecordBuf>>,
+    scratch: RefCell<Option<Box<[MaybeUninit<u8>]>>>,
     ctx: Cell<TraceContext>,
 }
 
@@ -47,121 +51,100 @@ thread_local! {
     static LOCAL: Local = const {
         Local {
             ring: RefCell::new(None),
-            buf: RefCell::new(None),
+            scratch: RefCell::new(None),
             ctx: Cell::new(TraceContext { trace_id: 0, span_id: 0, parent_span_id: 0, trace_flags: 0 }),
         }
     };
 }
 
 /// Captures one record: called by the macros once the call site is enabled.
+/// `msg` is the formatted message of a call site with format arguments.
 #[doc(hidden)]
-#[inline]
-pub fn dispatch<F: FnOnce(&mut RecordBuf)>(cs: &'static Callsite, f: F) {
+#[inline(always)]
+pub fn dispatch<L: ValueList>(cs: &'static Callsite, msg: Option<fmt::Arguments<'_>>, values: &L) {
     let ts = clock::now();
-    if LOCAL.try_with(|l| capture(l, cs, ts, f)).is_err() {
+    if LOCAL.try_with(|l| capture(l, cs, ts, msg, values)).is_err() {
         // Thread-local storage is being torn down (a call from a TLS destructor).
         engine::count_discarded();
     }
 }
 
 #[inline(always)]
-fn capture<F: FnOnce(&mut RecordBuf)>(l: &Local, cs: &'static Callsite, ts: u64, f: F) {
-    let ctx = l.ctx.get();
-    match l.buf.try_borrow_mut() {
-        Ok(mut slot) => {
-            let Some(buf) = slot.as_mut() else {
-                drop(slot);
-                return capture_first(l, cs, ts, f);
-            };
-            buf.begin(cs.id(), ts, &ctx);
-            f(buf);
-            push(l, buf);
-        }
-        // A value's Display/Debug impl logged while this thread was already
-        // capturing: serialize into a temporary buffer (a cold path).
-        Err(_) => capture_nested(l, cs, ts, &ctx, f),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn capture_first<F: FnOnce(&mut RecordBuf)>(l: &Local, cs: &'static Callsite, ts: u64, f: F) {
-    let Some(engine) = engine::get() else {
-        return engine::count_discarded();
-    };
-    if l.ring.borrow().is_none() {
-        let (producer, consumer) = rtrb::RingBuffer::new(engine.settings.ring_capacity);
-        let t = std::thread::current();
-        let thread = match t.name() {
-            Some(n) => n.to_owned(),
-            None => format!("{:?}", t.id()),
-        };
-        let shared = Arc::new(RingShared {
-            produced: CachePadded::new(AtomicU64::new(0)),
-            dropped: AtomicU64::new(0),
-            thread,
-        });
-        engine.add_ring(NewRing {
-            consumer,
-            shared: shared.clone(),
-        });
-        *l.ring.borrow_mut() = Some(ThreadRing {
-            producer,
-            shared,
-            engine,
-            overflow: engine.settings.overflow,
-            produced: 0,
-            dropped: 0,
-        });
-    }
-    *l.buf.borrow_mut() = Some(RecordBuf::new(engine.settings.record_limit));
-    capture(l, cs, ts, f)
-}
-
-#[cold]
-#[inline(never)]
-fn capture_nested<F: FnOnce(&mut RecordBuf)>(
+fn capture<L: ValueList>(
     l: &Local,
     cs: &'static Callsite,
     ts: u64,
-    ctx: &TraceContext,
-    f: F,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
 ) {
-    let Some(engine) = engine::get() else {
-        return engine::count_discarded();
-    };
-    let mut buf = RecordBuf::new(engine.settings.record_limit);
-    buf.begin(cs.id(), ts, ctx);
-    f(&mut buf);
-    push(l, &mut buf);
-}
-
-#[inline(always)]
-fn push(l: &Local, buf: &mut RecordBuf) {
-    let truncated = buf.is_truncated();
-    let bytes = buf.finish();
-    let Ok(mut slot) = l.ring.try_borrow_mut() else {
-        // Unreachable in practice: the ring is borrowed only inside `push`,
-        // which runs no user code.
-        return engine::count_discarded();
-    };
-    let Some(ring) = slot.as_mut() else {
-        return engine::count_discarded();
-    };
-    ring.produced += 1;
-    ring.shared.produced.store(ring.produced, Ordering::Relaxed);
-    if truncated {
-        ring.engine
-            .counters
-            .truncated
-            .fetch_add(1, Ordering::Relaxed);
+    let ctx = l.ctx.get();
+    // Fast path: the size is known, so the record is written straight into the
+    // ring when the free space there is contiguous.
+    if msg.is_none()
+        && let Some(n) = values.encoded_len()
+        && let Ok(mut slot) = l.ring.try_borrow_mut()
+        && let Some(ring) = slot.as_mut()
+        && ring.direct(cs, ts, &ctx, values, n)
+    {
+        return;
     }
-    if ring.producer.push_entire_slice(bytes).is_err() {
-        ring.full(bytes);
-    }
+    capture_scratch(l, cs, ts, &ctx, msg, values);
 }
 
 impl ThreadRing {
+    #[inline(always)]
+    fn direct<L: ValueList>(
+        &mut self,
+        cs: &'static Callsite,
+        ts: u64,
+        ctx: &TraceContext,
+        values: &L,
+        values_len: usize,
+    ) -> bool {
+        let need = HEADER_LEN + if ctx.is_some() { CTX_LEN } else { 0 } + values_len;
+        if need > self.limit {
+            return false;
+        }
+        let Ok(mut chunk) = self.producer.write_chunk_uninit(need) else {
+            return false;
+        };
+        let (first, _) = chunk.as_mut_slices();
+        if first.len() < need {
+            // The free space wraps around the ring's end.
+            return false;
+        }
+        let mut buf = RecordBuf::new(first, self.limit);
+        buf.begin(cs.id(), ts, ctx);
+        values.record_all(&mut buf);
+        let truncated = buf.is_truncated();
+        let n = buf.finish();
+        // SAFETY: `RecordBuf` initialized the first `n` bytes of `first`, which
+        // are the chunk's first `n` slots (`first` is the chunk's first slice).
+        unsafe { chunk.commit(n) };
+        self.count(truncated);
+        true
+    }
+
+    #[inline(always)]
+    fn count(&mut self, truncated: bool) {
+        self.produced += 1;
+        self.shared.produced.store(self.produced, Ordering::Relaxed);
+        if truncated {
+            self.engine
+                .counters
+                .truncated
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Copies a finished record into the ring, applying the overflow policy.
+    fn push(&mut self, bytes: &[u8], truncated: bool) {
+        self.count(truncated);
+        if self.producer.push_entire_slice(bytes).is_err() {
+            self.full(bytes);
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn full(&mut self, bytes: &[u8]) {
@@ -185,6 +168,122 @@ impl ThreadRing {
         self.dropped += 1;
         self.shared.dropped.store(self.dropped, Ordering::Relaxed);
     }
+}
+
+/// The general path: serialize into the thread's scratch buffer (formatting
+/// happens here, with the ring not borrowed), then copy into the ring.
+#[inline(never)]
+fn capture_scratch<L: ValueList>(
+    l: &Local,
+    cs: &'static Callsite,
+    ts: u64,
+    ctx: &TraceContext,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
+) {
+    let Ok(mut slot) = l.scratch.try_borrow_mut() else {
+        // A value's Display/Debug impl logged while this thread was already
+        // formatting a record: use a temporary buffer (a cold path).
+        return capture_nested(l, cs, ts, ctx, msg, values);
+    };
+    let Some(scratch) = slot.as_mut() else {
+        drop(slot);
+        if first_call(l) {
+            capture_scratch(l, cs, ts, ctx, msg, values);
+        }
+        return;
+    };
+    let limit = scratch.len() - SLACK;
+    write_and_push(l, scratch, limit, cs, ts, ctx, msg, values);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn write_and_push<L: ValueList>(
+    l: &Local,
+    window: &mut [MaybeUninit<u8>],
+    limit: usize,
+    cs: &'static Callsite,
+    ts: u64,
+    ctx: &TraceContext,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
+) {
+    let mut buf = RecordBuf::new(window, limit);
+    buf.begin(cs.id(), ts, ctx);
+    if let Some(m) = msg {
+        buf.message(m);
+    }
+    values.record_all(&mut buf);
+    let truncated = buf.is_truncated();
+    buf.finish();
+    match l.ring.try_borrow_mut() {
+        Ok(mut slot) => match slot.as_mut() {
+            Some(ring) => ring.push(buf.written(), truncated),
+            None => engine::count_discarded(),
+        },
+        // A size-known value's `Value::record` impl logged while its record
+        // was being written into the ring: that inner record is discarded.
+        Err(_) => engine::count_discarded(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn capture_nested<L: ValueList>(
+    l: &Local,
+    cs: &'static Callsite,
+    ts: u64,
+    ctx: &TraceContext,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
+) {
+    let Some(engine) = engine::get() else {
+        return engine::count_discarded();
+    };
+    let limit = engine.settings.record_limit;
+    let mut window = vec![MaybeUninit::uninit(); limit + SLACK];
+    write_and_push(l, &mut window, limit, cs, ts, ctx, msg, values);
+}
+
+/// A thread's first call: creates its ring and scratch buffer. False when no
+/// engine runs (the call is counted as discarded).
+#[cold]
+#[inline(never)]
+fn first_call(l: &Local) -> bool {
+    let Some(engine) = engine::get() else {
+        engine::count_discarded();
+        return false;
+    };
+    let limit = engine.settings.record_limit;
+    if l.ring.borrow().is_none() {
+        let (producer, consumer) = rtrb::RingBuffer::new(engine.settings.ring_capacity);
+        let t = std::thread::current();
+        let thread = match t.name() {
+            Some(n) => n.to_owned(),
+            None => format!("{:?}", t.id()),
+        };
+        let shared = Arc::new(RingShared {
+            produced: CachePadded::new(AtomicU64::new(0)),
+            dropped: AtomicU64::new(0),
+            thread,
+        });
+        engine.add_ring(NewRing {
+            consumer,
+            shared: shared.clone(),
+        });
+        *l.ring.borrow_mut() = Some(ThreadRing {
+            producer,
+            shared,
+            engine,
+            overflow: engine.settings.overflow,
+            limit,
+            produced: 0,
+            dropped: 0,
+        });
+    }
+    *l.scratch.borrow_mut() = Some(vec![MaybeUninit::uninit(); limit + SLACK].into_boxed_slice());
+    true
 }
 
 /// The trace context copied into every record captured on this thread.

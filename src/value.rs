@@ -13,16 +13,61 @@ use std::sync::Arc;
 use crate::record::RecordBuf;
 
 /// A value that can be recorded as a field.
+///
+/// An impl records exactly one value through one of [`RecordBuf`]'s methods.
+/// `encoded_len` returns the exact number of bytes `record` writes when it is
+/// known without formatting (a 1-byte tag plus the payload: 9 for an integer,
+/// 5 + length for text); then the call writes straight into the ring. `None`
+/// (the default) takes the scratch-buffer path. A wrong length is safe: the
+/// record is bounds-checked and the value left out or cut.
 pub trait Value {
     /// Writes the value into the record.
-    fn record(&self, buf: &mut RecordBuf);
+    fn record(&self, buf: &mut RecordBuf<'_>);
+    /// Bytes `record` will write, when known up front.
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// The values of one call, as a cons list `(v1, (v2, (v3, ())))` built by the
+/// macros so each value expression is evaluated once.
+#[doc(hidden)]
+pub trait ValueList {
+    /// Records every value in order.
+    fn record_all(&self, buf: &mut RecordBuf<'_>);
+    /// Sum of the values' known lengths; `None` if any is unknown.
+    fn encoded_len(&self) -> Option<usize>;
+}
+
+impl ValueList for () {
+    #[inline(always)]
+    fn record_all(&self, _: &mut RecordBuf<'_>) {}
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(0)
+    }
+}
+
+impl<H: Value, T: ValueList> ValueList for (H, T) {
+    #[inline(always)]
+    fn record_all(&self, buf: &mut RecordBuf<'_>) {
+        self.0.record(buf);
+        self.1.record_all(buf);
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(self.0.encoded_len()? + self.1.encoded_len()?)
+    }
 }
 
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
         impl Value for $t {
             #[inline(always)]
-            fn record(&self, buf: &mut RecordBuf) { buf.u64(*self as u64) }
+            fn record(&self, buf: &mut RecordBuf<'_>) { buf.u64(*self as u64) }
+            #[inline(always)]
+            fn encoded_len(&self) -> Option<usize> { Some(9) }
         }
     )*};
 }
@@ -30,7 +75,9 @@ macro_rules! signed {
     ($($t:ty),*) => {$(
         impl Value for $t {
             #[inline(always)]
-            fn record(&self, buf: &mut RecordBuf) { buf.i64(*self as i64) }
+            fn record(&self, buf: &mut RecordBuf<'_>) { buf.i64(*self as i64) }
+            #[inline(always)]
+            fn encoded_len(&self) -> Option<usize> { Some(9) }
         }
     )*};
 }
@@ -41,7 +88,9 @@ macro_rules! nonzero {
     ($($t:ty),*) => {$(
         impl Value for $t {
             #[inline(always)]
-            fn record(&self, buf: &mut RecordBuf) { self.get().record(buf) }
+            fn record(&self, buf: &mut RecordBuf<'_>) { self.get().record(buf) }
+            #[inline(always)]
+            fn encoded_len(&self) -> Option<usize> { Some(9) }
         }
     )*};
 }
@@ -60,112 +109,187 @@ nonzero!(
 
 impl Value for u128 {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.u128(*self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(17)
     }
 }
 impl Value for i128 {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.i128(*self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(17)
     }
 }
 impl Value for f64 {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.f64(*self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(9)
     }
 }
 impl Value for f32 {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.f32(*self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(5)
     }
 }
 impl Value for bool {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.bool(*self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(1)
     }
 }
 impl Value for char {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.char(*self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(5)
     }
 }
 impl Value for str {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.str(self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(5 + self.len())
     }
 }
 impl Value for [u8] {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.bytes(self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(5 + self.len())
     }
 }
 impl Value for Vec<u8> {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.bytes(self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(5 + self.len())
     }
 }
 impl<const N: usize> Value for [u8; N] {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.bytes(self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(5 + self.len())
     }
 }
 impl Value for String {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.str(self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(5 + self.len())
     }
 }
 impl Value for Cow<'_, str> {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.str(self)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        Some(5 + self.len())
     }
 }
 impl<T: Value + ?Sized> Value for &T {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        (**self).encoded_len()
     }
 }
 impl<T: Value + ?Sized> Value for &mut T {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        (**self).encoded_len()
     }
 }
 impl<T: Value + ?Sized> Value for Box<T> {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        (**self).encoded_len()
     }
 }
 impl<T: Value + ?Sized> Value for Arc<T> {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        (**self).encoded_len()
     }
 }
 impl<T: Value + ?Sized> Value for Rc<T> {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        (**self).encoded_len()
     }
 }
 impl<T: Value> Value for Option<T> {
     #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         match self {
             Some(v) => v.record(buf),
             None => buf.none(),
+        }
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> Option<usize> {
+        match self {
+            Some(v) => v.encoded_len(),
+            None => Some(1),
         }
     }
 }
@@ -173,27 +297,27 @@ impl<T: Value> Value for Option<T> {
 /// Errors write `exception.type`, `exception.message` and the chain of
 /// sources as `exception.stacktrace`.
 impl Value for dyn Error + '_ {
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         record_error(self, buf)
     }
 }
 impl Value for dyn Error + Send + '_ {
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         record_error(self, buf)
     }
 }
 impl Value for dyn Error + Send + Sync + '_ {
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         record_error(self, buf)
     }
 }
 impl Value for std::io::Error {
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.error("std::io::Error", self)
     }
 }
 
-fn record_error(e: &dyn Error, buf: &mut RecordBuf) {
+fn record_error(e: &dyn Error, buf: &mut RecordBuf<'_>) {
     let mut name = TypeName {
         buf: [0; 64],
         len: 0,
@@ -246,13 +370,13 @@ pub struct DebugValue<T>(pub T);
 
 impl<T: fmt::Display> Value for DisplayValue<T> {
     #[inline]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.fmt(format_args!("{}", self.0))
     }
 }
 impl<T: fmt::Debug> Value for DebugValue<T> {
     #[inline]
-    fn record(&self, buf: &mut RecordBuf) {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.fmt(format_args!("{:?}", self.0))
     }
 }

@@ -1,0 +1,148 @@
+//! Benchmark profiles: which subjects to run and how hard, read from TOML.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::subject::SubjectKind;
+
+/// A whole profile (`perf/profiles/*.toml`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Name used in the report and for `perf/results/<name>-latest.json`
+    /// (defaults to the file's stem).
+    #[serde(default)]
+    pub name: String,
+    /// What this profile is for (printed in the report).
+    #[serde(default)]
+    pub description: String,
+    /// The subjects, in the order they run.
+    pub subjects: Vec<SubjectKind>,
+    /// The subject that peers are compared with (ratios peer / baseline).
+    #[serde(default = "default_baseline")]
+    pub baseline: SubjectKind,
+    /// Where the log files go, relative to the working directory.
+    #[serde(default = "default_log_dir")]
+    pub log_dir: String,
+    /// Keep the log files after a scenario verified them (they are removed
+    /// otherwise: the latency scenarios of the peers write gigabytes).
+    #[serde(default)]
+    pub keep_logs: bool,
+    /// Milliseconds over which the TSC is calibrated against `Instant`.
+    #[serde(default = "default_calibration_ms")]
+    pub tsc_calibration_ms: u64,
+    pub latency: LatencyProfile,
+    pub throughput: ThroughputProfile,
+}
+
+/// The latency scenario: every subject logs the same record through
+/// `call`, `burst` and `disabled`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyProfile {
+    /// Calls made, untimed, before measuring (on top of the subject's own
+    /// warm-up, such as pre-faulting its whole ring).
+    pub warmup_calls: u64,
+    /// Calls timed one by one with rdtsc.
+    pub call_samples: u64,
+    /// Nanoseconds of busy-wait after each timed call (0: back to back).
+    #[serde(default)]
+    pub call_pause_ns: u64,
+    /// Bursts timed; each gives one sample (the burst's time / `burst_size`).
+    pub bursts: u64,
+    /// Calls per burst.
+    pub burst_size: u64,
+    /// Nanoseconds of busy-wait between bursts.
+    pub burst_pause_ns: u64,
+    /// Calls to a filtered-out level, timed as one loop.
+    pub disabled_iterations: u64,
+    /// Subtract the median rdtsc pair overhead from each sample. Off by
+    /// default: figures are raw and the overhead is reported beside them.
+    #[serde(default)]
+    pub subtract_rdtsc_overhead: bool,
+    /// datapunk-log: bytes of the producer thread's ring.
+    pub ring_capacity: usize,
+    /// datapunk-log: what a call does when the ring is full.
+    pub overflow: OverflowKind,
+    /// Peers: bounded queue length (tracing-appender lines, slog-async
+    /// channel), with the same overflow policy.
+    pub peer_queue: usize,
+}
+
+/// The throughput scenario: `records` calls as fast as possible, blocking
+/// when full, timed until all of them are in the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputProfile {
+    pub records: u64,
+    /// datapunk-log: ring bytes (absent: the library's default).
+    #[serde(default)]
+    pub ring_capacity: Option<usize>,
+    /// datapunk-log: bytes per sink write (absent: the library's default).
+    #[serde(default)]
+    pub batch_bytes: Option<usize>,
+    /// Peers: queue length (absent: the peer's default).
+    #[serde(default)]
+    pub peer_queue: Option<usize>,
+    /// Lines parsed with serde_json and checked, spread over the file.
+    pub verify_sample: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverflowKind {
+    Block,
+    Drop,
+}
+
+fn default_baseline() -> SubjectKind {
+    SubjectKind::DatapunkPrecise
+}
+fn default_log_dir() -> String {
+    "logs/perf".into()
+}
+fn default_calibration_ms() -> u64 {
+    100
+}
+
+impl Profile {
+    pub fn load(path: &Path) -> Result<Profile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
+        let mut p: Profile =
+            toml::from_str(&text).map_err(|e| format!("invalid profile {}: {e}", path.display()))?;
+        if p.name.is_empty() {
+            p.name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "profile".into());
+        }
+        p.validate()
+            .map_err(|e| format!("invalid profile {}: {e}", path.display()))?;
+        Ok(p)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.subjects.is_empty() {
+            return Err("`subjects` is empty".into());
+        }
+        let l = &self.latency;
+        if l.call_samples == 0 || l.bursts == 0 || l.burst_size == 0 {
+            return Err("latency: call_samples, bursts and burst_size must be positive".into());
+        }
+        if l.disabled_iterations == 0 {
+            return Err("latency: disabled_iterations must be positive".into());
+        }
+        if l.peer_queue == 0 {
+            return Err("latency: peer_queue must be positive".into());
+        }
+        if self.throughput.records == 0 {
+            return Err("throughput: records must be positive".into());
+        }
+        if self.tsc_calibration_ms == 0 {
+            return Err("tsc_calibration_ms must be positive".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,291 @@
+//! Helpers shared by the integration tests: a strict reader for the engine's
+//! JSON lines (key order, duplicate keys, raw number text), timestamp parsing,
+//! bounded polling and temp paths.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+/// One output line: the parsed value plus its top-level keys in output order
+/// with the raw JSON text of each value.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub raw: String,
+    pub value: Value,
+    pub pairs: Vec<(String, String)>,
+}
+
+impl Line {
+    /// The value of `key`; panics (naming the line) when absent.
+    pub fn get(&self, key: &str) -> &Value {
+        self.value
+            .get(key)
+            .unwrap_or_else(|| panic!("key {key:?} missing in {}", self.raw))
+    }
+
+    /// The value of `key` as a string; panics when absent or not a string.
+    pub fn str(&self, key: &str) -> &str {
+        self.get(key)
+            .as_str()
+            .unwrap_or_else(|| panic!("key {key:?} is not a string in {}", self.raw))
+    }
+
+    /// The value of `key` as a u64; panics when absent or not a u64.
+    pub fn u64(&self, key: &str) -> u64 {
+        self.get(key)
+            .as_u64()
+            .unwrap_or_else(|| panic!("key {key:?} is not a u64 in {}", self.raw))
+    }
+
+    /// Whether the line has `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.value.get(key).is_some()
+    }
+
+    /// The raw JSON text of the value of `key`.
+    pub fn raw_value(&self, key: &str) -> &str {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("key {key:?} missing in {}", self.raw))
+    }
+
+    /// The keys in output order.
+    pub fn keys(&self) -> Vec<&str> {
+        self.pairs.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        self.str("message")
+    }
+
+    /// The target.
+    pub fn target(&self) -> &str {
+        self.str("target")
+    }
+
+    /// The timestamp as Unix nanoseconds (checked to be RFC 3339 UTC with
+    /// nine fractional digits).
+    pub fn timestamp_nanos(&self) -> u64 {
+        parse_timestamp(self.str("timestamp"))
+    }
+}
+
+/// Parses one line strictly: valid JSON, a top-level object, no duplicate
+/// keys. Panics with the line on any violation.
+pub fn parse_line(raw: &str) -> Line {
+    let value: Value = serde_json::from_str(raw)
+        .unwrap_or_else(|e| panic!("invalid JSON line ({e}): {raw:?}"));
+    assert!(value.is_object(), "line is not an object: {raw}");
+    let pairs = scan_object(raw);
+    let mut seen = std::collections::HashSet::new();
+    for (k, _) in &pairs {
+        assert!(seen.insert(k.clone()), "duplicate key {k:?} in {raw}");
+    }
+    assert_eq!(
+        pairs.len(),
+        value.as_object().unwrap().len(),
+        "scanner and serde_json disagree on {raw}"
+    );
+    Line {
+        raw: raw.to_owned(),
+        value,
+        pairs,
+    }
+}
+
+/// Parses every line of a byte buffer (which must be valid UTF-8, every line
+/// terminated by '\n').
+pub fn parse_bytes(bytes: &[u8]) -> Vec<Line> {
+    let text = std::str::from_utf8(bytes).expect("output is valid UTF-8");
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "output does not end with a newline"
+    );
+    text.lines().map(parse_line).collect()
+}
+
+/// Parses every line the sink holds.
+pub fn lines_of(sink: &datapunk_log::MemorySink) -> Vec<Line> {
+    parse_bytes(&sink.contents())
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// End (exclusive) of the string token starting at `i` (which is `"`).
+fn string_end(b: &[u8], mut i: usize) -> usize {
+    assert_eq!(b[i], b'"');
+    i += 1;
+    while b[i] != b'"' {
+        if b[i] == b'\\' {
+            i += 1;
+        }
+        i += 1;
+    }
+    i + 1
+}
+
+/// End (exclusive) of the value token starting at `i`.
+fn value_end(b: &[u8], i: usize) -> usize {
+    match b[i] {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b[j] {
+                    b'"' => {
+                        j = string_end(b, j);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
+                j += 1;
+            }
+            j
+        }
+    }
+}
+
+/// The top-level keys (decoded) with raw value text, in order. The input is
+/// already known to be a valid JSON object.
+fn scan_object(s: &str) -> Vec<(String, String)> {
+    let b = s.as_bytes();
+    let mut i = skip_ws(b, 0);
+    assert_eq!(b[i], b'{');
+    i = skip_ws(b, i + 1);
+    let mut out = Vec::new();
+    if b[i] == b'}' {
+        return out;
+    }
+    loop {
+        let kend = string_end(b, i);
+        let key: String = serde_json::from_str(&s[i..kend]).expect("key decodes");
+        i = skip_ws(b, kend);
+        assert_eq!(b[i], b':');
+        i = skip_ws(b, i + 1);
+        let vend = value_end(b, i);
+        out.push((key, s[i..vend].to_owned()));
+        i = skip_ws(b, vend);
+        match b[i] {
+            b',' => i = skip_ws(b, i + 1),
+            b'}' => return out,
+            c => panic!("unexpected byte {c:?} in {s}"),
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (exactly this shape) into Unix
+/// nanoseconds; panics on any other shape.
+pub fn parse_timestamp(ts: &str) -> u64 {
+    let b = ts.as_bytes();
+    assert_eq!(b.len(), 30, "timestamp {ts:?} has the wrong length");
+    let digits = |r: std::ops::Range<usize>| -> i64 {
+        let part = &ts[r];
+        assert!(
+            part.bytes().all(|c| c.is_ascii_digit()),
+            "timestamp {ts:?}: {part:?} is not digits"
+        );
+        part.parse().unwrap()
+    };
+    for (at, sep) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (29, b'Z'),
+    ] {
+        assert_eq!(b[at], sep, "timestamp {ts:?}: expected {:?} at {at}", sep as char);
+    }
+    let (y, mo, d) = (digits(0..4), digits(5..7), digits(8..10));
+    let (h, mi, s) = (digits(11..13), digits(14..16), digits(17..19));
+    let frac = digits(20..29);
+    assert!((1..=12).contains(&mo), "month in {ts:?}");
+    assert!((1..=31).contains(&d), "day in {ts:?}");
+    assert!(h < 24 && mi < 60 && s < 60, "time of day in {ts:?}");
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s;
+    assert!(secs >= 0);
+    secs as u64 * 1_000_000_000 + frac as u64
+}
+
+/// Unix nanoseconds now.
+pub fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// Polls `cond` until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A fresh path under the temp dir, unique to this process and call.
+pub fn temp_path(name: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "datapunk-log-test-{}-{}-{}-{n}",
+        name,
+        std::process::id(),
+        now_nanos()
+    ))
+}
+
+/// Removes a directory tree when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod self_tests {}
