@@ -758,7 +758,7 @@ mod tests {
     // --- timestamps ---
 
     fn is_leap(y: u64) -> bool {
-        (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+        (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
     }
 
     /// Slow, independent reference: walk years and months from 1970.
