@@ -19,6 +19,7 @@
 
 use std::fmt;
 use std::mem::MaybeUninit;
+use std::ptr;
 
 /// A log record.
 pub(crate) const KIND_LOG: u8 = 0;
@@ -111,7 +112,19 @@ impl<'a> RecordBuf<'a> {
         head[4] = KIND_LOG;
         head[8..12].copy_from_slice(&callsite.to_le_bytes());
         head[16..24].copy_from_slice(&ts.to_le_bytes());
-        self.put(&head);
+        if HEADER_LEN > self.buf.len() {
+            self.flags |= FLAG_TRUNCATED;
+            return;
+        }
+        // SAFETY: the window holds at least a header (just checked) and
+        // `begin` runs first, at offset 0.
+        unsafe {
+            self.buf
+                .as_mut_ptr()
+                .cast::<[u8; HEADER_LEN]>()
+                .write_unaligned(head)
+        };
+        self.len = HEADER_LEN;
         if ctx.is_some() {
             let mut c = [0u8; CTX_LEN];
             c[0..16].copy_from_slice(&ctx.trace_id.to_le_bytes());
@@ -132,10 +145,18 @@ impl<'a> RecordBuf<'a> {
             // Only a window smaller than a header gets here; callers never make one.
             return 0;
         }
-        self.buf[0..4].write_copy_of_slice(&(self.len as u32).to_le_bytes());
-        self.buf[5].write(self.flags);
-        self.buf[6..8].write_copy_of_slice(&self.values.to_le_bytes());
+        self.patch(0, (self.len as u32).to_le_bytes());
+        self.patch(5, [self.flags]);
+        self.patch(6, self.values.to_le_bytes());
         self.len
+    }
+
+    /// Overwrites bytes already written.
+    #[inline(always)]
+    fn patch<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
+        if let Some(dst) = self.buf.get_mut(at..at + N) {
+            dst.write_copy_of_slice(&bytes);
+        }
     }
 
     /// The bytes written so far.
@@ -152,28 +173,40 @@ impl<'a> RecordBuf<'a> {
     /// Appends bytes if they fit the window; false (and nothing written) if not.
     #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> bool {
-        let end = self.len + bytes.len();
-        match self.buf.get_mut(self.len..end) {
-            Some(dst) => {
-                dst.write_copy_of_slice(bytes);
-                self.len = end;
-                true
-            }
-            None => {
-                self.flags |= FLAG_TRUNCATED;
-                false
-            }
+        if bytes.len() > self.buf.len() - self.len {
+            self.flags |= FLAG_TRUNCATED;
+            return false;
         }
+        // SAFETY: `len + bytes.len() <= buf.len()` was just checked, so the
+        // destination lies inside the window; the window is borrowed mutably,
+        // so `bytes` cannot overlap it.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.buf.as_mut_ptr().add(self.len).cast::<u8>(),
+                bytes.len(),
+            );
+        }
+        self.len += bytes.len();
+        true
     }
 
+    /// Appends a tag and a fixed-size payload if both fit; counts the value.
     #[inline(always)]
     fn fixed<const N: usize>(&mut self, tag: u8, bytes: [u8; N]) {
-        let mut v = [0u8; 17];
-        v[0] = tag;
-        v[1..1 + N].copy_from_slice(&bytes);
-        if self.put(&v[..1 + N]) {
-            self.values += 1;
+        if 1 + N > self.buf.len() - self.len {
+            self.flags |= FLAG_TRUNCATED;
+            return;
         }
+        // SAFETY: `len + 1 + N <= buf.len()` was just checked; unaligned
+        // writes of plain bytes into the (uninitialized) window are valid.
+        unsafe {
+            let p = self.buf.as_mut_ptr().add(self.len).cast::<u8>();
+            p.write(tag);
+            p.add(1).cast::<[u8; N]>().write_unaligned(bytes);
+        }
+        self.len += 1 + N;
+        self.values += 1;
     }
 
     /// Records `None` / a missing value (JSON `null`).
@@ -310,7 +343,7 @@ impl<'a> RecordBuf<'a> {
         // text written so far is kept.
         let _ = fmt::write(&mut FmtSink { r: self, after }, args);
         let len = (self.len - at - 4) as u32;
-        self.buf[at..at + 4].write_copy_of_slice(&len.to_le_bytes());
+        self.patch(at, len.to_le_bytes());
     }
 
     /// Records the formatted message of a call site with format arguments.
@@ -345,7 +378,7 @@ impl<'a> RecordBuf<'a> {
             source = s.source();
         }
         let len = (self.len - at - 4) as u32;
-        self.buf[at..at + 4].write_copy_of_slice(&len.to_le_bytes());
+        self.patch(at, len.to_le_bytes());
     }
 }
 
