@@ -306,9 +306,11 @@ impl Builder {
             record_limit,
             overflow: self.overflow,
         };
+        // The capture clock is chosen before the engine is visible, so no record
+        // is stamped by one clock and converted as another.
+        let conv = Converter::install(self.clock);
         let engine = engine::install(Engine::new(settings, directives))
             .ok_or(InitError::AlreadyInitialized)?;
-        let conv = Converter::install(self.clock);
         let idle_poll = match self.clock {
             ClockSource::Coarse => self.idle_poll.min(Duration::from_micros(100)),
             ClockSource::Precise => self.idle_poll,

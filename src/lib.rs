@@ -100,6 +100,62 @@ pub fn set_context(ctx: TraceContext) -> TraceContext {
     ring::set_context(ctx)
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::encode::json;
+    use crate::record::{Decoder, Val};
+
+    /// Any bytes as a JSON string, invalid UTF-8 replaced with U+FFFD.
+    pub fn escape_lossy(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        json::write_str_lossy(&mut out, bytes);
+        out
+    }
+
+    /// A string as a JSON string.
+    pub fn escape(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        json::write_str(&mut out, s.as_bytes());
+        out
+    }
+
+    /// Decodes `bytes` as a record body (after a header) and encodes its
+    /// values as a JSON array; `None` when the bytes are malformed.
+    pub fn decode_values(bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut record = vec![0u8; crate::record::HEADER_LEN];
+        record.extend_from_slice(bytes);
+        let mut d = Decoder::new(&record);
+        let mut out = b"[".to_vec();
+        let mut first = true;
+        while d.remaining() > 0 {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            match d.value()? {
+                Val::None => out.extend_from_slice(b"null"),
+                Val::Bool(b) => json::write_bool(&mut out, b),
+                Val::U64(x) => json::write_u64(&mut out, x),
+                Val::I64(x) => json::write_i64(&mut out, x),
+                Val::U128(x) => json::write_u128(&mut out, x),
+                Val::I128(x) => json::write_i128(&mut out, x),
+                Val::F64(x) => json::write_f64(&mut out, x),
+                Val::F32(x) => json::write_f32(&mut out, x),
+                Val::Char(c) => json::write_str(&mut out, c.encode_utf8(&mut [0; 4]).as_bytes()),
+                Val::Str(s) | Val::Bytes(s) => {
+                    json::write_str_lossy(&mut out, s);
+                }
+                Val::Error { message, .. } => {
+                    json::write_str_lossy(&mut out, message);
+                }
+            }
+        }
+        out.push(b']');
+        Some(out)
+    }
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::callsite::{Callsite, has_braces};
