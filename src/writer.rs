@@ -14,7 +14,7 @@ use crate::clock::Converter;
 use crate::encode::json;
 use crate::engine::{self, Engine, NewRing};
 use crate::record::{
-    Decoder, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG, Val,
+    Decoder, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG, SLACK, Val,
 };
 use crate::ring::RingShared;
 use crate::sink::SinkSlot;
@@ -117,7 +117,8 @@ impl Writer {
             enc: Encoder {
                 engine,
                 out: Vec::with_capacity(cfg.batch_bytes + 64 * 1024),
-                wrap: Vec::new(),
+                // Room for the largest record, so wrapped records never grow it.
+                wrap: Vec::with_capacity(engine.settings.record_limit + SLACK),
                 ts: json::TimestampWriter::new(),
                 metas: Vec::new(),
                 conv,
