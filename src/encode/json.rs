@@ -294,13 +294,13 @@ fn write_non_finite(out: &mut Vec<u8>, nan: bool, negative: bool) {
     });
 }
 
-/// Finite values: ryu's shortest round-trip representation (always a valid
+/// Finite values: zmij's shortest round-trip representation (always a valid
 /// JSON number, e.g. `1.0`, `-0.0`, `1e30`, `5e-324`). NaN and infinities
 /// become the JSON strings `"NaN"`, `"inf"`, `"-inf"`.
 #[inline]
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else {
         write_non_finite(out, v.is_nan(), v.is_sign_negative());
     }
@@ -310,7 +310,7 @@ pub fn write_f64(out: &mut Vec<u8>, v: f64) {
 #[inline]
 pub fn write_f32(out: &mut Vec<u8>, v: f32) {
     if v.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else {
         write_non_finite(out, v.is_nan(), v.is_sign_negative());
     }
