@@ -90,6 +90,8 @@ pub struct RecordBuf<'a> {
     limit: usize,
     values: u16,
     flags: u8,
+    callsite: u32,
+    ts: u64,
 }
 
 impl<'a> RecordBuf<'a> {
@@ -103,28 +105,21 @@ impl<'a> RecordBuf<'a> {
             limit,
             values: 0,
             flags: 0,
+            callsite: 0,
+            ts: 0,
         }
     }
 
     #[inline(always)]
     pub(crate) fn begin(&mut self, callsite: u32, ts: u64, ctx: &TraceContext) {
-        let mut head = [0u8; HEADER_LEN];
-        head[4] = KIND_LOG;
-        head[8..12].copy_from_slice(&callsite.to_le_bytes());
-        head[16..24].copy_from_slice(&ts.to_le_bytes());
         if HEADER_LEN > self.buf.len() {
             self.flags |= FLAG_TRUNCATED;
             return;
         }
-        // SAFETY: the window holds at least a header (just checked) and
-        // `begin` runs first, at offset 0.
-        unsafe {
-            self.buf
-                .as_mut_ptr()
-                .cast::<[u8; HEADER_LEN]>()
-                .write_unaligned(head)
-        };
+        // The header itself is written by `finish`, in one store.
         self.len = HEADER_LEN;
+        self.callsite = callsite;
+        self.ts = ts;
         if ctx.is_some() {
             let mut c = [0u8; CTX_LEN];
             c[0..16].copy_from_slice(&ctx.trace_id.to_le_bytes());
@@ -137,17 +132,29 @@ impl<'a> RecordBuf<'a> {
         }
     }
 
-    /// Finishes the record: patches length, flags and value count. Returns the
-    /// record's length; its bytes `[0, len)` are initialized.
+    /// Finishes the record: writes its header. Returns the record's length;
+    /// its bytes `[0, len)` are initialized.
     #[inline(always)]
     pub(crate) fn finish(&mut self) -> usize {
         if self.len < HEADER_LEN {
             // Only a window smaller than a header gets here; callers never make one.
             return 0;
         }
-        self.patch(0, (self.len as u32).to_le_bytes());
-        self.patch(5, [self.flags]);
-        self.patch(6, self.values.to_le_bytes());
+        let mut head = [0u8; HEADER_LEN];
+        head[0..4].copy_from_slice(&(self.len as u32).to_le_bytes());
+        head[4] = KIND_LOG;
+        head[5] = self.flags;
+        head[6..8].copy_from_slice(&self.values.to_le_bytes());
+        head[8..12].copy_from_slice(&self.callsite.to_le_bytes());
+        head[16..24].copy_from_slice(&self.ts.to_le_bytes());
+        // SAFETY: `len >= HEADER_LEN` and `len <= buf.len()`, so the window
+        // holds the header's bytes at offset 0.
+        unsafe {
+            self.buf
+                .as_mut_ptr()
+                .cast::<[u8; HEADER_LEN]>()
+                .write_unaligned(head)
+        };
         self.len
     }
 

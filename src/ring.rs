@@ -45,6 +45,8 @@ struct Local {
     ring: RefCell<Option<ThreadRing>>,
     scratch: RefCell<Option<Box<[MaybeUninit<u8>]>>>,
     ctx: Cell<TraceContext>,
+    /// `ctx` holds a trace: checked first, so calls outside a trace copy nothing.
+    in_trace: Cell<bool>,
 }
 
 thread_local! {
@@ -53,6 +55,7 @@ thread_local! {
             ring: RefCell::new(None),
             scratch: RefCell::new(None),
             ctx: Cell::new(TraceContext { trace_id: 0, span_id: 0, parent_span_id: 0, trace_flags: 0 }),
+            in_trace: Cell::new(false),
         }
     };
 }
@@ -77,7 +80,11 @@ fn capture<L: ValueList>(
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
-    let ctx = l.ctx.get();
+    let ctx = if l.in_trace.get() {
+        l.ctx.get()
+    } else {
+        TraceContext::default()
+    };
     // Fast path: the size is known, so the record is written straight into the
     // ring when the free space there is contiguous.
     if msg.is_none()
@@ -314,5 +321,10 @@ pub(crate) fn current_context() -> TraceContext {
 
 /// Replaces this thread's trace context, returning the previous one.
 pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
-    LOCAL.try_with(|l| l.ctx.replace(ctx)).unwrap_or_default()
+    LOCAL
+        .try_with(|l| {
+            l.in_trace.set(ctx.is_some());
+            l.ctx.replace(ctx)
+        })
+        .unwrap_or_default()
 }
