@@ -80,6 +80,22 @@ fn tsc_is_invariant() -> bool {
     }
 }
 
+/// A TSC reading and an `Instant` taken at (nearly) the same moment: the
+/// Instant is bracketed by two TSC reads; the tightest of a few tries wins.
+fn paired() -> (u64, Instant) {
+    let mut best = (u64::MAX, 0, Instant::now());
+    for _ in 0..5 {
+        let t1 = rdtsc();
+        let m = Instant::now();
+        let t2 = rdtsc();
+        let gap = t2.wrapping_sub(t1);
+        if gap < best.0 {
+            best = (gap, t1 + gap / 2, m);
+        }
+    }
+    (best.1, best.2)
+}
+
 fn wall_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -91,13 +107,22 @@ fn wall_nanos() -> u64 {
 #[derive(Debug)]
 pub(crate) struct Converter {
     mode: u8,
+    /// Anchor of the conversion: `raw_base` converts to `wall_base`.
     raw_base: u64,
-    mono_base: Instant,
     wall_base: u64,
-    /// Nanoseconds per raw tick, 32.32 fixed point.
+    /// Nanoseconds per raw tick from the anchor on, 32.32 fixed point.
     mult: u64,
+    /// The first paired reading: TSC, monotonic clock, and the wall time of
+    /// that instant. The TSC rate is measured against it over an ever longer
+    /// window.
+    calib_raw: u64,
+    mono_base: Instant,
+    wall_at_mono_base: u64,
     last_calibration: Instant,
 }
+
+/// Horizon over which a recalibration absorbs the accumulated error.
+const SLEW_HORIZON_NS: i128 = 1_000_000_000;
 
 impl Converter {
     /// Picks the mode, sets the process-wide capture mode, and calibrates.
@@ -108,28 +133,34 @@ impl Converter {
             ClockSource::Precise if tsc_is_invariant() => MODE_TSC,
             ClockSource::Precise => MODE_OS,
         };
-        let mono_base = Instant::now();
-        let wall_base = wall_nanos();
+        let (raw0, mono_base) = paired();
+        let wall_base = wall_nanos() - mono_base.elapsed().as_nanos() as u64;
         let mut c = Converter {
             mode,
             raw_base: 0,
-            mono_base,
             wall_base,
             mult: 1 << 32,
+            calib_raw: raw0,
+            mono_base,
+            wall_at_mono_base: wall_base,
             last_calibration: mono_base,
         };
         match mode {
             MODE_TSC => {
-                c.raw_base = rdtsc();
-                // A first estimate over 2 ms; `recalibrate` refines it as time passes.
+                c.raw_base = raw0;
+                // A first estimate over 2 ms; `tick` refines it as time passes.
                 let start = Instant::now();
                 while start.elapsed() < Duration::from_millis(2) {
                     std::hint::spin_loop();
                 }
-                c.calibrate();
+                let (raw, m) = paired();
+                if let Some(rate) = c.rate(raw, m) {
+                    c.mult = rate;
+                }
             }
             MODE_OS => {
-                c.raw_base = os_nanos();
+                let os_base = *OS_BASE.get_or_init(Instant::now);
+                c.raw_base = mono_base.duration_since(os_base).as_nanos() as u64;
             }
             _ => {
                 COARSE_NOW.store(wall_base, Ordering::Relaxed);
@@ -139,13 +170,32 @@ impl Converter {
         c
     }
 
+    /// Nanoseconds per tick (32.32) measured from the first paired reading to
+    /// the pair (`raw`, `m`).
+    fn rate(&self, raw: u64, m: Instant) -> Option<u64> {
+        let mono = m.duration_since(self.mono_base).as_nanos() as u64;
+        let ticks = raw.wrapping_sub(self.calib_raw);
+        (ticks > 0 && mono > 0).then(|| (((mono as u128) << 32) / ticks as u128) as u64)
+    }
+
+    /// Refines the TSC rate. The conversion is re-anchored at the current
+    /// reading so it stays continuous (no timestamp jumps back), and the error
+    /// accumulated so far against the monotonic clock is slewed away over
+    /// the next second instead of stepped.
     fn calibrate(&mut self) {
-        let mono = self.mono_base.elapsed().as_nanos() as u64;
-        let ticks = rdtsc().wrapping_sub(self.raw_base);
-        if ticks > 0 && mono > 0 {
-            self.mult = (((mono as u128) << 32) / ticks as u128) as u64;
-        }
+        let (raw, m) = paired();
         self.last_calibration = Instant::now();
+        let Some(rate) = self.rate(raw, m) else {
+            return;
+        };
+        let ours = self.to_unix_nanos(raw) as i128;
+        let truth =
+            (self.wall_at_mono_base + m.duration_since(self.mono_base).as_nanos() as u64) as i128;
+        let err = (truth - ours).clamp(-SLEW_HORIZON_NS / 2, SLEW_HORIZON_NS / 2);
+        let mult = rate as i128 * (SLEW_HORIZON_NS + err) / SLEW_HORIZON_NS;
+        self.raw_base = raw;
+        self.wall_base = ours as u64;
+        self.mult = mult.max(1) as u64;
     }
 
     /// Called on every writer pass: refreshes the coarse clock, and refines the
@@ -153,7 +203,7 @@ impl Converter {
     pub(crate) fn tick(&mut self) {
         match self.mode {
             MODE_COARSE => {
-                let now = self.wall_base + self.mono_base.elapsed().as_nanos() as u64;
+                let now = self.wall_at_mono_base + self.mono_base.elapsed().as_nanos() as u64;
                 COARSE_NOW.store(now, Ordering::Relaxed);
             }
             MODE_TSC if self.last_calibration.elapsed() >= Duration::from_millis(100) => {

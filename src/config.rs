@@ -351,11 +351,7 @@ fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if let Some(e) = engine::get() {
-            let on_writer = e
-                .writer
-                .get()
-                .is_some_and(|t| t.id() == std::thread::current().id());
-            if !on_writer && e.is_running() {
+            if e.is_running() {
                 e.flush(Duration::from_secs(5));
             }
         }

@@ -95,6 +95,12 @@ impl Engine {
         }
     }
 
+    pub(crate) fn is_writer_thread(&self) -> bool {
+        self.writer
+            .get()
+            .is_some_and(|t| t.id() == std::thread::current().id())
+    }
+
     pub(crate) fn is_running(&self) -> bool {
         !self.shutdown.load(Ordering::Acquire) && self.writer_alive.load(Ordering::Acquire)
     }
@@ -109,6 +115,10 @@ impl Engine {
     /// Asks the writer to write everything captured before this call and waits
     /// for it (or for the timeout). True when the barrier completed.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        if self.is_writer_thread() {
+            // A sink calling flush() would wait for itself.
+            return false;
+        }
         let target = self.flush_requested.fetch_add(1, Ordering::SeqCst) + 1;
         self.wake_writer();
         let deadline = Instant::now().checked_add(timeout);

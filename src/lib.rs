@@ -158,6 +158,11 @@ pub mod __fuzz {
 
 #[doc(hidden)]
 pub mod __private {
+    /// `Some(args)` when `b`.
+    #[inline(always)]
+    pub fn fmt_if(b: bool, args: core::fmt::Arguments<'_>) -> Option<core::fmt::Arguments<'_>> {
+        if b { Some(args) } else { None }
+    }
     pub use crate::callsite::{Callsite, has_braces};
     pub use crate::level::STATIC_MAX_LEVEL;
     pub use crate::record::MAX_FIELDS;

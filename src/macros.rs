@@ -132,6 +132,9 @@ macro_rules! __dp_emit {
 #[macro_export]
 macro_rules! __dp_cons {
     () => { () };
+    ($a:expr, $b:expr, $c:expr, $d:expr $(, $tail:expr)*) => {
+        ($a, ($b, ($c, ($d, $crate::__dp_cons!($($tail),*)))))
+    };
     ($head:expr $(, $tail:expr)*) => { ($head, $crate::__dp_cons!($($tail),*)) };
 }
 
@@ -167,11 +170,7 @@ macro_rules! __dp_msg_args {
         ::core::option::Option::None
     };
     ($msg:literal) => {
-        if $crate::__private::has_braces($msg) {
-            ::core::option::Option::Some(::core::format_args!($msg))
-        } else {
-            ::core::option::Option::None
-        }
+        $crate::__private::fmt_if($crate::__private::has_braces($msg), ::core::format_args!($msg))
     };
     ($msg:literal, $($arg:tt)+) => {
         ::core::option::Option::Some(::core::format_args!($msg, $($arg)+))

@@ -307,7 +307,29 @@ impl<'a> RecordBuf<'a> {
             }
             &t[..end]
         } else {
-            &t[..room]
+            // Bytes: do not split a character of otherwise valid UTF-8.
+            let lo = room.saturating_sub(3);
+            let lead = (lo..room).rev().find(|&i| t[i] & 0xC0 != 0x80);
+            match lead {
+                Some(i) if t[i] >= 0xC0 => {
+                    let width = if t[i] >= 0xF0 {
+                        4
+                    } else if t[i] >= 0xE0 {
+                        3
+                    } else {
+                        2
+                    };
+                    let whole = t
+                        .get(i..i + width)
+                        .is_some_and(|c| std::str::from_utf8(c).is_ok());
+                    if i + width > room && whole {
+                        &t[..i]
+                    } else {
+                        &t[..room]
+                    }
+                }
+                _ => &t[..room],
+            }
         }
     }
 

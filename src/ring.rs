@@ -125,6 +125,11 @@ impl ThreadRing {
         buf.begin(cs.id(), ts, ctx);
         values.record_all(&mut buf);
         let truncated = buf.is_truncated();
+        if truncated {
+            // A value's `encoded_len` was wrong: leave the chunk uncommitted
+            // and take the scratch path, which has room for the real sizes.
+            return false;
+        }
         let n = buf.finish();
         // SAFETY: `RecordBuf` initialized the first `n` bytes of `first`, which
         // are the chunk's first `n` slots (`first` is the chunk's first slice).

@@ -101,8 +101,8 @@ impl Drop for ExitGuard {
         let e = self.0;
         e.writer_alive.store(false, Ordering::Release);
         {
-            let mut done = e.flush_done.lock().unwrap_or_else(|p| p.into_inner());
-            *done = u64::MAX;
+            // Waiters see `writer_alive` false and return false.
+            let _done = e.flush_done.lock().unwrap_or_else(|p| p.into_inner());
             e.flush_cv.notify_all();
         }
         let mut exited = e.exited.lock().unwrap_or_else(|p| p.into_inner());
@@ -140,11 +140,11 @@ impl Writer {
         let mut idle = 0u32;
         loop {
             self.enc.conv.tick();
+            let requested = engine.flush_requested.load(Ordering::SeqCst);
+            let shutting = engine.shutdown.load(Ordering::SeqCst);
             if engine.has_pending.swap(false, Ordering::AcqRel) {
                 self.adopt();
             }
-            let requested = engine.flush_requested.load(Ordering::SeqCst);
-            let shutting = engine.shutdown.load(Ordering::SeqCst);
             let force = requested > self.flushed || shutting;
             let n = self.drain(force);
             self.report_drops(force);
@@ -518,7 +518,7 @@ fn build_meta(m: &crate::callsite::Metadata) -> CallsiteMeta {
         .fields
         .iter()
         .map(|name| {
-            let name = name.replace(' ', "");
+            let name = name.replace(' ', "").replace("r#", "");
             let base = if RESERVED_KEYS.contains(&name.as_str()) {
                 format!("fields.{name}")
             } else {

@@ -55,13 +55,28 @@ impl SinkSlot {
     /// sink is failing.
     pub(crate) fn submit(&mut self, batch: &[u8], counters: &Counters) {
         if !self.backlog.is_empty() {
+            // The batch would be (partly) lost: see whether the sink is back
+            // before discarding anything.
+            let full = batch.len() > self.backlog_limit.saturating_sub(self.backlog.len());
+            self.retry(counters, full);
+        }
+        if !self.backlog.is_empty() {
             self.queue(batch, counters);
-            self.retry(counters, false);
             return;
         }
         let written = self.write_all(batch, counters);
         if written < batch.len() {
-            self.queue(&batch[written..], counters);
+            let rest = &batch[written..];
+            // A torn line is completed first, whatever the bound.
+            let tail = if written > 0 && batch[written - 1] != b'\n' {
+                rest.iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1)
+            } else {
+                0
+            };
+            self.backlog.extend_from_slice(&rest[..tail]);
+            self.queue(&rest[tail..], counters);
         }
     }
 

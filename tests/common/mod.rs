@@ -77,8 +77,8 @@ impl Line {
 /// Parses one line strictly: valid JSON, a top-level object, no duplicate
 /// keys. Panics with the line on any violation.
 pub fn parse_line(raw: &str) -> Line {
-    let value: Value = serde_json::from_str(raw)
-        .unwrap_or_else(|e| panic!("invalid JSON line ({e}): {raw:?}"));
+    let value: Value =
+        serde_json::from_str(raw).unwrap_or_else(|e| panic!("invalid JSON line ({e}): {raw:?}"));
     assert!(value.is_object(), "line is not an object: {raw}");
     let pairs = scan_object(raw);
     let mut seen = std::collections::HashSet::new();
@@ -229,7 +229,11 @@ pub fn parse_timestamp(ts: &str) -> u64 {
         (19, b'.'),
         (29, b'Z'),
     ] {
-        assert_eq!(b[at], sep, "timestamp {ts:?}: expected {:?} at {at}", sep as char);
+        assert_eq!(
+            b[at], sep,
+            "timestamp {ts:?}: expected {:?} at {at}",
+            sep as char
+        );
     }
     let (y, mo, d) = (digits(0..4), digits(5..7), digits(8..10));
     let (h, mi, s) = (digits(11..13), digits(14..16), digits(17..19));
@@ -286,6 +290,3 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
-
-#[cfg(test)]
-mod self_tests {}

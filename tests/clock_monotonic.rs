@@ -1,0 +1,69 @@
+//! Timestamps of one thread never go backwards, across the writer's periodic
+//! clock recalibrations. One thread logs continuously (records ~1 µs apart)
+//! through the first recalibration, about 100 ms after `init()`, with an
+//! ordering window of zero so that records are converted to wall time in
+//! many small writer passes on both sides of it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use datapunk_log::MemorySink;
+
+#[test]
+fn timestamps_of_one_thread_never_go_backwards() {
+    let sink = MemorySink::new();
+    let init = Instant::now();
+    let _guard = datapunk_log::builder()
+        .memory(&sink)
+        .order_window(Duration::ZERO)
+        .ignore_env()
+        .init()
+        .expect("init");
+
+    // Cover 40 ms .. 200 ms after init (bounded in time and count).
+    let from = init + Duration::from_millis(40);
+    let until = init + Duration::from_millis(200);
+    if let Some(wait) = from.checked_duration_since(Instant::now()) {
+        std::thread::sleep(wait);
+    }
+    let mut seq = 0u64;
+    while Instant::now() < until && seq < 200_000 {
+        for _ in 0..16 {
+            datapunk_log::info!(seq);
+            seq += 1;
+        }
+    }
+    datapunk_log::flush();
+
+    let text = String::from_utf8(sink.contents()).expect("UTF-8");
+    let mut prev: Option<(u64, String)> = None;
+    let mut n = 0u64;
+    let mut worst: Option<(u64, u64, String, String)> = None;
+    for line in text.lines() {
+        // Fast path: the timestamp is the first key; full parsing of every
+        // line is done for a sample only (the suite parses lines elsewhere).
+        let ts_str = &line[14..44];
+        let ts = common::parse_timestamp(ts_str);
+        if n.is_multiple_of(1000) {
+            let l = common::parse_line(line);
+            assert_eq!(l.str("timestamp"), ts_str);
+            assert_eq!(l.u64("seq"), n);
+        }
+        if let Some((p, pstr)) = &prev
+            && ts < *p
+            && worst.as_ref().is_none_or(|w| p - ts > w.1)
+        {
+            worst = Some((n, p - ts, pstr.clone(), ts_str.to_owned()));
+        }
+        prev = Some((ts, ts_str.to_owned()));
+        n += 1;
+    }
+    assert_eq!(n, seq);
+    if let Some((at, back, before, after)) = worst {
+        panic!(
+            "record {at} of {seq} is stamped {back} ns before the record logged just \
+             before it on the same thread ({after} < {before})"
+        );
+    }
+}

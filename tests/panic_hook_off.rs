@@ -1,0 +1,30 @@
+//! `panic_hook(false)`: no hook is installed, so a panic does not flush
+//! (the counterpart of tests/panic_hook.rs, showing what the hook does).
+
+mod common;
+
+use std::time::Duration;
+
+use datapunk_log::MemorySink;
+
+#[test]
+fn without_the_hook_a_panic_does_not_flush() {
+    let sink = MemorySink::new();
+    let _guard = datapunk_log::builder()
+        .memory(&sink)
+        .order_window(Duration::from_secs(120))
+        .panic_hook(false)
+        .ignore_env()
+        .init()
+        .expect("init");
+    let h = std::thread::spawn(|| {
+        for i in 0..10u64 {
+            datapunk_log::error!(i, "before panic");
+        }
+        panic!("no hook");
+    });
+    assert!(h.join().is_err());
+    assert!(sink.contents().is_empty(), "something flushed on panic");
+    datapunk_log::flush();
+    assert_eq!(common::lines_of(&sink).len(), 10);
+}
