@@ -350,10 +350,8 @@ impl Builder {
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if let Some(e) = engine::get() {
-            if e.is_running() {
-                e.flush(Duration::from_secs(5));
-            }
+        if let Some(e) = engine::get().filter(|e| e.is_running()) {
+            e.flush(Duration::from_secs(5));
         }
         previous(info);
     }));
