@@ -120,7 +120,6 @@ impl ThreadRing {
             // The free space wraps around the ring's end.
             return false;
         }
-        let next = first.as_ptr().wrapping_add(need);
         let mut buf = RecordBuf::new(first, self.limit);
         buf.begin(cs.id(), ts, ctx);
         values.record_all(&mut buf);
@@ -135,7 +134,6 @@ impl ThreadRing {
         // are the chunk's first `n` slots (`first` is the chunk's first slice).
         unsafe { chunk.commit(n) };
         self.count(truncated);
-        prefetch_for_write(next);
         true
     }
 
@@ -182,25 +180,6 @@ impl ThreadRing {
         self.dropped += 1;
         self.shared.dropped.store(self.dropped, Ordering::Relaxed);
     }
-}
-
-/// Asks the CPU to fetch the ring's next cache lines for writing, so the next
-/// record does not wait for them to come back from the writer's core.
-#[inline(always)]
-fn prefetch_for_write(p: *const MaybeUninit<u8>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-        // SAFETY: a prefetch is a hint: it never faults and has no effect on
-        // program state, whatever the address (which may lie past the ring's end;
-        // it was computed with `wrapping_add`, never dereferenced).
-        unsafe {
-            _mm_prefetch::<_MM_HINT_ET0>(p.cast::<i8>());
-            _mm_prefetch::<_MM_HINT_ET0>(p.wrapping_add(64).cast::<i8>());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// The general path: serialize into the thread's scratch buffer (formatting
