@@ -1,1 +1,415 @@
-fn main() {}
+//! The datapunk-log benchmark harness.
+//!
+//! `cargo run --release -p perf [-- --profile FILE] [--json] [--subjects a,b]`
+//!
+//! Runs every subject of the profile through the latency scenario (call,
+//! burst, disabled) and the throughput scenario, each in a child process
+//! (the same executable re-run with a hidden `--scenario` argument: one
+//! logging engine per process, and a fresh process per configuration), then
+//! prints a table (or, with `--json`, one JSON object) and writes the JSON
+//! summary to `perf/results/<profile>-latest.json`.
+
+mod probe;
+mod profile;
+mod report;
+mod results;
+mod scenario;
+mod subject;
+mod tsc;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use profile::Profile;
+use results::{LatencyResult, Machine, SubjectResult, Summary, ThroughputResult};
+use scenario::{ChildSpec, ScenarioKind};
+use subject::SubjectKind;
+use tsc::Calibration;
+
+const USAGE: &str = "\
+usage: perf [--profile FILE] [--json] [--subjects NAME,...] [--scenarios NAME,...]
+
+  --profile FILE     benchmark profile (default: perf/profiles/default.toml)
+  --json             print the summary as one JSON object on stdout
+  --subjects LIST    run these subjects instead of the profile's, in this order
+  --scenarios LIST   run these scenarios (latency, throughput) instead
+  --results FILE     where to write the JSON summary
+                     (default: perf/results/<profile>-latest.json)
+  --list-subjects    print the subjects a profile may name
+
+  --probe SUBJECT [--calls N] [--disabled] [--log-dir DIR]
+                     make N calls through a non-inlined `probe_call` (or
+                     `probe_disabled`), for callgrind / perf stat; no timing
+";
+
+fn default_profile() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/default.toml")
+}
+
+fn results_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("results")
+}
+
+struct Args {
+    profile: PathBuf,
+    json: bool,
+    subjects: Option<Vec<SubjectKind>>,
+    scenarios: Option<Vec<ScenarioKind>>,
+    results: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let result = if argv.first().map(String::as_str) == Some("--scenario") {
+        child_main(&argv)
+    } else if argv.first().map(String::as_str) == Some("--probe") {
+        probe_main(&argv)
+    } else {
+        match parse_args(&argv) {
+            Ok(Some(a)) => parent_main(a),
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(e) => Err(format!("{e}\n\n{USAGE}")),
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("perf: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
+    let mut a = Args {
+        profile: default_profile(),
+        json: false,
+        subjects: None,
+        scenarios: None,
+        results: None,
+    };
+    let mut it = argv.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--profile" => {
+                a.profile = it.next().ok_or("--profile needs a file")?.into();
+            }
+            "--json" => a.json = true,
+            "--results" => {
+                a.results = Some(it.next().ok_or("--results needs a file")?.into());
+            }
+            "--subjects" => {
+                let list = it.next().ok_or("--subjects needs a list")?;
+                let mut v = Vec::new();
+                for name in list.split(',').filter(|s| !s.is_empty()) {
+                    v.push(
+                        SubjectKind::parse(name)
+                            .ok_or_else(|| format!("unknown subject `{name}`"))?,
+                    );
+                }
+                a.subjects = Some(v);
+            }
+            "--scenarios" => {
+                let list = it.next().ok_or("--scenarios needs a list")?;
+                let mut v = Vec::new();
+                for name in list.split(',').filter(|s| !s.is_empty()) {
+                    v.push(
+                        ScenarioKind::parse(name)
+                            .ok_or_else(|| format!("unknown scenario `{name}`"))?,
+                    );
+                }
+                a.scenarios = Some(v);
+            }
+            "--list-subjects" => {
+                for k in [
+                    SubjectKind::DatapunkPrecise,
+                    SubjectKind::DatapunkCoarse,
+                    SubjectKind::Tracing,
+                    SubjectKind::Slog,
+                ] {
+                    println!("{:<18} {}", k.name(), k.description());
+                }
+                return Ok(None);
+            }
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(Some(a))
+}
+
+/// `--scenario NAME --spec JSON`: runs one scenario and prints its result
+/// as one JSON line on stdout.
+fn child_main(argv: &[String]) -> Result<(), String> {
+    let spec = match argv {
+        [_, _name, flag, json] if flag == "--spec" => json,
+        _ => return Err("usage: --scenario NAME --spec JSON".into()),
+    };
+    let spec: ChildSpec = serde_json::from_str(spec).map_err(|e| format!("bad --spec: {e}"))?;
+    let v = scenario::run_child(&spec)?;
+    println!("{v}");
+    Ok(())
+}
+
+fn probe_main(argv: &[String]) -> Result<(), String> {
+    let mut it = argv.iter().skip(1);
+    let name = it.next().ok_or("--probe needs a subject")?;
+    let kind = SubjectKind::parse(name).ok_or_else(|| format!("unknown subject `{name}`"))?;
+    let mut calls = 1_000_000u64;
+    let mut disabled = false;
+    let mut log_dir = "logs/perf".to_string();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--calls" => {
+                calls = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--calls needs a number")?;
+            }
+            "--disabled" => disabled = true,
+            "--log-dir" => log_dir = it.next().ok_or("--log-dir needs a directory")?.clone(),
+            other => return Err(format!("unknown probe argument `{other}`")),
+        }
+    }
+    probe::run(kind, calls, disabled, &log_dir)
+}
+
+fn parent_main(args: Args) -> Result<(), String> {
+    let started = Instant::now();
+    let started_unix_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let load_avg_start = load_avg();
+    let mut profile = Profile::load(&args.profile)?;
+    if let Some(s) = args.subjects {
+        profile.subjects = s;
+    }
+    if let Some(s) = args.scenarios {
+        profile.scenarios = s;
+    }
+    let cal = Calibration::measure(Duration::from_millis(profile.tsc_calibration_ms));
+    eprintln!(
+        "[perf] profile {} — TSC {:.4} GHz over {:.0} ms",
+        profile.name, cal.ticks_per_ns, cal.window_ms
+    );
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+
+    let mut subjects = Vec::new();
+    for &kind in &profile.subjects {
+        let mut r = SubjectResult {
+            subject: kind.name().into(),
+            description: kind.description().into(),
+            latency: None,
+            throughput: None,
+            foreign_cpu_latency: None,
+            foreign_cpu_throughput: None,
+            errors: Vec::new(),
+        };
+        for &scen in &profile.scenarios {
+            let t = Instant::now();
+            eprint!("[perf] {:<18} {:<10} ", kind.name(), scen.name());
+            let spec = ChildSpec {
+                scenario: scen,
+                subject: kind,
+                profile: profile.clone(),
+                calibration: cal,
+            };
+            let cpu0 = CpuTimes::now();
+            let outcome = run_child(&exe, &spec);
+            let foreign =
+                cpu0.and_then(|c0| Some(c0.foreign_cores(&CpuTimes::now()?, t.elapsed())));
+            match scen {
+                ScenarioKind::Latency => r.foreign_cpu_latency = foreign,
+                ScenarioKind::Throughput => r.foreign_cpu_throughput = foreign,
+            }
+            match outcome {
+                Ok(v) => {
+                    let parsed = match scen {
+                        ScenarioKind::Latency => {
+                            serde_json::from_value::<LatencyResult>(v).map(|x| r.latency = Some(x))
+                        }
+                        ScenarioKind::Throughput => serde_json::from_value::<ThroughputResult>(v)
+                            .map(|x| r.throughput = Some(x)),
+                    };
+                    match parsed {
+                        Ok(()) => eprintln!("{:.1} s", t.elapsed().as_secs_f64()),
+                        Err(e) => {
+                            eprintln!("FAILED");
+                            r.errors.push(format!("{}: bad result: {e}", scen.name()));
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("FAILED");
+                    r.errors.push(format!("{}: {e}", scen.name()));
+                }
+            }
+        }
+        subjects.push(r);
+    }
+
+    let ratios = report::ratios(&subjects, profile.baseline.name());
+    let l = &profile.latency;
+    let notes = vec![
+        format!(
+            "latency scenario: datapunk-log ring {} MiB, Overflow::{:?}, every ring page touched before measuring; peers: queue {} with the same overflow policy; drops are counted (records missing from the file) and shown",
+            l.ring_capacity >> 20,
+            l.overflow,
+            l.peer_queue
+        ),
+        format!(
+            "rdtsc overhead {} (start: lfence;rdtsc;lfence, stop: rdtscp;lfence)",
+            if l.subtract_rdtsc_overhead {
+                "subtracted from every sample (p50 of the empty pair)"
+            } else {
+                "NOT subtracted: every call sample includes one empty-pair cost, every burst sample 1/burst_size of it"
+            }
+        ),
+        "throughput scenario: Overflow::Block / lossless peers with their default queues, fresh process and file; verified by line count and serde_json on a sample".into(),
+        "one producer thread; each subject's background thread runs on the other core; nothing pinned".into(),
+    ];
+    let summary = Summary {
+        profile: profile.name.clone(),
+        profile_path: args.profile.display().to_string(),
+        description: profile.description.clone(),
+        started_unix_s,
+        wall_s: started.elapsed().as_secs_f64(),
+        load_avg_start,
+        load_avg_end: load_avg(),
+        machine: machine(&cal),
+        notes,
+        subjects,
+        ratios,
+    };
+    let json = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+    let out = args
+        .results
+        .unwrap_or_else(|| results_dir().join(format!("{}-latest.json", profile.name)));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(&out, format!("{json}\n"))
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", report::human(&summary));
+        println!("\nsummary written to {}", out.display());
+    }
+    let failed = summary.subjects.iter().any(|s| !s.errors.is_empty());
+    if failed {
+        Err("some scenarios failed (see the errors above)".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn run_child(exe: &Path, spec: &ChildSpec) -> Result<serde_json::Value, String> {
+    let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .arg("--scenario")
+        .arg(spec.scenario.name())
+        .arg("--spec")
+        .arg(spec_json)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start the scenario process: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("scenario process failed ({})", out.status));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The result is the last line that is a JSON object; anything a peer
+    // printed before it is ignored.
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or("scenario process printed no result")?;
+    serde_json::from_str(line).map_err(|e| format!("unreadable scenario result: {e}"))
+}
+
+/// CPU time counters from /proc, in clock ticks (USER_HZ, 100 a second on
+/// Linux): everything the machine did, and what this process and its
+/// reaped children did.
+struct CpuTimes {
+    machine_busy: u64,
+    ours: u64,
+}
+
+impl CpuTimes {
+    fn now() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest time is
+        // already counted in user).
+        let busy = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| cpu.get(i)).sum();
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // utime, stime, cutime, cstime are fields 14-17 (1-based); after
+        // the parenthesized command name, the state (field 3) is index 0.
+        let rest = own.rsplit_once(')')?.1;
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        Some(CpuTimes {
+            machine_busy: busy,
+            ours: f.iter().sum(),
+        })
+    }
+
+    /// Cores' worth of CPU others used between `self` and `later`.
+    fn foreign_cores(&self, later: &CpuTimes, wall: Duration) -> f64 {
+        let busy = later.machine_busy.saturating_sub(self.machine_busy);
+        let ours = later.ours.saturating_sub(self.ours);
+        busy.saturating_sub(ours) as f64 / 100.0 / wall.as_secs_f64().max(1e-3)
+    }
+}
+
+fn load_avg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn machine(cal: &Calibration) -> Machine {
+    let step = tsc::step_ticks(1_000_000);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| std::env::consts::OS.to_string());
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_model,
+        kernel,
+        tsc_ghz: cal.ticks_per_ns,
+        tsc_calibration_ms: cal.window_ms,
+        tsc_step_ticks: step,
+        tsc_step_ns: cal.to_ns(step as f64),
+    }
+}

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::ScenarioKind;
 use crate::subject::SubjectKind;
 
 /// A whole profile (`perf/profiles/*.toml`).
@@ -19,6 +20,9 @@ pub struct Profile {
     pub description: String,
     /// The subjects, in the order they run.
     pub subjects: Vec<SubjectKind>,
+    /// The scenarios each subject runs (default: latency, then throughput).
+    #[serde(default = "default_scenarios")]
+    pub scenarios: Vec<ScenarioKind>,
     /// The subject that peers are compared with (ratios peer / baseline).
     #[serde(default = "default_baseline")]
     pub baseline: SubjectKind,
@@ -96,6 +100,9 @@ pub enum OverflowKind {
     Drop,
 }
 
+fn default_scenarios() -> Vec<ScenarioKind> {
+    vec![ScenarioKind::Latency, ScenarioKind::Throughput]
+}
 fn default_baseline() -> SubjectKind {
     SubjectKind::DatapunkPrecise
 }
@@ -110,8 +117,8 @@ impl Profile {
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
-        let mut p: Profile =
-            toml::from_str(&text).map_err(|e| format!("invalid profile {}: {e}", path.display()))?;
+        let mut p: Profile = toml::from_str(&text)
+            .map_err(|e| format!("invalid profile {}: {e}", path.display()))?;
         if p.name.is_empty() {
             p.name = path
                 .file_stem()
@@ -126,6 +133,9 @@ impl Profile {
     fn validate(&self) -> Result<(), String> {
         if self.subjects.is_empty() {
             return Err("`subjects` is empty".into());
+        }
+        if self.scenarios.is_empty() {
+            return Err("`scenarios` is empty".into());
         }
         let l = &self.latency;
         if l.call_samples == 0 || l.bursts == 0 || l.burst_size == 0 {
@@ -144,5 +154,38 @@ impl Profile {
             return Err("tsc_calibration_ms must be positive".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_profiles_load() {
+        for name in ["default", "quick"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("profiles")
+                .join(format!("{name}.toml"));
+            let p = Profile::load(&path).unwrap();
+            assert_eq!(p.name, name);
+            assert!(p.subjects.contains(&p.baseline), "{name}: baseline not run");
+            assert!(
+                p.subjects.contains(&SubjectKind::Tracing),
+                "{name}: no peer"
+            );
+            assert_eq!(p.scenarios.len(), 2);
+            assert!(!p.latency.subtract_rdtsc_overhead);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_subjects_are_errors() {
+        let base = "subjects = [\"datapunk-precise\"]\n[latency]\nwarmup_calls = 1\ncall_samples = 1\nbursts = 1\nburst_size = 1\nburst_pause_ns = 0\ndisabled_iterations = 1\nring_capacity = 65536\noverflow = \"drop\"\npeer_queue = 1\n[throughput]\nrecords = 1\nverify_sample = 1\n";
+        assert!(toml::from_str::<Profile>(base).is_ok());
+        let typo = base.replace("bursts = 1", "burts = 1");
+        assert!(toml::from_str::<Profile>(&typo).is_err());
+        let peer = base.replace("datapunk-precise", "log4j");
+        assert!(toml::from_str::<Profile>(&peer).is_err());
     }
 }

@@ -1,0 +1,166 @@
+//! What scenarios report (child → parent as JSON) and the run's summary.
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::tsc::{Calibration, Overhead};
+
+/// A latency distribution, in nanoseconds per call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Distribution {
+    pub samples: u64,
+    pub min_ns: f64,
+    pub p50_ns: f64,
+    pub p90_ns: f64,
+    pub p99_ns: f64,
+    pub p999_ns: f64,
+    pub max_ns: f64,
+    pub mean_ns: f64,
+}
+
+impl Distribution {
+    /// `samples` are TSC ticks, each covering `per` calls; `minus` ticks are
+    /// subtracted from each sample first (the rdtsc overhead, or 0).
+    pub fn from_ticks(samples: &[u64], per: u64, minus: u64, cal: &Calibration) -> Distribution {
+        let mut h = Histogram::<u64>::new(3).expect("3 significant figures is valid");
+        let mut sum = 0u128;
+        for &s in samples {
+            let v = s.saturating_sub(minus);
+            h.record(v).expect("auto-resizing histogram takes any u64");
+            sum += v as u128;
+        }
+        let ns = |ticks: u64| cal.to_ns(ticks as f64) / per as f64;
+        let n = samples.len().max(1) as f64;
+        Distribution {
+            samples: samples.len() as u64,
+            min_ns: ns(h.min()),
+            p50_ns: ns(h.value_at_quantile(0.50)),
+            p90_ns: ns(h.value_at_quantile(0.90)),
+            p99_ns: ns(h.value_at_quantile(0.99)),
+            p999_ns: ns(h.value_at_quantile(0.999)),
+            max_ns: ns(h.max()),
+            mean_ns: cal.to_ns(sum as f64 / n) / per as f64,
+        }
+    }
+}
+
+/// One timed method of the latency scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Method {
+    #[serde(flatten)]
+    pub dist: Distribution,
+    /// Records the subject dropped during this method (None: it does not
+    /// count drops live; see the scenario's `drops_total`).
+    pub drops: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Disabled {
+    pub iterations: u64,
+    /// Time of the loop of disabled calls / iterations.
+    pub ns_per_call: f64,
+    /// The same loop with no call in it (not subtracted).
+    pub empty_loop_ns: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LatencyResult {
+    pub subject: String,
+    pub setup: serde_json::Value,
+    pub rdtsc_overhead: Overhead,
+    pub rdtsc_overhead_subtracted: bool,
+    pub call: Method,
+    pub call_pause_ns: u64,
+    pub burst: Method,
+    pub burst_size: u64,
+    pub burst_pause_ns: u64,
+    pub disabled: Disabled,
+    /// Every enabled call of the scenario, warm-up included.
+    pub calls_total: u64,
+    pub records_in_file: u64,
+    /// `calls_total - records_in_file`.
+    pub drops_total: u64,
+    /// Lines parsed with serde_json (all parsed, or the scenario failed).
+    pub lines_parsed: u64,
+    pub subject_stats: Option<serde_json::Value>,
+    pub wall_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThroughputResult {
+    pub subject: String,
+    pub setup: serde_json::Value,
+    pub records: u64,
+    /// Until the last call returned.
+    pub producer_s: f64,
+    /// Until every record was in the file (flush returned / queue drained).
+    pub total_s: f64,
+    pub records_per_s: f64,
+    pub producer_records_per_s: f64,
+    pub file_bytes: u64,
+    pub mb_per_s: f64,
+    pub bytes_per_record: f64,
+    pub lines: u64,
+    pub drops: u64,
+    /// Lines parsed with serde_json whose `user_id` matched their position.
+    pub lines_verified: u64,
+    pub subject_stats: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubjectResult {
+    pub subject: String,
+    pub description: String,
+    pub latency: Option<LatencyResult>,
+    pub throughput: Option<ThroughputResult>,
+    /// CPU used by other processes (and stolen by the hypervisor) while
+    /// each scenario ran, in cores (0.5 = half a core on average); None
+    /// where /proc is not available.
+    pub foreign_cpu_latency: Option<f64>,
+    pub foreign_cpu_throughput: Option<f64>,
+    pub errors: Vec<String>,
+}
+
+/// Peer / baseline; above 1 means the peer is slower (for throughput: the
+/// peer's records/s over the baseline's, so below 1 means slower).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ratio {
+    pub subject: String,
+    pub baseline: String,
+    pub burst_p50: Option<f64>,
+    pub call_p50: Option<f64>,
+    pub burst_p999: Option<f64>,
+    pub call_p999: Option<f64>,
+    pub throughput: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub kernel: String,
+    pub tsc_ghz: f64,
+    pub tsc_calibration_ms: f64,
+    /// The counter's step (see `tsc::step_ticks`), in ticks and ns: the
+    /// resolution of a single-call sample.
+    pub tsc_step_ticks: u64,
+    pub tsc_step_ns: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub profile: String,
+    pub profile_path: String,
+    pub description: String,
+    pub started_unix_s: u64,
+    pub wall_s: f64,
+    /// /proc/loadavg's 1-minute figure before and after the run: well above
+    /// 1 (one producer + one background thread is the run's own share of
+    /// a second core) means other processes competed for the CPUs.
+    pub load_avg_start: Option<f64>,
+    pub load_avg_end: Option<f64>,
+    pub machine: Machine,
+    pub notes: Vec<String>,
+    pub subjects: Vec<SubjectResult>,
+    pub ratios: Vec<Ratio>,
+}

@@ -1,0 +1,431 @@
+//! The scenarios, run in a child process each (one logging engine per
+//! process): `latency` (call, burst, disabled) and `throughput`.
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{LatencyProfile, OverflowKind, Profile, ThroughputProfile};
+use crate::results::{Disabled, Distribution, LatencyResult, Method, ThroughputResult};
+use crate::subject::{Logger, LoggerFn, Setup, SubjectKind, with_logger};
+use crate::tsc::{self, Calibration, Overhead};
+
+/// The route logged by every call.
+pub const ROUTE: &str = "/api/v1/items";
+/// The message logged by every call.
+pub const MESSAGE: &str = "request handled";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScenarioKind {
+    Latency,
+    Throughput,
+}
+
+impl ScenarioKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioKind::Latency => "latency",
+            ScenarioKind::Throughput => "throughput",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ScenarioKind> {
+        [ScenarioKind::Latency, ScenarioKind::Throughput]
+            .into_iter()
+            .find(|k| k.name() == s)
+    }
+}
+
+/// What the parent hands a child (as JSON on its command line).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChildSpec {
+    pub scenario: ScenarioKind,
+    pub subject: SubjectKind,
+    pub profile: Profile,
+    pub calibration: Calibration,
+}
+
+/// Runs the child's scenario; returns its result as JSON.
+pub fn run_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
+    let dir = PathBuf::from(&spec.profile.log_dir);
+    let path = dir.join(format!(
+        "{}-{}.log",
+        spec.subject.name(),
+        spec.scenario.name()
+    ));
+    let p = &spec.profile;
+    let value = match spec.scenario {
+        ScenarioKind::Latency => {
+            let l = &p.latency;
+            let setup = Setup {
+                path: path.clone(),
+                overflow: l.overflow,
+                ring_capacity: Some(l.ring_capacity),
+                batch_bytes: None,
+                peer_queue: Some(l.peer_queue),
+            };
+            let run = LatencyRun {
+                p: l,
+                cal: spec.calibration,
+                subject: spec.subject,
+                setup: setup_json(spec.subject, &setup),
+                path: &path,
+            };
+            let r = with_logger(spec.subject, &setup, run)??;
+            serde_json::to_value(r)
+        }
+        ScenarioKind::Throughput => {
+            let t = &p.throughput;
+            let setup = Setup {
+                path: path.clone(),
+                overflow: OverflowKind::Block,
+                ring_capacity: t.ring_capacity,
+                batch_bytes: t.batch_bytes,
+                peer_queue: t.peer_queue,
+            };
+            let run = ThroughputRun {
+                p: t,
+                subject: spec.subject,
+                setup: setup_json(spec.subject, &setup),
+                path: &path,
+            };
+            let r = with_logger(spec.subject, &setup, run)??;
+            serde_json::to_value(r)
+        }
+    }
+    .map_err(|e| format!("cannot encode the result: {e}"))?;
+    if !p.keep_logs {
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok(value)
+}
+
+fn setup_json(kind: SubjectKind, s: &Setup) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "file": s.path.display().to_string(),
+        "overflow": s.overflow,
+    });
+    if kind.is_datapunk() {
+        v["ring_capacity"] = serde_json::json!(
+            s.ring_capacity
+                .unwrap_or(datapunk_log::DEFAULT_RING_CAPACITY)
+        );
+        v["batch_bytes"] = match s.batch_bytes {
+            Some(b) => serde_json::json!(b),
+            None => serde_json::json!("default"),
+        };
+    } else {
+        v["queue"] = match s.peer_queue {
+            Some(q) => serde_json::json!(q),
+            None => serde_json::json!("default"),
+        };
+    }
+    v
+}
+
+/// The arguments of call `i`, hidden from the optimizer as an application's
+/// would be (no constant folding of the string length or the values).
+#[inline(always)]
+fn args(i: u64) -> (u64, f64, &'static str) {
+    (
+        black_box(i),
+        black_box((i & 1023) as f64 * 0.25 + 0.5),
+        black_box(ROUTE),
+    )
+}
+
+struct LatencyRun<'a> {
+    p: &'a LatencyProfile,
+    cal: Calibration,
+    subject: SubjectKind,
+    setup: serde_json::Value,
+    path: &'a Path,
+}
+
+impl LoggerFn<Result<LatencyResult, String>> for LatencyRun<'_> {
+    fn call<L: Logger>(self, l: L) -> Result<LatencyResult, String> {
+        let p = self.p;
+        let cal = self.cal;
+        let started = Instant::now();
+        let overhead = Overhead::measure(&cal, 1_000_000);
+        let minus = if p.subtract_rdtsc_overhead {
+            overhead.p50_ticks
+        } else {
+            0
+        };
+        let mut calls = 0u64;
+
+        // Warm-up: first-call setup (thread ring, allocations), caches, the
+        // subject's own pre-faulting; then wait for the backend to go quiet.
+        for _ in 0..p.warmup_calls {
+            let (a, b, c) = args(calls);
+            l.log(a, b, c);
+            calls += 1;
+        }
+        l.settle(calls);
+        calls += l.prefault(ROUTE);
+        l.settle(calls);
+
+        // (a) call: each call alone between two fenced TSC reads.
+        let pause = cal.to_ticks(p.call_pause_ns as f64);
+        let mut ticks = Vec::with_capacity(p.call_samples as usize);
+        let d0 = l.dropped();
+        for _ in 0..p.call_samples {
+            let (a, b, c) = args(calls);
+            let t0 = tsc::start();
+            l.log(a, b, c);
+            let t1 = tsc::stop();
+            ticks.push(t1.wrapping_sub(t0));
+            calls += 1;
+            tsc::spin_ticks(pause);
+        }
+        let d1 = l.dropped();
+        let call = Method {
+            dist: Distribution::from_ticks(&ticks, 1, minus, &cal),
+            drops: d0.zip(d1).map(|(a, b)| b - a),
+        };
+        l.settle(calls);
+
+        // (b) burst: `burst_size` calls back to back between two fenced TSC
+        // reads, after a busy-wait pause; one sample per burst.
+        let pause = cal.to_ticks(p.burst_pause_ns as f64);
+        ticks.clear();
+        ticks.reserve(p.bursts as usize);
+        let d0 = l.dropped();
+        for _ in 0..p.bursts {
+            tsc::spin_ticks(pause);
+            let t0 = tsc::start();
+            for _ in 0..p.burst_size {
+                let (a, b, c) = args(calls);
+                l.log(a, b, c);
+                calls += 1;
+            }
+            let t1 = tsc::stop();
+            ticks.push(t1.wrapping_sub(t0));
+        }
+        let d1 = l.dropped();
+        let burst = Method {
+            dist: Distribution::from_ticks(&ticks, p.burst_size, minus, &cal),
+            drops: d0.zip(d1).map(|(a, b)| b - a),
+        };
+        drop(ticks);
+        l.settle(calls);
+
+        // Disabled: a filtered-out DEBUG call in a loop, and the empty loop.
+        let n = p.disabled_iterations;
+        let t0 = tsc::start();
+        for i in 0..n {
+            l.log_disabled(black_box(i), 0.5, ROUTE);
+        }
+        let t1 = tsc::stop();
+        for i in 0..n {
+            black_box(i);
+        }
+        let t2 = tsc::stop();
+        let disabled = Disabled {
+            iterations: n,
+            ns_per_call: cal.to_ns(t1.wrapping_sub(t0) as f64) / n as f64,
+            empty_loop_ns: cal.to_ns(t2.wrapping_sub(t1) as f64) / n as f64,
+        };
+
+        let fin = l.finish(calls)?;
+        let scan = scan_file(self.path, calls, 1000, false)?;
+        let records_in_file = scan.lines.saturating_sub(fin.extra_lines);
+        if records_in_file > calls {
+            return Err(format!(
+                "{} records in {} but only {calls} calls",
+                records_in_file,
+                self.path.display()
+            ));
+        }
+        let drops_total = calls - records_in_file;
+        if let Some(d) = fin.dropped
+            && d != drops_total
+        {
+            return Err(format!(
+                "{} says it dropped {d} records but {drops_total} are missing from the file",
+                self.subject.name()
+            ));
+        }
+        Ok(LatencyResult {
+            subject: self.subject.name().into(),
+            setup: self.setup,
+            rdtsc_overhead: overhead,
+            rdtsc_overhead_subtracted: p.subtract_rdtsc_overhead,
+            call,
+            call_pause_ns: p.call_pause_ns,
+            burst,
+            burst_size: p.burst_size,
+            burst_pause_ns: p.burst_pause_ns,
+            disabled,
+            calls_total: calls,
+            records_in_file,
+            drops_total,
+            lines_parsed: scan.parsed,
+            subject_stats: fin.stats,
+            wall_s: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+struct ThroughputRun<'a> {
+    p: &'a ThroughputProfile,
+    subject: SubjectKind,
+    setup: serde_json::Value,
+    path: &'a Path,
+}
+
+impl LoggerFn<Result<ThroughputResult, String>> for ThroughputRun<'_> {
+    fn call<L: Logger>(self, l: L) -> Result<ThroughputResult, String> {
+        let n = self.p.records;
+        let t0 = Instant::now();
+        for i in 0..n {
+            let (a, b, c) = args(i);
+            l.log(a, b, c);
+        }
+        let producer = t0.elapsed();
+        let fin = l.finish(n)?;
+        let total = fin.drained_at - t0;
+        let scan = scan_file(self.path, n, self.p.verify_sample, true)?;
+        let records_in_file = scan.lines.saturating_sub(fin.extra_lines);
+        if records_in_file != n {
+            return Err(format!(
+                "{}: {} records in {}, expected {n} (Overflow::Block loses none)",
+                self.subject.name(),
+                records_in_file,
+                self.path.display()
+            ));
+        }
+        let bytes = std::fs::metadata(self.path)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?
+            .len();
+        let secs = total.as_secs_f64();
+        Ok(ThroughputResult {
+            subject: self.subject.name().into(),
+            setup: self.setup,
+            records: n,
+            producer_s: producer.as_secs_f64(),
+            total_s: secs,
+            records_per_s: n as f64 / secs,
+            producer_records_per_s: n as f64 / producer.as_secs_f64(),
+            file_bytes: bytes,
+            mb_per_s: bytes as f64 / 1e6 / secs,
+            bytes_per_record: bytes as f64 / n as f64,
+            lines: scan.lines,
+            drops: n - records_in_file,
+            lines_verified: scan.parsed,
+            subject_stats: fin.stats,
+        })
+    }
+}
+
+struct Scan {
+    lines: u64,
+    parsed: u64,
+}
+
+/// Counts the file's lines and parses about `sample` of them, spread evenly
+/// over the `expected` records, plus the last one. Every line sampled must
+/// be a JSON object carrying the message and a `user_id`; with `in_order`,
+/// `user_id` must equal the line's index (one producer, nothing dropped).
+fn scan_file(path: &Path, expected: u64, sample: u64, in_order: bool) -> Result<Scan, String> {
+    let f = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let stride = (expected / sample.max(1)).max(1);
+    let mut line = Vec::with_capacity(512);
+    let mut last = Vec::new();
+    let mut n = 0u64;
+    let mut parsed = 0u64;
+    loop {
+        line.clear();
+        let got = r
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if got == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') {
+            return Err(format!(
+                "{}: line {} is not terminated",
+                path.display(),
+                n + 1
+            ));
+        }
+        if n.is_multiple_of(stride) {
+            check_line(&line, n, in_order).map_err(|e| format!("{}: {e}", path.display()))?;
+            parsed += 1;
+        }
+        std::mem::swap(&mut last, &mut line);
+        n += 1;
+    }
+    if n > 0 && !(n - 1).is_multiple_of(stride) {
+        check_line(&last, n - 1, in_order).map_err(|e| format!("{}: {e}", path.display()))?;
+        parsed += 1;
+    }
+    Ok(Scan { lines: n, parsed })
+}
+
+fn check_line(line: &[u8], index: u64, in_order: bool) -> Result<(), String> {
+    let v: serde_json::Value = serde_json::from_slice(line)
+        .map_err(|e| format!("line {} is not JSON ({e}): {}", index + 1, show(line)))?;
+    if !v.is_object() {
+        return Err(format!("line {} is not an object", index + 1));
+    }
+    // datapunk-log's drop notices are the only other lines a file may hold.
+    if has_string(&v, "records dropped: ring full") {
+        return Ok(());
+    }
+    if !has_string(&v, MESSAGE) {
+        return Err(format!(
+            "line {} lacks the message: {}",
+            index + 1,
+            show(line)
+        ));
+    }
+    let Some(id) = find_key(&v, "user_id").and_then(|u| u.as_u64()) else {
+        return Err(format!("line {} lacks user_id: {}", index + 1, show(line)));
+    };
+    if find_key(&v, "latency").and_then(|x| x.as_f64()).is_none()
+        || find_key(&v, "route").and_then(|x| x.as_str()) != Some(ROUTE)
+    {
+        return Err(format!(
+            "line {} lacks latency or route: {}",
+            index + 1,
+            show(line)
+        ));
+    }
+    if in_order && id != index {
+        return Err(format!(
+            "line {} has user_id {id}, expected {index}",
+            index + 1
+        ));
+    }
+    Ok(())
+}
+
+fn show(line: &[u8]) -> String {
+    String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned()
+}
+
+fn find_key<'v>(v: &'v serde_json::Value, key: &str) -> Option<&'v serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m
+            .get(key)
+            .or_else(|| m.values().find_map(|x| find_key(x, key))),
+        _ => None,
+    }
+}
+
+fn has_string(v: &serde_json::Value, s: &str) -> bool {
+    match v {
+        serde_json::Value::String(x) => x == s,
+        serde_json::Value::Object(m) => m.values().any(|x| has_string(x, s)),
+        serde_json::Value::Array(a) => a.iter().any(|x| has_string(x, s)),
+        _ => false,
+    }
+}

@@ -1,0 +1,214 @@
+//! The loggers under test ("subjects").
+//!
+//! Every subject logs the same record — the message "request handled" with
+//! `user_id: u64`, `latency: f64` and `route: &str` — as JSON lines into a
+//! file, from one producer thread, through its own background thread. A
+//! subject is a [`SubjectKind`] (what a profile names) and a type
+//! implementing [`Logger`]; the scenarios are generic over `Logger`, so each
+//! call is monomorphized and inlined into the timed loop exactly as in an
+//! application (no dynamic dispatch added by the harness).
+//!
+//! To add a peer: a variant here, a module implementing [`Logger`], an arm
+//! in [`with_logger`].
+
+mod datapunk;
+mod slog_peer;
+mod tracing_peer;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::OverflowKind;
+
+/// A subject a profile can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubjectKind {
+    /// datapunk-log, `ClockSource::Precise` (TSC).
+    DatapunkPrecise,
+    /// datapunk-log, `ClockSource::Coarse` (writer-refreshed clock).
+    DatapunkCoarse,
+    /// tracing + tracing-subscriber JSON + tracing-appender non_blocking.
+    Tracing,
+    /// slog + slog-async + slog-json.
+    Slog,
+}
+
+impl SubjectKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SubjectKind::DatapunkPrecise => "datapunk-precise",
+            SubjectKind::DatapunkCoarse => "datapunk-coarse",
+            SubjectKind::Tracing => "tracing",
+            SubjectKind::Slog => "slog",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubjectKind> {
+        [
+            SubjectKind::DatapunkPrecise,
+            SubjectKind::DatapunkCoarse,
+            SubjectKind::Tracing,
+            SubjectKind::Slog,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            SubjectKind::DatapunkPrecise => "datapunk-log, precise clock (TSC), JSON file sink",
+            SubjectKind::DatapunkCoarse => {
+                "datapunk-log, coarse clock (writer-refreshed), JSON file sink"
+            }
+            SubjectKind::Tracing => {
+                "tracing 0.1 + tracing-subscriber fmt().json() (thread names on) + tracing-appender non_blocking, rolling::never file"
+            }
+            SubjectKind::Slog => {
+                "slog 2 + slog-async + slog-json (default keys), BufWriter<File> 64 KiB on the async thread"
+            }
+        }
+    }
+
+    pub fn is_datapunk(self) -> bool {
+        matches!(
+            self,
+            SubjectKind::DatapunkPrecise | SubjectKind::DatapunkCoarse
+        )
+    }
+}
+
+/// How a scenario configures its subject.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The JSON-lines file (removed first if it exists).
+    pub path: PathBuf,
+    pub overflow: OverflowKind,
+    /// datapunk-log ring bytes (None: library default).
+    pub ring_capacity: Option<usize>,
+    /// datapunk-log batch bytes (None: library default).
+    pub batch_bytes: Option<usize>,
+    /// Peers' queue length (None: the peer's default).
+    pub peer_queue: Option<usize>,
+}
+
+/// What a subject says once everything is in the file.
+#[derive(Debug)]
+pub struct Finished {
+    /// When the last record was in the file (before any shutdown work).
+    pub drained_at: Instant,
+    /// Lines in the file that are not records of ours (datapunk-log's
+    /// drop notices).
+    pub extra_lines: u64,
+    /// Drops the subject counted itself, when it counts them.
+    pub dropped: Option<u64>,
+    /// The subject's own counters, when it has any.
+    pub stats: Option<serde_json::Value>,
+}
+
+/// One logger under test, set up for one scenario.
+pub trait Logger {
+    /// The enabled call: INFO, message + three fields.
+    fn log(&self, user_id: u64, latency: f64, route: &str);
+    /// The same call at DEBUG, which the filter (INFO) rejects.
+    fn log_disabled(&self, user_id: u64, latency: f64, route: &str);
+    /// Records dropped so far, when the subject counts them live.
+    fn dropped(&self) -> Option<u64>;
+    /// Untimed preparation after the generic warm-up (e.g. touching every
+    /// page of a ring so page faults do not land in the measurements).
+    /// Returns the enabled calls it made.
+    fn prefault(&self, _route: &str) -> u64 {
+        0
+    }
+    /// Waits (untimed) until the background thread has caught up with the
+    /// `calls` made so far, so the next measurement starts from quiet.
+    fn settle(&self, calls: u64);
+    /// Waits until every record of the `calls` made is in the file (or was
+    /// dropped), noting when that was in [`Finished::drained_at`], and shuts
+    /// the subject's pipeline down.
+    fn finish(self, calls: u64) -> Result<Finished, String>;
+}
+
+/// Sets up `kind` for a scenario and hands it to `f`, monomorphized.
+pub fn with_logger<R>(kind: SubjectKind, setup: &Setup, f: impl LoggerFn<R>) -> Result<R, String> {
+    remove_if_exists(&setup.path)?;
+    if let Some(dir) = setup.path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    match kind {
+        SubjectKind::DatapunkPrecise => Ok(f.call(datapunk::Datapunk::new(
+            datapunk_log::ClockSource::Precise,
+            setup,
+        )?)),
+        SubjectKind::DatapunkCoarse => Ok(f.call(datapunk::Datapunk::new(
+            datapunk_log::ClockSource::Coarse,
+            setup,
+        )?)),
+        SubjectKind::Tracing => Ok(f.call(tracing_peer::Tracing::new(setup)?)),
+        SubjectKind::Slog => Ok(f.call(slog_peer::Slog::new(setup)?)),
+    }
+}
+
+/// A generic function over loggers (closures cannot be generic).
+pub trait LoggerFn<R> {
+    fn call<L: Logger>(self, logger: L) -> R;
+}
+
+fn remove_if_exists(p: &Path) -> Result<(), String> {
+    match std::fs::remove_file(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", p.display())),
+    }
+}
+
+/// Polls `done` (sleeping 50 µs between looks) until it holds or `limit`
+/// passes; false on timeout.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if done() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
+/// How long `finish` and `settle` wait for a background thread at most.
+const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Counts the newlines that reach the file, so the harness knows when a
+/// peer's background thread has written everything (peers expose no
+/// barrier like `datapunk_log::flush()`). Counting costs the background
+/// thread a vectorized byte scan of each write, a few ns per line.
+pub(crate) struct CountingWriter<W> {
+    inner: W,
+    lines: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<W> CountingWriter<W> {
+    pub(crate) fn new(inner: W, lines: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        CountingWriter { inner, lines }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let nl = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        if nl > 0 {
+            self.lines
+                .fetch_add(nl, std::sync::atomic::Ordering::Release);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

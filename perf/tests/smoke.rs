@@ -1,0 +1,137 @@
+//! The harness end to end with a tiny profile: every subject, both
+//! scenarios, child processes, verification of the files, the JSON summary.
+//! Checks structure and accounting only, never speed.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("perf-smoke-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const TINY: &str = r#"
+description = "smoke test"
+subjects = ["datapunk-precise", "datapunk-coarse", "tracing", "slog"]
+log_dir = "LOG_DIR"
+tsc_calibration_ms = 10
+
+[latency]
+warmup_calls = 100
+call_samples = 2_000
+bursts = 200
+burst_size = 20
+burst_pause_ns = 1_000
+disabled_iterations = 100_000
+ring_capacity = 1_048_576
+overflow = "drop"
+peer_queue = 100_000
+
+[throughput]
+records = 5_000
+verify_sample = 50
+"#;
+
+#[test]
+fn tiny_profile_runs_every_subject_and_reports_json() {
+    let dir = temp_dir("run");
+    let logs = dir.join("logs");
+    let profile = dir.join("tiny.toml");
+    std::fs::write(&profile, TINY.replace("LOG_DIR", logs.to_str().unwrap())).unwrap();
+    let results = dir.join("results.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_perf"))
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--json")
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "perf failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "--json prints one line: {stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(
+        v, saved,
+        "stdout and the results file hold the same summary"
+    );
+    assert_eq!(v["profile"], "tiny");
+
+    let subjects = v["subjects"].as_array().unwrap();
+    assert_eq!(subjects.len(), 4);
+    for s in subjects {
+        let name = s["subject"].as_str().unwrap();
+        assert_eq!(s["errors"].as_array().unwrap().len(), 0, "{name}: {s}");
+        let l = &s["latency"];
+        assert_eq!(l["call"]["samples"], 2_000, "{name}");
+        assert_eq!(l["burst"]["samples"], 200, "{name}");
+        for m in ["call", "burst"] {
+            let d = &l[m];
+            let p50 = d["p50_ns"].as_f64().unwrap();
+            let p999 = d["p999_ns"].as_f64().unwrap();
+            let max = d["max_ns"].as_f64().unwrap();
+            assert!(p50 > 0.0 && p50 <= p999 && p999 <= max, "{name} {m}: {d}");
+        }
+        assert_eq!(l["rdtsc_overhead_subtracted"], false);
+        let calls = l["calls_total"].as_u64().unwrap();
+        let in_file = l["records_in_file"].as_u64().unwrap();
+        assert_eq!(
+            calls,
+            in_file + l["drops_total"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert!(l["lines_parsed"].as_u64().unwrap() > 0, "{name}");
+        assert!(l["disabled"]["ns_per_call"].as_f64().unwrap() > 0.0);
+
+        let t = &s["throughput"];
+        assert_eq!(t["records"], 5_000, "{name}");
+        assert_eq!(t["lines"], 5_000, "{name}");
+        assert_eq!(t["drops"], 0, "{name}");
+        assert!(t["lines_verified"].as_u64().unwrap() >= 50, "{name}");
+        assert!(t["records_per_s"].as_f64().unwrap() > 0.0);
+    }
+    // datapunk-log's own accounting: nothing dropped, all written.
+    let dp = &subjects[0]["latency"]["subject_stats"];
+    assert_eq!(dp["dropped"], 0, "{dp}");
+    assert_eq!(dp["produced"], dp["written"], "{dp}");
+
+    let ratios = v["ratios"].as_array().unwrap();
+    assert_eq!(ratios.len(), 3);
+    assert!(ratios.iter().all(|r| r["baseline"] == "datapunk-precise"));
+    assert!(ratios.iter().all(|r| r["throughput"].as_f64().is_some()));
+
+    // Logs are removed once verified (keep_logs = false).
+    let left: Vec<_> = std::fs::read_dir(&logs)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "logs left behind: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_invalid_profile_is_refused_before_anything_runs() {
+    let bad = temp_dir("bad").join("bad.toml");
+    std::fs::write(&bad, "subjects = [\"nope\"]\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_perf"))
+        .arg("--profile")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid profile"), "{err}");
+    assert!(out.stdout.is_empty());
+}
