@@ -167,6 +167,7 @@ impl<'a> RecordBuf<'a> {
     }
 
     /// The bytes written so far.
+    #[cfg(test)]
     pub(crate) fn written(&self) -> &[u8] {
         // SAFETY: `put` is the only writer and it initializes `[len, end)`
         // before advancing `len` to `end`, so `[0, len)` is initialized.

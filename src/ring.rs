@@ -8,6 +8,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::mem::MaybeUninit;
+use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -41,23 +42,69 @@ struct ThreadRing {
     dropped: u64,
 }
 
-struct Local {
-    ring: RefCell<Option<ThreadRing>>,
-    scratch: RefCell<Option<Box<[MaybeUninit<u8>]>>>,
+/// A thread's capture state: its ring and its scratch buffer.
+struct ThreadState {
+    ring: ThreadRing,
+    /// Empty while a record is being formatted into it.
+    scratch: Box<[MaybeUninit<u8>]>,
+}
+
+/// The hot thread-local: plain `Cell`s with a `const` initializer and no
+/// destructor, so reaching it is one thread-pointer-relative access with no
+/// "initialized / destroyed" check.
+struct Hot {
+    /// The thread's state while nobody on this thread uses it; null before the
+    /// first call, while a call holds it, and after the thread's teardown.
+    state: Cell<*mut ThreadState>,
     ctx: Cell<TraceContext>,
     /// `ctx` holds a trace: checked first, so calls outside a trace copy nothing.
     in_trace: Cell<bool>,
 }
 
+/// Owns the thread's state; its destructor clears `Hot::state` before freeing it.
+struct Owner(Option<Box<ThreadState>>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        HOT.with(|h| h.state.set(ptr::null_mut()));
+        // The Box drops here: the producer end goes away, and the writer drains
+        // the ring and then releases it.
+    }
+}
+
 thread_local! {
-    static LOCAL: Local = const {
-        Local {
-            ring: RefCell::new(None),
-            scratch: RefCell::new(None),
+    static HOT: Hot = const {
+        Hot {
+            state: Cell::new(ptr::null_mut()),
             ctx: Cell::new(TraceContext { trace_id: 0, span_id: 0, parent_span_id: 0, trace_flags: 0 }),
             in_trace: Cell::new(false),
         }
     };
+    static OWNER: RefCell<Owner> = const { RefCell::new(Owner(None)) };
+}
+
+/// Puts the thread's state back into `Hot` when a call is done with it, even
+/// if a user's `Value` impl panicked.
+struct Release<'a> {
+    hot: &'a Hot,
+    state: *mut ThreadState,
+}
+
+impl Drop for Release<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.hot.state.set(self.state);
+    }
+}
+
+/// This thread's `Hot`, reached once per call.
+#[inline(always)]
+fn hot<'a>() -> &'a Hot {
+    let p: *const Hot = HOT.with(|h| h as *const Hot);
+    // SAFETY: `HOT` has a const initializer and no destructor, so it lives,
+    // at a fixed address, as long as the thread; callers use the reference only
+    // within the current call on this thread.
+    unsafe { &*p }
 }
 
 /// Captures one record: called by the macros once the call site is enabled.
@@ -66,36 +113,54 @@ thread_local! {
 #[inline(always)]
 pub fn dispatch<L: ValueList>(cs: &'static Callsite, msg: Option<fmt::Arguments<'_>>, values: &L) {
     let ts = clock::now();
-    if LOCAL.try_with(|l| capture(l, cs, ts, msg, values)).is_err() {
-        // Thread-local storage is being torn down (a call from a TLS destructor).
-        engine::count_discarded();
+    // Take the state out of `Hot`: while it is out, this call holds the only
+    // way to reach it (a nested call on this thread sees null and takes the
+    // slow path; no other thread can reach this thread-local).
+    let hot = hot();
+    let p = hot.state.replace(ptr::null_mut());
+    if p.is_null() {
+        return capture_slow(cs, ts, msg, values);
     }
+    let held = Release { hot, state: p };
+    capture(&held, cs, ts, msg, values);
 }
 
 #[inline(always)]
+fn context(hot: &Hot) -> TraceContext {
+    if hot.in_trace.get() {
+        hot.ctx.get()
+    } else {
+        TraceContext::default()
+    }
+}
+
+/// Captures with the thread's state held: `held.state` is non-null, points to
+/// the ThreadState owned by this thread's `OWNER` (whose destructor clears
+/// `Hot::state` before freeing it), and was taken out of `Hot`. References to
+/// it are made for short scopes only, never across code that hands it back.
+#[inline(always)]
 fn capture<L: ValueList>(
-    l: &Local,
+    held: &Release<'_>,
     cs: &'static Callsite,
     ts: u64,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
-    let ctx = if l.in_trace.get() {
-        l.ctx.get()
-    } else {
-        TraceContext::default()
-    };
+    let ctx = context(held.hot);
     // Fast path: the size is known, so the record is written straight into the
     // ring when the free space there is contiguous.
     if msg.is_none()
         && let Some(n) = values.encoded_len()
-        && let Ok(mut slot) = l.ring.try_borrow_mut()
-        && let Some(ring) = slot.as_mut()
-        && ring.direct(cs, ts, &ctx, values, n)
     {
-        return;
+        // SAFETY: see `held`: this thread holds the state exclusively, and the
+        // reference ends with this block. A call nested in a `Value` impl
+        // finds `Hot::state` null and never reaches the state.
+        let st = unsafe { &mut *held.state };
+        if st.ring.direct(cs, ts, &ctx, values, n) {
+            return;
+        }
     }
-    capture_scratch(l, cs, ts, &ctx, msg, values);
+    capture_scratch(held, cs, ts, &ctx, msg, values);
 }
 
 impl ThreadRing {
@@ -182,37 +247,55 @@ impl ThreadRing {
     }
 }
 
-/// The general path: serialize into the thread's scratch buffer (formatting
-/// happens here, with the ring not borrowed), then copy into the ring.
+/// The general path: serialize into the thread's scratch buffer, then copy
+/// into the ring. Formatting runs user code (Display, Debug), so the thread's
+/// state is handed back to `Hot` meanwhile, with the scratch buffer taken out:
+/// a record logged from inside a Display impl is captured normally.
 #[inline(never)]
 fn capture_scratch<L: ValueList>(
-    l: &Local,
+    held: &Release<'_>,
     cs: &'static Callsite,
     ts: u64,
     ctx: &TraceContext,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
-    let Ok(mut slot) = l.scratch.try_borrow_mut() else {
-        // A value's Display/Debug impl logged while this thread was already
-        // formatting a record: use a temporary buffer (a cold path).
-        return capture_nested(l, cs, ts, ctx, msg, values);
+    let p = held.state;
+    // SAFETY: held exclusively (see `capture`); the reference ends here.
+    let (mut scratch, limit) = unsafe {
+        let st = &mut *p;
+        (std::mem::take(&mut st.scratch), st.ring.limit)
     };
-    let Some(scratch) = slot.as_mut() else {
-        drop(slot);
-        if first_call(l) {
-            capture_scratch(l, cs, ts, ctx, msg, values);
-        }
-        return;
-    };
-    let limit = scratch.len() - SLACK;
-    write_and_push(l, scratch, limit, cs, ts, ctx, msg, values);
+    let nested = scratch.is_empty();
+    if nested {
+        // A Display impl of an outer call on this thread is formatting into
+        // the scratch buffer: use a temporary one (a cold path).
+        scratch = vec![MaybeUninit::uninit(); limit + SLACK].into_boxed_slice();
+    }
+    // Hand the state back while user code formats; no reference to it lives.
+    held.hot.state.set(p);
+    let (len, truncated) = write_record(&mut scratch, limit, cs, ts, ctx, msg, values);
+    held.hot.state.set(ptr::null_mut());
+    // SAFETY: taken out of `Hot` again; nested calls during formatting have
+    // all returned, and only `Owner`'s destructor, which cannot run during
+    // this call, changes the pointer.
+    let st = unsafe { &mut *p };
+    push_scratch(st, &scratch, len, truncated);
+    if !nested {
+        st.scratch = scratch;
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn write_and_push<L: ValueList>(
-    l: &Local,
+fn push_scratch(st: &mut ThreadState, scratch: &[MaybeUninit<u8>], len: usize, truncated: bool) {
+    // SAFETY: `write_record` initialized the first `len` bytes.
+    let bytes = unsafe { scratch[..len].assume_init_ref() };
+    st.ring.push(bytes, truncated);
+}
+
+/// Serializes a record into `window`; returns its length and whether it was cut.
+#[inline(always)]
+fn write_record<L: ValueList>(
     window: &mut [MaybeUninit<u8>],
     limit: usize,
     cs: &'static Callsite,
@@ -220,7 +303,7 @@ fn write_and_push<L: ValueList>(
     ctx: &TraceContext,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
-) {
+) -> (usize, bool) {
     let mut buf = RecordBuf::new(window, limit);
     buf.begin(cs.id(), ts, ctx);
     if let Some(m) = msg {
@@ -228,63 +311,67 @@ fn write_and_push<L: ValueList>(
     }
     values.record_all(&mut buf);
     let truncated = buf.is_truncated();
-    buf.finish();
-    match l.ring.try_borrow_mut() {
-        Ok(mut slot) => match slot.as_mut() {
-            Some(ring) => ring.push(buf.written(), truncated),
-            None => engine::count_discarded(),
-        },
-        // A size-known value's `Value::record` impl logged while its record
-        // was being written into the ring: that inner record is discarded.
-        Err(_) => engine::count_discarded(),
-    }
+    (buf.finish(), truncated)
 }
 
+/// No state in `Hot`: the thread's first call, a call nested inside a
+/// `Value::record` impl of a size-known value, or a call during the thread's
+/// teardown.
 #[cold]
 #[inline(never)]
-fn capture_nested<L: ValueList>(
-    l: &Local,
+fn capture_slow<L: ValueList>(
     cs: &'static Callsite,
     ts: u64,
-    ctx: &TraceContext,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
-    let Some(engine) = engine::get() else {
-        return engine::count_discarded();
-    };
-    let limit = engine.settings.record_limit;
-    let mut window = vec![MaybeUninit::uninit(); limit + SLACK];
-    write_and_push(l, &mut window, limit, cs, ts, ctx, msg, values);
+    let created = OWNER.try_with(|o| {
+        let Ok(mut owner) = o.try_borrow_mut() else {
+            return false;
+        };
+        if owner.0.is_some() {
+            // The state exists but a call on this thread holds it.
+            return false;
+        }
+        let Some(state) = new_state() else {
+            return false;
+        };
+        let boxed = owner.0.insert(Box::new(state));
+        HOT.with(|h| h.state.set(&mut **boxed as *mut ThreadState));
+        true
+    });
+    if created == Ok(true) {
+        dispatch(cs, msg, values);
+        // `dispatch` took a new timestamp; the first call's is at most a
+        // ring allocation later, which is what a first call costs.
+        let _ = ts;
+    } else {
+        engine::count_discarded();
+    }
 }
 
-/// A thread's first call: creates its ring and scratch buffer. False when no
-/// engine runs (the call is counted as discarded).
-#[cold]
-#[inline(never)]
-fn first_call(l: &Local) -> bool {
-    let Some(engine) = engine::get() else {
-        engine::count_discarded();
-        return false;
-    };
+/// A thread's ring (registered with the writer) and scratch buffer; `None`
+/// when no engine runs.
+fn new_state() -> Option<ThreadState> {
+    let engine = engine::get()?;
     let limit = engine.settings.record_limit;
-    if l.ring.borrow().is_none() {
-        let (producer, consumer) = rtrb::RingBuffer::new(engine.settings.ring_capacity);
-        let t = std::thread::current();
-        let thread = match t.name() {
-            Some(n) => n.to_owned(),
-            None => format!("{:?}", t.id()),
-        };
-        let shared = Arc::new(RingShared {
-            produced: CachePadded::new(AtomicU64::new(0)),
-            dropped: AtomicU64::new(0),
-            thread,
-        });
-        engine.add_ring(NewRing {
-            consumer,
-            shared: shared.clone(),
-        });
-        *l.ring.borrow_mut() = Some(ThreadRing {
+    let (producer, consumer) = rtrb::RingBuffer::new(engine.settings.ring_capacity);
+    let t = std::thread::current();
+    let thread = match t.name() {
+        Some(n) => n.to_owned(),
+        None => format!("{:?}", t.id()),
+    };
+    let shared = Arc::new(RingShared {
+        produced: CachePadded::new(AtomicU64::new(0)),
+        dropped: AtomicU64::new(0),
+        thread,
+    });
+    engine.add_ring(NewRing {
+        consumer,
+        shared: shared.clone(),
+    });
+    Some(ThreadState {
+        ring: ThreadRing {
             producer,
             shared,
             engine,
@@ -292,23 +379,20 @@ fn first_call(l: &Local) -> bool {
             limit,
             produced: 0,
             dropped: 0,
-        });
-    }
-    *l.scratch.borrow_mut() = Some(vec![MaybeUninit::uninit(); limit + SLACK].into_boxed_slice());
-    true
+        },
+        scratch: vec![MaybeUninit::uninit(); limit + SLACK].into_boxed_slice(),
+    })
 }
 
 /// The trace context copied into every record captured on this thread.
 pub(crate) fn current_context() -> TraceContext {
-    LOCAL.try_with(|l| l.ctx.get()).unwrap_or_default()
+    HOT.with(context)
 }
 
 /// Replaces this thread's trace context, returning the previous one.
 pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
-    LOCAL
-        .try_with(|l| {
-            l.in_trace.set(ctx.is_some());
-            l.ctx.replace(ctx)
-        })
-        .unwrap_or_default()
+    HOT.with(|h| {
+        h.in_trace.set(ctx.is_some());
+        h.ctx.replace(ctx)
+    })
 }
