@@ -189,7 +189,7 @@ impl<'a> RecordBuf<'a> {
         // destination lies inside the window; the window is borrowed mutably,
         // so `bytes` cannot overlap it.
         unsafe {
-            ptr::copy_nonoverlapping(
+            copy_bytes(
                 bytes.as_ptr(),
                 self.buf.as_mut_ptr().add(self.len).cast::<u8>(),
                 bytes.len(),
@@ -409,6 +409,44 @@ impl<'a> RecordBuf<'a> {
         }
         let len = (self.len - at - 4) as u32;
         self.patch(at, len.to_le_bytes());
+    }
+}
+
+/// Copies `n` bytes; short copies (the common field value) are done inline
+/// with two overlapping loads and stores instead of a call to `memcpy`.
+///
+/// # Safety
+/// `src` is valid for `n` reads, `dst` for `n` writes, and they do not overlap.
+#[inline(always)]
+unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY (all blocks): every access lies within `[0, n)` of its buffer:
+    // the two halves overlap when `n` is below twice the word size.
+    unsafe {
+        if n <= 16 {
+            if n >= 8 {
+                let a = src.cast::<u64>().read_unaligned();
+                let b = src.add(n - 8).cast::<u64>().read_unaligned();
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(n - 8).cast::<u64>().write_unaligned(b);
+            } else if n >= 4 {
+                let a = src.cast::<u32>().read_unaligned();
+                let b = src.add(n - 4).cast::<u32>().read_unaligned();
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(n - 4).cast::<u32>().write_unaligned(b);
+            } else if n > 0 {
+                let (a, m, z) = (*src, *src.add(n / 2), *src.add(n - 1));
+                *dst = a;
+                *dst.add(n / 2) = m;
+                *dst.add(n - 1) = z;
+            }
+        } else if n <= 32 {
+            let a = src.cast::<u128>().read_unaligned();
+            let b = src.add(n - 16).cast::<u128>().read_unaligned();
+            dst.cast::<u128>().write_unaligned(a);
+            dst.add(n - 16).cast::<u128>().write_unaligned(b);
+        } else {
+            ptr::copy_nonoverlapping(src, dst, n);
+        }
     }
 }
 
@@ -660,6 +698,22 @@ mod tests {
         let mut d = Decoder::new(&bytes);
         assert_eq!(d.value(), Some(Val::U64(1)));
         assert_eq!(d.value(), None);
+    }
+
+    #[test]
+    fn copy_bytes_copies_every_length() {
+        let src: Vec<u8> = (0..100u8).collect();
+        for n in 0..=100 {
+            let mut dst = vec![0xAAu8; 102];
+            // SAFETY: both buffers hold at least n bytes past the offsets used.
+            unsafe { copy_bytes(src.as_ptr(), dst.as_mut_ptr().add(1), n) };
+            assert_eq!(&dst[1..1 + n], &src[..n], "length {n}");
+            assert_eq!(dst[0], 0xAA);
+            assert!(
+                dst[1 + n..].iter().all(|&b| b == 0xAA),
+                "length {n} wrote past the end"
+            );
+        }
     }
 
     #[test]
