@@ -216,24 +216,33 @@ impl Writer {
         }
         let mut count = 0;
         loop {
+            // The ring with the oldest eligible record, and the next oldest
+            // head among the others: the best ring's records are taken in one
+            // run up to that timestamp, so the merge stays in order while a
+            // run costs one read and one commit, not one per record.
             let mut best: Option<(usize, u64)> = None;
+            let mut second = u64::MAX;
             for (i, r) in self.rings.iter_mut().enumerate() {
                 if r.head.is_none() {
                     r.head = peek(r, &self.enc.engine.counters);
                 }
                 if let Some(h) = r.head
                     && (r.pressured || h.ts <= cutoff)
-                    && best.is_none_or(|(_, t)| h.ts < t)
                 {
-                    best = Some((i, h.ts));
+                    match best {
+                        Some((_, t)) if h.ts >= t => second = second.min(h.ts),
+                        Some((_, t)) => {
+                            second = second.min(t);
+                            best = Some((i, h.ts));
+                        }
+                        None => best = Some((i, h.ts)),
+                    }
                 }
             }
             let Some((i, _)) = best else { break };
             let r = &mut self.rings[i];
-            if let Some(h) = r.head.take() {
-                self.enc.take(r, h);
-                count += 1;
-            }
+            r.head = None;
+            count += self.enc.take_run(r, second, cutoff, self.batch_bytes);
             if self.enc.out.len() >= self.batch_bytes {
                 self.ship();
             }
@@ -291,6 +300,21 @@ impl Writer {
     }
 }
 
+/// Copies `dst.len()` bytes starting at `off` of the two-slice region `a ++ b`.
+fn copy_out(a: &[u8], b: &[u8], off: usize, dst: &mut [u8]) {
+    let n = dst.len();
+    if off + n <= a.len() {
+        dst.copy_from_slice(&a[off..off + n]);
+    } else if off >= a.len() {
+        let o = off - a.len();
+        dst.copy_from_slice(&b[o..o + n]);
+    } else {
+        let k = a.len() - off;
+        dst[..k].copy_from_slice(&a[off..]);
+        dst[k..].copy_from_slice(&b[..n - k]);
+    }
+}
+
 /// Reads the next record's header within the ring's budget.
 fn peek(r: &mut RingEntry, counters: &Counters) -> Option<Header> {
     if r.budget < HEADER_LEN {
@@ -319,28 +343,58 @@ fn peek(r: &mut RingEntry, counters: &Counters) -> Option<Header> {
 }
 
 impl Encoder {
-    /// Consumes the ring's next record (whose header is `h`) and encodes it.
-    fn take(&mut self, r: &mut RingEntry, h: Header) {
-        let Ok(chunk) = r.consumer.read_chunk(h.len) else {
-            return;
+    /// Encodes the ring's records in order while their timestamps stay at or
+    /// below `until` (and `cutoff`, unless the ring is pressured), within its
+    /// budget, until the batch buffer holds `batch` bytes; then frees their
+    /// space in one commit. Returns how many records were taken.
+    fn take_run(&mut self, r: &mut RingEntry, until: u64, cutoff: u64, batch: usize) -> usize {
+        let Ok(chunk) = r.consumer.read_chunk(r.budget) else {
+            return 0;
         };
         let (a, b) = chunk.as_slices();
-        let ok = if a.len() >= h.len {
-            self.record(&a[..h.len], h, &r.thread_key)
-        } else {
-            let mut wrap = std::mem::take(&mut self.wrap);
-            wrap.clear();
-            wrap.extend_from_slice(a);
-            wrap.extend_from_slice(&b[..h.len - a.len()]);
-            let ok = self.record(&wrap, h, &r.thread_key);
-            self.wrap = wrap;
-            ok
-        };
-        chunk.commit_all();
-        r.budget -= h.len;
-        if !ok {
-            Counters::add(&self.engine.counters.corrupt, 1);
+        let avail = a.len() + b.len();
+        let mut off = 0;
+        let mut count = 0;
+        let mut wrap = std::mem::take(&mut self.wrap);
+        while avail - off >= HEADER_LEN {
+            let mut raw = [0u8; HEADER_LEN];
+            copy_out(a, b, off, &mut raw);
+            let h = Header::parse(&raw);
+            if h.len < HEADER_LEN || h.len > avail - off || h.kind != KIND_LOG {
+                // Cannot happen with this crate's producer; if it ever does,
+                // the ring cannot be resynchronized: drop what is left, counted.
+                Counters::add(&self.engine.counters.corrupt, 1);
+                off = avail;
+                break;
+            }
+            if count > 0 && (h.ts > until || (!r.pressured && h.ts > cutoff)) {
+                break;
+            }
+            let ok = if off + h.len <= a.len() {
+                self.record(&a[off..off + h.len], h, &r.thread_key)
+            } else if off >= a.len() {
+                let o = off - a.len();
+                self.record(&b[o..o + h.len], h, &r.thread_key)
+            } else {
+                // The record wraps around the ring's end: copy it out whole.
+                wrap.clear();
+                wrap.resize(h.len, 0);
+                copy_out(a, b, off, &mut wrap);
+                self.record(&wrap, h, &r.thread_key)
+            };
+            if !ok {
+                Counters::add(&self.engine.counters.corrupt, 1);
+            }
+            off += h.len;
+            count += 1;
+            if self.out.len() >= batch {
+                break;
+            }
         }
+        self.wrap = wrap;
+        chunk.commit(off);
+        r.budget -= off;
+        count
     }
 
     fn meta(&mut self, id: u32) -> Option<&CallsiteMeta> {
