@@ -419,8 +419,9 @@ impl<'a> RecordBuf<'a> {
 /// `src` is valid for `n` reads, `dst` for `n` writes, and they do not overlap.
 #[inline(always)]
 unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY (all blocks): every access lies within `[0, n)` of its buffer:
-    // the two halves overlap when `n` is below twice the word size.
+    // SAFETY: every access lies within `[0, n)` of its buffer (the two
+    // halves overlap when `n` is below twice the word size), which the
+    // caller guarantees valid and non-overlapping.
     unsafe {
         if n <= 16 {
             if n >= 8 {
