@@ -216,7 +216,8 @@ impl Converter {
     /// Raw reading now, in the units records carry.
     pub(crate) fn raw_now(&self) -> u64 {
         match self.mode {
-            MODE_COARSE => COARSE_NOW.load(Ordering::Relaxed),
+            // Fresh, not the published value (which only moves once a pass).
+            MODE_COARSE => self.wall_at_mono_base + self.mono_base.elapsed().as_nanos() as u64,
             MODE_TSC => rdtsc(),
             _ => os_nanos(),
         }
