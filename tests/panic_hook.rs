@@ -35,6 +35,7 @@ fn panics_flush_before_unwinding() {
         .ignore_env()
         .init()
         .expect("init");
+    common::second_ring();
 
     // Control: without a flush nothing is written, so the checks below can
     // only pass because the hook flushed.

@@ -290,3 +290,32 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Target of the record [`second_ring`] logs; tests that count lines skip it.
+pub const HOLD_TARGET: &str = "common.hold";
+
+/// Registers a second thread's ring that stays alive for the rest of the
+/// process. The writer holds records back for its ordering window only when
+/// records of several threads can interleave: with one live ring nothing is
+/// held. Tests that rely on the window to keep records out of the sinks until
+/// a flush call this first. It logs one record under [`HOLD_TARGET`].
+#[allow(dead_code)]
+pub fn second_ring() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("second-ring".into())
+            .spawn(move || {
+                datapunk_log::info!(target: "common.hold", "second ring");
+                tx.send(()).expect("test thread waits");
+                loop {
+                    std::thread::park();
+                }
+            })
+            .expect("spawn");
+        rx.recv().expect("second ring registered");
+        // Its record goes out now, so later checks see only theirs held back.
+        datapunk_log::flush();
+    });
+}
