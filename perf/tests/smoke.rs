@@ -123,7 +123,8 @@ fn tiny_profile_runs_every_subject_and_reports_json() {
 
 #[test]
 fn an_invalid_profile_is_refused_before_anything_runs() {
-    let bad = temp_dir("bad").join("bad.toml");
+    let dir = temp_dir("bad");
+    let bad = dir.join("bad.toml");
     std::fs::write(&bad, "subjects = [\"nope\"]\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_perf"))
         .arg("--profile")
@@ -134,4 +135,5 @@ fn an_invalid_profile_is_refused_before_anything_runs() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid profile"), "{err}");
     assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }
