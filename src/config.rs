@@ -50,6 +50,8 @@ pub enum InitError {
     Config(String),
     /// The writer thread could not be started.
     Spawn(std::io::Error),
+    /// The signal handling of `flush_on_signal` could not be set up.
+    Signal(std::io::Error),
 }
 
 impl fmt::Display for InitError {
@@ -62,6 +64,7 @@ impl fmt::Display for InitError {
             }
             InitError::Config(m) => write!(f, "invalid configuration: {m}"),
             InitError::Spawn(e) => write!(f, "cannot start the writer thread: {e}"),
+            InitError::Signal(e) => write!(f, "cannot set up flush on SIGTERM/SIGINT: {e}"),
         }
     }
 }
@@ -70,7 +73,9 @@ impl std::error::Error for InitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             InitError::Filter { error, .. } => Some(error),
-            InitError::File { error, .. } | InitError::Spawn(error) => Some(error),
+            InitError::File { error, .. } | InitError::Spawn(error) | InitError::Signal(error) => {
+                Some(error)
+            }
             _ => None,
         }
     }
@@ -100,6 +105,7 @@ pub struct Builder {
     sink_backlog: usize,
     shutdown_timeout: Duration,
     panic_hook: bool,
+    flush_on_signal: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -136,6 +142,7 @@ impl Default for Builder {
             sink_backlog: DEFAULT_BACKLOG,
             shutdown_timeout: Duration::from_secs(5),
             panic_hook: true,
+            flush_on_signal: false,
         }
     }
 }
@@ -229,6 +236,14 @@ impl Builder {
         self.shutdown_timeout = d;
         self
     }
+    /// On SIGTERM or SIGINT, flush (up to the shutdown timeout), then let the
+    /// signal do what it would have done: the process ends as if no handler
+    /// were installed. Off by default: a service with its own signal handling
+    /// drops the guard there instead. Unix only; elsewhere it does nothing.
+    pub fn flush_on_signal(mut self, on: bool) -> Self {
+        self.flush_on_signal = on;
+        self
+    }
     /// Install a panic hook that flushes before unwinding (default on; the
     /// previous hook runs after it).
     pub fn panic_hook(mut self, on: bool) -> Self {
@@ -306,6 +321,11 @@ impl Builder {
             record_limit,
             overflow: self.overflow,
         };
+        if self.flush_on_signal {
+            // Before the engine exists, so a failure leaves nothing running;
+            // until then a signal finds nothing to flush.
+            crate::signal::install(self.shutdown_timeout).map_err(InitError::Signal)?;
+        }
         // The capture clock is chosen before the engine is visible, so no record
         // is stamped by one clock and converted as another.
         let conv = Converter::install(self.clock);
@@ -340,6 +360,7 @@ impl Builder {
         if self.panic_hook {
             install_panic_hook();
         }
+
         Ok(Guard {
             handle: Some(handle),
             timeout: self.shutdown_timeout,

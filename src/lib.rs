@@ -40,6 +40,7 @@ pub mod level;
 mod macros;
 mod record;
 mod ring;
+mod signal;
 mod sink;
 mod stats;
 mod value;
