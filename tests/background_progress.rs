@@ -5,16 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use datapunk_log::MemorySink;
-
 #[test]
 fn records_arrive_without_flush() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| b);
 
     for i in 0..5u64 {
         datapunk_log::info!(i, "no flush");

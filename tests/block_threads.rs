@@ -5,45 +5,31 @@ mod common;
 
 use std::collections::HashMap;
 
-use datapunk_log::{MemorySink, Overflow};
+use datapunk_log::Overflow;
 
 const THREADS: u64 = 4;
 const PER_THREAD: u64 = 20_000;
 
 #[test]
 fn blocking_threads_lose_nothing_and_keep_order() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .overflow(Overflow::Block)
-        .ring_capacity(8192)
-        .batch_bytes(16 * 1024)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| {
+        b.overflow(Overflow::Block)
+            .ring_capacity(8192)
+            .batch_bytes(16 * 1024)
+    });
 
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            std::thread::Builder::new()
-                .name(format!("bt-{t}"))
-                .spawn(move || {
-                    let pad = "x".repeat(40 + t as usize * 30);
-                    for seq in 0..PER_THREAD {
-                        if seq % 3 == 0 {
-                            // The formatting (scratch-buffer) path.
-                            datapunk_log::info!(target: "bt", t, seq, pad = pad.as_str(), "rec {}", seq);
-                        } else {
-                            // The size-known (direct) path.
-                            datapunk_log::info!(target: "bt", t, seq, pad = pad.as_str());
-                        }
-                    }
-                })
-                .unwrap()
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    common::run_named_threads("bt", THREADS, |t| {
+        let pad = "x".repeat(40 + t as usize * 30);
+        for seq in 0..PER_THREAD {
+            if seq % 3 == 0 {
+                // The formatting (scratch-buffer) path.
+                datapunk_log::info!(target: "bt", t, seq, pad = pad.as_str(), "rec {}", seq);
+            } else {
+                // The size-known (direct) path.
+                datapunk_log::info!(target: "bt", t, seq, pad = pad.as_str());
+            }
+        }
+    });
     datapunk_log::flush();
 
     let bytes = sink.contents();

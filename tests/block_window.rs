@@ -7,19 +7,15 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use datapunk_log::{MemorySink, Overflow};
+use datapunk_log::Overflow;
 
 #[test]
 fn full_rings_are_drained_despite_the_window() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .overflow(Overflow::Block)
-        .ring_capacity(4096)
-        .order_window(Duration::from_secs(600))
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| {
+        b.overflow(Overflow::Block)
+            .ring_capacity(4096)
+            .order_window(Duration::from_secs(600))
+    });
 
     const THREADS: u64 = 2;
     const PER_THREAD: u64 = 3000;
@@ -44,11 +40,7 @@ fn full_rings_are_drained_despite_the_window() {
     let lines = common::lines_of(&sink);
     assert_eq!(lines.len() as u64, THREADS * PER_THREAD);
     for t in 0..THREADS {
-        let seqs: Vec<u64> = lines
-            .iter()
-            .filter(|l| l.u64("t") == t)
-            .map(|l| l.u64("seq"))
-            .collect();
+        let seqs = common::seqs_of(&lines, t);
         assert_eq!(seqs, (0..PER_THREAD).collect::<Vec<_>>());
     }
     let s = datapunk_log::stats();

@@ -8,18 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use datapunk_log::MemorySink;
-
 #[test]
 fn timestamps_of_one_thread_never_go_backwards() {
-    let sink = MemorySink::new();
     let init = Instant::now();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .order_window(Duration::ZERO)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| b.order_window(Duration::ZERO));
 
     // Cover 40 ms .. 200 ms after init (bounded in time and count).
     let from = init + Duration::from_millis(40);

@@ -5,17 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use datapunk_log::{ClockSource, MemorySink};
+use datapunk_log::ClockSource;
 
 #[test]
 fn coarse_timestamps() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .clock(ClockSource::Coarse)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| b.clock(ClockSource::Coarse));
 
     let before = common::now_nanos();
     for group in 0..10u64 {

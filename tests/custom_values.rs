@@ -5,39 +5,13 @@
 mod common;
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use common::{Line, lines_of};
+use common::{lines_for, serial};
 use datapunk_log::{MemorySink, RecordBuf, Value};
 
+/// The engine all tests of this file share.
 fn sink() -> &'static MemorySink {
-    static ENGINE: OnceLock<(MemorySink, datapunk_log::Guard)> = OnceLock::new();
-    &ENGINE
-        .get_or_init(|| {
-            let sink = MemorySink::new();
-            let guard = datapunk_log::builder()
-                .memory(&sink)
-                .ignore_env()
-                .init()
-                .expect("init");
-            (sink, guard)
-        })
-        .0
-}
-
-/// Serializes the tests that compare global counters.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn lines_for(target: &str) -> Vec<Line> {
-    let sink = sink();
-    datapunk_log::flush();
-    lines_of(sink)
-        .into_iter()
-        .filter(|l| l.value["target"] == target)
-        .collect()
+    common::shared_sink(|b| b)
 }
 
 /// Cents, recorded as a decimal number of units; its length is known.
@@ -78,7 +52,7 @@ fn user_value_impls() {
     let v = Version(1, 2, 3);
     datapunk_log::info!(target: "cv.user", price, v, tag = Tag("blue"), opt = Some(Money(5)), "sold");
     datapunk_log::info!(target: "cv.user", price = Money(-250), tag = Tag("direct"));
-    let lines = lines_for("cv.user");
+    let lines = lines_for(sink(), "cv.user");
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0].get("price").as_f64(), Some(19.99));
     assert_eq!(lines[0].str("v"), "v1.2.3");
@@ -120,7 +94,7 @@ fn wrong_encoded_len_never_corrupts_other_fields() {
     datapunk_log::info!(target: "cv.len", case = 1, big = Oversized("short text"), after = 7u64);
     datapunk_log::info!(target: "cv.len", case = 2, n = Undersized(42), flag = true);
     datapunk_log::info!(target: "cv.len", case = 3, n = Undersized(42), s = "text", x = 5u8);
-    let lines = lines_for("cv.len");
+    let lines = lines_for(sink(), "cv.len");
     assert_eq!(lines.len(), 3);
     let l = &lines[0];
     assert_eq!(l.str("big"), "short text");
@@ -161,13 +135,13 @@ fn logging_from_display_impls() {
     datapunk_log::info!(target: "cv.nested", v = %Chatty(0), "outer field");
     datapunk_log::info!(target: "cv.nested", "outer message {}", Chatty(0));
     datapunk_log::info!(target: "cv.nested", v = %Chatty(2), "outer deep");
-    let outer = lines_for("cv.nested");
+    let outer = lines_for(sink(), "cv.nested");
     assert_eq!(outer.len(), 3);
     assert_eq!(outer[0].str("v"), "chatty-0");
     assert_eq!(outer[0].message(), "outer field");
     assert_eq!(outer[1].message(), "outer message chatty-0");
     assert_eq!(outer[2].str("v"), "chatty-2");
-    let inner = lines_for("cv.nested.inner");
+    let inner = lines_for(sink(), "cv.nested.inner");
     // Chatty(0): 1 record; Chatty(2): 1 + 1 + Chatty(1) = 1 + 1 + (1 + 1 + 1).
     assert_eq!(inner.len(), 1 + 1 + 5);
     let middles: Vec<&str> = inner
@@ -203,11 +177,11 @@ fn logging_from_a_value_record_impl() {
     datapunk_log::flush();
     let before = datapunk_log::stats();
     datapunk_log::info!(target: "cv.rec", v = LogsWhileRecording, after = 2u8, "outer");
-    let outer = lines_for("cv.rec");
+    let outer = lines_for(sink(), "cv.rec");
     assert_eq!(outer.len(), 1);
     assert_eq!(outer[0].u64("v"), 1);
     assert_eq!(outer[0].u64("after"), 2);
-    let inner = lines_for("cv.rec.inner").len() as u64;
+    let inner = lines_for(sink(), "cv.rec.inner").len() as u64;
     let after = datapunk_log::stats();
     // The inner record is written or counted as discarded, never lost silently.
     assert_eq!(inner + (after.discarded - before.discarded), 1, "{after:?}");

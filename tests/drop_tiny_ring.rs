@@ -6,47 +6,30 @@ mod common;
 
 use std::collections::HashMap;
 
-use datapunk_log::{MemorySink, Overflow};
+use datapunk_log::Overflow;
 
 const THREADS: u64 = 4;
 const PER_THREAD: u64 = 10_000; // 200 bursts of 50
 
 #[test]
 fn dropped_records_are_counted_and_reported() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .overflow(Overflow::Drop)
-        .ring_capacity(4096)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| b.overflow(Overflow::Drop).ring_capacity(4096));
 
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            std::thread::Builder::new()
-                .name(format!("drop-{t}"))
-                .spawn(move || {
-                    let big = "y".repeat(600);
-                    for seq in 0..PER_THREAD {
-                        // Bursts with pauses: drops are reported while the
-                        // threads live, not only when they exit.
-                        if seq % 50 == 0 {
-                            std::thread::sleep(std::time::Duration::from_millis(1));
-                        }
-                        if seq % 2 == 0 {
-                            datapunk_log::info!(target: "dr", t, seq, big = big.as_str());
-                        } else {
-                            datapunk_log::info!(target: "dr", t, seq, big = %big, "m{}", seq);
-                        }
-                    }
-                })
-                .unwrap()
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    common::run_named_threads("drop", THREADS, |t| {
+        let big = "y".repeat(600);
+        for seq in 0..PER_THREAD {
+            // Bursts with pauses: drops are reported while the threads live,
+            // not only when they exit.
+            if seq % 50 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if seq % 2 == 0 {
+                datapunk_log::info!(target: "dr", t, seq, big = big.as_str());
+            } else {
+                datapunk_log::info!(target: "dr", t, seq, big = %big, "m{}", seq);
+            }
+        }
+    });
     datapunk_log::flush();
 
     let lines = common::lines_of(&sink);

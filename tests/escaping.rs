@@ -5,33 +5,12 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
-use common::{Line, lines_of};
+use common::lines_for;
 use datapunk_log::MemorySink;
 
+/// The engine all tests of this file share.
 fn sink() -> &'static MemorySink {
-    static ENGINE: OnceLock<(MemorySink, datapunk_log::Guard)> = OnceLock::new();
-    &ENGINE
-        .get_or_init(|| {
-            let sink = MemorySink::new();
-            let guard = datapunk_log::builder()
-                .memory(&sink)
-                .ignore_env()
-                .init()
-                .expect("init");
-            (sink, guard)
-        })
-        .0
-}
-
-fn lines_for(target: &str) -> Vec<Line> {
-    let sink = sink();
-    datapunk_log::flush();
-    lines_of(sink)
-        .into_iter()
-        .filter(|l| l.value["target"] == target)
-        .collect()
+    common::shared_sink(|b| b)
 }
 
 /// Characters that need escaping, and some that must pass through untouched.
@@ -51,7 +30,7 @@ fn every_control_character_alone() {
         let code = c as u32;
         datapunk_log::info!(target: "e.alone", code, s = s.as_str(), shown = %c, c, "{}", s);
     }
-    let lines = lines_for("e.alone");
+    let lines = lines_for(sink(), "e.alone");
     assert_eq!(lines.len(), specials().len());
     for l in &lines {
         let c = char::from_u32(l.u64("code") as u32).unwrap();
@@ -92,7 +71,7 @@ fn specials_at_every_position_and_length() {
             }
         }
     }
-    let lines = lines_for("e.pos");
+    let lines = lines_for(sink(), "e.pos");
     assert_eq!(lines.len(), expected.len());
     for l in &lines {
         let want = &expected[l.u64("id") as usize];
@@ -123,7 +102,7 @@ fn all_specials_together_in_long_text() {
         all,
         mixed
     );
-    let lines = lines_for("e.long");
+    let lines = lines_for(sink(), "e.long");
     assert_eq!(lines.len(), 1);
     let l = &lines[0];
     assert_eq!(l.str("long"), long);
@@ -148,7 +127,7 @@ fn static_messages_targets_and_thread_names() {
         .join()
         .unwrap();
 
-    let lines = lines_for("e.static");
+    let lines = lines_for(sink(), "e.static");
     assert_eq!(lines.len(), 2);
     assert_eq!(
         lines[0].message(),
@@ -159,7 +138,7 @@ fn static_messages_targets_and_thread_names() {
         .find(|l| l.value["kind"] == "odd thread")
         .unwrap();
     assert_eq!(t.str("thread"), "thr\"ead\n\\\u{1}é");
-    let odd = lines_for("e.static\"\n\\");
+    let odd = lines_for(sink(), "e.static\"\n\\");
     assert_eq!(odd.len(), 1);
     assert_eq!(odd[0].str("kind"), "odd target");
 }
@@ -169,7 +148,7 @@ fn unicode_field_names() {
     sink();
     let größe = 3;
     datapunk_log::info!(target: "e.keys", größe, "ok");
-    let lines = lines_for("e.keys");
+    let lines = lines_for(sink(), "e.keys");
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].get("größe"), 3);
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use datapunk_log::{InitError, Level, LevelFilter, MemorySink};
+use datapunk_log::{InitError, Level, LevelFilter};
 
 fn early_call(i: u64) {
     datapunk_log::info!(target: "early", i, "before or after init");
@@ -87,13 +87,11 @@ fn directives_select_records() {
     expect_filter_error("verbose!", "verbose!");
 
     // A valid set.
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .filter("warn,tests_target=debug,tests_target::quiet=error,noisy=off,loud=trace,early=info")
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| {
+        b.filter(
+            "warn,tests_target=debug,tests_target::quiet=error,noisy=off,loud=trace,early=info",
+        )
+    });
 
     all_levels!("other");
     all_levels!("tests_target");

@@ -7,8 +7,6 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use datapunk_log::MemorySink;
-
 const ROUNDS: u64 = 25;
 const LONG_LIVED: u64 = 3;
 const PER_ROUND: u64 = 300;
@@ -16,16 +14,12 @@ const FRESH: u64 = 3;
 
 #[test]
 fn flush_waits_for_every_thread() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
+    let (sink, _guard) = common::memory_engine(|b| {
         // A long ordering window: without the barrier, recent records would
         // still be held back when flush() returns.
-        .order_window(Duration::from_secs(30))
-        .idle_poll(Duration::from_millis(50))
-        .ignore_env()
-        .init()
-        .expect("init");
+        b.order_window(Duration::from_secs(30))
+            .idle_poll(Duration::from_millis(50))
+    });
 
     // Long-lived threads log a round, then meet the main thread.
     let start = Arc::new(Barrier::new(LONG_LIVED as usize + 1));
@@ -76,11 +70,7 @@ fn flush_waits_for_every_thread() {
             "round {round}: flush returned before every record was written"
         );
         for t in 0..LONG_LIVED {
-            let seqs: Vec<u64> = mine
-                .iter()
-                .filter(|l| l.u64("t") == t)
-                .map(|l| l.u64("seq"))
-                .collect();
+            let seqs = common::seqs_of(mine.iter().copied(), t);
             assert_eq!(
                 seqs,
                 (0..PER_ROUND).collect::<Vec<_>>(),

@@ -9,18 +9,12 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use datapunk_log::MemorySink;
-
 #[test]
 fn flush_covers_rings_created_just_before_it() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
+    let (sink, _guard) = common::memory_engine(|b| {
         // Without the barrier, nothing would be written for a minute.
-        .order_window(Duration::from_secs(60))
-        .ignore_env()
-        .init()
-        .expect("init");
+        b.order_window(Duration::from_secs(60))
+    });
 
     const CROWD: usize = 100;
     const FRESH_PER_ROUND: u64 = 8;

@@ -7,7 +7,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use datapunk_log::{InitError, MemorySink};
+use datapunk_log::InitError;
 
 const THREADS: u64 = 3;
 const PER_THREAD: u64 = 300;
@@ -25,15 +25,10 @@ fn dropping_the_guard_drains_and_stops() {
     let dir = common::TempDir(common::temp_path("guard-drop"));
     // Parent directories are created.
     let path = dir.0.join("nested").join("deeper").join("app.log.json");
-    let mem = MemorySink::new();
-    let guard = datapunk_log::builder()
-        .json_file(&path)
-        .memory(&mem)
+    let (mem, guard) = common::memory_engine_on(datapunk_log::builder().json_file(&path), |b| {
         // Hold records back: only the shutdown drain can write them.
-        .order_window(Duration::from_secs(60))
-        .ignore_env()
-        .init()
-        .expect("init");
+        b.order_window(Duration::from_secs(60))
+    });
     common::second_ring();
 
     // One call site used before and after shutdown.
@@ -69,11 +64,7 @@ fn dropping_the_guard_drains_and_stops() {
     let total = THREADS * PER_THREAD + 1;
     assert_eq!(lines.len() as u64, total);
     for t in 0..THREADS {
-        let seqs: Vec<u64> = lines
-            .iter()
-            .filter(|l| l.target() == "gd" && l.u64("t") == t)
-            .map(|l| l.u64("seq"))
-            .collect();
+        let seqs = common::seqs_of(lines.iter().filter(|l| l.target() == "gd"), t);
         assert_eq!(seqs, (0..PER_THREAD).collect::<Vec<_>>());
     }
     // `total` plus the second ring's one record.

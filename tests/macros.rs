@@ -4,43 +4,14 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
-use common::{Line, lines_of, now_nanos, parse_line};
+use common::{Line, lines_for, lines_where, now_nanos, parse_line, single};
 use datapunk_log::{Level, MemorySink, TraceContext};
 use serde_json::json;
 
+/// The engine all tests of this file share.
 fn sink() -> &'static MemorySink {
-    static ENGINE: OnceLock<(MemorySink, datapunk_log::Guard)> = OnceLock::new();
-    &ENGINE
-        .get_or_init(|| {
-            let sink = MemorySink::new();
-            let guard = datapunk_log::builder()
-                .memory(&sink)
-                .filter("trace")
-                .ignore_env()
-                .init()
-                .expect("init");
-            (sink, guard)
-        })
-        .0
-}
-
-/// Flushes and returns the lines with this target, in output order.
-fn lines_for(target: &str) -> Vec<Line> {
-    let sink = sink();
-    datapunk_log::flush();
-    lines_of(sink)
-        .into_iter()
-        .filter(|l| l.value["target"] == target)
-        .collect()
-}
-
-/// The one line with this target.
-fn single(target: &str) -> Line {
-    let mut lines = lines_for(target);
-    assert_eq!(lines.len(), 1, "expected one line for {target}: {lines:?}");
-    lines.pop().unwrap()
+    common::shared_sink(|b| b.filter("trace"))
 }
 
 /// The user fields of a line: everything after `thread`.
@@ -84,7 +55,7 @@ fn every_level_macro() {
     const LVL: Level = Level::Warn;
     datapunk_log::log!(LVL, target: "m.levels", n = 11, "const level");
 
-    let got: Vec<(String, String, u64)> = lines_for("m.levels")
+    let got: Vec<(String, String, u64)> = lines_for(sink(), "m.levels")
         .iter()
         .map(|l| {
             (
@@ -118,11 +89,7 @@ fn every_level_macro() {
 fn target_defaults_to_module_path() {
     sink();
     datapunk_log::info!(probe = "default-target-1b7e", "default target");
-    datapunk_log::flush();
-    let lines: Vec<Line> = lines_of(sink())
-        .into_iter()
-        .filter(|l| l.value["probe"] == "default-target-1b7e")
-        .collect();
+    let lines = lines_where(sink(), "probe", "default-target-1b7e");
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].target(), module_path!());
     assert_eq!(lines[0].target(), "macros");
@@ -166,7 +133,7 @@ fn field_forms() {
         "fields then {} message",
         "formatted",
     );
-    let l = single("m.forms");
+    let l = single(sink(), "m.forms");
     assert_eq!(l.message(), "fields then formatted message");
     let got: Vec<(&str, serde_json::Value)> = fields(&l)
         .into_iter()
@@ -210,7 +177,7 @@ fn message_forms() {
     datapunk_log::info!(target: "m.msg",);
     datapunk_log::info!(target: "m.msg", "{}", "only args");
 
-    let got: Vec<(Option<u64>, String)> = lines_for("m.msg")
+    let got: Vec<(Option<u64>, String)> = lines_for(sink(), "m.msg")
         .iter()
         .map(|l| (l.value["case"].as_u64(), l.message().to_owned()))
         .collect();
@@ -235,7 +202,7 @@ fn message_forms() {
         want.into_iter().map(|(a, b)| (a, b.to_owned())).collect();
     assert_eq!(got, want);
     // A record without fields has nothing after `thread`.
-    for l in lines_for("m.msg").iter().filter(|l| !l.has("case")) {
+    for l in lines_for(sink(), "m.msg").iter().filter(|l| !l.has("case")) {
         assert_eq!(fields(l), vec![]);
         assert_eq!(l.keys().last(), Some(&"thread"));
     }
@@ -248,10 +215,8 @@ fn default_target_forms_without_target() {
     datapunk_log::warn!(marker, "w {}", 1);
     datapunk_log::error!(marker);
     datapunk_log::log!(Level::Debug, marker, "log without target");
-    datapunk_log::flush();
-    let got: Vec<(String, String)> = lines_of(sink())
+    let got: Vec<(String, String)> = lines_where(sink(), "marker", marker)
         .into_iter()
-        .filter(|l| l.value["marker"] == marker)
         .map(|l| {
             assert_eq!(l.target(), "macros");
             (l.str("level").to_owned(), l.message().to_owned())
@@ -273,7 +238,7 @@ fn key_order_timestamp_and_thread() {
     sink();
     let before = now_nanos();
     datapunk_log::info!(target: "m.order", z = 1, a = 2, m = 3, "ordered");
-    let l = single("m.order");
+    let l = single(sink(), "m.order");
     let after = now_nanos();
     assert_eq!(
         l.keys(),
@@ -317,7 +282,7 @@ fn thread_field_is_the_thread_name_or_id() {
         format!("{:?}", std::thread::current().id())
     });
     let id = unnamed.join().unwrap();
-    let lines = lines_for("m.thread");
+    let lines = lines_for(sink(), "m.thread");
     assert_eq!(lines.len(), 2);
     for l in &lines {
         match l.str("kind") {
@@ -372,7 +337,7 @@ fn trace_context_fields() {
     datapunk_log::set_context(TraceContext::default());
     datapunk_log::info!(target: "m.ctx", case = 5);
 
-    let lines = lines_for("m.ctx");
+    let lines = lines_for(sink(), "m.ctx");
     let by_case = |c: u64| -> &Line {
         let found: Vec<&Line> = lines.iter().filter(|l| l.u64("case") == c).collect();
         assert_eq!(found.len(), 1, "case {c}");
@@ -454,7 +419,7 @@ fn reserved_names_and_duplicates_are_renamed() {
         fields.level = "explicit",
         "real message"
     );
-    let l = single("m.reserved");
+    let l = single(sink(), "m.reserved");
     assert_eq!(l.message(), "real message");
     assert_eq!(l.str("level"), "INFO");
     assert_eq!(l.target(), "m.reserved");
@@ -500,7 +465,7 @@ fn many_fields() {
         f59 = u128::MAX,
         "sixty fields"
     );
-    let l = single("m.many");
+    let l = single(sink(), "m.many");
     let f = fields(&l);
     assert_eq!(f.len(), 60);
     for (i, (k, v)) in f.iter().enumerate().take(59) {
@@ -520,7 +485,7 @@ fn each_value_expression_is_evaluated_once() {
     };
     datapunk_log::info!(target: "m.once", a = next(), b = %next(), "{}", next());
     assert_eq!(calls, 3);
-    let l = single("m.once");
+    let l = single(sink(), "m.once");
     let (a, b, m) = (l.u64("a"), l.str("b").to_owned(), l.message().to_owned());
     let mut seen = vec![a, b.parse().unwrap(), m.parse().unwrap()];
     seen.sort();
@@ -531,7 +496,7 @@ fn each_value_expression_is_evaluated_once() {
 fn percent_signs_and_escaped_braces() {
     sink();
     datapunk_log::info!(target: "m.nofmt", "100% done, {{}} kept");
-    assert_eq!(single("m.nofmt").message(), "100% done, {} kept");
+    assert_eq!(single(sink(), "m.nofmt").message(), "100% done, {} kept");
 }
 
 #[test]
@@ -542,7 +507,7 @@ fn raw_identifier_keys_drop_the_r_prefix() {
     sink();
     let r#type = "login";
     datapunk_log::info!(target: "m.raw", r#type, r#match = 1, r#loop.r#in = 2);
-    let l = single("m.raw");
+    let l = single(sink(), "m.raw");
     assert_eq!(
         fields(&l).into_iter().map(|(k, _)| k).collect::<Vec<_>>(),
         ["type", "match", "loop.in"],

@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use datapunk_log::{MemorySink, TraceContext};
+use datapunk_log::TraceContext;
 
 struct Counting;
 
@@ -105,12 +105,7 @@ fn hot_path_does_not_allocate() {
         1
     );
 
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| b);
     let route = String::from("/api/v1/items");
 
     // First calls register call sites and create the ring: they may allocate.

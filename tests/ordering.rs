@@ -8,43 +8,30 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::{Arc, Barrier, Once};
 use std::time::{Duration, Instant};
 
-use common::{Line, lines_of};
+use common::lines_for;
 use datapunk_log::MemorySink;
 
+/// The engine all tests of this file share; the first call returns once the
+/// clock's first recalibration has passed (see the module docs).
 fn sink() -> &'static MemorySink {
-    static ENGINE: OnceLock<(MemorySink, datapunk_log::Guard)> = OnceLock::new();
-    &ENGINE
-        .get_or_init(|| {
-            let init = Instant::now();
-            let sink = MemorySink::new();
-            let guard = datapunk_log::builder()
-                .memory(&sink)
-                // Generous, so that a preempted producer (2 cores, busy
-                // machine) cannot push a record after a later one was written.
-                .order_window(Duration::from_millis(20))
-                .ignore_env()
-                .init()
-                .expect("init");
-            // Past the clock's first recalibration (see the module docs).
-            let settled = init + Duration::from_millis(150);
-            if let Some(wait) = settled.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            (sink, guard)
-        })
-        .0
-}
-
-fn lines_for(target: &str) -> Vec<Line> {
-    let sink = sink();
-    datapunk_log::flush();
-    lines_of(sink)
-        .into_iter()
-        .filter(|l| l.value["target"] == target)
-        .collect()
+    static SETTLED: Once = Once::new();
+    // On the first call, the engine starts just after this.
+    let init = Instant::now();
+    let sink = common::shared_sink(|b| {
+        // Generous, so that a preempted producer (2 cores, busy machine)
+        // cannot push a record after a later one was written.
+        b.order_window(Duration::from_millis(20))
+    });
+    SETTLED.call_once(|| {
+        let settled = init + Duration::from_millis(150);
+        if let Some(wait) = settled.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    });
+    sink
 }
 
 #[test]
@@ -67,7 +54,7 @@ fn interleaved_threads_come_out_in_timestamp_order() {
     for h in hs {
         h.join().unwrap();
     }
-    let lines = lines_for("ord");
+    let lines = lines_for(sink(), "ord");
     assert_eq!(lines.len() as u64, 2 * PER_THREAD);
     let stamps: Vec<u64> = lines.iter().map(|l| l.timestamp_nanos()).collect();
     for (i, w) in stamps.windows(2).enumerate() {

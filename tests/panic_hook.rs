@@ -26,15 +26,11 @@ fn panics_flush_before_unwinding() {
         previous(info);
     }));
 
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
+    let (sink, _guard) = common::memory_engine(|b| {
         // Hold every record back: only a flush writes them.
-        .order_window(Duration::from_secs(120))
-        .idle_poll(Duration::from_millis(20))
-        .ignore_env()
-        .init()
-        .expect("init");
+        b.order_window(Duration::from_secs(120))
+            .idle_poll(Duration::from_millis(20))
+    });
     common::second_ring();
 
     // Control: without a flush nothing is written, so the checks below can

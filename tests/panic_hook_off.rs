@@ -5,18 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use datapunk_log::MemorySink;
-
 #[test]
 fn without_the_hook_a_panic_does_not_flush() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .order_window(Duration::from_secs(120))
-        .panic_hook(false)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) =
+        common::memory_engine(|b| b.order_window(Duration::from_secs(120)).panic_hook(false));
     common::second_ring();
     let h = std::thread::spawn(|| {
         for i in 0..10u64 {

@@ -8,7 +8,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use datapunk_log::{MemorySink, Sink};
+use datapunk_log::Sink;
 
 const OK: u8 = 0;
 const FAILING: u8 = 1;
@@ -57,14 +57,10 @@ fn log_batch(phase: &str, from: u64, n: u64) {
 #[test]
 fn failing_sink_recovers_without_loss() {
     let flaky = Flaky::default();
-    let mem = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .sink(Box::new(flaky.clone()))
-        .memory(&mem)
-        .batch_bytes(4096)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (mem, _guard) =
+        common::memory_engine_on(datapunk_log::builder().sink(Box::new(flaky.clone())), |b| {
+            b.batch_bytes(4096)
+        });
 
     log_batch("ok", 0, 100);
     datapunk_log::flush();

@@ -5,42 +5,17 @@
 
 mod common;
 
-use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 
-use datapunk_log::{MemorySink, Sink};
-
-#[derive(Clone, Default)]
-struct Broken {
-    failing: Arc<AtomicBool>,
-    out: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Sink for Broken {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(io::Error::other("broken pipe"));
-        }
-        self.out.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use common::FailingSink;
 
 #[test]
 fn lines_logged_after_recovery_are_delivered() {
-    let broken = Broken::default();
-    let mem = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .sink(Box::new(broken.clone()))
-        .memory(&mem)
-        .sink_backlog(8 * 1024)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let broken = FailingSink::default();
+    let (mem, _guard) = common::memory_engine_on(
+        datapunk_log::builder().sink(Box::new(broken.clone())),
+        |b| b.sink_backlog(8 * 1024),
+    );
 
     broken.failing.store(true, Ordering::SeqCst);
     for i in 0..1000u64 {

@@ -8,7 +8,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use datapunk_log::{MemorySink, Sink};
+use datapunk_log::Sink;
 
 /// While failing: accepts 10 bytes at a line start, then errors.
 #[derive(Clone, Default)]
@@ -39,14 +39,10 @@ impl Sink for TearsThenFails {
 #[test]
 fn no_torn_line_with_a_backlog_smaller_than_a_line() {
     let sink = TearsThenFails::default();
-    let mem = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .sink(Box::new(sink.clone()))
-        .memory(&mem)
-        .sink_backlog(64)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (mem, _guard) =
+        common::memory_engine_on(datapunk_log::builder().sink(Box::new(sink.clone())), |b| {
+            b.sink_backlog(64)
+        });
 
     sink.failing.store(true, Ordering::SeqCst);
     for i in 0..20u64 {

@@ -6,8 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use datapunk_log::MemorySink;
-
 const BATCHES: u64 = 25;
 const PER_BATCH: u64 = 8;
 const RECORDS: u64 = 10;
@@ -26,12 +24,7 @@ thread_local! {
 
 #[test]
 fn short_lived_threads_lose_nothing() {
-    let sink = MemorySink::new();
-    let _guard = datapunk_log::builder()
-        .memory(&sink)
-        .ignore_env()
-        .init()
-        .expect("init");
+    let (sink, _guard) = common::memory_engine(|b| b);
 
     // The main thread keeps a ring for the whole test.
     datapunk_log::info!(target: "te.main", "start");

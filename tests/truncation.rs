@@ -5,46 +5,25 @@
 mod common;
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use common::{Line, lines_of};
+// The tests take `serial()`: they compare the global `truncated` counter.
+use common::{Line, serial};
 use datapunk_log::MemorySink;
 
 const LIMIT: usize = 1024;
 const BIG: usize = 100 * 1024;
 
+/// The engine all tests of this file share.
 fn sink() -> &'static MemorySink {
-    static ENGINE: OnceLock<(MemorySink, datapunk_log::Guard)> = OnceLock::new();
-    &ENGINE
-        .get_or_init(|| {
-            let sink = MemorySink::new();
-            let guard = datapunk_log::builder()
-                .memory(&sink)
-                .max_record_bytes(LIMIT)
-                .ignore_env()
-                .init()
-                .expect("init");
-            (sink, guard)
-        })
-        .0
-}
-
-/// Serializes the tests: they compare the global `truncated` counter.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    common::shared_sink(|b| b.max_record_bytes(LIMIT))
 }
 
 fn lines_for(target: &str) -> Vec<Line> {
-    let sink = sink();
-    datapunk_log::flush();
+    let lines = common::lines_for(sink(), target);
     // Raw bytes must be valid UTF-8: a cut inside a character would not be.
-    let bytes = sink.contents();
+    let bytes = sink().contents();
     std::str::from_utf8(&bytes).expect("output is valid UTF-8");
-    lines_of(sink)
-        .into_iter()
-        .filter(|l| l.value["target"] == target)
-        .collect()
+    lines
 }
 
 fn truncated_count() -> u64 {

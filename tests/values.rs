@@ -8,49 +8,17 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use common::{Line, lines_of};
+use common::{Line, lines_for, lines_of, serial, single};
 use datapunk_log::MemorySink;
 use proptest::prelude::*;
 use serde_json::json;
 
+/// The engine all tests of this file share.
 fn sink() -> &'static MemorySink {
-    static ENGINE: OnceLock<(MemorySink, datapunk_log::Guard)> = OnceLock::new();
-    &ENGINE
-        .get_or_init(|| {
-            let sink = MemorySink::new();
-            let guard = datapunk_log::builder()
-                .memory(&sink)
-                .filter("trace")
-                .ignore_env()
-                .init()
-                .expect("init");
-            (sink, guard)
-        })
-        .0
-}
-
-/// Serializes the tests that compare global counters.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn lines_for(target: &str) -> Vec<Line> {
-    let sink = sink();
-    datapunk_log::flush();
-    lines_of(sink)
-        .into_iter()
-        .filter(|l| l.value["target"] == target)
-        .collect()
-}
-
-fn single(target: &str) -> Line {
-    let mut lines = lines_for(target);
-    assert_eq!(lines.len(), 1, "expected one line for {target}: {lines:?}");
-    lines.pop().unwrap()
+    common::shared_sink(|b| b.filter("trace"))
 }
 
 #[test]
@@ -73,7 +41,7 @@ fn integers_at_their_limits() {
         nzi = std::num::NonZeroI8::new(i8::MIN).unwrap(),
         nz32 = std::num::NonZeroU32::new(7).unwrap(),
     );
-    let l = single("v.int");
+    let l = single(sink(), "v.int");
     let want: [(&str, String); 26] = [
         ("u8min", u8::MIN.to_string()),
         ("u8max", u8::MAX.to_string()),
@@ -161,7 +129,7 @@ fn floats_are_bit_exact_and_non_finite_become_strings() {
         negnan = -f64::NAN,
     );
 
-    let lines = lines_for("v.f64");
+    let lines = lines_for(sink(), "v.f64");
     assert_eq!(lines.len(), f64s.len());
     for l in &lines {
         let want = f64s[l.u64("i") as usize];
@@ -174,7 +142,7 @@ fn floats_are_bit_exact_and_non_finite_become_strings() {
         );
         assert_eq!(l.get("v").as_f64().unwrap().to_bits(), want.to_bits());
     }
-    let lines = lines_for("v.f32");
+    let lines = lines_for(sink(), "v.f32");
     assert_eq!(lines.len(), f32s.len());
     for l in &lines {
         let want = f32s[l.u64("i") as usize];
@@ -188,7 +156,7 @@ fn floats_are_bit_exact_and_non_finite_become_strings() {
         // The shortest f32 text, not the f64 widening (0.1f32 is "0.1").
         assert!(raw.len() <= 16, "f32 {want:e} written as long text {raw}");
     }
-    let l = single("v.nonfinite");
+    let l = single(sink(), "v.nonfinite");
     for (k, v) in [
         ("nan", "NaN"),
         ("inf", "inf"),
@@ -237,7 +205,7 @@ fn text_bool_char_option_and_pointers() {
         empty = "",
         unit_dbg = ?(),
     );
-    let l = single("v.misc");
+    let l = single(sink(), "v.misc");
     let want = json!({
         "t": true, "f": false, "c": "é", "quote": "\"", "nl": "\n", "emoji": "😀",
         "s": "literal str", "owned": "owned string", "borrowed": "cow borrowed",
@@ -269,7 +237,7 @@ fn byte_strings_replace_invalid_utf8_and_count_it() {
         fixed = arr,
         ctrl = &b"\x00\"\\\n"[..],
     );
-    let l = single("v.bytes");
+    let l = single(sink(), "v.bytes");
     assert_eq!(l.str("valid"), "plain é");
     assert_eq!(l.str("invalid"), String::from_utf8_lossy(invalid));
     assert_eq!(l.str("invalid"), "ab\u{FFFD}cd\u{FFFD}");
@@ -358,7 +326,7 @@ fn errors_with_source_chains() {
     let send: &(dyn Error + Send) = &leaf;
     datapunk_log::error!(target: "v.err", case = 7, send);
 
-    let lines = lines_for("v.err");
+    let lines = lines_for(sink(), "v.err");
     assert_eq!(lines.len(), 7);
     let case = |c: u64| lines.iter().find(|l| l.u64("case") == c).unwrap();
 
@@ -441,7 +409,7 @@ fn display_and_debug_wrappers() {
         fmt_args = %format_args!("{}-{}", 1, 2),
         float = %1.0f64,
     );
-    let l = single("v.wrap");
+    let l = single(sink(), "v.wrap");
     assert_eq!(l.str("dbg"), "Point { x: 1, y: -2 }");
     assert_eq!(l.str("pretty"), "1");
     assert_eq!(l.str("shown"), "3.5");

@@ -1,10 +1,17 @@
 //! Helpers shared by the integration tests: a strict reader for the engine's
 //! JSON lines (key order, duplicate keys, raw number text), timestamp parsing,
-//! bounded polling and temp paths.
+//! bounded polling and temp paths, engine setup (one engine per test binary),
+//! and a sink that can be made to fail.
+//!
+//! Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use datapunk_log::{Builder, Guard, MemorySink, Sink};
 use serde_json::Value;
 
 /// One output line: the parsed value plus its top-level keys in output order
@@ -109,8 +116,41 @@ pub fn parse_bytes(bytes: &[u8]) -> Vec<Line> {
 }
 
 /// Parses every line the sink holds.
-pub fn lines_of(sink: &datapunk_log::MemorySink) -> Vec<Line> {
+pub fn lines_of(sink: &MemorySink) -> Vec<Line> {
     parse_bytes(&sink.contents())
+}
+
+/// Flushes, then returns the lines whose `key` is the string `value`, in
+/// output order.
+pub fn lines_where(sink: &MemorySink, key: &str, value: &str) -> Vec<Line> {
+    datapunk_log::flush();
+    lines_of(sink)
+        .into_iter()
+        .filter(|l| l.value[key] == value)
+        .collect()
+}
+
+/// Flushes, then returns the lines with this target, in output order.
+pub fn lines_for(sink: &MemorySink, target: &str) -> Vec<Line> {
+    lines_where(sink, "target", target)
+}
+
+/// Flushes, then returns the one line with this target (panics unless there
+/// is exactly one).
+pub fn single(sink: &MemorySink, target: &str) -> Line {
+    let mut lines = lines_for(sink, target);
+    assert_eq!(lines.len(), 1, "expected one line for {target}: {lines:?}");
+    lines.pop().unwrap()
+}
+
+/// The `seq` values of the lines of thread `t` (their `t` field), in output
+/// order.
+pub fn seqs_of<'a>(lines: impl IntoIterator<Item = &'a Line>, t: u64) -> Vec<u64> {
+    lines
+        .into_iter()
+        .filter(|l| l.u64("t") == t)
+        .map(|l| l.u64("seq"))
+        .collect()
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -271,7 +311,7 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// A fresh path under the temp dir, unique to this process and call.
 pub fn temp_path(name: &str) -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::AtomicU64;
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     std::env::temp_dir().join(format!(
@@ -288,6 +328,77 @@ pub struct TempDir(pub std::path::PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Installs the process's engine with a new memory sink: `builder` gets the
+/// sink, then `configure`'s options, and ignores the environment. `builder` is
+/// a fresh `datapunk_log::builder()`, or one with other sinks added first.
+pub fn memory_engine_on(
+    builder: Builder,
+    configure: impl FnOnce(Builder) -> Builder,
+) -> (MemorySink, Guard) {
+    let sink = MemorySink::new();
+    let guard = configure(builder.memory(&sink))
+        .ignore_env()
+        .init()
+        .expect("init");
+    (sink, guard)
+}
+
+/// [`memory_engine_on`] a fresh builder.
+pub fn memory_engine(configure: impl FnOnce(Builder) -> Builder) -> (MemorySink, Guard) {
+    memory_engine_on(datapunk_log::builder(), configure)
+}
+
+/// The memory sink of the engine the tests of this binary share (one engine
+/// per process), installed by the first call with `configure`'s options; the
+/// engine stays up for the rest of the process.
+pub fn shared_sink(configure: fn(Builder) -> Builder) -> &'static MemorySink {
+    static ENGINE: OnceLock<(MemorySink, Guard)> = OnceLock::new();
+    &ENGINE.get_or_init(|| memory_engine(configure)).0
+}
+
+/// Serializes the tests that compare global counters.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Spawns `threads` threads named `{prefix}-{t}`, each running `body(t)`, and
+/// joins them all.
+pub fn run_named_threads(prefix: &str, threads: u64, body: fn(u64)) {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            std::thread::Builder::new()
+                .name(format!("{prefix}-{t}"))
+                .spawn(move || body(t))
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+/// A sink that fails every write with "broken pipe" while `failing` is set,
+/// and otherwise appends what it gets to `out`.
+#[derive(Clone, Default)]
+pub struct FailingSink {
+    pub failing: Arc<AtomicBool>,
+    pub out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Sink for FailingSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(io::Error::other("broken pipe"));
+        }
+        self.out.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
