@@ -28,13 +28,7 @@ fn calls_above_the_static_maximum_compile_to_nothing() {
             v["level"].as_str().expect("level").to_owned()
         })
         .collect();
-    let any_level_feature = cfg!(any(
-        feature = "max_level_off",
-        feature = "max_level_error",
-        feature = "max_level_warn",
-        feature = "max_level_info",
-        feature = "max_level_debug",
-        feature = "max_level_trace",
+    let release_feature = cfg!(any(
         feature = "release_max_level_off",
         feature = "release_max_level_error",
         feature = "release_max_level_warn",
@@ -42,17 +36,20 @@ fn calls_above_the_static_maximum_compile_to_nothing() {
         feature = "release_max_level_debug",
         feature = "release_max_level_trace",
     ));
+    let any_level_feature = release_feature
+        || cfg!(any(
+            feature = "max_level_off",
+            feature = "max_level_error",
+            feature = "max_level_warn",
+            feature = "max_level_info",
+            feature = "max_level_debug",
+            feature = "max_level_trace",
+        ));
+    // `max_level_warn` decides unless a stricter max level is on, or a
+    // release level applies (no debug assertions).
     let only_warn = cfg!(feature = "max_level_warn")
         && !cfg!(any(feature = "max_level_off", feature = "max_level_error"))
-        && (cfg!(debug_assertions)
-            || !cfg!(any(
-                feature = "release_max_level_off",
-                feature = "release_max_level_error",
-                feature = "release_max_level_warn",
-                feature = "release_max_level_info",
-                feature = "release_max_level_debug",
-                feature = "release_max_level_trace",
-            )));
+        && (cfg!(debug_assertions) || !release_feature);
     if !any_level_feature {
         assert_eq!(datapunk_log::level::STATIC_MAX_LEVEL, LevelFilter::TRACE);
         assert_eq!(levels, ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]);

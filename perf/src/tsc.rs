@@ -53,7 +53,7 @@ pub fn start() -> u64 {
 pub fn stop() -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
-        use core::arch::x86_64::{__rdtscp, _mm_lfence, _rdtsc};
+        use core::arch::x86_64::{__rdtscp, _mm_lfence};
         if has_rdtscp() {
             let mut aux = 0u32;
             // SAFETY: RDTSCP is present (checked with CPUID in `has_rdtscp`)
@@ -65,14 +65,7 @@ pub fn stop() -> u64 {
                 t
             }
         } else {
-            // SAFETY: LFENCE (SSE2) and RDTSC exist on every x86_64 CPU and
-            // touch no memory.
-            unsafe {
-                _mm_lfence();
-                let t = _rdtsc();
-                _mm_lfence();
-                t
-            }
+            start()
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
