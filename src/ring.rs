@@ -262,27 +262,50 @@ fn capture_scratch<L: ValueList>(
 ) {
     let p = held.state;
     // SAFETY: held exclusively (see `capture`); the reference ends here.
-    let (mut scratch, limit) = unsafe {
+    let (scratch, limit) = unsafe {
         let st = &mut *p;
         (std::mem::take(&mut st.scratch), st.ring.limit)
     };
-    let nested = scratch.is_empty();
-    if nested {
+    let mut scratch = ScratchGuard {
+        state: p,
+        buf: scratch,
+    };
+    if scratch.buf.is_empty() {
         // A Display impl of an outer call on this thread is formatting into
-        // the scratch buffer: use a temporary one (a cold path).
-        scratch = vec![MaybeUninit::uninit(); limit + SLACK].into_boxed_slice();
+        // the scratch buffer: use a temporary one (a cold path), which the
+        // guard does not put back.
+        scratch.state = ptr::null_mut();
+        scratch.buf = vec![MaybeUninit::uninit(); limit + SLACK].into_boxed_slice();
     }
     // Hand the state back while user code formats; no reference to it lives.
     held.hot.state.set(p);
-    let (len, truncated) = write_record(&mut scratch, limit, cs, ts, ctx, msg, values);
+    let (len, truncated) = write_record(&mut scratch.buf, limit, cs, ts, ctx, msg, values);
     held.hot.state.set(ptr::null_mut());
     // SAFETY: taken out of `Hot` again; nested calls during formatting have
     // all returned, and only `Owner`'s destructor, which cannot run during
-    // this call, changes the pointer.
-    let st = unsafe { &mut *p };
-    push_scratch(st, &scratch, len, truncated);
-    if !nested {
-        st.scratch = scratch;
+    // this call, changes the pointer. The reference ends before the guard
+    // puts the buffer back.
+    push_scratch(unsafe { &mut *p }, &scratch.buf, len, truncated);
+}
+
+/// Puts the thread's scratch buffer back when formatting is done, also when
+/// a Display impl panicked (otherwise every later call on the thread would
+/// take the temporary-buffer path).
+struct ScratchGuard {
+    /// The state to return the buffer to; null for a temporary buffer.
+    state: *mut ThreadState,
+    buf: Box<[MaybeUninit<u8>]>,
+}
+
+impl Drop for ScratchGuard {
+    fn drop(&mut self) {
+        if !self.state.is_null() {
+            // SAFETY: `state` is this thread's live state (see `capture`). On
+            // the normal path this call holds it exclusively; when a Display
+            // impl panicked, the frames that held references to it are gone,
+            // so this is the only one.
+            unsafe { (*self.state).scratch = std::mem::take(&mut self.buf) };
+        }
     }
 }
 

@@ -138,12 +138,36 @@ fn hot_path_does_not_allocate() {
     });
     assert_eq!(n, 0, "{n} allocations with a trace context");
 
-    // And the calls were real: everything arrives intact.
+    // A Display impl that panics mid-record: the panic propagates to the
+    // caller, and the thread keeps its scratch buffer (no allocation after).
+    struct Panicky;
+    impl std::fmt::Display for Panicky {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("display failed");
+        }
+    }
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let caught = std::panic::catch_unwind(|| {
+        datapunk_log::info!(target: "na.panic", v = %Panicky, "never written");
+    });
+    std::panic::set_hook(hook);
+    assert!(caught.is_err());
+    let n = allocations(|| {
+        for i in N + 101..=N + 200 {
+            enabled_call(i, &route);
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations after a panicking Display impl");
+
+    // And the calls were real: everything arrives intact (the panicked
+    // call's record is not among them).
     datapunk_log::flush();
     let lines = common::lines_of(&sink);
-    assert_eq!(lines.len() as u64, 2 * (N + 101));
+    assert_eq!(lines.len() as u64, 2 * (N + 101) + 100);
+    assert!(lines.iter().all(|l| l.target() != "na.panic"));
     let main: Vec<_> = lines.iter().filter(|l| l.target() == "na").collect();
-    assert_eq!(main.len() as u64, N + 101);
+    assert_eq!(main.len() as u64, N + 201);
     for (i, l) in main.iter().enumerate() {
         let i = i as u64;
         assert_eq!(l.u64("i"), i);
