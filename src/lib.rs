@@ -38,6 +38,7 @@ mod encode;
 mod engine;
 pub mod level;
 mod macros;
+pub mod propagation;
 mod record;
 mod ring;
 mod signal;
