@@ -40,6 +40,7 @@ pub mod level;
 mod macros;
 pub mod propagation;
 mod record;
+pub mod resource;
 mod ring;
 mod signal;
 mod sink;
