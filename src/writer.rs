@@ -317,20 +317,27 @@ fn copy_out(a: &[u8], b: &[u8], off: usize, dst: &mut [u8]) {
     }
 }
 
+/// The header of the record at `off` in the region `a ++ b`, of which
+/// `avail` bytes are readable; `None` when it is malformed (a length that
+/// does not fit, an unknown kind).
+fn header_at(a: &[u8], b: &[u8], off: usize, avail: usize) -> Option<Header> {
+    let mut raw = [0u8; HEADER_LEN];
+    copy_out(a, b, off, &mut raw);
+    let h = Header::parse(&raw);
+    (h.len >= HEADER_LEN && h.len <= avail - off && h.kind == KIND_LOG).then_some(h)
+}
+
 /// Reads the next record's header within the ring's budget.
 fn peek(r: &mut RingEntry, counters: &Counters) -> Option<Header> {
     if r.budget < HEADER_LEN {
         return None;
     }
-    let mut raw = [0u8; HEADER_LEN];
-    {
+    let header = {
         let chunk = r.consumer.read_chunk(HEADER_LEN).ok()?;
         let (a, b) = chunk.as_slices();
-        raw[..a.len()].copy_from_slice(a);
-        raw[a.len()..].copy_from_slice(b);
-    }
-    let h = Header::parse(&raw);
-    if h.len < HEADER_LEN || h.len > r.budget || h.kind != KIND_LOG {
+        header_at(a, b, 0, r.budget)
+    };
+    let Some(h) = header else {
         // Cannot happen with this crate's producer; if it ever does, the ring
         // cannot be resynchronized: count what is lost and start clean.
         let n = r.consumer.slots();
@@ -340,7 +347,7 @@ fn peek(r: &mut RingEntry, counters: &Counters) -> Option<Header> {
         Counters::add(&counters.corrupt, 1);
         r.budget = 0;
         return None;
-    }
+    };
     Some(h)
 }
 
@@ -359,16 +366,13 @@ impl Encoder {
         let mut count = 0;
         let mut wrap = std::mem::take(&mut self.wrap);
         while avail - off >= HEADER_LEN {
-            let mut raw = [0u8; HEADER_LEN];
-            copy_out(a, b, off, &mut raw);
-            let h = Header::parse(&raw);
-            if h.len < HEADER_LEN || h.len > avail - off || h.kind != KIND_LOG {
+            let Some(h) = header_at(a, b, off, avail) else {
                 // Cannot happen with this crate's producer; if it ever does,
                 // the ring cannot be resynchronized: drop what is left, counted.
                 Counters::add(&self.engine.counters.corrupt, 1);
                 off = avail;
                 break;
-            }
+            };
             if count > 0 && (h.ts > until || (!r.pressured && h.ts > cutoff)) {
                 break;
             }
