@@ -36,6 +36,7 @@ mod clock;
 mod config;
 mod encode;
 mod engine;
+mod id;
 pub mod level;
 mod macros;
 pub mod propagation;

@@ -31,13 +31,11 @@
 //! [`counters()`].
 
 use std::borrow::Cow;
-use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
@@ -836,21 +834,7 @@ pub fn is_valid_correlation_id(id: &str) -> bool {
 /// generator (SipHash with a per-process random key over a counter and the
 /// time). Distinct ids, not secret ones.
 pub fn generate_correlation_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Relaxed);
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let state = RandomState::new();
-    let half = |lane: u8| {
-        let mut h = state.build_hasher();
-        h.write_u8(lane);
-        h.write_u64(n);
-        h.write_u128(t);
-        h.finish()
-    };
-    let x = (u128::from(half(0)) << 64) | u128::from(half(1));
-    format!("{x:032x}")
+    format!("{:032x}", crate::id::random_u128())
 }
 
 // ---------------------------------------------------------------------------

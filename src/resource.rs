@@ -81,12 +81,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Environment variable holding resource attributes (`key1=value1,key2=value2`).
 pub const RESOURCE_ATTRIBUTES_ENV: &str = "OTEL_RESOURCE_ATTRIBUTES";
@@ -452,28 +449,18 @@ fn parse_entry(entry: &str) -> Option<(String, String)> {
 /// Strict percent-decoding: `None` when a `%` is not followed by two hex
 /// digits or the result is not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_owned());
+    let escapes_valid = s.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_valid {
+        return None;
     }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = hex_digit(*bytes.get(i + 1)?)?;
-            let lo = hex_digit(*bytes.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 // ---------------------------------------------------------------------------
@@ -515,22 +502,7 @@ fn process_instance_id() -> String {
 /// ones. The default `service.instance.id` is one of these, made once per
 /// process.
 pub fn generate_instance_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Relaxed);
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let pid = std::process::id();
-    let state = RandomState::new();
-    let half = |lane: u8| {
-        let mut h = state.build_hasher();
-        h.write_u8(lane);
-        h.write_u64(n);
-        h.write_u128(t);
-        h.write_u32(pid);
-        h.finish()
-    };
-    let mut x = (u128::from(half(0)) << 64) | u128::from(half(1));
+    let mut x = crate::id::random_u128();
     // Version 4 (bits 76..80) and the RFC 4122 variant `10` (bits 62..64).
     x = (x & !(0xF << 76)) | (0x4 << 76);
     x = (x & !(0x3 << 62)) | (0x2 << 62);
