@@ -12,7 +12,9 @@ use crate::record::{MIN_RECORD_LIMIT, SLACK};
 use crate::sink::{
     DEFAULT_BACKLOG, FileSink, MemorySink, NullSink, Sink, SinkSlot, StderrSink, StdoutSink,
 };
-use crate::writer::{Writer, WriterConfig};
+use crate::export::{Exporter, Pipeline};
+use crate::resource::{AttrValue, Resource, ResourceBuilder};
+use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig};
 
 /// The environment variable holding filter directives (`info,my_crate::db=debug`).
 pub const FILTER_ENV: &str = "DATAPUNK_LOG";
@@ -52,6 +54,9 @@ pub enum InitError {
     Spawn(std::io::Error),
     /// The signal handling of `flush_on_signal` could not be set up.
     Signal(std::io::Error),
+    /// An exporter's configuration is invalid (an `OTEL_*` variable, an
+    /// endpoint), or the export thread could not be started.
+    Export(String),
 }
 
 impl fmt::Display for InitError {
@@ -65,6 +70,7 @@ impl fmt::Display for InitError {
             InitError::Config(m) => write!(f, "invalid configuration: {m}"),
             InitError::Spawn(e) => write!(f, "cannot start the writer thread: {e}"),
             InitError::Signal(e) => write!(f, "cannot set up flush on SIGTERM/SIGINT: {e}"),
+            InitError::Export(m) => write!(f, "export: {m}"),
         }
     }
 }
@@ -106,6 +112,10 @@ pub struct Builder {
     shutdown_timeout: Duration,
     panic_hook: bool,
     flush_on_signal: bool,
+    exporters: Vec<Box<dyn Exporter>>,
+    resource: ResourceBuilder,
+    #[cfg(feature = "opentelemetry")]
+    otel_interop: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -143,6 +153,10 @@ impl Default for Builder {
             shutdown_timeout: Duration::from_secs(5),
             panic_hook: true,
             flush_on_signal: false,
+            exporters: Vec::new(),
+            resource: Resource::builder(),
+            #[cfg(feature = "opentelemetry")]
+            otel_interop: false,
         }
     }
 }
@@ -244,6 +258,49 @@ impl Builder {
         self.flush_on_signal = on;
         self
     }
+    /// Adds an exporter of log records and spans (see [`crate::export`]);
+    /// the export thread starts when at least one is configured.
+    pub fn exporter(mut self, e: impl Exporter) -> Self {
+        self.exporters.push(Box::new(e));
+        self
+    }
+    /// Exports logs and spans over OTLP, configured by `config` (start
+    /// from [`OtlpConfig::from_env`](crate::export::otlp::OtlpConfig::from_env)).
+    #[cfg(feature = "otlp")]
+    pub fn otlp(self, config: crate::export::otlp::OtlpConfig) -> Result<Self, InitError> {
+        let e = crate::export::otlp::OtlpExporter::new(config)
+            .map_err(|e| InitError::Export(e.to_string()))?;
+        Ok(self.exporter(e))
+    }
+    /// The service's name (`service.name`), over `OTEL_SERVICE_NAME`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.resource = self.resource.service_name(name);
+        self
+    }
+    /// The service's version (`service.version`).
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.resource = self.resource.service_version(version);
+        self
+    }
+    /// The deployment environment (`deployment.environment.name`).
+    pub fn deployment_environment(mut self, env: impl Into<String>) -> Self {
+        self.resource = self.resource.deployment_environment(env);
+        self
+    }
+    /// Any resource attribute; the builder wins over `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<AttrValue>) -> Self {
+        self.resource = self.resource.attribute(key, value);
+        self
+    }
+    /// Log records made where an OpenTelemetry `Context` with a valid span
+    /// is current and no span of this crate is entered take their trace
+    /// ids from it (as do spans started there). Off by default: it costs a
+    /// thread-local lookup in every log call outside a span.
+    #[cfg(feature = "opentelemetry")]
+    pub fn opentelemetry_context(mut self, on: bool) -> Self {
+        self.otel_interop = on;
+        self
+    }
     /// Install a panic hook that flushes before unwinding (default on; the
     /// previous hook runs after it).
     pub fn panic_hook(mut self, on: bool) -> Self {
@@ -335,6 +392,28 @@ impl Builder {
             ClockSource::Coarse => self.idle_poll.min(Duration::from_micros(100)),
             ClockSource::Precise => self.idle_poll,
         };
+        let export = if self.exporters.is_empty() {
+            None
+        } else {
+            let spans = self.exporters.iter().any(|e| e.wants_spans());
+            let resource = self.resource.build_from_env();
+            match Pipeline::start(self.exporters, resource, EXPORT_SEND_BYTES) {
+                Ok((pipeline, pipe)) => {
+                    let _ = engine.export.set(pipeline);
+                    crate::span::set_recording(spans);
+                    Some(pipe)
+                }
+                Err(e) => {
+                    engine.writer_alive.store(false, Ordering::Release);
+                    engine.shutdown.store(true, Ordering::Release);
+                    return Err(InitError::Export(format!(
+                        "cannot start the export thread: {e}"
+                    )));
+                }
+            }
+        };
+        #[cfg(feature = "opentelemetry")]
+        crate::context::set_interop(self.otel_interop);
         let writer = Writer::new(
             engine,
             WriterConfig {
@@ -342,6 +421,7 @@ impl Builder {
                 order_window: self.order_window,
                 idle_poll,
                 batch_bytes: self.batch_bytes,
+                export,
             },
             conv,
         );
@@ -372,7 +452,7 @@ fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if let Some(e) = engine::get().filter(|e| e.is_running()) {
-            e.flush(Duration::from_secs(5));
+            e.flush_all(Duration::from_secs(5));
         }
         previous(info);
     }));
@@ -390,10 +470,15 @@ pub struct Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let Some(e) = engine::get() else { return };
+        let deadline = std::time::Instant::now() + self.timeout;
         if e.shutdown(self.timeout)
             && let Some(h) = self.handle.take()
         {
             let _ = h.join();
+        }
+        if let Some(p) = e.export.get() {
+            crate::span::set_recording(false);
+            p.shutdown(deadline.saturating_duration_since(std::time::Instant::now()));
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::callsite::Callsite;
 use crate::config::Overflow;
+use crate::export::Pipeline;
 use crate::level::Directives;
 use crate::ring::RingShared;
 use crate::stats::{Counters, Stats};
@@ -62,6 +63,8 @@ pub(crate) struct Engine {
     pub flush_cv: Condvar,
     pub exited: Mutex<bool>,
     pub exited_cv: Condvar,
+    /// The export thread, when exporters are configured.
+    pub export: OnceLock<Pipeline>,
 }
 
 impl Engine {
@@ -80,6 +83,7 @@ impl Engine {
             flush_cv: Condvar::new(),
             exited: Mutex::new(false),
             exited_cv: Condvar::new(),
+            export: OnceLock::new(),
         }
     }
 
@@ -110,6 +114,23 @@ impl Engine {
         reg.rings.push(ring.shared.clone());
         reg.pending.push(ring);
         self.has_pending.store(true, Ordering::Release);
+    }
+
+    /// Flushes the writer, then the exporters (each within `timeout` overall).
+    pub(crate) fn flush_all(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        if !self.flush(timeout) {
+            return false;
+        }
+        match self.export.get() {
+            Some(p) if !crate::ring::is_export_thread() => {
+                let left = deadline.map_or(Duration::from_secs(u64::MAX / 4), |d| {
+                    d.saturating_duration_since(Instant::now())
+                });
+                p.flush(left)
+            }
+            _ => true,
+        }
     }
 
     /// Asks the writer to write everything captured before this call and waits
@@ -178,7 +199,7 @@ impl Engine {
         }
         let threads = reg.rings.len() as u64;
         drop(reg);
-        Stats {
+        let mut s = Stats {
             produced,
             written: c.written.load(Ordering::Relaxed),
             dropped,
@@ -192,7 +213,18 @@ impl Engine {
             sink_errors: c.sink_errors.load(Ordering::Relaxed),
             sink_lost: c.sink_lost.load(Ordering::Relaxed),
             threads,
+            span_records: c.span_records.load(Ordering::Relaxed),
+            ..Stats::default()
+        };
+        if let Some(p) = self.export.get() {
+            let x = &p.counters;
+            s.exported_logs = x.logs_exported.load(Ordering::Relaxed);
+            s.exported_spans = x.spans_exported.load(Ordering::Relaxed);
+            s.export_dropped_logs = x.logs_dropped.load(Ordering::Relaxed);
+            s.export_dropped_spans = x.spans_dropped.load(Ordering::Relaxed);
+            s.export_orphans = x.span_orphans.load(Ordering::Relaxed);
         }
+        s
     }
 }
 

@@ -34,8 +34,11 @@
 mod callsite;
 mod clock;
 mod config;
+#[cfg(feature = "opentelemetry")]
+mod context;
 mod encode;
 mod engine;
+pub mod export;
 mod id;
 pub mod level;
 mod macros;
@@ -45,6 +48,7 @@ pub mod resource;
 mod ring;
 mod signal;
 mod sink;
+pub mod span;
 mod stats;
 mod value;
 mod writer;
@@ -59,6 +63,7 @@ pub use config::{
 pub use level::{DirectiveError, Directives, Level, LevelFilter};
 pub use record::{RecordBuf, TraceContext};
 pub use sink::{FileSink, MemorySink, Sink};
+pub use span::{Entered, Instrument, Instrumented, Parent, Span, Status, in_span};
 pub use stats::Stats;
 pub use value::{DebugValue, DisplayValue, Value, debug, display};
 
@@ -77,7 +82,7 @@ pub fn flush() {
 /// Like [`flush`], giving up after `timeout`; true when the barrier completed.
 pub fn flush_timeout(timeout: Duration) -> bool {
     match engine::get() {
-        Some(e) if e.writer_alive.load(std::sync::atomic::Ordering::Acquire) => e.flush(timeout),
+        Some(e) if e.writer_alive.load(std::sync::atomic::Ordering::Acquire) => e.flush_all(timeout),
         _ => false,
     }
 }

@@ -45,6 +45,43 @@ macro_rules! error {
     ($($t:tt)+) => { $crate::log!($crate::Level::Error, $($t)+) };
 }
 
+/// Starts a span: `span!("name", field = value, ...)`, with optional
+/// `level: Level::Debug`, `target: "..."` and `parent: <&Span | &Propagated |
+/// TraceContext | Option<TraceContext>>` first (in that order). The name is a
+/// string literal; fields use the log macros' syntax. A span disabled by the
+/// filter is [`Span::none`](crate::Span::none).
+#[macro_export]
+macro_rules! span {
+    (level: $lvl:expr, $($rest:tt)+) => {
+        $crate::__dp_span!(($lvl) $($rest)+)
+    };
+    ($($rest:tt)+) => {
+        $crate::__dp_span!(($crate::Level::Info) $($rest)+)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_span {
+    (($lvl:expr) target: $target:expr, $($rest:tt)+) => {
+        $crate::__dp_span_parent!(($lvl, $target) $($rest)+)
+    };
+    (($lvl:expr) $($rest:tt)+) => {
+        $crate::__dp_span_parent!(($lvl, ::core::module_path!()) $($rest)+)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_span_parent {
+    (($lvl:expr, $target:expr) parent: $parent:expr, $name:literal $(, $($f:tt)*)?) => {
+        $crate::__dp_fields!((@span $lvl, $target, $name, $crate::Parent::from($parent)) [] $($($f)*)?)
+    };
+    (($lvl:expr, $target:expr) $name:literal $(, $($f:tt)*)?) => {
+        $crate::__dp_fields!((@span $lvl, $target, $name, $crate::Parent::Current) [] $($($f)*)?)
+    };
+}
+
 /// Field muncher: normalizes each field to `(name tokens) (value expression)`
 /// and ends at the message.
 #[doc(hidden)]
@@ -98,6 +135,33 @@ macro_rules! __dp_fields {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __dp_emit {
+    ((@span $lvl:expr, $target:expr, $name:literal, $parent:expr) [$( (($($k:tt)+) ($v:expr)) )*] ()) => {{
+        const __DP_LEVEL: $crate::Level = $lvl;
+        if $crate::__private::STATIC_MAX_LEVEL.enables(__DP_LEVEL) {
+            const __DP_FIELDS: &[&str] = &[$(::core::stringify!($($k)+)),*];
+            const _: () = ::core::assert!(
+                __DP_FIELDS.len() <= $crate::__private::MAX_FIELDS,
+                "too many fields in one span"
+            );
+            static __DP_CS: $crate::__private::Callsite = $crate::__private::Callsite::new(
+                __DP_LEVEL,
+                $target,
+                ::core::module_path!(),
+                ::core::file!(),
+                ::core::line!(),
+                $name,
+                __DP_FIELDS,
+                false,
+            );
+            if __DP_CS.is_enabled() {
+                $crate::Span::start(&__DP_CS, $parent, &$crate::__dp_cons!($($v),*))
+            } else {
+                $crate::Span::none()
+            }
+        } else {
+            $crate::Span::none()
+        }
+    }};
     (($lvl:expr, $target:expr) [$( (($($k:tt)+) ($v:expr)) )*] ($($msg:tt)*)) => {{
         const __DP_LEVEL: $crate::Level = $lvl;
         if $crate::__private::STATIC_MAX_LEVEL.enables(__DP_LEVEL) {

@@ -856,6 +856,21 @@ pub struct Propagated {
 }
 
 impl Propagated {
+    /// The calling thread's context (its current span and correlation id),
+    /// to send with an outgoing request through [`inject`].
+    pub fn current() -> Propagated {
+        let ctx = crate::ring::current_context();
+        Propagated {
+            parent: ctx.is_some().then_some(TraceParent {
+                trace_id: ctx.trace_id,
+                span_id: ctx.span_id,
+                flags: ctx.trace_flags,
+            }),
+            correlation_id: crate::ring::current_correlation_id(),
+            ..Propagated::default()
+        }
+    }
+
     /// The correlation id, generated here (32 lowercase hex digits) and
     /// stored when there is none or it is invalid: call it at the edge of
     /// the system.

@@ -6,16 +6,23 @@
 //!
 //! ```text
 //! 0   u32  total length in bytes, header included
-//! 4   u8   kind (KIND_LOG)
-//! 5   u8   flags: FLAG_CTX, FLAG_TRUNCATED, FLAG_FMT_MESSAGE
+//! 4   u8   kind (KIND_LOG, KIND_SPAN_*)
+//! 5   u8   flags: FLAG_CTX, FLAG_TRUNCATED, FLAG_FMT_MESSAGE, FLAG_CORR, FLAG_REMOTE
 //! 6   u16  number of values recorded
 //! 8   u32  call-site id
 //! 12  u32  reserved (0)
 //! 16  u64  raw timestamp
 //! 24  [if FLAG_CTX] u128 trace id, u64 span id, u64 parent span id, u8 trace flags
+//! ..  [if FLAG_CORR] the correlation id: u32 length + bytes
 //! ..  [if FLAG_FMT_MESSAGE] the formatted message as a string value
 //! ..  values, one per field name of the call site, each a tag byte + payload
 //! ```
+//!
+//! Span records carry the span's own context and the span's call site:
+//! `KIND_SPAN_START` (values: the call site's fields), `KIND_SPAN_ATTR`
+//! (values: key string, value; repeated), `KIND_SPAN_EVENT` (values: name
+//! string, then key string, value pairs), `KIND_SPAN_STATUS` (values: code
+//! u64 (1 ok, 2 error), description string) and `KIND_SPAN_END` (no values).
 
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -23,19 +30,36 @@ use std::ptr;
 
 /// A log record.
 pub(crate) const KIND_LOG: u8 = 0;
+/// A span started.
+pub(crate) const KIND_SPAN_START: u8 = 1;
+/// A span ended.
+pub(crate) const KIND_SPAN_END: u8 = 2;
+/// Attributes recorded on a span after its start.
+pub(crate) const KIND_SPAN_ATTR: u8 = 3;
+/// An event recorded on a span.
+pub(crate) const KIND_SPAN_EVENT: u8 = 4;
+/// A span's status set.
+pub(crate) const KIND_SPAN_STATUS: u8 = 5;
+/// Highest kind this version writes.
+pub(crate) const KIND_MAX: u8 = KIND_SPAN_STATUS;
 
 pub(crate) const FLAG_CTX: u8 = 1;
 pub(crate) const FLAG_TRUNCATED: u8 = 2;
 pub(crate) const FLAG_FMT_MESSAGE: u8 = 4;
+pub(crate) const FLAG_CORR: u8 = 8;
+/// Span start: the parent came from another process.
+pub(crate) const FLAG_REMOTE: u8 = 16;
 
 pub(crate) const HEADER_LEN: usize = 24;
 pub(crate) const CTX_LEN: usize = 33;
+/// Longest correlation id carried (longer ones are cut).
+pub(crate) const CORR_MAX: usize = crate::propagation::MAX_CORRELATION_ID_LEN;
 
 /// Most fields one call site may have (checked when the call site compiles).
 pub const MAX_FIELDS: usize = 64;
 /// Room kept beyond the record limit so fixed-size values never need a check:
 /// header, context, and the largest fixed value for every field.
-pub(crate) const SLACK: usize = HEADER_LEN + CTX_LEN + MAX_FIELDS * 17 + 64;
+pub(crate) const SLACK: usize = HEADER_LEN + CTX_LEN + 4 + CORR_MAX + MAX_FIELDS * 17 + 64;
 /// Smallest record limit that still leaves room for text.
 pub(crate) const MIN_RECORD_LIMIT: usize = 256;
 
@@ -90,6 +114,7 @@ pub struct RecordBuf<'a> {
     limit: usize,
     values: u16,
     flags: u8,
+    kind: u8,
     callsite: u32,
     ts: u64,
 }
@@ -105,19 +130,37 @@ impl<'a> RecordBuf<'a> {
             limit,
             values: 0,
             flags: 0,
+            kind: KIND_LOG,
             callsite: 0,
             ts: 0,
         }
     }
 
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn begin(&mut self, callsite: u32, ts: u64, ctx: &TraceContext) {
+        self.begin_kind(KIND_LOG, 0, callsite, ts, ctx, None);
+    }
+
+    /// Starts a record of `kind` with extra header `flags`, and the
+    /// correlation id when one is given.
+    #[inline(always)]
+    pub(crate) fn begin_kind(
+        &mut self,
+        kind: u8,
+        flags: u8,
+        callsite: u32,
+        ts: u64,
+        ctx: &TraceContext,
+        corr: Option<&str>,
+    ) {
         if HEADER_LEN > self.buf.len() {
             self.flags |= FLAG_TRUNCATED;
             return;
         }
         // The header itself is written by `finish`, in one store.
         self.len = HEADER_LEN;
+        self.kind = kind;
+        self.flags |= flags;
         self.callsite = callsite;
         self.ts = ts;
         if ctx.is_some() {
@@ -128,6 +171,12 @@ impl<'a> RecordBuf<'a> {
             c[32] = ctx.trace_flags;
             if self.put(&c) {
                 self.flags |= FLAG_CTX;
+            }
+        }
+        if let Some(id) = corr {
+            let id = cut(id, CORR_MAX);
+            if self.put(&(id.len() as u32).to_le_bytes()) && self.put(id.as_bytes()) {
+                self.flags |= FLAG_CORR;
             }
         }
     }
@@ -142,7 +191,7 @@ impl<'a> RecordBuf<'a> {
         }
         let mut head = [0u8; HEADER_LEN];
         head[0..4].copy_from_slice(&(self.len as u32).to_le_bytes());
-        head[4] = KIND_LOG;
+        head[4] = self.kind;
         head[5] = self.flags;
         head[6..8].copy_from_slice(&self.values.to_le_bytes());
         head[8..12].copy_from_slice(&self.callsite.to_le_bytes());

@@ -18,7 +18,7 @@ use crate::callsite::Callsite;
 use crate::clock;
 use crate::config::Overflow;
 use crate::engine::{self, Engine, NewRing};
-use crate::record::{CTX_LEN, HEADER_LEN, RecordBuf, SLACK, TraceContext};
+use crate::record::{CORR_MAX, CTX_LEN, HEADER_LEN, KIND_LOG, RecordBuf, SLACK, TraceContext};
 use crate::value::ValueList;
 
 /// What a ring shares with the writer and with `stats()`.
@@ -49,6 +49,51 @@ struct ThreadState {
     scratch: Box<[MaybeUninit<u8>]>,
 }
 
+/// A correlation id carried by value (no allocation, no reference count).
+#[derive(Clone, Copy)]
+pub(crate) struct CorrId {
+    len: u8,
+    bytes: [u8; CORR_MAX],
+}
+
+impl CorrId {
+    pub(crate) const EMPTY: CorrId = CorrId {
+        len: 0,
+        bytes: [0; CORR_MAX],
+    };
+
+    /// The id, cut to [`CORR_MAX`] bytes at a character boundary; `None` when empty.
+    pub(crate) fn new(id: &str) -> Option<CorrId> {
+        let mut end = id.len().min(CORR_MAX);
+        while !id.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            return None;
+        }
+        let mut c = CorrId::EMPTY;
+        c.bytes[..end].copy_from_slice(&id.as_bytes()[..end]);
+        c.len = end as u8;
+        Some(c)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        let b = &self.bytes[..usize::from(self.len)];
+        // `new` copies whole characters of a `str` only.
+        std::str::from_utf8(b).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for CorrId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CorrId").field(&self.as_str()).finish()
+    }
+}
+
 /// The hot thread-local: plain `Cell`s with a `const` initializer and no
 /// destructor, so reaching it is one thread-pointer-relative access with no
 /// "initialized / destroyed" check.
@@ -57,8 +102,15 @@ struct Hot {
     /// first call, while a call holds it, and after the thread's teardown.
     state: Cell<*mut ThreadState>,
     ctx: Cell<TraceContext>,
-    /// `ctx` holds a trace: checked first, so calls outside a trace copy nothing.
+    /// `ctx` holds a trace or `corr` an id: checked first, so calls outside
+    /// a trace copy nothing.
     in_trace: Cell<bool>,
+    /// The current correlation id (`len == 0`: none).
+    corr: Cell<CorrId>,
+    /// State of the thread's id generator (xorshift64*); 0 until seeded.
+    rng: Cell<u64>,
+    /// Set on the export thread: its records are discarded (no loops).
+    muted: Cell<bool>,
 }
 
 /// Owns the thread's state; its destructor clears `Hot::state` before freeing it.
@@ -78,6 +130,9 @@ thread_local! {
             state: Cell::new(ptr::null_mut()),
             ctx: Cell::new(TraceContext { trace_id: 0, span_id: 0, parent_span_id: 0, trace_flags: 0 }),
             in_trace: Cell::new(false),
+            corr: Cell::new(CorrId::EMPTY),
+            rng: Cell::new(0),
+            muted: Cell::new(false),
         }
     };
     static OWNER: RefCell<Owner> = const { RefCell::new(Owner(None)) };
@@ -107,11 +162,37 @@ fn hot<'a>() -> &'a Hot {
     unsafe { &*p }
 }
 
+/// What a record carries besides its call site and values.
+#[derive(Clone, Copy)]
+pub(crate) struct RecHead<'a> {
+    pub kind: u8,
+    pub flags: u8,
+    pub ctx: TraceContext,
+    pub corr: Option<&'a CorrId>,
+}
+
 /// Captures one record: called by the macros once the call site is enabled.
 /// `msg` is the formatted message of a call site with format arguments.
 #[doc(hidden)]
 #[inline(always)]
 pub fn dispatch<L: ValueList>(cs: &'static Callsite, msg: Option<fmt::Arguments<'_>>, values: &L) {
+    emit(None, cs, msg, values);
+}
+
+/// Captures a span record with the span's own context.
+#[inline(always)]
+pub(crate) fn dispatch_span<L: ValueList>(head: &RecHead<'_>, cs: &'static Callsite, values: &L) {
+    emit(Some(head), cs, None, values);
+}
+
+/// `head` is `None` for a log record, which takes the thread's context.
+#[inline(always)]
+fn emit<L: ValueList>(
+    head: Option<&RecHead<'_>>,
+    cs: &'static Callsite,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
+) {
     let ts = clock::now();
     // Take the state out of `Hot`: while it is out, this call holds the only
     // way to reach it (a nested call on this thread sees null and takes the
@@ -119,18 +200,41 @@ pub fn dispatch<L: ValueList>(cs: &'static Callsite, msg: Option<fmt::Arguments<
     let hot = hot();
     let p = hot.state.replace(ptr::null_mut());
     if p.is_null() {
-        return capture_slow(cs, ts, msg, values);
+        return capture_slow(head, cs, ts, msg, values);
     }
     let held = Release { hot, state: p };
-    capture(&held, cs, ts, msg, values);
-}
-
-#[inline(always)]
-fn context(hot: &Hot) -> TraceContext {
-    if hot.in_trace.get() {
-        hot.ctx.get()
-    } else {
-        TraceContext::default()
+    match head {
+        Some(h) => capture(&held, cs, ts, h, msg, values),
+        None => {
+            if hot.in_trace.get() {
+                // The id is copied out of the cell: a Display impl run by
+                // this call may enter another span and change it.
+                let corr = hot.corr.get();
+                let h = RecHead {
+                    kind: KIND_LOG,
+                    flags: 0,
+                    ctx: hot.ctx.get(),
+                    corr: (corr.len > 0).then_some(&corr),
+                };
+                capture(&held, cs, ts, &h, msg, values)
+            } else {
+                #[cfg(feature = "opentelemetry")]
+                let ctx = if crate::context::interop_enabled() {
+                    crate::context::otel_current()
+                } else {
+                    TraceContext::default()
+                };
+                #[cfg(not(feature = "opentelemetry"))]
+                let ctx = TraceContext::default();
+                let h = RecHead {
+                    kind: KIND_LOG,
+                    flags: 0,
+                    ctx,
+                    corr: None,
+                };
+                capture(&held, cs, ts, &h, msg, values)
+            }
+        }
     }
 }
 
@@ -143,10 +247,10 @@ fn capture<L: ValueList>(
     held: &Release<'_>,
     cs: &'static Callsite,
     ts: u64,
+    head: &RecHead<'_>,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
-    let ctx = context(held.hot);
     // Fast path: the size is known, so the record is written straight into the
     // ring when the free space there is contiguous.
     if msg.is_none()
@@ -156,11 +260,11 @@ fn capture<L: ValueList>(
         // reference ends with this block. A call nested in a `Value` impl
         // finds `Hot::state` null and never reaches the state.
         let st = unsafe { &mut *held.state };
-        if st.ring.direct(cs, ts, &ctx, values, n) {
+        if st.ring.direct(cs, ts, head, values, n) {
             return;
         }
     }
-    capture_scratch(held, cs, ts, &ctx, msg, values);
+    capture_scratch(held, cs, ts, head, msg, values);
 }
 
 impl ThreadRing {
@@ -169,11 +273,17 @@ impl ThreadRing {
         &mut self,
         cs: &'static Callsite,
         ts: u64,
-        ctx: &TraceContext,
+        head: &RecHead<'_>,
         values: &L,
         values_len: usize,
     ) -> bool {
-        let need = HEADER_LEN + if ctx.is_some() { CTX_LEN } else { 0 } + values_len;
+        let mut need = HEADER_LEN + values_len;
+        if head.ctx.is_some() {
+            need += CTX_LEN;
+        }
+        if let Some(c) = head.corr {
+            need += 4 + usize::from(c.len);
+        }
         if need > self.limit {
             return false;
         }
@@ -186,7 +296,7 @@ impl ThreadRing {
             return false;
         }
         let mut buf = RecordBuf::new(first, self.limit);
-        buf.begin(cs.id(), ts, ctx);
+        begin(&mut buf, cs, ts, head);
         values.record_all(&mut buf);
         let truncated = buf.is_truncated();
         if truncated {
@@ -256,7 +366,7 @@ fn capture_scratch<L: ValueList>(
     held: &Release<'_>,
     cs: &'static Callsite,
     ts: u64,
-    ctx: &TraceContext,
+    head: &RecHead<'_>,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
@@ -279,7 +389,7 @@ fn capture_scratch<L: ValueList>(
     }
     // Hand the state back while user code formats; no reference to it lives.
     held.hot.state.set(p);
-    let (len, truncated) = write_record(&mut scratch.buf, limit, cs, ts, ctx, msg, values);
+    let (len, truncated) = write_record(&mut scratch.buf, limit, cs, ts, head, msg, values);
     held.hot.state.set(ptr::null_mut());
     // SAFETY: taken out of `Hot` again; nested calls during formatting have
     // all returned, and only `Owner`'s destructor, which cannot run during
@@ -316,6 +426,18 @@ fn push_scratch(st: &mut ThreadState, scratch: &[MaybeUninit<u8>], len: usize, t
     st.ring.push(bytes, truncated);
 }
 
+#[inline(always)]
+fn begin(buf: &mut RecordBuf<'_>, cs: &'static Callsite, ts: u64, head: &RecHead<'_>) {
+    buf.begin_kind(
+        head.kind,
+        head.flags,
+        cs.id(),
+        ts,
+        &head.ctx,
+        head.corr.map(CorrId::as_str),
+    );
+}
+
 /// Serializes a record into `window`; returns its length and whether it was cut.
 #[inline(always)]
 fn write_record<L: ValueList>(
@@ -323,12 +445,12 @@ fn write_record<L: ValueList>(
     limit: usize,
     cs: &'static Callsite,
     ts: u64,
-    ctx: &TraceContext,
+    head: &RecHead<'_>,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) -> (usize, bool) {
     let mut buf = RecordBuf::new(window, limit);
-    buf.begin(cs.id(), ts, ctx);
+    begin(&mut buf, cs, ts, head);
     if let Some(m) = msg {
         buf.message(m);
     }
@@ -343,12 +465,16 @@ fn write_record<L: ValueList>(
 #[cold]
 #[inline(never)]
 fn capture_slow<L: ValueList>(
+    head: Option<&RecHead<'_>>,
     cs: &'static Callsite,
     ts: u64,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
     let created = OWNER.try_with(|o| {
+        if HOT.with(|h| h.muted.get()) {
+            return false;
+        }
         let Ok(mut owner) = o.try_borrow_mut() else {
             return false;
         };
@@ -364,8 +490,8 @@ fn capture_slow<L: ValueList>(
         true
     });
     if created == Ok(true) {
-        dispatch(cs, msg, values);
-        // `dispatch` took a new timestamp; the first call's is at most a
+        emit(head, cs, msg, values);
+        // `emit` took a new timestamp; the first call's is at most a
         // ring allocation later, which is what a first call costs.
         let _ = ts;
     } else {
@@ -409,13 +535,90 @@ fn new_state() -> Option<ThreadState> {
 
 /// The trace context copied into every record captured on this thread.
 pub(crate) fn current_context() -> TraceContext {
-    HOT.with(context)
+    HOT.with(|h| {
+        if h.in_trace.get() {
+            h.ctx.get()
+        } else {
+            TraceContext::default()
+        }
+    })
 }
 
 /// Replaces this thread's trace context, returning the previous one.
 pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
     HOT.with(|h| {
-        h.in_trace.set(ctx.is_some());
+        h.in_trace.set(ctx.is_some() || h.corr.get().len > 0);
         h.ctx.replace(ctx)
     })
+}
+
+/// This thread's context and correlation id, for a span entered on it.
+#[inline(always)]
+pub(crate) fn current() -> (TraceContext, CorrId) {
+    let h = hot();
+    if h.in_trace.get() {
+        (h.ctx.get(), h.corr.get())
+    } else {
+        (TraceContext::default(), CorrId::EMPTY)
+    }
+}
+
+/// Makes `ctx` and `corr` current on this thread; returns what was.
+#[inline(always)]
+pub(crate) fn swap_current(ctx: TraceContext, corr: &CorrId) -> (TraceContext, CorrId) {
+    let h = hot();
+    let prev = if h.in_trace.get() {
+        (h.ctx.get(), h.corr.get())
+    } else {
+        (TraceContext::default(), CorrId::EMPTY)
+    };
+    h.ctx.set(ctx);
+    if corr.len > 0 || prev.1.len > 0 {
+        h.corr.set(*corr);
+    }
+    h.in_trace.set(ctx.is_some() || corr.len > 0);
+    prev
+}
+
+/// The thread's correlation id, if one is current.
+pub(crate) fn current_correlation_id() -> Option<String> {
+    HOT.with(|h| {
+        let c = h.corr.get();
+        (h.in_trace.get() && c.len > 0).then(|| c.as_str().to_owned())
+    })
+}
+
+/// A fresh non-zero random `u64` from this thread's generator.
+#[inline(always)]
+pub(crate) fn next_random() -> u64 {
+    let h = hot();
+    let mut x = h.rng.get();
+    if x == 0 {
+        x = seed();
+    }
+    // xorshift64*: full period over non-zero states; the output is never 0
+    // for a non-zero state.
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    h.rng.set(x);
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+#[cold]
+fn seed() -> u64 {
+    let r = crate::id::random_u128();
+    ((r >> 64) as u64 ^ r as u64) | 1
+}
+
+/// Marks this thread as the export thread (or one of its runtime's): records
+/// captured on it are discarded and counted, so an exporter's own logging
+/// never loops back into the export.
+pub(crate) fn mark_export_thread() {
+    HOT.with(|h| h.muted.set(true));
+}
+
+/// True on a thread marked by [`mark_export_thread`].
+pub(crate) fn is_export_thread() -> bool {
+    HOT.with(|h| h.muted.get())
 }

@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of the engine's counters. Every record that reached an enabled
-/// call is accounted for: `produced == written + dropped + queued`, and after
-/// [`crate::flush()`] nothing is queued.
+/// call is accounted for: `produced == written + span_records + dropped +
+/// queued`, and after [`crate::flush()`] nothing is queued.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Records captured by enabled calls (sampled-in, after filtering).
@@ -36,6 +36,22 @@ pub struct Stats {
     pub sink_lost: u64,
     /// Threads with a live ring.
     pub threads: u64,
+    /// Span records (start, attributes, events, status, end) the writer took
+    /// from the rings and handed to the export thread. Written only while an
+    /// exporter that takes spans is configured.
+    pub span_records: u64,
+    /// Log records handed to the exporters.
+    pub exported_logs: u64,
+    /// Spans handed to the exporters.
+    pub exported_spans: u64,
+    /// Log records not exported because the export side was behind (its
+    /// fixed set of buffers was in use). They are still written as JSON.
+    pub export_dropped_logs: u64,
+    /// Spans not exported: the export side was behind, or more than
+    /// `MAX_OPEN_SPANS` (65 536) spans were open at once.
+    pub export_dropped_spans: u64,
+    /// Span attribute, event, status or end records whose start was dropped.
+    pub export_orphans: u64,
 }
 
 /// Counters kept by the writer and the engine.
@@ -50,6 +66,7 @@ pub(crate) struct Counters {
     pub sink_lost: AtomicU64,
     pub truncated: AtomicU64,
     pub invalid_utf8: AtomicU64,
+    pub span_records: AtomicU64,
 }
 
 impl Counters {

@@ -14,8 +14,10 @@ use crate::clock::Converter;
 use crate::encode::json;
 use crate::engine::{self, Engine, NewRing};
 use crate::record::{
-    Decoder, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG, SLACK, Val,
+    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG,
+    KIND_MAX, SLACK, Val,
 };
+use crate::export::ExportPipe;
 use crate::ring::RingShared;
 use crate::sink::SinkSlot;
 use crate::stats::Counters;
@@ -31,6 +33,7 @@ pub(crate) const RESERVED_KEYS: &[&str] = &[
     "span_id",
     "parent_span_id",
     "trace_flags",
+    "correlation_id",
     "thread",
     "truncated",
     "exception.type",
@@ -39,6 +42,8 @@ pub(crate) const RESERVED_KEYS: &[&str] = &[
 ];
 
 const NOTICE_INTERVAL: Duration = Duration::from_millis(100);
+/// A chunk of exported records is sent once half this full (or when idle).
+pub(crate) const EXPORT_SEND_BYTES: usize = 256 * 1024;
 
 /// Writer settings fixed at `init()`.
 pub(crate) struct WriterConfig {
@@ -46,6 +51,7 @@ pub(crate) struct WriterConfig {
     pub order_window: Duration,
     pub idle_poll: Duration,
     pub batch_bytes: usize,
+    pub export: Option<ExportPipe>,
 }
 
 struct RingEntry {
@@ -81,6 +87,11 @@ struct Encoder {
     metas: Vec<Option<CallsiteMeta>>,
     conv: Converter,
     written: u64,
+    /// Span records taken from the rings (not written as JSON).
+    spans: u64,
+    export: Option<ExportPipe>,
+    /// Unix time of the current pass, for exported records' observed time.
+    observed: u64,
 }
 
 pub(crate) struct Writer {
@@ -123,6 +134,9 @@ impl Writer {
                 metas: Vec::new(),
                 conv,
                 written: 0,
+                spans: 0,
+                export: cfg.export,
+                observed: 0,
             },
             rings: Vec::new(),
             sinks: cfg.sinks,
@@ -146,9 +160,15 @@ impl Writer {
                 self.adopt();
             }
             let force = requested > self.flushed || shutting;
+            self.enc.observed = self.enc.conv.unix_now();
             let n = self.drain(force);
             self.report_drops(force);
             self.ship();
+            if let Some(x) = self.enc.export.as_mut()
+                && (force || n == 0 || x.pending() * 2 >= EXPORT_SEND_BYTES)
+            {
+                x.send(self.enc.observed);
+            }
             self.retire();
             for s in self.sinks.iter_mut() {
                 s.retry(&engine.counters, false);
@@ -278,6 +298,7 @@ impl Writer {
         }
         Counters::add(&counters.bytes, enc.out.len() as u64);
         Counters::add(&counters.written, std::mem::take(&mut enc.written));
+        Counters::add(&counters.span_records, std::mem::take(&mut enc.spans));
         enc.out.clear();
     }
 
@@ -324,7 +345,7 @@ fn header_at(a: &[u8], b: &[u8], off: usize, avail: usize) -> Option<Header> {
     let mut raw = [0u8; HEADER_LEN];
     copy_out(a, b, off, &mut raw);
     let h = Header::parse(&raw);
-    (h.len >= HEADER_LEN && h.len <= avail - off && h.kind == KIND_LOG).then_some(h)
+    (h.len >= HEADER_LEN && h.len <= avail - off && h.kind <= KIND_MAX).then_some(h)
 }
 
 /// Reads the next record's header within the ring's budget.
@@ -377,16 +398,16 @@ impl Encoder {
                 break;
             }
             let ok = if off + h.len <= a.len() {
-                self.record(&a[off..off + h.len], h, &r.thread_key)
+                self.record(&a[off..off + h.len], h, &r.thread_key, &r.shared.thread)
             } else if off >= a.len() {
                 let o = off - a.len();
-                self.record(&b[o..o + h.len], h, &r.thread_key)
+                self.record(&b[o..o + h.len], h, &r.thread_key, &r.shared.thread)
             } else {
                 // The record wraps around the ring's end: copy it out whole.
                 wrap.clear();
                 wrap.resize(h.len, 0);
                 copy_out(a, b, off, &mut wrap);
-                self.record(&wrap, h, &r.thread_key)
+                self.record(&wrap, h, &r.thread_key, &r.shared.thread)
             };
             if !ok {
                 Counters::add(&self.engine.counters.corrupt, 1);
@@ -417,10 +438,23 @@ impl Encoder {
 
     /// Encodes one record as a JSON line. On a malformed record nothing is
     /// written and false is returned.
-    fn record(&mut self, rec: &[u8], h: Header, thread_key: &[u8]) -> bool {
+    fn record(&mut self, rec: &[u8], h: Header, thread_key: &[u8], thread: &str) -> bool {
+        if h.kind != KIND_LOG {
+            // A span record: for the exporters only.
+            self.spans += 1;
+            if let Some(x) = self.export.as_mut() {
+                let ts = self.conv.to_unix_nanos(h.ts);
+                x.push(rec, &h, ts, thread, self.observed);
+            }
+            return true;
+        }
         let start = self.out.len();
         if self.encode(rec, h, thread_key).is_some() {
             self.written += 1;
+            if let Some(x) = self.export.as_mut().filter(|x| x.logs) {
+                let ts = self.conv.to_unix_nanos(h.ts);
+                x.push(rec, &h, ts, thread, self.observed);
+            }
             true
         } else {
             self.out.truncate(start);
@@ -444,6 +478,11 @@ impl Encoder {
             } else {
                 None
             };
+            let corr = if h.flags & FLAG_CORR != 0 {
+                Some(d.string()?)
+            } else {
+                None
+            };
             if h.flags & FLAG_FMT_MESSAGE != 0 {
                 json::write_str(&mut out, d.string()?);
             }
@@ -458,6 +497,10 @@ impl Encoder {
                 }
                 out.extend_from_slice(b",\"trace_flags\":");
                 json::write_hex_u8(&mut out, c.trace_flags);
+            }
+            if let Some(id) = corr {
+                out.extend_from_slice(b",\"correlation_id\":");
+                json::write_str_lossy(&mut out, id);
             }
             out.extend_from_slice(thread_key);
             let mut exception = false;

@@ -1,0 +1,612 @@
+//! From the writer thread to the exporters: fixed-size chunks of raw records
+//! over a bounded queue, decoded on the export thread.
+//!
+//! Chunk entry layout: `u8` thread-name length, the name, then the record
+//! exactly as it was in the ring, except that its timestamp field holds Unix
+//! nanoseconds. Memory is fixed: `CHUNKS` buffers of `chunk_bytes` circulate
+//! between the two threads; when none is free, the writer drops the records
+//! it would have exported, and counts them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{EventView, Exporter, Field, FieldValue, LogView, SpanView, StatusView};
+use crate::callsite::Callsite;
+use crate::engine::{self, Engine};
+use crate::record::{
+    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_TRUNCATED, HEADER_LEN,
+    Header, KIND_LOG, KIND_SPAN_ATTR, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START,
+    KIND_SPAN_STATUS, TraceContext, Val,
+};
+use crate::resource::Resource;
+
+/// Buffers in circulation.
+const CHUNKS: usize = 16;
+/// Spans started and not yet ended that the export thread keeps; a start
+/// beyond this is dropped and counted.
+pub(crate) const MAX_OPEN_SPANS: usize = 65_536;
+const TICK: Duration = Duration::from_millis(50);
+
+/// Export-side counters, shown in [`crate::Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct ExportCounters {
+    pub logs_dropped: AtomicU64,
+    pub spans_dropped: AtomicU64,
+    pub logs_exported: AtomicU64,
+    pub spans_exported: AtomicU64,
+    /// Span records whose span was unknown (its start was dropped).
+    pub span_orphans: AtomicU64,
+}
+
+fn add(c: &AtomicU64, n: u64) {
+    if n != 0 {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+enum Msg {
+    Chunk(Vec<u8>, u64),
+    Flush(mpsc::Sender<()>, Instant),
+    Shutdown(mpsc::Sender<()>, Instant),
+}
+
+/// The writer's end.
+pub(crate) struct ExportPipe {
+    tx: SyncSender<Msg>,
+    pool: Receiver<Vec<u8>>,
+    cur: Option<Vec<u8>>,
+    cur_logs: u64,
+    cur_spans: u64,
+    chunk_bytes: usize,
+    pub logs: bool,
+    counters: Arc<ExportCounters>,
+}
+
+/// The application's end: flush and shutdown.
+pub(crate) struct Pipeline {
+    tx: Mutex<Option<SyncSender<Msg>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    pub counters: Arc<ExportCounters>,
+}
+
+impl Pipeline {
+    /// Starts the export thread; returns the application's and the writer's ends.
+    pub(crate) fn start(
+        exporters: Vec<Box<dyn Exporter>>,
+        resource: Resource,
+        chunk_bytes: usize,
+    ) -> std::io::Result<(Pipeline, ExportPipe)> {
+        let logs = exporters.iter().any(|e| e.wants_logs());
+        let (tx, rx) = mpsc::sync_channel::<Msg>(CHUNKS + 4);
+        let (pool_tx, pool_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
+        for _ in 0..CHUNKS {
+            // Cannot fail: the channel has room for every buffer.
+            let _ = pool_tx.try_send(Vec::with_capacity(chunk_bytes));
+        }
+        let counters = Arc::new(ExportCounters::default());
+        let mut worker = Worker {
+            exporters,
+            open: HashMap::with_capacity(1024),
+            free: Vec::new(),
+            fields: Vec::with_capacity(64),
+            counters: counters.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("datapunk-log-export".into())
+            .spawn(move || {
+                crate::ring::mark_export_thread();
+                for e in worker.exporters.iter_mut() {
+                    e.set_resource(&resource);
+                }
+                worker.run(rx, pool_tx);
+            })?;
+        Ok((
+            Pipeline {
+                tx: Mutex::new(Some(tx.clone())),
+                thread: Mutex::new(Some(thread)),
+                counters: counters.clone(),
+            },
+            ExportPipe {
+                tx,
+                pool: pool_rx,
+                cur: None,
+                cur_logs: 0,
+                cur_spans: 0,
+                chunk_bytes,
+                logs,
+                counters,
+            },
+        ))
+    }
+
+    fn send_and_wait(&self, make: impl FnOnce(mpsc::Sender<()>) -> Msg, timeout: Duration) -> bool {
+        let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            return false;
+        };
+        let (ack_tx, ack_rx) = mpsc::channel();
+        let deadline = Instant::now() + timeout;
+        // The queue holds at most a few chunks: waiting for room is bounded by
+        // the export thread's progress, and the send fails once it is gone.
+        let mut msg = Some(make(ack_tx));
+        loop {
+            match tx.try_send(msg.take().expect("message present")) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    msg = Some(m);
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        ack_rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
+    }
+
+    /// Waits until the exporters have sent everything handed to them so far.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.send_and_wait(|ack| Msg::Flush(ack, deadline), timeout)
+    }
+
+    /// Flushes and stops the exporters, then the thread; bounded by `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let ok = self.send_and_wait(|ack| Msg::Shutdown(ack, deadline), timeout);
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if ok && let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+        ok
+    }
+}
+
+impl ExportPipe {
+    /// Hands one record to the export thread (batched into chunks).
+    /// `unix_ts` replaces the ring's raw timestamp.
+    pub(crate) fn push(&mut self, rec: &[u8], h: &Header, unix_ts: u64, thread: &str, now: u64) {
+        let is_log = h.kind == KIND_LOG;
+        let name = cut(thread, 255);
+        let need = 1 + name.len() + rec.len();
+        if self
+            .cur
+            .as_ref()
+            .is_some_and(|c| c.len() + need > self.chunk_bytes)
+        {
+            self.send(now);
+        }
+        if self.cur.is_none() {
+            self.cur = self.pool.try_recv().ok();
+        }
+        let Some(cur) = self.cur.as_mut() else {
+            // Every buffer is queued or being exported: the export side is
+            // behind. Drop, counted.
+            if is_log {
+                add(&self.counters.logs_dropped, 1);
+            } else if h.kind == KIND_SPAN_START {
+                add(&self.counters.spans_dropped, 1);
+            }
+            return;
+        };
+        cur.push(name.len() as u8);
+        cur.extend_from_slice(name.as_bytes());
+        let at = cur.len();
+        cur.extend_from_slice(rec);
+        cur[at + 16..at + 24].copy_from_slice(&unix_ts.to_le_bytes());
+        if is_log {
+            self.cur_logs += 1;
+        } else if h.kind == KIND_SPAN_START {
+            self.cur_spans += 1;
+        }
+    }
+
+    /// Bytes waiting in the current chunk.
+    pub(crate) fn pending(&self) -> usize {
+        self.cur.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Sends the current chunk, if any.
+    pub(crate) fn send(&mut self, now: u64) {
+        let Some(buf) = self.cur.take() else {
+            return;
+        };
+        if buf.is_empty() {
+            self.cur = Some(buf);
+            return;
+        }
+        match self.tx.try_send(Msg::Chunk(buf, now)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Msg::Chunk(mut buf, _)))
+            | Err(TrySendError::Disconnected(Msg::Chunk(mut buf, _))) => {
+                add(&self.counters.logs_dropped, self.cur_logs);
+                add(&self.counters.spans_dropped, self.cur_spans);
+                buf.clear();
+                self.cur = Some(buf);
+            }
+            Err(_) => {}
+        }
+        self.cur_logs = 0;
+        self.cur_spans = 0;
+    }
+}
+
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A span started and not yet ended: its records so far, as in the chunk.
+struct Open {
+    buf: Vec<u8>,
+}
+
+struct Worker {
+    exporters: Vec<Box<dyn Exporter>>,
+    open: HashMap<u64, Open>,
+    /// Buffers of ended spans, for reuse.
+    free: Vec<Vec<u8>>,
+    /// A log record's fields, kept empty between records for its capacity.
+    fields: Vec<Field<'static>>,
+    counters: Arc<ExportCounters>,
+}
+
+/// An empty vector of fields with another lifetime, keeping the allocation
+/// (collecting from an emptied `into_iter` of the same layout reuses it).
+fn reuse<'b>(mut v: Vec<Field<'_>>) -> Vec<Field<'b>> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("cleared")).collect()
+}
+
+impl Worker {
+    fn run(&mut self, rx: Receiver<Msg>, pool: SyncSender<Vec<u8>>) {
+        let mut last_tick = Instant::now();
+        loop {
+            let msg = rx.recv_timeout(TICK);
+            match msg {
+                Ok(Msg::Chunk(mut buf, observed)) => {
+                    self.chunk(&buf, observed);
+                    buf.clear();
+                    let _ = pool.try_send(buf);
+                }
+                Ok(Msg::Flush(ack, deadline)) => {
+                    for e in self.exporters.iter_mut() {
+                        e.flush(deadline);
+                    }
+                    let _ = ack.send(());
+                }
+                Ok(Msg::Shutdown(ack, deadline)) => {
+                    for e in self.exporters.iter_mut() {
+                        e.shutdown(deadline);
+                    }
+                    let _ = ack.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    for e in self.exporters.iter_mut() {
+                        e.shutdown(deadline);
+                    }
+                    return;
+                }
+            }
+            let now = Instant::now();
+            if now.duration_since(last_tick) >= TICK {
+                last_tick = now;
+                for e in self.exporters.iter_mut() {
+                    e.tick(now);
+                }
+            }
+        }
+    }
+
+    fn chunk(&mut self, buf: &[u8], observed: u64) {
+        let Some(engine) = engine::get() else {
+            return;
+        };
+        let mut off = 0;
+        while off < buf.len() {
+            let Some(entry) = Entry::at(buf, off) else {
+                Counters::corrupt(engine);
+                return;
+            };
+            off = entry.end;
+            match entry.h.kind {
+                KIND_LOG => {
+                    let mut fields = reuse(std::mem::take(&mut self.fields));
+                    match log_view(engine, &entry, observed, &mut fields) {
+                        Some(v) => {
+                            for e in self.exporters.iter_mut().filter(|e| e.wants_logs()) {
+                                e.export_log(&v);
+                            }
+                            add(&self.counters.logs_exported, 1);
+                        }
+                        None => Counters::corrupt(engine),
+                    }
+                    self.fields = reuse(fields);
+                }
+                KIND_SPAN_START => {
+                    let Some(id) = span_id(entry.rec) else {
+                        Counters::corrupt(engine);
+                        continue;
+                    };
+                    if self.open.len() >= MAX_OPEN_SPANS {
+                        add(&self.counters.spans_dropped, 1);
+                        continue;
+                    }
+                    let mut b = self.free.pop().unwrap_or_default();
+                    b.clear();
+                    b.extend_from_slice(&buf[entry.start..entry.end]);
+                    if let Some(old) = self.open.insert(id, Open { buf: b }) {
+                        // The same id started twice (64-bit collision or a
+                        // corrupt record): the older one is lost.
+                        add(&self.counters.spans_dropped, 1);
+                        self.free.push(old.buf);
+                    }
+                }
+                KIND_SPAN_ATTR | KIND_SPAN_EVENT | KIND_SPAN_STATUS => {
+                    match span_id(entry.rec).and_then(|id| self.open.get_mut(&id)) {
+                        Some(o) => o.buf.extend_from_slice(&buf[entry.start..entry.end]),
+                        None => add(&self.counters.span_orphans, 1),
+                    }
+                }
+                KIND_SPAN_END => {
+                    let Some(open) = span_id(entry.rec).and_then(|id| self.open.remove(&id))
+                    else {
+                        add(&self.counters.span_orphans, 1);
+                        continue;
+                    };
+                    if span_view(engine, &open.buf, entry.h.ts, |v| {
+                        for e in self.exporters.iter_mut().filter(|e| e.wants_spans()) {
+                            e.export_span(v);
+                        }
+                    })
+                    .is_some()
+                    {
+                        add(&self.counters.spans_exported, 1);
+                    } else {
+                        Counters::corrupt(engine);
+                    }
+                    if self.free.len() < 1024 {
+                        self.free.push(open.buf);
+                    }
+                }
+                _ => Counters::corrupt(engine),
+            }
+        }
+    }
+}
+
+struct Counters;
+
+impl Counters {
+    fn corrupt(engine: &Engine) {
+        engine.counters.corrupt.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One chunk entry: thread name and record.
+struct Entry<'a> {
+    thread: &'a str,
+    rec: &'a [u8],
+    h: Header,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Entry<'a> {
+    fn at(buf: &'a [u8], start: usize) -> Option<Entry<'a>> {
+        let n = usize::from(*buf.get(start)?);
+        let thread = std::str::from_utf8(buf.get(start + 1..start + 1 + n)?).ok()?;
+        let r = start + 1 + n;
+        let head: &[u8; HEADER_LEN] = buf.get(r..r + HEADER_LEN)?.try_into().ok()?;
+        let h = Header::parse(head);
+        if h.len < HEADER_LEN {
+            return None;
+        }
+        let rec = buf.get(r..r + h.len)?;
+        Some(Entry {
+            thread,
+            rec,
+            h,
+            start,
+            end: r + h.len,
+        })
+    }
+}
+
+fn span_id(rec: &[u8]) -> Option<u64> {
+    let h = Header::parse(rec.get(..HEADER_LEN)?.try_into().ok()?);
+    if h.flags & FLAG_CTX == 0 {
+        return None;
+    }
+    Decoder::new(rec).context().map(|c| c.span_id)
+}
+
+/// Context and correlation id at the start of a record.
+fn prefix<'a>(d: &mut Decoder<'a>, h: &Header) -> Option<(TraceContext, Option<&'a str>)> {
+    let ctx = if h.flags & FLAG_CTX != 0 {
+        d.context()?
+    } else {
+        TraceContext::default()
+    };
+    let corr = if h.flags & FLAG_CORR != 0 {
+        Some(std::str::from_utf8(d.string()?).ok()?)
+    } else {
+        None
+    };
+    Some((ctx, corr))
+}
+
+fn str_of(v: Val<'_>) -> Option<&str> {
+    match v {
+        Val::Str(b) => std::str::from_utf8(b).ok(),
+        _ => None,
+    }
+}
+
+fn log_view<'a, 'f>(
+    engine: &Engine,
+    e: &Entry<'a>,
+    observed: u64,
+    fields: &'f mut Vec<Field<'a>>,
+) -> Option<LogView<'f>>
+where
+    'a: 'f,
+{
+    let cs: &'static Callsite = engine::callsite(engine, e.h.callsite)?;
+    let meta = cs.metadata();
+    let mut d = Decoder::new(e.rec);
+    let (ctx, corr) = prefix(&mut d, &e.h)?;
+    let message = if e.h.flags & FLAG_FMT_MESSAGE != 0 {
+        std::str::from_utf8(d.string()?).ok()?
+    } else {
+        meta.message
+    };
+    for (i, key) in meta.fields.iter().enumerate() {
+        let value = if i < usize::from(e.h.values) {
+            FieldValue::from_val(d.value()?)?
+        } else {
+            FieldValue::None
+        };
+        fields.push(Field {
+            key: key.strip_prefix("r#").unwrap_or(key),
+            value,
+        });
+    }
+    Some(LogView {
+        time_unix_nano: e.h.ts,
+        observed_unix_nano: observed,
+        level: meta.level,
+        target: meta.target,
+        message,
+        trace: ctx,
+        correlation_id: corr,
+        thread: e.thread,
+        truncated: e.h.flags & FLAG_TRUNCATED != 0,
+        fields,
+    })
+}
+
+/// Joins a span's records (start first) into a view and hands it to `f`.
+fn span_view(engine: &Engine, buf: &[u8], end_ts: u64, f: impl FnOnce(&SpanView<'_>)) -> Option<()> {
+    let first = Entry::at(buf, 0)?;
+    let cs: &'static Callsite = engine::callsite(engine, first.h.callsite)?;
+    let meta = cs.metadata();
+    let mut fields: Vec<Field<'_>> = Vec::new();
+    // (name, time, start, end) of each event's fields within `fields`.
+    let mut events: Vec<(&str, u64, usize, usize)> = Vec::new();
+    let mut status = StatusView::Unset;
+    let mut d = Decoder::new(first.rec);
+    let (ctx, corr) = prefix(&mut d, &first.h)?;
+    for (i, key) in meta.fields.iter().enumerate() {
+        let value = if i < usize::from(first.h.values) {
+            FieldValue::from_val(d.value()?)?
+        } else {
+            FieldValue::None
+        };
+        fields.push(Field {
+            key: key.strip_prefix("r#").unwrap_or(key),
+            value,
+        });
+    }
+    let mut off = first.end;
+    let mut event_fields: Vec<Field<'_>> = Vec::new();
+    while off < buf.len() {
+        let e = Entry::at(buf, off)?;
+        off = e.end;
+        let mut d = Decoder::new(e.rec);
+        prefix(&mut d, &e.h)?;
+        let n = usize::from(e.h.values);
+        match e.h.kind {
+            KIND_SPAN_ATTR => {
+                let mut i = 0;
+                while i + 1 < n {
+                    let key = str_of(d.value()?)?;
+                    let value = FieldValue::from_val(d.value()?)?;
+                    fields.push(Field { key, value });
+                    i += 2;
+                }
+            }
+            KIND_SPAN_STATUS => {
+                let code = d.value()?;
+                let desc = str_of(d.value()?)?;
+                status = match code {
+                    Val::U64(1) => StatusView::Ok,
+                    Val::U64(2) => StatusView::Error(desc),
+                    _ => return None,
+                };
+            }
+            KIND_SPAN_EVENT => {
+                let name = str_of(d.value()?)?;
+                let start = event_fields.len();
+                let mut i = 1;
+                while i < n {
+                    match d.value()? {
+                        Val::Error {
+                            type_name,
+                            message,
+                            chain,
+                        } => {
+                            let s = |b| std::str::from_utf8(b).ok();
+                            for (key, v) in [
+                                ("exception.type", type_name),
+                                ("exception.message", message),
+                                ("exception.stacktrace", chain),
+                            ] {
+                                event_fields.push(Field {
+                                    key,
+                                    value: FieldValue::Str(s(v)?),
+                                });
+                            }
+                            i += 1;
+                        }
+                        Val::Str(k) if i + 1 < n => {
+                            event_fields.push(Field {
+                                key: std::str::from_utf8(k).ok()?,
+                                value: FieldValue::from_val(d.value()?)?,
+                            });
+                            i += 2;
+                        }
+                        _ => return None,
+                    }
+                }
+                events.push((name, e.h.ts, start, event_fields.len()));
+            }
+            _ => return None,
+        }
+    }
+    let event_views: Vec<EventView<'_>> = events
+        .iter()
+        .map(|&(name, ts, s, e)| EventView {
+            name,
+            time_unix_nano: ts,
+            fields: &event_fields[s..e],
+        })
+        .collect();
+    let view = SpanView {
+        name: meta.message,
+        target: meta.target,
+        level: meta.level,
+        context: ctx,
+        parent_is_remote: first.h.flags & FLAG_REMOTE != 0,
+        correlation_id: corr,
+        start_unix_nano: first.h.ts,
+        end_unix_nano: end_ts,
+        fields: &fields,
+        events: &event_views,
+        status,
+        thread: first.thread,
+    };
+    f(&view);
+    Some(())
+}
