@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use crate::clock::{ClockSource, Converter};
 use crate::engine::{self, Engine, Settings};
+use crate::export::{Exporter, Pipeline};
 use crate::level::{DirectiveError, Directives, LevelFilter};
 use crate::record::{MIN_RECORD_LIMIT, SLACK};
+use crate::resource::{AttrValue, Resource, ResourceBuilder};
 use crate::sink::{
     DEFAULT_BACKLOG, FileSink, MemorySink, NullSink, Sink, SinkSlot, StderrSink, StdoutSink,
 };
-use crate::export::{Exporter, Pipeline};
-use crate::resource::{AttrValue, Resource, ResourceBuilder};
 use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig};
 
 /// The environment variable holding filter directives (`info,my_crate::db=debug`).
@@ -288,7 +288,11 @@ impl Builder {
         self
     }
     /// Any resource attribute; the builder wins over `OTEL_RESOURCE_ATTRIBUTES`.
-    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<AttrValue>) -> Self {
+    pub fn resource_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<AttrValue>,
+    ) -> Self {
         self.resource = self.resource.attribute(key, value);
         self
     }

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use crate::clock::Converter;
 use crate::encode::json;
 use crate::engine::{self, Engine, NewRing};
+use crate::export::ExportPipe;
 use crate::record::{
     Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG,
     KIND_MAX, SLACK, Val,
 };
-use crate::export::ExportPipe;
 use crate::ring::RingShared;
 use crate::sink::SinkSlot;
 use crate::stats::Counters;

@@ -360,8 +360,7 @@ impl Worker {
                     }
                 }
                 KIND_SPAN_END => {
-                    let Some(open) = span_id(entry.rec).and_then(|id| self.open.remove(&id))
-                    else {
+                    let Some(open) = span_id(entry.rec).and_then(|id| self.open.remove(&id)) else {
                         add(&self.counters.span_orphans, 1);
                         continue;
                     };
@@ -498,7 +497,12 @@ where
 }
 
 /// Joins a span's records (start first) into a view and hands it to `f`.
-fn span_view(engine: &Engine, buf: &[u8], end_ts: u64, f: impl FnOnce(&SpanView<'_>)) -> Option<()> {
+fn span_view(
+    engine: &Engine,
+    buf: &[u8],
+    end_ts: u64,
+    f: impl FnOnce(&SpanView<'_>),
+) -> Option<()> {
     let first = Entry::at(buf, 0)?;
     let cs: &'static Callsite = engine::callsite(engine, first.h.callsite)?;
     let meta = cs.metadata();
