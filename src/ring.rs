@@ -77,10 +77,6 @@ impl CorrId {
         Some(c)
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub(crate) fn as_str(&self) -> &str {
         let b = &self.bytes[..usize::from(self.len)];
         // `new` copies whole characters of a `str` only.
@@ -105,7 +101,9 @@ struct Hot {
     /// `ctx` holds a trace or `corr` an id: checked first, so calls outside
     /// a trace copy nothing.
     in_trace: Cell<bool>,
-    /// The current correlation id (`len == 0`: none).
+    /// A correlation id is current (in `corr`).
+    has_corr: Cell<bool>,
+    /// The current correlation id, when `has_corr`.
     corr: Cell<CorrId>,
     /// State of the thread's id generator (xorshift64*); 0 until seeded.
     rng: Cell<u64>,
@@ -130,6 +128,7 @@ thread_local! {
             state: Cell::new(ptr::null_mut()),
             ctx: Cell::new(TraceContext { trace_id: 0, span_id: 0, parent_span_id: 0, trace_flags: 0 }),
             in_trace: Cell::new(false),
+            has_corr: Cell::new(false),
             corr: Cell::new(CorrId::EMPTY),
             rng: Cell::new(0),
             muted: Cell::new(false),
@@ -207,14 +206,19 @@ fn emit<L: ValueList>(
         Some(h) => capture(&held, cs, ts, h, msg, values),
         None => {
             if hot.in_trace.get() {
-                // The id is copied out of the cell: a Display impl run by
-                // this call may enter another span and change it.
-                let corr = hot.corr.get();
+                // The id is copied out of the cell (only when there is one):
+                // a Display impl run by this call may enter another span.
+                let corr;
                 let h = RecHead {
                     kind: KIND_LOG,
                     flags: 0,
                     ctx: hot.ctx.get(),
-                    corr: (corr.len > 0).then_some(&corr),
+                    corr: if hot.has_corr.get() {
+                        corr = hot.corr.get();
+                        Some(&corr)
+                    } else {
+                        None
+                    },
                 };
                 capture(&held, cs, ts, &h, msg, values)
             } else {
@@ -535,57 +539,71 @@ fn new_state() -> Option<ThreadState> {
 
 /// The trace context copied into every record captured on this thread.
 pub(crate) fn current_context() -> TraceContext {
-    HOT.with(|h| {
-        if h.in_trace.get() {
-            h.ctx.get()
-        } else {
-            TraceContext::default()
-        }
-    })
+    current_ctx()
 }
 
 /// Replaces this thread's trace context, returning the previous one.
 pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
     HOT.with(|h| {
-        h.in_trace.set(ctx.is_some() || h.corr.get().len > 0);
-        h.ctx.replace(ctx)
+        h.in_trace.set(ctx.is_some() || h.has_corr.get());
+        let prev = h.ctx.replace(ctx);
+        if prev.is_some() { prev } else { TraceContext::default() }
     })
 }
 
-/// This thread's context and correlation id, for a span entered on it.
+/// This thread's current trace context (all zero outside a trace).
 #[inline(always)]
-pub(crate) fn current() -> (TraceContext, CorrId) {
+pub(crate) fn current_ctx() -> TraceContext {
     let h = hot();
-    if h.in_trace.get() {
-        (h.ctx.get(), h.corr.get())
-    } else {
-        (TraceContext::default(), CorrId::EMPTY)
-    }
+    if h.in_trace.get() { h.ctx.get() } else { TraceContext::default() }
+}
+
+/// This thread's current correlation id, boxed (for a span made here).
+#[inline(always)]
+pub(crate) fn current_corr() -> Option<Box<CorrId>> {
+    let h = hot();
+    if h.has_corr.get() { Some(Box::new(h.corr.get())) } else { None }
+}
+
+/// What [`enter`] replaced.
+#[derive(Debug)]
+pub(crate) struct Prev {
+    ctx: TraceContext,
+    corr: Option<CorrId>,
 }
 
 /// Makes `ctx` and `corr` current on this thread; returns what was.
 #[inline(always)]
-pub(crate) fn swap_current(ctx: TraceContext, corr: &CorrId) -> (TraceContext, CorrId) {
+pub(crate) fn enter(ctx: TraceContext, corr: Option<&CorrId>) -> Prev {
     let h = hot();
-    let prev = if h.in_trace.get() {
-        (h.ctx.get(), h.corr.get())
-    } else {
-        (TraceContext::default(), CorrId::EMPTY)
+    let prev = Prev {
+        ctx: h.ctx.get(),
+        corr: if h.has_corr.get() { Some(h.corr.get()) } else { None },
     };
     h.ctx.set(ctx);
-    if corr.len > 0 || prev.1.len > 0 {
-        h.corr.set(*corr);
+    if let Some(c) = corr {
+        h.corr.set(*c);
     }
-    h.in_trace.set(ctx.is_some() || corr.len > 0);
+    h.has_corr.set(corr.is_some());
+    h.in_trace.set(ctx.is_some() || corr.is_some());
     prev
+}
+
+/// Restores what [`enter`] replaced.
+#[inline(always)]
+pub(crate) fn leave(prev: &Prev) {
+    let h = hot();
+    h.ctx.set(prev.ctx);
+    if let Some(c) = &prev.corr {
+        h.corr.set(*c);
+    }
+    h.has_corr.set(prev.corr.is_some());
+    h.in_trace.set(prev.ctx.is_some() || prev.corr.is_some());
 }
 
 /// The thread's correlation id, if one is current.
 pub(crate) fn current_correlation_id() -> Option<String> {
-    HOT.with(|h| {
-        let c = h.corr.get();
-        (h.in_trace.get() && c.len > 0).then(|| c.as_str().to_owned())
-    })
+    HOT.with(|h| h.has_corr.get().then(|| h.corr.get().as_str().to_owned()))
 }
 
 /// A fresh non-zero random `u64` from this thread's generator.

@@ -121,7 +121,8 @@ pub struct Span {
     cs: Option<&'static Callsite>,
     /// True for a span this handle ends (not a [`Span::current`] view).
     owned: bool,
-    corr: CorrId,
+    /// The correlation id, boxed: only spans of a correlated request pay.
+    corr: Option<Box<CorrId>>,
 }
 
 impl std::fmt::Debug for Span {
@@ -146,7 +147,7 @@ impl Span {
             },
             cs: None,
             owned: false,
-            corr: CorrId::EMPTY,
+            corr: None,
         }
     }
 
@@ -154,7 +155,8 @@ impl Span {
     /// correlation id). Entering it elsewhere, or instrumenting a future with
     /// it, carries the context there; dropping it ends nothing.
     pub fn current() -> Span {
-        let (ctx, corr) = current_or_interop();
+        let ctx = current_or_interop();
+        let corr = ring::current_corr();
         Span {
             ctx,
             cs: None,
@@ -168,21 +170,14 @@ impl Span {
     #[inline(always)]
     pub fn start<L: ValueList>(cs: &'static Callsite, parent: Parent<'_>, values: &L) -> Span {
         let (parent_ctx, corr, remote) = match parent {
-            Parent::Current => {
-                let (c, corr) = current_or_interop();
-                (c, corr, false)
-            }
-            Parent::Root => (TraceContext::default(), ring::current().1, false),
-            Parent::Span(s) => (s.ctx, s.corr, false),
+            Parent::Current => (current_or_interop(), ring::current_corr(), false),
+            Parent::Root => (TraceContext::default(), ring::current_corr(), false),
+            Parent::Span(s) => (s.ctx, s.corr.clone(), false),
             Parent::Remote(p) => {
-                let corr = p
-                    .correlation_id
-                    .as_deref()
-                    .and_then(CorrId::new)
-                    .unwrap_or(CorrId::EMPTY);
-                (remote_context(p.parent.as_ref()), corr, true)
+                let corr = p.correlation_id.as_deref().and_then(CorrId::new);
+                (remote_context(p.parent.as_ref()), corr.map(Box::new), true)
             }
-            Parent::Context(c) => (c, ring::current().1, true),
+            Parent::Context(c) => (c, ring::current_corr(), true),
         };
         let span_id = new_span_id();
         let ctx = if parent_ctx.is_some() {
@@ -209,7 +204,7 @@ impl Span {
                     0
                 },
                 ctx,
-                corr: (!corr.is_empty()).then_some(&corr),
+                corr: corr.as_deref(),
             };
             ring::dispatch_span(&head, cs, values);
             Some(cs)
@@ -231,12 +226,12 @@ impl Span {
 
     /// The correlation id the span carries, if any.
     pub fn correlation_id(&self) -> Option<&str> {
-        (!self.corr.is_empty()).then(|| self.corr.as_str())
+        self.corr.as_deref().map(CorrId::as_str)
     }
 
     /// True for a span that does nothing ([`Span::none`], or disabled).
     pub fn is_none(&self) -> bool {
-        !self.ctx.is_some() && self.corr.is_empty()
+        !self.ctx.is_some() && self.corr.is_none()
     }
 
     /// The span as a W3C `traceparent`, for calls to other services.
@@ -257,7 +252,7 @@ impl Span {
                 _span: PhantomData,
             };
         }
-        let prev = ring::swap_current(self.ctx, &self.corr);
+        let prev = ring::enter(self.ctx, self.corr.as_deref());
         Entered {
             prev: Some(prev),
             _span: PhantomData,
@@ -326,13 +321,13 @@ impl Drop for Span {
 /// The thread's context, or (with the `opentelemetry` feature and interop
 /// on) the OpenTelemetry context's when no span of this crate is current.
 #[inline(always)]
-fn current_or_interop() -> (TraceContext, CorrId) {
-    let (ctx, corr) = ring::current();
+fn current_or_interop() -> TraceContext {
+    let ctx = ring::current_ctx();
     #[cfg(feature = "opentelemetry")]
     if !ctx.is_some() && crate::context::interop_enabled() {
-        return (crate::context::otel_current(), corr);
+        return crate::context::otel_current();
     }
-    (ctx, corr)
+    ctx
 }
 
 fn remote_context(tp: Option<&TraceParent>) -> TraceContext {
@@ -351,7 +346,7 @@ fn remote_context(tp: Option<&TraceParent>) -> TraceContext {
 /// entered and left on the same thread.
 #[must_use = "the span is current only while the guard lives"]
 pub struct Entered<'a> {
-    prev: Option<(TraceContext, CorrId)>,
+    prev: Option<ring::Prev>,
     _span: PhantomData<(&'a Span, *const ())>,
 }
 
@@ -364,8 +359,8 @@ impl std::fmt::Debug for Entered<'_> {
 impl Drop for Entered<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some((ctx, corr)) = &self.prev {
-            ring::swap_current(*ctx, corr);
+        if let Some(prev) = &self.prev {
+            ring::leave(prev);
         }
     }
 }

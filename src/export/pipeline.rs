@@ -89,7 +89,7 @@ impl Pipeline {
         let counters = Arc::new(ExportCounters::default());
         let mut worker = Worker {
             exporters,
-            open: HashMap::with_capacity(1024),
+            open: IdMap::with_capacity_and_hasher(1024, Default::default()),
             free: Vec::new(),
             fields: Vec::with_capacity(64),
             counters: counters.clone(),
@@ -244,6 +244,26 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// Span ids are random already: the map uses them as their own hash.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// A span started and not yet ended: its records so far, as in the chunk.
 struct Open {
     buf: Vec<u8>,
@@ -251,7 +271,7 @@ struct Open {
 
 struct Worker {
     exporters: Vec<Box<dyn Exporter>>,
-    open: HashMap<u64, Open>,
+    open: IdMap<Open>,
     /// Buffers of ended spans, for reuse.
     free: Vec<Vec<u8>>,
     /// A log record's fields, kept empty between records for its capacity.
