@@ -74,6 +74,9 @@ fn main() {
         .overflow(Overflow::Drop)
         .ring_capacity(RING)
         .exporter(Discard)
+        // DATAPUNK_BENCH_OTEL=1: measure the cost of the OpenTelemetry
+        // context lookup in calls outside a span.
+        .opentelemetry_context(std::env::var_os("DATAPUNK_BENCH_OTEL").is_some())
         .panic_hook(false)
         .init()
         .expect("init");
