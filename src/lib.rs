@@ -50,6 +50,7 @@ mod signal;
 mod sink;
 pub mod span;
 mod stats;
+mod traced_support;
 mod value;
 mod writer;
 
@@ -65,6 +66,7 @@ pub use record::{RecordBuf, TraceContext};
 pub use sink::{FileSink, MemorySink, Sink};
 pub use span::{Entered, Instrument, Instrumented, Parent, Span, Status, in_span};
 pub use stats::Stats;
+pub use datapunk_log_macros::traced;
 pub use value::{DebugValue, DisplayValue, Value, debug, display};
 
 /// Starts configuring the engine.
@@ -167,6 +169,10 @@ pub mod __fuzz {
 
 #[doc(hidden)]
 pub mod __private {
+    /// Support for `#[traced]`.
+    pub mod traced {
+        pub use crate::traced_support::*;
+    }
     /// `Some(args)` when `b`.
     #[inline(always)]
     pub fn fmt_if(b: bool, args: core::fmt::Arguments<'_>) -> Option<core::fmt::Arguments<'_>> {

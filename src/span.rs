@@ -236,7 +236,7 @@ impl Span {
 
     /// The span as a W3C `traceparent`, for calls to other services.
     pub fn traceparent(&self) -> Option<TraceParent> {
-        self.ctx.is_some().then(|| TraceParent {
+        self.ctx.is_some().then_some(TraceParent {
             trace_id: self.ctx.trace_id,
             span_id: self.ctx.span_id,
             flags: self.ctx.trace_flags,
