@@ -61,12 +61,12 @@ pub use clock::ClockSource;
 pub use config::{
     Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError, Overflow,
 };
+pub use datapunk_log_macros::traced;
 pub use level::{DirectiveError, Directives, Level, LevelFilter};
 pub use record::{RecordBuf, TraceContext};
 pub use sink::{FileSink, MemorySink, Sink};
 pub use span::{Entered, Instrument, Instrumented, Parent, Span, Status, in_span};
 pub use stats::Stats;
-pub use datapunk_log_macros::traced;
 pub use value::{DebugValue, DisplayValue, Value, debug, display};
 
 /// Starts configuring the engine.
@@ -84,7 +84,9 @@ pub fn flush() {
 /// Like [`flush`], giving up after `timeout`; true when the barrier completed.
 pub fn flush_timeout(timeout: Duration) -> bool {
     match engine::get() {
-        Some(e) if e.writer_alive.load(std::sync::atomic::Ordering::Acquire) => e.flush_all(timeout),
+        Some(e) if e.writer_alive.load(std::sync::atomic::Ordering::Acquire) => {
+            e.flush_all(timeout)
+        }
         _ => false,
     }
 }

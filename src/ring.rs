@@ -547,7 +547,11 @@ pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
     HOT.with(|h| {
         h.in_trace.set(ctx.is_some() || h.has_corr.get());
         let prev = h.ctx.replace(ctx);
-        if prev.is_some() { prev } else { TraceContext::default() }
+        if prev.is_some() {
+            prev
+        } else {
+            TraceContext::default()
+        }
     })
 }
 
@@ -555,14 +559,22 @@ pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
 #[inline(always)]
 pub(crate) fn current_ctx() -> TraceContext {
     let h = hot();
-    if h.in_trace.get() { h.ctx.get() } else { TraceContext::default() }
+    if h.in_trace.get() {
+        h.ctx.get()
+    } else {
+        TraceContext::default()
+    }
 }
 
 /// This thread's current correlation id, boxed (for a span made here).
 #[inline(always)]
 pub(crate) fn current_corr() -> Option<Box<CorrId>> {
     let h = hot();
-    if h.has_corr.get() { Some(Box::new(h.corr.get())) } else { None }
+    if h.has_corr.get() {
+        Some(Box::new(h.corr.get()))
+    } else {
+        None
+    }
 }
 
 /// What [`enter`] replaced.
@@ -578,7 +590,11 @@ pub(crate) fn enter(ctx: TraceContext, corr: Option<&CorrId>) -> Prev {
     let h = hot();
     let prev = Prev {
         ctx: h.ctx.get(),
-        corr: if h.has_corr.get() { Some(h.corr.get()) } else { None },
+        corr: if h.has_corr.get() {
+            Some(h.corr.get())
+        } else {
+            None
+        },
     };
     h.ctx.set(ctx);
     if let Some(c) = corr {

@@ -1,0 +1,2454 @@
+//! OTLP export of log records and spans (gRPC or HTTP/protobuf), through
+//! `opentelemetry-otlp`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use datapunk_log::export::otlp::{OtlpConfig, OtlpExporter, Protocol};
+//!
+//! let config = OtlpConfig::from_env()?
+//!     .protocol(Protocol::Grpc)
+//!     .header("x-tenant", "checkout")
+//!     .timeout(Duration::from_secs(5));
+//! let exporter = OtlpExporter::new(config)?;
+//! # let _ = exporter;
+//! # Ok(()) }
+//! ```
+//!
+//! # Threads and runtime
+//!
+//! [`OtlpExporter::new`] only validates the configuration: it creates no
+//! runtime and no connection, so it can be called from any thread, inside a
+//! tokio runtime or not. The exporter is set up lazily on the export thread,
+//! in [`Exporter::set_resource`] or at the first record: it builds its own
+//! single-threaded tokio runtime (whose helper threads call
+//! `ring::mark_export_thread`, so that the logs of the exporter's
+//! dependencies do not loop back into the engine), then the
+//! `opentelemetry-otlp` log and span exporters inside it. A gRPC channel
+//! connects lazily: a collector that is down at start fails no setup, only
+//! the exports made while it is down. Exports run with `block_on` on the
+//! export thread, one batch at a time.
+//!
+//! # Batching
+//!
+//! Up to `max_export_batch_size` log records (and, separately, spans) are
+//! held. A batch is sent when it is full, when [`Exporter::tick`] sees that
+//! `schedule_delay` has passed since its first record, on
+//! [`Exporter::flush`] and on [`Exporter::shutdown`]. A full batch is sent
+//! synchronously before the next record is taken, so at most one batch per
+//! signal is ever held: the bounded queue in front of the export thread is
+//! the engine's (records dropped there are counted in
+//! [`crate::Stats::export_dropped_logs`] and
+//! [`crate::Stats::export_dropped_spans`], not here). The exporter retries
+//! throttled and unavailable collectors (HTTP 429, 502, 503, 504; gRPC
+//! `UNAVAILABLE`, `RESOURCE_EXHAUSTED` with `RetryInfo`, ...) with
+//! exponential backoff, honouring `Retry-After` and gRPC `RetryInfo`, within
+//! the exporter timeout; a batch that still fails is dropped and counted in
+//! [`otlp_stats`].
+//!
+//! # Configuration and precedence
+//!
+//! [`OtlpConfig::from_env`] reads the OpenTelemetry variables below; the
+//! builder methods override them. For every setting:
+//!
+//! **builder > signal-specific variable > generic variable > default.**
+//!
+//! For the endpoint the builder's per-signal endpoints
+//! ([`OtlpConfig::logs_endpoint`], [`OtlpConfig::traces_endpoint`]) come
+//! before its generic [`OtlpConfig::endpoint`]. Headers merge key by key:
+//! the signal-specific variable replaces the generic one as a whole (as the
+//! specification says), then each header given to the builder replaces the
+//! one of the same name.
+//!
+//! | Variable | Meaning | Default |
+//! |---|---|---|
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; HTTP appends `/v1/logs` or `/v1/traces` | `http://localhost:4317` (gRPC), `http://localhost:4318` (HTTP) |
+//! | `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_ENDPOINT` | full URL, used as is | |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_PROTOCOL` | `grpc` or `http/protobuf` (`http/json` is refused) | `grpc` |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_HEADERS` | `k=v,k2=v2`, percent-decoded | |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_TIMEOUT` | milliseconds, > 0 | 10000 |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_COMPRESSION` | `gzip` or `none` | `none` |
+//! | `OTEL_BLRP_SCHEDULE_DELAY` / `OTEL_BSP_SCHEDULE_DELAY` | milliseconds | 1000 / 5000 |
+//! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` / `OTEL_BSP_…` | records per request, > 0 | 512 |
+//! | `OTEL_BLRP_EXPORT_TIMEOUT` / `OTEL_BSP_…` | milliseconds, bound of one batch's export | 30000 |
+//! | `OTEL_BLRP_MAX_QUEUE_SIZE` / `OTEL_BSP_…` | caps the batch size (> 0) | 2048 |
+//!
+//! A variable that is set but empty counts as unset. A value that cannot be
+//! used is an [`OtlpError::InvalidEnv`] naming the variable (header values
+//! are never echoed: they often hold credentials).
+//!
+//! `opentelemetry-otlp` also reads some of these variables itself when the
+//! exporter is built. Everything this module resolves is handed to it
+//! explicitly (endpoint, protocol, timeout; headers are set last on every
+//! request, so they win over the headers it reads), so the precedence above
+//! holds, with one exception: when the configuration says no compression
+//! (`compression(None)` from the builder) while
+//! `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_COMPRESSION=gzip` is set in the
+//! process environment, `opentelemetry-otlp` still compresses with gzip (it
+//! has no way to be told "none" explicitly).
+//!
+//! Only `http://` endpoints are supported: this build enables no TLS
+//! feature, and an `https://` endpoint is refused by [`OtlpExporter::new`].
+//!
+//! # Mapping
+//!
+//! Log records follow the OpenTelemetry log data model: timestamp and
+//! observed timestamp, severity number (`TRACE` 1, `DEBUG` 5, `INFO` 9,
+//! `WARN` 13, `ERROR` 17) and text, the message as a string body, typed
+//! attributes, `correlation_id` and `thread.name` attributes, the trace
+//! context (when the record is inside a trace; only the sampled flag is
+//! kept), and the call site's target as the instrumentation scope. Fields:
+//! booleans, integers up to `i64::MAX` and floats keep their type; larger
+//! `u64` values and 128-bit integers become their decimal text; characters,
+//! strings and bytes (lossily decoded) become strings; an error becomes the
+//! `exception.type`, `exception.message` and (when not empty)
+//! `exception.stacktrace` attributes; a field without a value is left out.
+//! Spans map the same way to internal spans with their parent, events and
+//! status.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+use opentelemetry::trace::{
+    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
+use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::logs::{
+    LogBatch, LogExporter as _, SdkLogRecord, SdkLogger, SdkLoggerProvider,
+};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
+
+use crate::Level;
+use crate::export::{EventView, Exporter, Field, FieldValue, LogView, SpanView, StatusView};
+use crate::resource::{AttrValue, Resource};
+
+// ---------------------------------------------------------------------------
+// Environment variable names
+// ---------------------------------------------------------------------------
+
+/// Base endpoint of every signal.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// Endpoint of logs, used as is.
+pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+/// Endpoint of traces, used as is.
+pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// Protocol of every signal.
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// Protocol of logs.
+pub const OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL";
+/// Protocol of traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// Headers of every signal.
+pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Headers of logs.
+pub const OTEL_EXPORTER_OTLP_LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
+/// Headers of traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// Timeout of every signal, milliseconds.
+pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Timeout of logs, milliseconds.
+pub const OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT";
+/// Timeout of traces, milliseconds.
+pub const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+/// Compression of every signal.
+pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// Compression of logs.
+pub const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
+/// Compression of traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+/// Delay between two sends of log records, milliseconds.
+pub const OTEL_BLRP_SCHEDULE_DELAY: &str = "OTEL_BLRP_SCHEDULE_DELAY";
+/// Log records per request.
+pub const OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE";
+/// Bound of one log batch's export, milliseconds.
+pub const OTEL_BLRP_EXPORT_TIMEOUT: &str = "OTEL_BLRP_EXPORT_TIMEOUT";
+/// Queue size of log records (caps the batch size).
+pub const OTEL_BLRP_MAX_QUEUE_SIZE: &str = "OTEL_BLRP_MAX_QUEUE_SIZE";
+/// Delay between two sends of spans, milliseconds.
+pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+/// Spans per request.
+pub const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+/// Bound of one span batch's export, milliseconds.
+pub const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+/// Queue size of spans (caps the batch size).
+pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+
+/// Default gRPC endpoint.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+/// Default HTTP endpoint (the signal's path is appended).
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+/// Default exporter timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of records (or spans) per request.
+pub const DEFAULT_BATCH_SIZE: usize = 512;
+/// Default queue size.
+pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
+/// Default bound of one batch's export.
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default delay between two sends of log records.
+pub const DEFAULT_LOGS_SCHEDULE_DELAY: Duration = Duration::from_millis(1000);
+/// Default delay between two sends of spans.
+pub const DEFAULT_SPANS_SCHEDULE_DELAY: Duration = Duration::from_millis(5000);
+/// Default number of retries of a failed request (throttling, unavailable).
+pub const DEFAULT_MAX_RETRIES: usize = 3;
+
+/// Keys and thread names interned at most (then allocated per record).
+const INTERN_LIMIT: usize = 4096;
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Why an OTLP configuration or exporter could not be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpError {
+    /// An environment variable holds a value that cannot be used.
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A configured value cannot be used (after the environment and the
+    /// builder are merged).
+    InvalidConfig {
+        /// The setting (`logs endpoint`, `header name`, ...).
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The exporter could not be set up on the export thread.
+    Setup(String),
+}
+
+impl fmt::Display for OtlpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OtlpError::InvalidEnv { var, reason } => write!(f, "invalid {var}: {reason}"),
+            OtlpError::InvalidConfig { setting, reason } => {
+                write!(f, "invalid OTLP {setting}: {reason}")
+            }
+            OtlpError::Setup(reason) => write!(f, "OTLP exporter setup failed: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for OtlpError {}
+
+fn env_err(var: &'static str, reason: impl Into<String>) -> OtlpError {
+    OtlpError::InvalidEnv {
+        var,
+        reason: reason.into(),
+    }
+}
+
+fn cfg_err(setting: &'static str, reason: impl Into<String>) -> OtlpError {
+    OtlpError::InvalidConfig {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------
+
+/// The OTLP transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// OTLP/gRPC (`grpc`).
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`).
+    HttpProtobuf,
+}
+
+/// Request compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Compression {
+    /// gzip.
+    Gzip,
+}
+
+/// A signal, for the per-signal getters of [`OtlpConfig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Log records.
+    Logs,
+    /// Spans.
+    Traces,
+}
+
+impl Signal {
+    fn http_path(self) -> &'static str {
+        match self {
+            Signal::Logs => "/v1/logs",
+            Signal::Traces => "/v1/traces",
+        }
+    }
+}
+
+/// How one signal is batched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Records (or spans) per request; at least 1.
+    pub max_export_batch_size: usize,
+    /// A batch is sent at the latest this long after its first record.
+    pub schedule_delay: Duration,
+    /// Bound of one batch's export, retries included.
+    pub export_timeout: Duration,
+    /// The OpenTelemetry queue size. This exporter holds at most one batch
+    /// (the engine's queue is in front of it), so the value only caps
+    /// `max_export_batch_size`.
+    pub max_queue_size: usize,
+}
+
+impl BatchConfig {
+    /// The specification's defaults for log records.
+    pub const fn logs_default() -> BatchConfig {
+        BatchConfig {
+            max_export_batch_size: DEFAULT_BATCH_SIZE,
+            schedule_delay: DEFAULT_LOGS_SCHEDULE_DELAY,
+            export_timeout: DEFAULT_EXPORT_TIMEOUT,
+            max_queue_size: DEFAULT_MAX_QUEUE_SIZE,
+        }
+    }
+
+    /// The specification's defaults for spans.
+    pub const fn spans_default() -> BatchConfig {
+        BatchConfig {
+            schedule_delay: DEFAULT_SPANS_SCHEDULE_DELAY,
+            ..BatchConfig::logs_default()
+        }
+    }
+
+    /// The batch size in effect: `max_export_batch_size` capped by
+    /// `max_queue_size`, at least 1.
+    pub fn effective_batch_size(&self) -> usize {
+        self.max_export_batch_size.min(self.max_queue_size).max(1)
+    }
+}
+
+/// Where an endpoint came from in the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum EnvEndpoint {
+    /// No variable: the protocol's default base.
+    Default,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: a base.
+    Base(String),
+    /// The signal's own variable: used as is.
+    Exact(String),
+}
+
+/// One signal's settings, the environment applied.
+#[derive(Clone, Debug, PartialEq)]
+struct SignalConfig {
+    env_endpoint: EnvEndpoint,
+    /// Builder's per-signal endpoint, used as is.
+    endpoint: Option<String>,
+    protocol: Protocol,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+    compression: Option<Compression>,
+    batch: BatchConfig,
+}
+
+/// Names of one signal's variables.
+struct SignalVars {
+    endpoint: &'static str,
+    protocol: &'static str,
+    headers: &'static str,
+    timeout: &'static str,
+    compression: &'static str,
+    schedule_delay: &'static str,
+    batch_size: &'static str,
+    export_timeout: &'static str,
+    queue_size: &'static str,
+}
+
+const LOGS_VARS: SignalVars = SignalVars {
+    endpoint: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+    protocol: OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+    headers: OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+    timeout: OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
+    compression: OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+    schedule_delay: OTEL_BLRP_SCHEDULE_DELAY,
+    batch_size: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
+    export_timeout: OTEL_BLRP_EXPORT_TIMEOUT,
+    queue_size: OTEL_BLRP_MAX_QUEUE_SIZE,
+};
+
+const TRACES_VARS: SignalVars = SignalVars {
+    endpoint: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    protocol: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    headers: OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+    timeout: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+    compression: OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+    schedule_delay: OTEL_BSP_SCHEDULE_DELAY,
+    batch_size: OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    export_timeout: OTEL_BSP_EXPORT_TIMEOUT,
+    queue_size: OTEL_BSP_MAX_QUEUE_SIZE,
+};
+
+/// Configuration of an [`OtlpExporter`]: the environment (see the
+/// [module docs](self)), overridden by the builder methods.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtlpConfig {
+    logs: SignalConfig,
+    traces: SignalConfig,
+    /// Builder's generic endpoint (a base).
+    endpoint: Option<String>,
+    logs_enabled: bool,
+    spans_enabled: bool,
+    max_retries: usize,
+}
+
+impl Default for OtlpConfig {
+    /// The defaults, without reading the environment.
+    fn default() -> OtlpConfig {
+        let signal = |batch| SignalConfig {
+            env_endpoint: EnvEndpoint::Default,
+            endpoint: None,
+            protocol: Protocol::Grpc,
+            headers: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            compression: None,
+            batch,
+        };
+        OtlpConfig {
+            logs: signal(BatchConfig::logs_default()),
+            traces: signal(BatchConfig::spans_default()),
+            endpoint: None,
+            logs_enabled: true,
+            spans_enabled: true,
+            max_retries: DEFAULT_MAX_RETRIES,
+        }
+    }
+}
+
+impl OtlpConfig {
+    /// The configuration from the process environment.
+    pub fn from_env() -> Result<OtlpConfig, OtlpError> {
+        OtlpConfig::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration from an environment read through `env` (a
+    /// variable's value, or `None` when unset).
+    pub fn from_env_with(env: impl Fn(&str) -> Option<String>) -> Result<OtlpConfig, OtlpError> {
+        let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
+        let mut cfg = OtlpConfig::default();
+
+        let generic_endpoint = get(OTEL_EXPORTER_OTLP_ENDPOINT).map(|v| v.trim().to_string());
+        let generic_protocol = match get(OTEL_EXPORTER_OTLP_PROTOCOL) {
+            Some(v) => Some(parse_protocol(OTEL_EXPORTER_OTLP_PROTOCOL, &v)?),
+            None => None,
+        };
+        let generic_headers = match get(OTEL_EXPORTER_OTLP_HEADERS) {
+            Some(v) => Some(parse_headers(OTEL_EXPORTER_OTLP_HEADERS, &v)?),
+            None => None,
+        };
+        let generic_timeout = match get(OTEL_EXPORTER_OTLP_TIMEOUT) {
+            Some(v) => Some(parse_timeout(OTEL_EXPORTER_OTLP_TIMEOUT, &v)?),
+            None => None,
+        };
+        let generic_compression = match get(OTEL_EXPORTER_OTLP_COMPRESSION) {
+            Some(v) => Some(parse_compression(OTEL_EXPORTER_OTLP_COMPRESSION, &v)?),
+            None => None,
+        };
+
+        for (signal, vars) in [(&mut cfg.logs, &LOGS_VARS), (&mut cfg.traces, &TRACES_VARS)] {
+            signal.env_endpoint = match (get(vars.endpoint), &generic_endpoint) {
+                (Some(e), _) => EnvEndpoint::Exact(e.trim().to_string()),
+                (None, Some(b)) => EnvEndpoint::Base(b.clone()),
+                (None, None) => EnvEndpoint::Default,
+            };
+            if let Some(p) = match get(vars.protocol) {
+                Some(v) => Some(parse_protocol(vars.protocol, &v)?),
+                None => generic_protocol,
+            } {
+                signal.protocol = p;
+            }
+            if let Some(h) = match get(vars.headers) {
+                Some(v) => Some(parse_headers(vars.headers, &v)?),
+                None => generic_headers.clone(),
+            } {
+                signal.headers = h;
+            }
+            if let Some(t) = match get(vars.timeout) {
+                Some(v) => Some(parse_timeout(vars.timeout, &v)?),
+                None => generic_timeout,
+            } {
+                signal.timeout = t;
+            }
+            if let Some(c) = match get(vars.compression) {
+                Some(v) => Some(parse_compression(vars.compression, &v)?),
+                None => generic_compression,
+            } {
+                signal.compression = c;
+            }
+            if let Some(v) = get(vars.schedule_delay) {
+                signal.batch.schedule_delay = parse_millis(vars.schedule_delay, &v)?;
+            }
+            if let Some(v) = get(vars.batch_size) {
+                signal.batch.max_export_batch_size = parse_count(vars.batch_size, &v)?;
+            }
+            if let Some(v) = get(vars.export_timeout) {
+                signal.batch.export_timeout = parse_millis(vars.export_timeout, &v)?;
+            }
+            if let Some(v) = get(vars.queue_size) {
+                signal.batch.max_queue_size = parse_count(vars.queue_size, &v)?;
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn signal_cfg(&self, signal: Signal) -> &SignalConfig {
+        match signal {
+            Signal::Logs => &self.logs,
+            Signal::Traces => &self.traces,
+        }
+    }
+
+    fn both(&mut self, mut f: impl FnMut(&mut SignalConfig)) {
+        f(&mut self.logs);
+        f(&mut self.traces);
+    }
+
+    /// Sets the base endpoint of both signals (HTTP appends `/v1/logs` or
+    /// `/v1/traces`); wins over every endpoint variable.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// Sets the endpoint of logs, used as is; wins over [`Self::endpoint`].
+    pub fn logs_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.logs.endpoint = Some(url.into());
+        self
+    }
+
+    /// Sets the endpoint of traces, used as is; wins over [`Self::endpoint`].
+    pub fn traces_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.traces.endpoint = Some(url.into());
+        self
+    }
+
+    /// Sets the protocol of both signals.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.both(|s| s.protocol = protocol);
+        self
+    }
+
+    /// Adds a header (gRPC metadata) to both signals' requests, replacing one
+    /// of the same name (case-insensitive) from the environment.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into().to_ascii_lowercase(), value.into());
+        self.both(|s| set_header(&mut s.headers, name.clone(), value.clone()));
+        self
+    }
+
+    /// Adds headers, as [`Self::header`] does for each.
+    pub fn headers<K, V>(mut self, headers: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        for (k, v) in headers {
+            self = self.header(k, v);
+        }
+        self
+    }
+
+    /// Sets the timeout of one request, retries included, for both signals.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.both(|s| s.timeout = timeout);
+        self
+    }
+
+    /// Sets the compression of both signals (`None`: uncompressed; see the
+    /// [module docs](self) for the one case where the environment wins).
+    pub fn compression(mut self, compression: Option<Compression>) -> Self {
+        self.both(|s| s.compression = compression);
+        self
+    }
+
+    /// Whether log records are exported (default true).
+    pub fn logs(mut self, enabled: bool) -> Self {
+        self.logs_enabled = enabled;
+        self
+    }
+
+    /// Whether spans are exported (default true).
+    pub fn spans(mut self, enabled: bool) -> Self {
+        self.spans_enabled = enabled;
+        self
+    }
+
+    /// Sets the records (and spans) per request of both signals.
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.both(|s| s.batch.max_export_batch_size = size);
+        self
+    }
+
+    /// Sets the longest wait before a batch is sent, for both signals.
+    pub fn schedule_delay(mut self, delay: Duration) -> Self {
+        self.both(|s| s.batch.schedule_delay = delay);
+        self
+    }
+
+    /// Sets the queue size of both signals (it caps the batch size).
+    pub fn max_queue_size(mut self, size: usize) -> Self {
+        self.both(|s| s.batch.max_queue_size = size);
+        self
+    }
+
+    /// Sets the bound of one batch's export, for both signals.
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.both(|s| s.batch.export_timeout = timeout);
+        self
+    }
+
+    /// Sets the whole batching of log records.
+    pub fn logs_batch(mut self, batch: BatchConfig) -> Self {
+        self.logs.batch = batch;
+        self
+    }
+
+    /// Sets the whole batching of spans.
+    pub fn spans_batch(mut self, batch: BatchConfig) -> Self {
+        self.traces.batch = batch;
+        self
+    }
+
+    /// Sets how many times a throttled or failed request is retried, with
+    /// exponential backoff from 100 ms up to 1.6 s (or what the collector
+    /// asks for), within the timeout. 0 disables retries.
+    pub fn max_retries(mut self, retries: usize) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The endpoint a signal is sent to, all layers applied.
+    pub fn endpoint_for(&self, signal: Signal) -> String {
+        let s = self.signal_cfg(signal);
+        let join = |base: &str| match s.protocol {
+            Protocol::Grpc => base.to_string(),
+            Protocol::HttpProtobuf => {
+                format!("{}{}", base.trim_end_matches('/'), signal.http_path())
+            }
+        };
+        if let Some(e) = &s.endpoint {
+            return e.clone();
+        }
+        if let Some(b) = &self.endpoint {
+            return join(b);
+        }
+        match &s.env_endpoint {
+            EnvEndpoint::Exact(e) => e.clone(),
+            EnvEndpoint::Base(b) => join(b),
+            EnvEndpoint::Default => join(match s.protocol {
+                Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
+                Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
+            }),
+        }
+    }
+
+    /// A signal's protocol.
+    pub fn protocol_for(&self, signal: Signal) -> Protocol {
+        self.signal_cfg(signal).protocol
+    }
+
+    /// A signal's headers (names in lower case).
+    pub fn headers_for(&self, signal: Signal) -> &[(String, String)] {
+        &self.signal_cfg(signal).headers
+    }
+
+    /// A signal's request timeout.
+    pub fn timeout_for(&self, signal: Signal) -> Duration {
+        self.signal_cfg(signal).timeout
+    }
+
+    /// A signal's compression.
+    pub fn compression_for(&self, signal: Signal) -> Option<Compression> {
+        self.signal_cfg(signal).compression
+    }
+
+    /// A signal's batching.
+    pub fn batch_for(&self, signal: Signal) -> BatchConfig {
+        self.signal_cfg(signal).batch
+    }
+
+    /// Whether log records are exported.
+    pub fn logs_enabled(&self) -> bool {
+        self.logs_enabled
+    }
+
+    /// Whether spans are exported.
+    pub fn spans_enabled(&self) -> bool {
+        self.spans_enabled
+    }
+}
+
+fn set_header(headers: &mut Vec<(String, String)>, name: String, value: String) {
+    match headers
+        .iter_mut()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+    {
+        Some(slot) => slot.1 = value,
+        None => headers.push((name, value)),
+    }
+}
+
+fn parse_protocol(var: &'static str, value: &str) -> Result<Protocol, OtlpError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "http/json" => Err(env_err(
+            var,
+            "`http/json` is not supported; use `grpc` or `http/protobuf`",
+        )),
+        _ => Err(env_err(
+            var,
+            format!(
+                "unknown protocol {:?}; expected `grpc` or `http/protobuf`",
+                value.trim()
+            ),
+        )),
+    }
+}
+
+fn parse_compression(var: &'static str, value: &str) -> Result<Option<Compression>, OtlpError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "gzip" => Ok(Some(Compression::Gzip)),
+        "none" => Ok(None),
+        _ => Err(env_err(
+            var,
+            format!(
+                "unsupported compression {:?}; expected `gzip` or `none`",
+                value.trim()
+            ),
+        )),
+    }
+}
+
+fn parse_millis(var: &'static str, value: &str) -> Result<Duration, OtlpError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| {
+            env_err(
+                var,
+                format!(
+                    "expected milliseconds as a non-negative integer, got {:?}",
+                    value.trim()
+                ),
+            )
+        })
+}
+
+fn parse_timeout(var: &'static str, value: &str) -> Result<Duration, OtlpError> {
+    let t = parse_millis(var, value)?;
+    if t.is_zero() {
+        return Err(env_err(var, "the timeout must be greater than 0"));
+    }
+    Ok(t)
+}
+
+fn parse_count(var: &'static str, value: &str) -> Result<usize, OtlpError> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(env_err(
+            var,
+            format!("expected a positive integer, got {:?}", value.trim()),
+        )),
+    }
+}
+
+/// `k=v,k2=v2`: entries trimmed, keys and values percent-decoded, empty
+/// entries skipped, the last of a repeated key wins. Values are never
+/// echoed in errors.
+fn parse_headers(var: &'static str, value: &str) -> Result<Vec<(String, String)>, OtlpError> {
+    let mut out = Vec::new();
+    for (i, entry) in value.split(',').enumerate() {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let Some((k, v)) = entry.split_once('=') else {
+            return Err(env_err(var, format!("entry {n} has no `=`")));
+        };
+        let key = percent_decode(k.trim())
+            .ok_or_else(|| env_err(var, format!("entry {n}: bad percent-encoding in the name")))?;
+        if key.is_empty() {
+            return Err(env_err(var, format!("entry {n} has an empty name")));
+        }
+        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+            return Err(env_err(
+                var,
+                format!("entry {n}: {key:?} is not a valid header name"),
+            ));
+        }
+        let val = percent_decode(v.trim()).ok_or_else(|| {
+            env_err(
+                var,
+                format!("entry {n} ({key}): bad percent-encoding in the value"),
+            )
+        })?;
+        if http::HeaderValue::from_str(&val).is_err() {
+            return Err(env_err(
+                var,
+                format!("entry {n} ({key}): the value is not a valid header value"),
+            ));
+        }
+        set_header(&mut out, key.to_ascii_lowercase(), val);
+    }
+    Ok(out)
+}
+
+/// Strict percent-decoding: `None` when a `%` is not followed by two hex
+/// digits or the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let escapes_valid = s.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_valid {
+        return None;
+    }
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
+}
+
+// ---------------------------------------------------------------------------
+// Counters
+// ---------------------------------------------------------------------------
+
+static LOGS_EXPORTED: AtomicU64 = AtomicU64::new(0);
+static SPANS_EXPORTED: AtomicU64 = AtomicU64::new(0);
+static LOGS_FAILED: AtomicU64 = AtomicU64::new(0);
+static SPANS_FAILED: AtomicU64 = AtomicU64::new(0);
+static EXPORT_REQUESTS: AtomicU64 = AtomicU64::new(0);
+static EXPORT_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// The OTLP exporters' counters, summed over every [`OtlpExporter`] of the
+/// process since it started.
+///
+/// Records and spans dropped before they reach the exporter (the export
+/// queue was full) are counted by the engine, in
+/// [`crate::Stats::export_dropped_logs`] and
+/// [`crate::Stats::export_dropped_spans`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OtlpStats {
+    /// Log records the collector accepted.
+    pub logs_exported: u64,
+    /// Spans the collector accepted.
+    pub spans_exported: u64,
+    /// Log records dropped: their batch failed after the retries, timed out,
+    /// or the exporter could not be set up or was shut down.
+    pub logs_failed: u64,
+    /// Spans dropped, as for `logs_failed`.
+    pub spans_failed: u64,
+    /// Batches sent (each one request, plus its retries).
+    pub export_requests: u64,
+    /// Batches that failed, and failed setups.
+    pub export_errors: u64,
+}
+
+/// The OTLP exporters' counters; readable from any thread.
+pub fn otlp_stats() -> OtlpStats {
+    OtlpStats {
+        logs_exported: LOGS_EXPORTED.load(Relaxed),
+        spans_exported: SPANS_EXPORTED.load(Relaxed),
+        logs_failed: LOGS_FAILED.load(Relaxed),
+        spans_failed: SPANS_FAILED.load(Relaxed),
+        export_requests: EXPORT_REQUESTS.load(Relaxed),
+        export_errors: EXPORT_ERRORS.load(Relaxed),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mapping
+// ---------------------------------------------------------------------------
+
+static EXCEPTION_TYPE: Key = Key::from_static_str("exception.type");
+static EXCEPTION_MESSAGE: Key = Key::from_static_str("exception.message");
+static EXCEPTION_STACKTRACE: Key = Key::from_static_str("exception.stacktrace");
+static CORRELATION_ID: Key = Key::from_static_str("correlation_id");
+static THREAD_NAME: Key = Key::from_static_str("thread.name");
+
+/// An attribute value, before it becomes a log [`AnyValue`] or a span
+/// [`Value`].
+enum Attr {
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+    Str(StringValue),
+}
+
+impl Attr {
+    fn any(self) -> AnyValue {
+        match self {
+            Attr::Bool(b) => AnyValue::Boolean(b),
+            Attr::I64(n) => AnyValue::Int(n),
+            Attr::F64(f) => AnyValue::Double(f),
+            Attr::Str(s) => AnyValue::String(s),
+        }
+    }
+
+    fn value(self) -> Value {
+        match self {
+            Attr::Bool(b) => Value::Bool(b),
+            Attr::I64(n) => Value::I64(n),
+            Attr::F64(f) => Value::F64(f),
+            Attr::Str(s) => Value::String(s),
+        }
+    }
+}
+
+fn severity(level: Level) -> Severity {
+    match level {
+        Level::Trace => Severity::Trace,
+        Level::Debug => Severity::Debug,
+        Level::Info => Severity::Info,
+        Level::Warn => Severity::Warn,
+        Level::Error => Severity::Error,
+    }
+}
+
+fn system_time(unix_nano: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(unix_nano)
+}
+
+fn owned(s: &str) -> StringValue {
+    StringValue::from(s.to_string())
+}
+
+/// Turns views into OpenTelemetry SDK values, caching what repeats
+/// (instrumentation scopes, attribute keys, thread names).
+struct Mapper {
+    /// Holds the logger's provider (no processors: it only makes records).
+    _provider: SdkLoggerProvider,
+    logger: SdkLogger,
+    scopes: Vec<InstrumentationScope>,
+    /// Scope index by the target's address and length.
+    scope_index: HashMap<(usize, usize), usize>,
+    last_scope: Option<((usize, usize), usize)>,
+    keys: HashMap<Box<str>, Key>,
+    names: HashMap<Box<str>, StringValue>,
+}
+
+impl fmt::Debug for Mapper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mapper")
+            .field("scopes", &self.scopes.len())
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mapper {
+    fn new() -> Mapper {
+        let provider = SdkLoggerProvider::builder().build();
+        let logger = provider.logger("datapunk-log");
+        Mapper {
+            _provider: provider,
+            logger,
+            scopes: Vec::new(),
+            scope_index: HashMap::new(),
+            last_scope: None,
+            keys: HashMap::new(),
+            names: HashMap::new(),
+        }
+    }
+
+    /// The index of `target`'s scope in `self.scopes`.
+    fn scope(&mut self, target: &'static str) -> usize {
+        let id = (target.as_ptr() as usize, target.len());
+        if let Some((last, i)) = self.last_scope
+            && last == id
+        {
+            return i;
+        }
+        let next = self.scopes.len();
+        let i = *self.scope_index.entry(id).or_insert(next);
+        if i == next {
+            self.scopes
+                .push(InstrumentationScope::builder(target).build());
+        }
+        self.last_scope = Some((id, i));
+        i
+    }
+
+    fn key(&mut self, k: &str) -> Key {
+        if let Some(key) = self.keys.get(k) {
+            return key.clone();
+        }
+        let key = Key::from(Arc::<str>::from(k));
+        if self.keys.len() < INTERN_LIMIT {
+            self.keys.insert(k.into(), key.clone());
+        }
+        key
+    }
+
+    fn thread_name(&mut self, name: &str) -> StringValue {
+        if let Some(v) = self.names.get(name) {
+            return v.clone();
+        }
+        let v = StringValue::from(Arc::<str>::from(name));
+        if self.names.len() < INTERN_LIMIT {
+            self.names.insert(name.into(), v.clone());
+        }
+        v
+    }
+
+    /// Calls `out` with the attributes of one field (none, one, or the
+    /// three `exception.*` of an error).
+    fn field(&mut self, field: &Field<'_>, mut out: impl FnMut(Key, Attr)) {
+        let attr = match field.value {
+            FieldValue::None => return,
+            FieldValue::Bool(b) => Attr::Bool(b),
+            FieldValue::U64(n) => match i64::try_from(n) {
+                Ok(n) => Attr::I64(n),
+                Err(_) => Attr::Str(StringValue::from(n.to_string())),
+            },
+            FieldValue::I64(n) => Attr::I64(n),
+            FieldValue::U128(n) => Attr::Str(StringValue::from(n.to_string())),
+            FieldValue::I128(n) => Attr::Str(StringValue::from(n.to_string())),
+            FieldValue::F64(f) => Attr::F64(f),
+            FieldValue::Char(c) => Attr::Str(StringValue::from(c.to_string())),
+            FieldValue::Str(s) => Attr::Str(owned(s)),
+            FieldValue::Bytes(b) => {
+                Attr::Str(StringValue::from(String::from_utf8_lossy(b).into_owned()))
+            }
+            FieldValue::Error {
+                type_name,
+                message,
+                stacktrace,
+            } => {
+                out(EXCEPTION_TYPE.clone(), Attr::Str(owned(type_name)));
+                out(EXCEPTION_MESSAGE.clone(), Attr::Str(owned(message)));
+                if !stacktrace.is_empty() {
+                    out(EXCEPTION_STACKTRACE.clone(), Attr::Str(owned(stacktrace)));
+                }
+                return;
+            }
+        };
+        out(self.key(field.key), attr);
+    }
+
+    /// A log record and the index of its scope.
+    fn log_record(&mut self, log: &LogView<'_>) -> (SdkLogRecord, usize) {
+        let mut rec = self.logger.create_log_record();
+        // The scope's name: `opentelemetry-proto` groups records by it, and a
+        // borrowed target spares it a copy per record.
+        rec.set_target(log.target);
+        rec.set_timestamp(system_time(log.time_unix_nano));
+        rec.set_observed_timestamp(system_time(log.observed_unix_nano));
+        rec.set_severity_number(severity(log.level));
+        rec.set_severity_text(log.level.as_str());
+        rec.set_body(AnyValue::String(owned(log.message)));
+        for field in log.fields {
+            self.field(field, |k, v| rec.add_attribute(k, v.any()));
+        }
+        if let Some(id) = log.correlation_id {
+            rec.add_attribute(CORRELATION_ID.clone(), AnyValue::String(owned(id)));
+        }
+        if !log.thread.is_empty() {
+            let name = self.thread_name(log.thread);
+            rec.add_attribute(THREAD_NAME.clone(), AnyValue::String(name));
+        }
+        if log.trace.is_some() {
+            rec.set_trace_context(
+                TraceId::from(log.trace.trace_id),
+                SpanId::from(log.trace.span_id),
+                Some(TraceFlags::new(log.trace.trace_flags & 1)),
+            );
+        }
+        (rec, self.scope(log.target))
+    }
+
+    fn attributes(&mut self, fields: &[Field<'_>], out: &mut Vec<KeyValue>) {
+        for field in fields {
+            self.field(field, |k, v| out.push(KeyValue::new(k, v.value())));
+        }
+    }
+
+    fn event(&mut self, event: &EventView<'_>) -> Event {
+        let mut attributes = Vec::with_capacity(event.fields.len());
+        self.attributes(event.fields, &mut attributes);
+        let name = if event.name == "exception" {
+            std::borrow::Cow::Borrowed("exception")
+        } else {
+            std::borrow::Cow::Owned(event.name.to_string())
+        };
+        Event::new(name, system_time(event.time_unix_nano), attributes, 0)
+    }
+
+    fn span_data(&mut self, span: &SpanView<'_>) -> SpanData {
+        let ctx = span.context;
+        let mut attributes = Vec::with_capacity(span.fields.len() + 2);
+        self.attributes(span.fields, &mut attributes);
+        if let Some(id) = span.correlation_id {
+            attributes.push(KeyValue::new(
+                CORRELATION_ID.clone(),
+                Value::String(owned(id)),
+            ));
+        }
+        if !span.thread.is_empty() {
+            let name = self.thread_name(span.thread);
+            attributes.push(KeyValue::new(THREAD_NAME.clone(), Value::String(name)));
+        }
+        let mut events = SpanEvents::default();
+        events.events = span.events.iter().map(|e| self.event(e)).collect();
+        let status = match span.status {
+            StatusView::Unset => Status::Unset,
+            StatusView::Ok => Status::Ok,
+            StatusView::Error(d) => Status::error(d.to_string()),
+        };
+        let scope = self.scope(span.target);
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(ctx.trace_id),
+                SpanId::from(ctx.span_id),
+                TraceFlags::new(ctx.trace_flags & 1),
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(ctx.parent_span_id),
+            parent_span_is_remote: span.parent_is_remote,
+            span_kind: SpanKind::Internal,
+            name: std::borrow::Cow::Borrowed(span.name),
+            start_time: system_time(span.start_unix_nano),
+            end_time: system_time(span.end_unix_nano),
+            attributes,
+            dropped_attributes_count: 0,
+            events,
+            links: SpanLinks::default(),
+            status,
+            instrumentation_scope: self.scopes.get(scope).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// The process's resource as an OpenTelemetry SDK resource.
+fn sdk_resource(resource: &Resource) -> opentelemetry_sdk::Resource {
+    let attrs = resource.iter().map(|(k, v)| {
+        let value = match v {
+            AttrValue::Str(s) => Value::String(StringValue::from(s.clone())),
+            AttrValue::Bool(b) => Value::Bool(*b),
+            AttrValue::I64(n) => Value::I64(*n),
+            AttrValue::F64(f) => Value::F64(*f),
+        };
+        KeyValue::new(k.to_string(), value)
+    });
+    opentelemetry_sdk::Resource::builder_empty()
+        .with_attributes(attrs)
+        .build()
+}
+
+// ---------------------------------------------------------------------------
+// Transport setup
+// ---------------------------------------------------------------------------
+
+/// One signal's validated transport settings.
+#[derive(Clone, Debug)]
+struct Prepared {
+    endpoint: String,
+    protocol: Protocol,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    timeout: Duration,
+    compression: Option<Compression>,
+}
+
+fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, OtlpError> {
+    let s = cfg.signal_cfg(signal);
+    let (what_endpoint, what_timeout) = match signal {
+        Signal::Logs => ("logs endpoint", "logs timeout"),
+        Signal::Traces => ("traces endpoint", "traces timeout"),
+    };
+    let endpoint = cfg.endpoint_for(signal);
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| cfg_err(what_endpoint, format!("{endpoint:?} is not a URL: {e}")))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(cfg_err(
+                what_endpoint,
+                format!("{endpoint:?}: https needs TLS, which this build does not include"),
+            ));
+        }
+        _ => {
+            return Err(cfg_err(
+                what_endpoint,
+                format!("{endpoint:?} must start with http://"),
+            ));
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(cfg_err(what_endpoint, format!("{endpoint:?} has no host")));
+    }
+    if s.timeout.is_zero() {
+        return Err(cfg_err(what_timeout, "must be greater than 0"));
+    }
+    if s.batch.max_export_batch_size == 0 || s.batch.max_queue_size == 0 {
+        return Err(cfg_err(
+            "batch size",
+            "max_export_batch_size and max_queue_size must be at least 1",
+        ));
+    }
+    let mut headers = Vec::with_capacity(s.headers.len());
+    for (k, v) in &s.headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| cfg_err("header name", format!("{k:?} is not a valid header name")))?;
+        let value = http::HeaderValue::from_str(v)
+            .map_err(|_| cfg_err("header value", format!("the value of {k:?} is not valid")))?;
+        headers.push((name, value));
+    }
+    Ok(Prepared {
+        endpoint,
+        protocol: s.protocol,
+        headers,
+        timeout: s.timeout,
+        compression: s.compression,
+    })
+}
+
+/// Sets the configured gRPC metadata on each request, last, so it wins over
+/// what `opentelemetry-otlp` read from the environment.
+#[derive(Clone, Debug)]
+struct MetadataInterceptor(Arc<tonic::metadata::MetadataMap>);
+
+impl tonic::service::Interceptor for MetadataInterceptor {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        use tonic::metadata::KeyAndValueRef;
+        let md = req.metadata_mut();
+        for kv in self.0.iter() {
+            match kv {
+                KeyAndValueRef::Ascii(k, v) => {
+                    md.insert(k.clone(), v.clone());
+                }
+                KeyAndValueRef::Binary(k, v) => {
+                    md.insert_bin(k.clone(), v.clone());
+                }
+            }
+        }
+        Ok(req)
+    }
+}
+
+/// Hyper client that sets the configured headers on each request, last, so
+/// they win over what `opentelemetry-otlp` read from the environment.
+#[derive(Debug)]
+struct HeaderClient {
+    inner: opentelemetry_http::hyper::HyperClient,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+type HttpFuture<'a> = Pin<
+    Box<
+        dyn Future<
+                Output = Result<
+                    opentelemetry_http::Response<opentelemetry_http::Bytes>,
+                    opentelemetry_http::HttpError,
+                >,
+            > + Send
+            + 'a,
+    >,
+>;
+
+impl opentelemetry_http::HttpClient for HeaderClient {
+    fn send_bytes<'life0, 'async_trait>(
+        &'life0 self,
+        mut request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
+    ) -> HttpFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        for (k, v) in &self.headers {
+            request.headers_mut().insert(k.clone(), v.clone());
+        }
+        self.inner.send_bytes(request)
+    }
+}
+
+fn tonic_config<B: WithTonicConfig>(
+    b: B,
+    p: &Prepared,
+    retry: &opentelemetry_otlp::RetryPolicy,
+) -> B {
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in &p.headers {
+        headers.insert(k.clone(), v.clone());
+    }
+    let b = b
+        .with_retry_policy(retry.clone())
+        .with_interceptor(MetadataInterceptor(Arc::new(
+            tonic::metadata::MetadataMap::from_headers(headers),
+        )));
+    match p.compression {
+        Some(Compression::Gzip) => b.with_compression(opentelemetry_otlp::Compression::Gzip),
+        None => b,
+    }
+}
+
+fn http_config<B: WithHttpConfig>(
+    b: B,
+    p: &Prepared,
+    retry: &opentelemetry_otlp::RetryPolicy,
+) -> B {
+    let client = HeaderClient {
+        inner: opentelemetry_http::hyper::HyperClient::with_default_connector(p.timeout, None),
+        headers: p.headers.clone(),
+    };
+    let b = b.with_retry_policy(retry.clone()).with_http_client(client);
+    match p.compression {
+        Some(Compression::Gzip) => b.with_compression(opentelemetry_otlp::Compression::Gzip),
+        None => b,
+    }
+}
+
+fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> OtlpError {
+    OtlpError::Setup(e.to_string())
+}
+
+fn build_log_exporter(
+    p: &Prepared,
+    retry: &opentelemetry_otlp::RetryPolicy,
+) -> Result<opentelemetry_otlp::LogExporter, OtlpError> {
+    let b = opentelemetry_otlp::LogExporter::builder();
+    match p.protocol {
+        Protocol::Grpc => tonic_config(b.with_tonic(), p, retry)
+            .with_endpoint(p.endpoint.clone())
+            .with_protocol(opentelemetry_otlp::Protocol::Grpc)
+            .with_timeout(p.timeout)
+            .build(),
+        Protocol::HttpProtobuf => http_config(b.with_http(), p, retry)
+            .with_endpoint(p.endpoint.clone())
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_timeout(p.timeout)
+            .build(),
+    }
+    .map_err(build_error)
+}
+
+fn build_span_exporter(
+    p: &Prepared,
+    retry: &opentelemetry_otlp::RetryPolicy,
+) -> Result<opentelemetry_otlp::SpanExporter, OtlpError> {
+    let b = opentelemetry_otlp::SpanExporter::builder();
+    match p.protocol {
+        Protocol::Grpc => tonic_config(b.with_tonic(), p, retry)
+            .with_endpoint(p.endpoint.clone())
+            .with_protocol(opentelemetry_otlp::Protocol::Grpc)
+            .with_timeout(p.timeout)
+            .build(),
+        Protocol::HttpProtobuf => http_config(b.with_http(), p, retry)
+            .with_endpoint(p.endpoint.clone())
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_timeout(p.timeout)
+            .build(),
+    }
+    .map_err(build_error)
+}
+
+/// The runtime and the `opentelemetry-otlp` exporters, made on the export
+/// thread.
+struct Live {
+    rt: Option<tokio::runtime::Runtime>,
+    logs: Option<opentelemetry_otlp::LogExporter>,
+    spans: Option<opentelemetry_otlp::SpanExporter>,
+}
+
+impl Live {
+    fn start(
+        logs: Option<&Prepared>,
+        spans: Option<&Prepared>,
+        retries: usize,
+        resource: Option<&opentelemetry_sdk::Resource>,
+    ) -> Result<Live, OtlpError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("datapunk-log-otlp")
+            .on_thread_start(crate::ring::mark_export_thread)
+            .build()
+            .map_err(|e| OtlpError::Setup(format!("cannot build the tokio runtime: {e}")))?;
+        let retry = opentelemetry_otlp::RetryPolicy::recommended().with_max_retries(retries);
+        let built = {
+            let _enter = rt.enter();
+            logs.map(|p| build_log_exporter(p, &retry))
+                .transpose()
+                .and_then(|l| {
+                    Ok((
+                        l,
+                        spans.map(|p| build_span_exporter(p, &retry)).transpose()?,
+                    ))
+                })
+        };
+        let (log_exporter, span_exporter) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                rt.shutdown_background();
+                return Err(e);
+            }
+        };
+        let mut live = Live {
+            rt: Some(rt),
+            logs: log_exporter,
+            spans: span_exporter,
+        };
+        if let Some(r) = resource {
+            live.set_resource(r);
+        }
+        Ok(live)
+    }
+
+    fn set_resource(&mut self, r: &opentelemetry_sdk::Resource) {
+        if let Some(l) = &mut self.logs {
+            l.set_resource(r);
+        }
+        if let Some(s) = &mut self.spans {
+            s.set_resource(r);
+        }
+    }
+
+    /// Shuts the exporters and the runtime down, giving up at `deadline`.
+    fn close(&mut self, deadline: Instant) {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if let Some(rt) = self.rt.take() {
+            {
+                let _enter = rt.enter();
+                if let Some(l) = self.logs.take() {
+                    let _ = l.shutdown_with_timeout(remaining);
+                }
+                if let Some(s) = self.spans.take() {
+                    let _ = s.shutdown_with_timeout(remaining);
+                }
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(remaining);
+            }
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        // Never blocks, and never panics inside someone else's runtime.
+        self.logs = None;
+        self.spans = None;
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Runs `fut` to completion on `rt`. Inside another runtime, where `block_on`
+/// would panic, it runs on a helper thread. `None` when that thread could
+/// not run it.
+fn run<F>(rt: &tokio::runtime::Runtime, fut: F) -> Option<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Some(rt.block_on(fut));
+    }
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("datapunk-log-otlp".into())
+            .spawn_scoped(s, || {
+                crate::ring::mark_export_thread();
+                rt.block_on(fut)
+            })
+            .ok()?
+            .join()
+            .ok()
+    })
+}
+
+enum State {
+    /// Not set up yet.
+    Idle,
+    Running(Box<Live>),
+    /// Setup failed: records are counted as failed.
+    Failed,
+    /// Shut down.
+    Closed,
+}
+
+// ---------------------------------------------------------------------------
+// The exporter
+// ---------------------------------------------------------------------------
+
+/// An [`Exporter`] sending log records and spans to an OpenTelemetry
+/// collector over OTLP (see the [module docs](self)).
+pub struct OtlpExporter {
+    logs_cfg: Option<Prepared>,
+    spans_cfg: Option<Prepared>,
+    max_retries: usize,
+    log_batch: BatchConfig,
+    span_batch: BatchConfig,
+    state: State,
+    resource: Option<opentelemetry_sdk::Resource>,
+    mapper: Mapper,
+    logs: Vec<(SdkLogRecord, usize)>,
+    logs_since: Option<Instant>,
+    spans: Vec<SpanData>,
+    spans_since: Option<Instant>,
+}
+
+impl fmt::Debug for OtlpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Idle => "idle",
+            State::Running(_) => "running",
+            State::Failed => "failed",
+            State::Closed => "closed",
+        };
+        f.debug_struct("OtlpExporter")
+            .field(
+                "logs_endpoint",
+                &self.logs_cfg.as_ref().map(|p| &p.endpoint),
+            )
+            .field(
+                "spans_endpoint",
+                &self.spans_cfg.as_ref().map(|p| &p.endpoint),
+            )
+            .field("state", &state)
+            .field("pending_logs", &self.logs.len())
+            .field("pending_spans", &self.spans.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpExporter {
+    /// Validates `config` (endpoints are `http://` URLs, headers are valid,
+    /// sizes and timeouts are not zero). Creates no runtime and opens no
+    /// connection: that happens on the export thread.
+    pub fn new(config: OtlpConfig) -> Result<OtlpExporter, OtlpError> {
+        let logs_cfg = if config.logs_enabled {
+            Some(prepare(&config, Signal::Logs)?)
+        } else {
+            None
+        };
+        let spans_cfg = if config.spans_enabled {
+            Some(prepare(&config, Signal::Traces)?)
+        } else {
+            None
+        };
+        let log_batch = config.logs.batch;
+        let span_batch = config.traces.batch;
+        Ok(OtlpExporter {
+            logs_cfg,
+            spans_cfg,
+            max_retries: config.max_retries,
+            log_batch,
+            span_batch,
+            state: State::Idle,
+            resource: None,
+            mapper: Mapper::new(),
+            logs: Vec::new(),
+            logs_since: None,
+            spans: Vec::new(),
+            spans_since: None,
+        })
+    }
+
+    /// Sets up the runtime and exporters if not done yet; true when running.
+    fn ensure_started(&mut self) -> bool {
+        if matches!(self.state, State::Idle) {
+            match Live::start(
+                self.logs_cfg.as_ref(),
+                self.spans_cfg.as_ref(),
+                self.max_retries,
+                self.resource.as_ref(),
+            ) {
+                Ok(live) => self.state = State::Running(Box::new(live)),
+                Err(e) => {
+                    self.state = State::Failed;
+                    EXPORT_ERRORS.fetch_add(1, Relaxed);
+                    report_setup_failure(&e);
+                }
+            }
+        }
+        matches!(self.state, State::Running(_))
+    }
+
+    /// Sends the pending log records, giving up at `deadline`.
+    fn send_logs(&mut self, deadline: Instant) {
+        self.logs_since = None;
+        if self.logs.is_empty() {
+            return;
+        }
+        let n = self.logs.len() as u64;
+        let mut ok = false;
+        if let State::Running(live) = &self.state
+            && let (Some(rt), Some(exporter)) = (&live.rt, &live.logs)
+        {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !remaining.is_zero() {
+                let scopes = &self.mapper.scopes;
+                let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = self
+                    .logs
+                    .iter()
+                    .filter_map(|(r, i)| scopes.get(*i).map(|s| (r, s)))
+                    .collect();
+                EXPORT_REQUESTS.fetch_add(1, Relaxed);
+                let pairs = &pairs;
+                let result = run(rt, async move {
+                    tokio::time::timeout(remaining, exporter.export(LogBatch::new(pairs))).await
+                });
+                ok = matches!(result, Some(Ok(Ok(()))));
+                if !ok {
+                    EXPORT_ERRORS.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        if ok {
+            LOGS_EXPORTED.fetch_add(n, Relaxed);
+        } else {
+            LOGS_FAILED.fetch_add(n, Relaxed);
+        }
+        self.logs.clear();
+    }
+
+    /// Sends the pending spans, giving up at `deadline`.
+    fn send_spans(&mut self, deadline: Instant) {
+        self.spans_since = None;
+        if self.spans.is_empty() {
+            return;
+        }
+        let cap = self.span_batch.effective_batch_size().min(1024);
+        let batch = std::mem::replace(&mut self.spans, Vec::with_capacity(cap));
+        let n = batch.len() as u64;
+        let mut ok = false;
+        if let State::Running(live) = &self.state
+            && let (Some(rt), Some(exporter)) = (&live.rt, &live.spans)
+        {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !remaining.is_zero() {
+                EXPORT_REQUESTS.fetch_add(1, Relaxed);
+                let result = run(rt, async move {
+                    tokio::time::timeout(remaining, exporter.export(batch)).await
+                });
+                ok = matches!(result, Some(Ok(Ok(()))));
+                if !ok {
+                    EXPORT_ERRORS.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        if ok {
+            SPANS_EXPORTED.fetch_add(n, Relaxed);
+        } else {
+            SPANS_FAILED.fetch_add(n, Relaxed);
+        }
+    }
+}
+
+/// Setup failures cannot go through the engine (the export thread feeds it):
+/// they go to stderr, once per exporter, and count in
+/// [`OtlpStats::export_errors`].
+fn report_setup_failure(e: &OtlpError) {
+    static REPORTED: OnceLock<()> = OnceLock::new();
+    if REPORTED.set(()).is_ok() {
+        eprintln!("datapunk-log: {e}; OTLP export disabled");
+    }
+}
+
+impl Exporter for OtlpExporter {
+    fn set_resource(&mut self, resource: &Resource) {
+        let r = sdk_resource(resource);
+        if let State::Running(live) = &mut self.state {
+            live.set_resource(&r);
+        }
+        self.resource = Some(r);
+        // Set up now unless this thread is inside a tokio runtime (then at
+        // the first record, on the export thread).
+        if tokio::runtime::Handle::try_current().is_err() {
+            self.ensure_started();
+        }
+    }
+
+    fn export_log(&mut self, log: &LogView<'_>) {
+        if self.logs_cfg.is_none() {
+            return;
+        }
+        if !self.ensure_started() {
+            LOGS_FAILED.fetch_add(1, Relaxed);
+            return;
+        }
+        let rec = self.mapper.log_record(log);
+        if self.logs.is_empty() {
+            self.logs_since = Some(Instant::now());
+            self.logs
+                .reserve(self.log_batch.effective_batch_size().min(1024));
+        }
+        self.logs.push(rec);
+        if self.logs.len() >= self.log_batch.effective_batch_size() {
+            let deadline = Instant::now() + self.log_batch.export_timeout;
+            self.send_logs(deadline);
+        }
+    }
+
+    fn export_span(&mut self, span: &SpanView<'_>) {
+        if self.spans_cfg.is_none() {
+            return;
+        }
+        if !self.ensure_started() {
+            SPANS_FAILED.fetch_add(1, Relaxed);
+            return;
+        }
+        let data = self.mapper.span_data(span);
+        if self.spans.is_empty() {
+            self.spans_since = Some(Instant::now());
+        }
+        self.spans.push(data);
+        if self.spans.len() >= self.span_batch.effective_batch_size() {
+            let deadline = Instant::now() + self.span_batch.export_timeout;
+            self.send_spans(deadline);
+        }
+    }
+
+    fn wants_logs(&self) -> bool {
+        self.logs_cfg.is_some()
+    }
+
+    fn wants_spans(&self) -> bool {
+        self.spans_cfg.is_some()
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if self
+            .logs_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= self.log_batch.schedule_delay)
+        {
+            self.send_logs(now + self.log_batch.export_timeout);
+        }
+        if self
+            .spans_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= self.span_batch.schedule_delay)
+        {
+            self.send_spans(now + self.span_batch.export_timeout);
+        }
+    }
+
+    fn flush(&mut self, deadline: Instant) {
+        self.send_logs(deadline);
+        self.send_spans(deadline);
+    }
+
+    fn shutdown(&mut self, deadline: Instant) {
+        self.flush(deadline);
+        if let State::Running(mut live) = std::mem::replace(&mut self.state, State::Closed) {
+            live.close(deadline);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TraceContext;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn cfg(vars: &[(&str, &str)]) -> OtlpConfig {
+        match OtlpConfig::from_env_with(env(vars)) {
+            Ok(c) => c,
+            Err(e) => panic!("unexpected error for {vars:?}: {e}"),
+        }
+    }
+
+    fn err(vars: &[(&str, &str)]) -> OtlpError {
+        match OtlpConfig::from_env_with(env(vars)) {
+            Ok(c) => panic!("expected an error for {vars:?}, got {c:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]);
+        assert_eq!(c, OtlpConfig::default());
+        assert_eq!(c.endpoint_for(Signal::Logs), "http://localhost:4317");
+        assert_eq!(c.endpoint_for(Signal::Traces), "http://localhost:4317");
+        assert_eq!(c.protocol_for(Signal::Logs), Protocol::Grpc);
+        assert_eq!(c.timeout_for(Signal::Logs), Duration::from_secs(10));
+        assert_eq!(c.compression_for(Signal::Traces), None);
+        assert_eq!(c.batch_for(Signal::Logs), BatchConfig::logs_default());
+        assert_eq!(
+            c.batch_for(Signal::Logs).schedule_delay,
+            Duration::from_millis(1000)
+        );
+        assert_eq!(
+            c.batch_for(Signal::Traces).schedule_delay,
+            Duration::from_millis(5000)
+        );
+        assert_eq!(c.batch_for(Signal::Traces).max_export_batch_size, 512);
+        assert!(c.logs_enabled() && c.spans_enabled());
+        let http = c.protocol(Protocol::HttpProtobuf);
+        assert_eq!(
+            http.endpoint_for(Signal::Logs),
+            "http://localhost:4318/v1/logs"
+        );
+        assert_eq!(
+            http.endpoint_for(Signal::Traces),
+            "http://localhost:4318/v1/traces"
+        );
+    }
+
+    #[test]
+    fn endpoint_precedence() {
+        // (vars, protocol, expected logs, expected traces)
+        type Row<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let table: &[Row<'_>] = &[
+            (
+                &[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4317")],
+                "http://c:4317",
+                "http://c:4317",
+            ),
+            (
+                &[
+                    (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4317"),
+                    (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://l:1/x"),
+                ],
+                "http://l:1/x",
+                "http://c:4317",
+            ),
+            (
+                &[
+                    (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+                    (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318/"),
+                    (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "http://t:2/custom"),
+                ],
+                "http://c:4318/v1/logs",
+                "http://t:2/custom",
+            ),
+            (
+                &[
+                    (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+                    (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318/base"),
+                ],
+                "http://c:4318/base/v1/logs",
+                "http://c:4318/base/v1/traces",
+            ),
+            (
+                &[(OTEL_EXPORTER_OTLP_ENDPOINT, "   ")],
+                "http://localhost:4317",
+                "http://localhost:4317",
+            ),
+        ];
+        for (vars, logs, traces) in table {
+            let c = cfg(vars);
+            assert_eq!(c.endpoint_for(Signal::Logs), *logs, "{vars:?}");
+            assert_eq!(c.endpoint_for(Signal::Traces), *traces, "{vars:?}");
+        }
+        // Builder: generic beats every variable, per-signal beats generic.
+        let c = cfg(&[
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:1"),
+            (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://l:1"),
+        ])
+        .traces_endpoint("http://bt:9/t")
+        .endpoint("http://b:2");
+        assert_eq!(c.endpoint_for(Signal::Logs), "http://b:2");
+        assert_eq!(c.endpoint_for(Signal::Traces), "http://bt:9/t");
+        let c = c.protocol(Protocol::HttpProtobuf);
+        assert_eq!(c.endpoint_for(Signal::Logs), "http://b:2/v1/logs");
+        assert_eq!(c.endpoint_for(Signal::Traces), "http://bt:9/t");
+    }
+
+    #[test]
+    fn signal_specific_wins_over_generic() {
+        let c = cfg(&[
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+            (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "grpc"),
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "2000"),
+            (OTEL_EXPORTER_OTLP_LOGS_TIMEOUT, "3000"),
+            (OTEL_EXPORTER_OTLP_COMPRESSION, "gzip"),
+            (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, "none"),
+            (OTEL_EXPORTER_OTLP_HEADERS, "a=1,b=2"),
+            (OTEL_EXPORTER_OTLP_LOGS_HEADERS, "c=3"),
+        ]);
+        assert_eq!(c.protocol_for(Signal::Logs), Protocol::HttpProtobuf);
+        assert_eq!(c.protocol_for(Signal::Traces), Protocol::Grpc);
+        assert_eq!(c.timeout_for(Signal::Logs), Duration::from_millis(3000));
+        assert_eq!(c.timeout_for(Signal::Traces), Duration::from_millis(2000));
+        assert_eq!(c.compression_for(Signal::Logs), Some(Compression::Gzip));
+        assert_eq!(c.compression_for(Signal::Traces), None);
+        // The signal's variable replaces the generic one as a whole.
+        assert_eq!(c.headers_for(Signal::Logs), &[("c".into(), "3".into())]);
+        assert_eq!(
+            c.headers_for(Signal::Traces),
+            &[("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        // The builder wins over both.
+        let c = c
+            .protocol(Protocol::Grpc)
+            .timeout(Duration::from_millis(5))
+            .compression(None)
+            .header("B", "builder");
+        assert_eq!(c.protocol_for(Signal::Logs), Protocol::Grpc);
+        assert_eq!(c.timeout_for(Signal::Logs), Duration::from_millis(5));
+        assert_eq!(c.compression_for(Signal::Logs), None);
+        assert_eq!(
+            c.headers_for(Signal::Logs),
+            &[("c".into(), "3".into()), ("b".into(), "builder".into())]
+        );
+        assert_eq!(
+            c.headers_for(Signal::Traces),
+            &[("a".into(), "1".into()), ("b".into(), "builder".into())]
+        );
+    }
+
+    #[test]
+    fn protocol_values() {
+        for (v, p) in [
+            ("grpc", Protocol::Grpc),
+            (" GRPC ", Protocol::Grpc),
+            ("http/protobuf", Protocol::HttpProtobuf),
+            ("HTTP/Protobuf", Protocol::HttpProtobuf),
+        ] {
+            assert_eq!(
+                cfg(&[(OTEL_EXPORTER_OTLP_PROTOCOL, v)]).protocol_for(Signal::Logs),
+                p,
+                "{v}"
+            );
+        }
+        for v in ["http/json", "thrift", "http"] {
+            let e = err(&[(OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, v)]);
+            assert!(
+                matches!(&e, OtlpError::InvalidEnv { var, .. } if *var == OTEL_EXPORTER_OTLP_LOGS_PROTOCOL),
+                "{e}"
+            );
+            assert!(e.to_string().contains("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"));
+        }
+        assert!(
+            err(&[(OTEL_EXPORTER_OTLP_PROTOCOL, "http/json")])
+                .to_string()
+                .contains("http/json")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let table: &[(&str, &str)] = &[
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "10s"),
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "-1"),
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "0"),
+            (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, "1.5"),
+            (OTEL_EXPORTER_OTLP_COMPRESSION, "zstd"),
+            (OTEL_EXPORTER_OTLP_LOGS_COMPRESSION, "br"),
+            (OTEL_BLRP_SCHEDULE_DELAY, "soon"),
+            (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, "0"),
+            (OTEL_BLRP_MAX_QUEUE_SIZE, "-5"),
+            (OTEL_BLRP_EXPORT_TIMEOUT, "x"),
+            (OTEL_BSP_SCHEDULE_DELAY, "1e3"),
+            (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, "many"),
+            (OTEL_BSP_MAX_QUEUE_SIZE, "0"),
+            (OTEL_BSP_EXPORT_TIMEOUT, "99999999999999999999999"),
+            (OTEL_EXPORTER_OTLP_HEADERS, "novalue"),
+            (OTEL_EXPORTER_OTLP_TRACES_HEADERS, "a=%zz"),
+        ];
+        for (var, value) in table {
+            let e = err(&[(var, value)]);
+            match &e {
+                OtlpError::InvalidEnv { var: v, .. } => assert_eq!(v, var, "{e}"),
+                other => panic!("{other:?}"),
+            }
+            assert!(e.to_string().contains(var), "{e}");
+        }
+    }
+
+    #[test]
+    fn batch_values() {
+        let c = cfg(&[
+            (OTEL_BLRP_SCHEDULE_DELAY, "250"),
+            (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, "100"),
+            (OTEL_BLRP_EXPORT_TIMEOUT, "7000"),
+            (OTEL_BLRP_MAX_QUEUE_SIZE, "4096"),
+            (OTEL_BSP_SCHEDULE_DELAY, "0"),
+            (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, "1000"),
+            (OTEL_BSP_MAX_QUEUE_SIZE, "64"),
+        ]);
+        assert_eq!(
+            c.batch_for(Signal::Logs),
+            BatchConfig {
+                max_export_batch_size: 100,
+                schedule_delay: Duration::from_millis(250),
+                export_timeout: Duration::from_millis(7000),
+                max_queue_size: 4096,
+            }
+        );
+        let spans = c.batch_for(Signal::Traces);
+        assert_eq!(spans.schedule_delay, Duration::ZERO);
+        assert_eq!(spans.export_timeout, DEFAULT_EXPORT_TIMEOUT);
+        // The queue size caps the batch size.
+        assert_eq!(spans.effective_batch_size(), 64);
+        let c = c.batch_size(10).schedule_delay(Duration::from_millis(3));
+        assert_eq!(c.batch_for(Signal::Logs).max_export_batch_size, 10);
+        assert_eq!(
+            c.batch_for(Signal::Traces).schedule_delay,
+            Duration::from_millis(3)
+        );
+    }
+
+    #[test]
+    fn headers_parsing() {
+        let table: &[(&str, &[(&str, &str)])] = &[
+            ("k=v", &[("k", "v")]),
+            (" k1 = v1 , k2=v2 ", &[("k1", "v1"), ("k2", "v2")]),
+            (
+                "Authorization=Basic%20dXNlcjpwYXNz",
+                &[("authorization", "Basic dXNlcjpwYXNz")],
+            ),
+            ("a=b=c", &[("a", "b=c")]),
+            ("a=%3D%2C%C3%A9", &[("a", "=,é")]),
+            ("a=1,,b=2,", &[("a", "1"), ("b", "2")]),
+            ("a=1,A=2", &[("a", "2")]),
+            ("a=", &[("a", "")]),
+        ];
+        for (input, expected) in table {
+            let c = cfg(&[(OTEL_EXPORTER_OTLP_HEADERS, input)]);
+            let got: Vec<(&str, &str)> = c
+                .headers_for(Signal::Logs)
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(&got, expected, "{input}");
+        }
+        for bad in ["a", "=v", "a b=1", "a=%4", "a=%ff", "a=x%0Ay"] {
+            let e = err(&[(OTEL_EXPORTER_OTLP_HEADERS, bad)]);
+            assert!(
+                e.to_string().contains(OTEL_EXPORTER_OTLP_HEADERS),
+                "{bad}: {e}"
+            );
+        }
+        // Values are not echoed.
+        let e = err(&[(OTEL_EXPORTER_OTLP_HEADERS, "token=sec%ZZret")]);
+        assert!(!e.to_string().contains("sec"), "{e}");
+    }
+
+    #[test]
+    fn new_validates_without_a_runtime() {
+        assert!(OtlpExporter::new(OtlpConfig::default()).is_ok());
+        for bad in [
+            "localhost:4317",
+            "https://c:4317",
+            "ftp://c",
+            "http://",
+            "not a url",
+        ] {
+            let e = OtlpExporter::new(OtlpConfig::default().endpoint(bad));
+            assert!(
+                matches!(e, Err(OtlpError::InvalidConfig { .. })),
+                "{bad}: {e:?}"
+            );
+        }
+        assert!(OtlpExporter::new(OtlpConfig::default().header("bad name", "v")).is_err());
+        assert!(OtlpExporter::new(OtlpConfig::default().header("k", "a\nb")).is_err());
+        assert!(OtlpExporter::new(OtlpConfig::default().timeout(Duration::ZERO)).is_err());
+        assert!(OtlpExporter::new(OtlpConfig::default().batch_size(0)).is_err());
+        // A disabled signal is not validated.
+        assert!(
+            OtlpExporter::new(OtlpConfig::default().logs(false).logs_endpoint("https://x")).is_ok()
+        );
+        // Usable from inside a tokio runtime.
+        let rt = tokio::runtime::Builder::new_current_thread().build();
+        let Ok(rt) = rt else { return };
+        let made = rt.block_on(async { OtlpExporter::new(OtlpConfig::default()).is_ok() });
+        assert!(made);
+    }
+
+    const TRACE: TraceContext = TraceContext {
+        trace_id: 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
+        span_id: 0x1112_1314_1516_1718,
+        parent_span_id: 0x2122_2324_2526_2728,
+        trace_flags: 1,
+    };
+
+    fn attrs(rec: &SdkLogRecord) -> Vec<(String, AnyValue)> {
+        rec.attributes_iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+            .collect()
+    }
+
+    fn s(v: &str) -> AnyValue {
+        AnyValue::String(v.to_string().into())
+    }
+
+    #[test]
+    fn log_mapping() {
+        let fields = [
+            Field {
+                key: "b",
+                value: FieldValue::Bool(true),
+            },
+            Field {
+                key: "u",
+                value: FieldValue::U64(7),
+            },
+            Field {
+                key: "big",
+                value: FieldValue::U64(u64::MAX),
+            },
+            Field {
+                key: "i",
+                value: FieldValue::I64(-3),
+            },
+            Field {
+                key: "u128",
+                value: FieldValue::U128(u128::MAX),
+            },
+            Field {
+                key: "i128",
+                value: FieldValue::I128(i128::MIN),
+            },
+            Field {
+                key: "f",
+                value: FieldValue::F64(1.5),
+            },
+            Field {
+                key: "c",
+                value: FieldValue::Char('é'),
+            },
+            Field {
+                key: "s",
+                value: FieldValue::Str("text"),
+            },
+            Field {
+                key: "bytes",
+                value: FieldValue::Bytes(b"a\xffb"),
+            },
+            Field {
+                key: "none",
+                value: FieldValue::None,
+            },
+            Field {
+                key: "err",
+                value: FieldValue::Error {
+                    type_name: "io::Error",
+                    message: "disk full",
+                    stacktrace: "disk full\ncaused by: quota",
+                },
+            },
+        ];
+        let view = LogView {
+            time_unix_nano: 1_700_000_000_123_456_789,
+            observed_unix_nano: 1_700_000_000_223_456_789,
+            level: Level::Warn,
+            target: "app::db",
+            message: "slow query",
+            trace: TRACE,
+            correlation_id: Some("req-42"),
+            thread: "worker-1",
+            truncated: false,
+            fields: &fields,
+        };
+        let mut m = Mapper::new();
+        let (rec, scope) = m.log_record(&view);
+        assert_eq!(
+            rec.timestamp(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789))
+        );
+        assert_eq!(
+            rec.observed_timestamp(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_223_456_789))
+        );
+        assert_eq!(rec.severity_number(), Some(Severity::Warn));
+        assert_eq!(rec.severity_text(), Some("WARN"));
+        assert_eq!(rec.body(), Some(&s("slow query")));
+        assert_eq!(
+            attrs(&rec),
+            vec![
+                ("b".into(), AnyValue::Boolean(true)),
+                ("u".into(), AnyValue::Int(7)),
+                ("big".into(), s("18446744073709551615")),
+                ("i".into(), AnyValue::Int(-3)),
+                ("u128".into(), s(&u128::MAX.to_string())),
+                ("i128".into(), s(&i128::MIN.to_string())),
+                ("f".into(), AnyValue::Double(1.5)),
+                ("c".into(), s("é")),
+                ("s".into(), s("text")),
+                ("bytes".into(), s("a\u{fffd}b")),
+                ("exception.type".into(), s("io::Error")),
+                ("exception.message".into(), s("disk full")),
+                (
+                    "exception.stacktrace".into(),
+                    s("disk full\ncaused by: quota")
+                ),
+                ("correlation_id".into(), s("req-42")),
+                ("thread.name".into(), s("worker-1")),
+            ]
+        );
+        let tc = rec
+            .trace_context()
+            .map(|t| (t.trace_id, t.span_id, t.trace_flags));
+        assert_eq!(
+            tc,
+            Some((
+                TraceId::from(TRACE.trace_id),
+                SpanId::from(TRACE.span_id),
+                Some(TraceFlags::SAMPLED)
+            ))
+        );
+        assert_eq!(m.scopes[scope].name(), "app::db");
+        // Same target, same scope; another target, another scope.
+        let (_, again) = m.log_record(&view);
+        assert_eq!(again, scope);
+        let other = LogView {
+            target: "app::http",
+            ..view.clone()
+        };
+        let (_, other_scope) = m.log_record(&other);
+        assert_ne!(other_scope, scope);
+        assert_eq!(m.scopes.len(), 2);
+        let (_, back) = m.log_record(&view);
+        assert_eq!(back, scope);
+        assert_eq!(m.scopes.len(), 2);
+    }
+
+    #[test]
+    fn severities_and_no_trace() {
+        let mut m = Mapper::new();
+        for (level, sev, text) in [
+            (Level::Trace, Severity::Trace, "TRACE"),
+            (Level::Debug, Severity::Debug, "DEBUG"),
+            (Level::Info, Severity::Info, "INFO"),
+            (Level::Warn, Severity::Warn, "WARN"),
+            (Level::Error, Severity::Error, "ERROR"),
+        ] {
+            let view = LogView {
+                time_unix_nano: 1,
+                observed_unix_nano: 2,
+                level,
+                target: "t",
+                message: "",
+                trace: TraceContext::default(),
+                correlation_id: None,
+                thread: "",
+                truncated: false,
+                fields: &[],
+            };
+            let (rec, _) = m.log_record(&view);
+            assert_eq!(rec.severity_number(), Some(sev));
+            assert_eq!(sev as i32, [1, 5, 9, 13, 17][level as usize]);
+            assert_eq!(rec.severity_text(), Some(text));
+            assert!(rec.trace_context().is_none());
+            assert_eq!(rec.attributes_iter().count(), 0);
+        }
+    }
+
+    #[test]
+    fn span_mapping() {
+        let fields = [
+            Field {
+                key: "http.status",
+                value: FieldValue::U64(503),
+            },
+            Field {
+                key: "route",
+                value: FieldValue::Str("/pay"),
+            },
+        ];
+        let ev_fields = [Field {
+            key: "ignored",
+            value: FieldValue::Error {
+                type_name: "Timeout",
+                message: "upstream timed out",
+                stacktrace: "",
+            },
+        }];
+        let events = [
+            EventView {
+                name: "exception",
+                time_unix_nano: 1_500,
+                fields: &ev_fields,
+            },
+            EventView {
+                name: "retry",
+                time_unix_nano: 1_600,
+                fields: &[],
+            },
+        ];
+        let view = SpanView {
+            name: "charge",
+            target: "pay::api",
+            level: Level::Info,
+            context: TraceContext {
+                trace_flags: 3,
+                ..TRACE
+            },
+            parent_is_remote: true,
+            correlation_id: Some("req-7"),
+            start_unix_nano: 1_000,
+            end_unix_nano: 2_000,
+            fields: &fields,
+            events: &events,
+            status: StatusView::Error("card declined"),
+            thread: "main",
+        };
+        let mut m = Mapper::new();
+        let d = m.span_data(&view);
+        assert_eq!(d.span_context.trace_id(), TraceId::from(TRACE.trace_id));
+        assert_eq!(d.span_context.span_id(), SpanId::from(TRACE.span_id));
+        assert_eq!(d.span_context.trace_flags(), TraceFlags::SAMPLED);
+        assert!(!d.span_context.is_remote());
+        assert_eq!(d.parent_span_id, SpanId::from(TRACE.parent_span_id));
+        assert!(d.parent_span_is_remote);
+        assert_eq!(d.span_kind, SpanKind::Internal);
+        assert_eq!(d.name, "charge");
+        assert_eq!(
+            d.start_time,
+            SystemTime::UNIX_EPOCH + Duration::from_nanos(1_000)
+        );
+        assert_eq!(
+            d.end_time,
+            SystemTime::UNIX_EPOCH + Duration::from_nanos(2_000)
+        );
+        assert_eq!(
+            d.attributes,
+            vec![
+                KeyValue::new("http.status", 503i64),
+                KeyValue::new("route", "/pay"),
+                KeyValue::new("correlation_id", "req-7"),
+                KeyValue::new("thread.name", "main"),
+            ]
+        );
+        assert_eq!(d.events.len(), 2);
+        assert_eq!(d.events[0].name, "exception");
+        assert_eq!(
+            d.events[0].timestamp,
+            SystemTime::UNIX_EPOCH + Duration::from_nanos(1_500)
+        );
+        assert_eq!(
+            d.events[0].attributes,
+            vec![
+                KeyValue::new("exception.type", "Timeout"),
+                KeyValue::new("exception.message", "upstream timed out"),
+            ]
+        );
+        assert_eq!(d.events[1].name, "retry");
+        assert!(d.events[1].attributes.is_empty());
+        assert_eq!(d.status, Status::error("card declined"));
+        assert_eq!(d.instrumentation_scope.name(), "pay::api");
+
+        let ok = SpanView {
+            status: StatusView::Ok,
+            parent_is_remote: false,
+            ..view.clone()
+        };
+        let d = m.span_data(&ok);
+        assert_eq!(d.status, Status::Ok);
+        assert!(!d.parent_span_is_remote);
+        let unset = SpanView {
+            status: StatusView::Unset,
+            context: TraceContext {
+                trace_flags: 0,
+                ..TRACE
+            },
+            correlation_id: None,
+            ..view
+        };
+        let d = m.span_data(&unset);
+        assert_eq!(d.status, Status::Unset);
+        assert_eq!(d.span_context.trace_flags(), TraceFlags::NOT_SAMPLED);
+        assert_eq!(d.attributes.len(), 3);
+    }
+
+    #[test]
+    fn resource_conversion() {
+        let r = Resource::builder()
+            .service_name("svc")
+            .attribute("shard", 7)
+            .attribute("canary", true)
+            .attribute("ratio", 0.5)
+            .build_with(|_| None);
+        let sdk = sdk_resource(&r);
+        assert_eq!(sdk.len(), r.len());
+        assert_eq!(
+            sdk.get(&Key::from_static_str("service.name")),
+            Some(Value::from("svc"))
+        );
+        assert_eq!(sdk.get(&Key::from_static_str("shard")), Some(Value::I64(7)));
+        assert_eq!(
+            sdk.get(&Key::from_static_str("canary")),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            sdk.get(&Key::from_static_str("ratio")),
+            Some(Value::F64(0.5))
+        );
+    }
+
+    #[test]
+    fn unreachable_collector_counts_failures_and_respects_deadline() {
+        // Nothing listens on port 9 of 127.0.0.1 (discard): connections are
+        // refused, retried, then the batch is dropped.
+        let cfg = OtlpConfig::default()
+            .endpoint("http://127.0.0.1:9")
+            .timeout(Duration::from_millis(300))
+            .batch_size(4);
+        let Ok(mut exp) = OtlpExporter::new(cfg) else {
+            panic!("valid config")
+        };
+        let before = otlp_stats();
+        let view = LogView {
+            time_unix_nano: 1,
+            observed_unix_nano: 2,
+            level: Level::Info,
+            target: "t",
+            message: "m",
+            trace: TraceContext::default(),
+            correlation_id: None,
+            thread: "main",
+            truncated: false,
+            fields: &[],
+        };
+        exp.set_resource(&Resource::builder().build_with(|_| None));
+        exp.export_log(&view);
+        exp.export_log(&view);
+        let start = Instant::now();
+        exp.flush(start + Duration::from_millis(200));
+        assert!(
+            start.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            start.elapsed()
+        );
+        exp.shutdown(Instant::now() + Duration::from_millis(200));
+        let after = otlp_stats();
+        assert!(after.logs_failed >= before.logs_failed + 2);
+        assert!(after.export_errors > before.export_errors);
+        // After shutdown nothing is exported.
+        exp.export_log(&view);
+        exp.flush(Instant::now() + Duration::from_millis(100));
+        assert!(otlp_stats().logs_failed >= before.logs_failed + 3);
+    }
+}
