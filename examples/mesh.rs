@@ -21,33 +21,21 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use datapunk_log::propagation::{self, Propagated};
-use datapunk_log::{Builder, Guard, Status, info, span, warn};
+use datapunk_log::{Guard, Status, info, span, warn};
 
 const REQUESTS: u64 = 3;
 
 fn engine(service: &str) -> Guard {
-    let mut b: Builder = datapunk_log::builder()
+    let mut b = datapunk_log::builder()
         .stdout()
         .service_name(service)
         .service_version(env!("CARGO_PKG_VERSION"))
         .deployment_environment("example");
-    let otlp_set = [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    ]
-    .iter()
-    .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-    if otlp_set {
-        let cfg = datapunk_log::export::otlp::OtlpConfig::from_env().unwrap_or_else(|e| {
-            eprintln!("{service}: bad OTLP configuration: {e}");
-            std::process::exit(2)
-        });
-        b = b.otlp(cfg).unwrap_or_else(|e| {
-            eprintln!("{service}: {e}");
-            std::process::exit(2)
-        });
-    }
+    // Exports over OTLP only when an OTEL_EXPORTER_OTLP_*ENDPOINT is set.
+    b = b.otlp_if_configured().unwrap_or_else(|e| {
+        eprintln!("{service}: {e}");
+        std::process::exit(2)
+    });
     b.init().unwrap_or_else(|e| {
         eprintln!("{service}: cannot start logging: {e}");
         std::process::exit(2)

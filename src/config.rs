@@ -272,6 +272,26 @@ impl Builder {
             .map_err(|e| InitError::Export(e.to_string()))?;
         Ok(self.exporter(e))
     }
+    /// Exports over OTLP, configured from the `OTEL_*` variables, when one of
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set (and not empty); does
+    /// nothing otherwise. A variable with a bad value is an error.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_if_configured(self) -> Result<Self, InitError> {
+        use crate::export::otlp::OtlpConfig;
+        let set = [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.to_string_lossy().trim().is_empty()));
+        if !set {
+            return Ok(self);
+        }
+        let cfg = OtlpConfig::from_env().map_err(|e| InitError::Export(e.to_string()))?;
+        self.otlp(cfg)
+    }
     /// The service's name (`service.name`), over `OTEL_SERVICE_NAME`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.resource = self.resource.service_name(name);
