@@ -9,6 +9,10 @@
 //! - `otel_sdk_span_start_end`: `opentelemetry_sdk` tracer, batch span
 //!   processor with an exporter that discards, `start` + `end`.
 //!
+//! `DATAPUNK_BENCH_CLOCK=coarse` runs them with the coarse clock,
+//! `DATAPUNK_BENCH_OTEL=1` with the OpenTelemetry context lookup on (its
+//! cost shows in `log_outside_span`).
+//!
 //! Setup as `hot_path`: null sink, 64 MiB ring, `Overflow::Drop`; the calls
 //! are timed in chunks with `flush()` between them, off the clock, so the
 //! ring never fills. The export thread decodes and discards the spans.
@@ -70,7 +74,14 @@ fn main() {
         .null()
         .ignore_env()
         .filter("info")
-        .clock(ClockSource::Precise)
+        // DATAPUNK_BENCH_CLOCK=coarse: the writer-published clock (no rdtsc).
+        .clock(
+            if std::env::var("DATAPUNK_BENCH_CLOCK").as_deref() == Ok("coarse") {
+                ClockSource::Coarse
+            } else {
+                ClockSource::Precise
+            },
+        )
         .overflow(Overflow::Drop)
         .ring_capacity(RING)
         .exporter(Discard)
