@@ -3,17 +3,21 @@
 //! `cargo run --release -p perf [-- --profile FILE] [--json] [--subjects a,b]`
 //!
 //! Runs every subject of the profile through the latency scenario (call,
-//! burst, disabled) and the throughput scenario, each in a child process
+//! burst, disabled) and the throughput scenario, then the span scenario
+//! and the OTLP scenario with their own subjects, each in a child process
 //! (the same executable re-run with a hidden `--scenario` argument: one
 //! logging engine per process, and a fresh process per configuration), then
 //! prints a table (or, with `--json`, one JSON object) and writes the JSON
 //! summary to `perf/results/<profile>-latest.json`.
 
+mod otlp;
 mod probe;
 mod profile;
+mod receiver;
 mod report;
 mod results;
 mod scenario;
+mod spans;
 mod subject;
 mod tsc;
 
@@ -22,7 +26,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use profile::Profile;
-use results::{LatencyResult, Machine, SubjectResult, Summary, ThroughputResult};
+use results::{
+    LatencyResult, Machine, ScenarioRun, SubjectResult, Summary, ThroughputResult,
+};
 use scenario::{ChildSpec, ScenarioKind};
 use subject::SubjectKind;
 use tsc::Calibration;
@@ -33,7 +39,9 @@ usage: perf [--profile FILE] [--json] [--subjects NAME,...] [--scenarios NAME,..
   --profile FILE     benchmark profile (default: perf/profiles/default.toml)
   --json             print the summary as one JSON object on stdout
   --subjects LIST    run these subjects instead of the profile's, in this order
-  --scenarios LIST   run these scenarios (latency, throughput) instead
+                     (each scenario runs those of them it can)
+  --scenarios LIST   run these scenarios (latency, throughput, spans, otlp)
+                     instead
   --results FILE     where to write the JSON summary
                      (default: perf/results/<profile>-latest.json)
   --list-subjects    print the subjects a profile may name
@@ -122,13 +130,23 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
                 a.scenarios = Some(v);
             }
             "--list-subjects" => {
-                for k in [
-                    SubjectKind::DatapunkPrecise,
-                    SubjectKind::DatapunkCoarse,
-                    SubjectKind::Tracing,
-                    SubjectKind::Slog,
-                ] {
-                    println!("{:<18} {}", k.name(), k.description());
+                for k in subject::ALL_SUBJECTS {
+                    let scens: Vec<&str> = [
+                        ScenarioKind::Latency,
+                        ScenarioKind::Throughput,
+                        ScenarioKind::Spans,
+                        ScenarioKind::Otlp,
+                    ]
+                    .into_iter()
+                    .filter(|&s| k.runs(s))
+                    .map(ScenarioKind::name)
+                    .collect();
+                    println!(
+                        "{:<18} {} [{}]",
+                        k.name(),
+                        k.description(),
+                        scens.join(", ")
+                    );
                 }
                 return Ok(None);
             }
@@ -186,11 +204,14 @@ fn parent_main(args: Args) -> Result<(), String> {
     let load_avg_start = load_avg();
     let mut profile = Profile::load(&args.profile)?;
     if let Some(s) = args.subjects {
-        profile.subjects = s;
+        profile.restrict_subjects(&s);
     }
     if let Some(s) = args.scenarios {
         profile.scenarios = s;
     }
+    profile
+        .validate()
+        .map_err(|e| format!("--subjects / --scenarios: {e}"))?;
     let cal = Calibration::measure(Duration::from_millis(profile.tsc_calibration_ms));
     eprintln!(
         "[perf] profile {} — TSC {:.4} GHz over {:.0} ms",
@@ -198,8 +219,19 @@ fn parent_main(args: Args) -> Result<(), String> {
     );
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
 
+    let logger_scenarios: Vec<ScenarioKind> = profile
+        .scenarios
+        .iter()
+        .copied()
+        .filter(|s| matches!(s, ScenarioKind::Latency | ScenarioKind::Throughput))
+        .collect();
     let mut subjects = Vec::new();
-    for &kind in &profile.subjects {
+    let logger_subjects = if logger_scenarios.is_empty() {
+        Vec::new()
+    } else {
+        profile.subjects.clone()
+    };
+    for &kind in &logger_subjects {
         let mut r = SubjectResult {
             subject: kind.name().into(),
             description: kind.description().into(),
@@ -209,7 +241,7 @@ fn parent_main(args: Args) -> Result<(), String> {
             foreign_cpu_throughput: None,
             errors: Vec::new(),
         };
-        for &scen in &profile.scenarios {
+        for &scen in &logger_scenarios {
             let t = Instant::now();
             eprint!("[perf] {:<18} {:<10} ", kind.name(), scen.name());
             let spec = ChildSpec {
@@ -222,18 +254,18 @@ fn parent_main(args: Args) -> Result<(), String> {
             let outcome = run_child(&exe, &spec);
             let foreign =
                 cpu0.and_then(|c0| Some(c0.foreign_cores(&CpuTimes::now()?, t.elapsed())));
-            match scen {
-                ScenarioKind::Latency => r.foreign_cpu_latency = foreign,
-                ScenarioKind::Throughput => r.foreign_cpu_throughput = foreign,
+            if scen == ScenarioKind::Latency {
+                r.foreign_cpu_latency = foreign;
+            } else {
+                r.foreign_cpu_throughput = foreign;
             }
             match outcome {
                 Ok(v) => {
-                    let parsed = match scen {
-                        ScenarioKind::Latency => {
-                            serde_json::from_value::<LatencyResult>(v).map(|x| r.latency = Some(x))
-                        }
-                        ScenarioKind::Throughput => serde_json::from_value::<ThroughputResult>(v)
-                            .map(|x| r.throughput = Some(x)),
+                    let parsed = if scen == ScenarioKind::Latency {
+                        serde_json::from_value::<LatencyResult>(v).map(|x| r.latency = Some(x))
+                    } else {
+                        serde_json::from_value::<ThroughputResult>(v)
+                            .map(|x| r.throughput = Some(x))
                     };
                     match parsed {
                         Ok(()) => eprintln!("{:.1} s", t.elapsed().as_secs_f64()),
@@ -252,9 +284,25 @@ fn parent_main(args: Args) -> Result<(), String> {
         subjects.push(r);
     }
 
+    let mut span_runs = Vec::new();
+    let mut otlp_runs = Vec::new();
+    for &scen in &profile.scenarios {
+        match scen {
+            ScenarioKind::Spans => {
+                span_runs = run_scenario(&exe, &profile, cal, scen);
+            }
+            ScenarioKind::Otlp => {
+                otlp_runs = run_scenario(&exe, &profile, cal, scen);
+            }
+            ScenarioKind::Latency | ScenarioKind::Throughput => {}
+        }
+    }
+
     let ratios = report::ratios(&subjects, profile.baseline.name());
+    let span_ratios = report::span_ratios(&span_runs, profile.baseline);
+    let otlp_ratios = report::otlp_ratios(&otlp_runs, profile.baseline);
     let l = &profile.latency;
-    let notes = vec![
+    let mut notes = vec![
         format!(
             "latency scenario: datapunk-log ring {} MiB, Overflow::{:?}, every ring page touched before measuring; peers: queue {} with the same overflow policy; drops are counted (records missing from the file) and shown",
             l.ring_capacity >> 20,
@@ -272,6 +320,18 @@ fn parent_main(args: Args) -> Result<(), String> {
         "throughput scenario: Overflow::Block / lossless peers with their default queues, fresh process and file; verified by line count and serde_json on a sample".into(),
         "one producer thread; each subject's background thread runs on the other core; nothing pinned".into(),
     ];
+    if let Some(sp) = profile.spans.as_ref().filter(|_| !span_runs.is_empty()) {
+        notes.push(format!(
+            "spans scenario: a span started and ended at once (no fields, not entered), exported to an exporter that counts and discards on the subject's own thread; datapunk-log ring {} MiB pre-faulted, Overflow::Drop; SDK BatchSpanProcessor defaults (queue 2048); lost = spans that never reached the exporter",
+            sp.ring_capacity >> 20
+        ));
+    }
+    if let Some(o) = profile.otlp.as_ref().filter(|_| !otlp_runs.is_empty()) {
+        notes.push(format!(
+            "otlp scenario: {} log records from one thread over OTLP/gRPC (no compression) to a loopback receiver in the same process that decodes and counts; each subject's defaults (512 records/request, its own queue); timed from the first record to the last one received; lost = emitted - received",
+            o.records
+        ));
+    }
     let summary = Summary {
         profile: profile.name.clone(),
         profile_path: args.profile.display().to_string(),
@@ -284,6 +344,10 @@ fn parent_main(args: Args) -> Result<(), String> {
         notes,
         subjects,
         ratios,
+        spans: span_runs,
+        span_ratios,
+        otlp: otlp_runs,
+        otlp_ratios,
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
     let out = args
@@ -304,12 +368,58 @@ fn parent_main(args: Args) -> Result<(), String> {
         print!("{}", report::human(&summary));
         println!("\nsummary written to {}", out.display());
     }
-    let failed = summary.subjects.iter().any(|s| !s.errors.is_empty());
+    let failed = summary.subjects.iter().any(|s| !s.errors.is_empty())
+        || summary.spans.iter().any(|s| !s.errors.is_empty())
+        || summary.otlp.iter().any(|s| !s.errors.is_empty());
     if failed {
         Err("some scenarios failed (see the errors above)".into())
     } else {
         Ok(())
     }
+}
+
+/// Runs every subject of the span or OTLP scenario, each in a child process.
+fn run_scenario<T: serde::de::DeserializeOwned>(
+    exe: &Path,
+    profile: &Profile,
+    cal: Calibration,
+    scen: ScenarioKind,
+) -> Vec<ScenarioRun<T>> {
+    let mut runs = Vec::new();
+    for kind in profile.subjects_of(scen) {
+        let t = Instant::now();
+        eprint!("[perf] {:<18} {:<10} ", kind.name(), scen.name());
+        let spec = ChildSpec {
+            scenario: scen,
+            subject: kind,
+            profile: profile.clone(),
+            calibration: cal,
+        };
+        let cpu0 = CpuTimes::now();
+        let outcome = run_child(exe, &spec);
+        let foreign = cpu0.and_then(|c0| Some(c0.foreign_cores(&CpuTimes::now()?, t.elapsed())));
+        let mut r = ScenarioRun {
+            subject: kind.name().into(),
+            description: kind.description_for(scen).into(),
+            result: None,
+            foreign_cpu: foreign,
+            errors: Vec::new(),
+        };
+        match outcome.and_then(|v| {
+            serde_json::from_value::<T>(v).map_err(|e| format!("bad result: {e}"))
+        }) {
+            Ok(x) => {
+                r.result = Some(x);
+                eprintln!("{:.1} s", t.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                eprintln!("FAILED");
+                r.errors.push(format!("{}: {e}", scen.name()));
+            }
+        }
+        runs.push(r);
+    }
+    runs
 }
 
 fn run_child(exe: &Path, spec: &ChildSpec) -> Result<serde_json::Value, String> {

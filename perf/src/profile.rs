@@ -18,10 +18,12 @@ pub struct Profile {
     /// What this profile is for (printed in the report).
     #[serde(default)]
     pub description: String,
-    /// The subjects, in the order they run.
+    /// The loggers of the latency and throughput scenarios, in the order
+    /// they run (the span and OTLP scenarios name their own).
     pub subjects: Vec<SubjectKind>,
-    /// The scenarios each subject runs (default: latency, then throughput).
-    #[serde(default = "default_scenarios")]
+    /// The scenarios, in the order they run (default: latency, throughput,
+    /// then spans and otlp when their sections are present).
+    #[serde(default)]
     pub scenarios: Vec<ScenarioKind>,
     /// The subject that peers are compared with (ratios peer / baseline).
     #[serde(default = "default_baseline")]
@@ -38,6 +40,51 @@ pub struct Profile {
     pub tsc_calibration_ms: u64,
     pub latency: LatencyProfile,
     pub throughput: ThroughputProfile,
+    /// The span scenario (absent: not run).
+    #[serde(default)]
+    pub spans: Option<SpansProfile>,
+    /// The OTLP scenario (absent: not run).
+    #[serde(default)]
+    pub otlp: Option<OtlpProfile>,
+}
+
+/// The span scenario: a span started and ended at once, timed as the
+/// latency scenario's `call` and `burst`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpansProfile {
+    /// Datapunk-log (precise or coarse clock), `otel-sdk`, `tracing-otel`.
+    pub subjects: Vec<SubjectKind>,
+    /// Spans made, untimed, before measuring.
+    pub warmup_calls: u64,
+    /// Spans timed one by one.
+    pub call_samples: u64,
+    /// Bursts timed; each gives one sample (the burst's time / `burst_size`).
+    pub bursts: u64,
+    /// Spans per burst.
+    pub burst_size: u64,
+    /// Nanoseconds of busy-wait between bursts.
+    pub burst_pause_ns: u64,
+    /// datapunk-log: bytes of the producer thread's ring (pre-faulted;
+    /// `Overflow::Drop`).
+    pub ring_capacity: usize,
+}
+
+/// The OTLP scenario: `records` log records over OTLP/gRPC to a loopback
+/// receiver, timed until the receiver has them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpProfile {
+    /// Datapunk-log (precise or coarse clock), `otel-sdk`.
+    pub subjects: Vec<SubjectKind>,
+    pub records: u64,
+    /// Records sent and received before timing (connection set up).
+    pub warmup_records: u64,
+    /// Bound of each wait (flush, receiver), seconds.
+    pub timeout_s: u64,
+    /// After the subject's flush, the receiver's count is final once it
+    /// has not moved for this long (milliseconds; not part of the time).
+    pub quiet_ms: u64,
 }
 
 /// The latency scenario: every subject logs the same record through
@@ -100,9 +147,6 @@ pub enum OverflowKind {
     Drop,
 }
 
-fn default_scenarios() -> Vec<ScenarioKind> {
-    vec![ScenarioKind::Latency, ScenarioKind::Throughput]
-}
 fn default_baseline() -> SubjectKind {
     SubjectKind::DatapunkPrecise
 }
@@ -125,17 +169,89 @@ impl Profile {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "profile".into());
         }
+        if p.scenarios.is_empty() {
+            p.scenarios = vec![ScenarioKind::Latency, ScenarioKind::Throughput];
+            if p.spans.is_some() {
+                p.scenarios.push(ScenarioKind::Spans);
+            }
+            if p.otlp.is_some() {
+                p.scenarios.push(ScenarioKind::Otlp);
+            }
+        }
+        if p.subjects.is_empty() {
+            return Err(format!("invalid profile {}: `subjects` is empty", path.display()));
+        }
         p.validate()
             .map_err(|e| format!("invalid profile {}: {e}", path.display()))?;
         Ok(p)
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if self.subjects.is_empty() {
-            return Err("`subjects` is empty".into());
+    /// The subjects a scenario runs, in order.
+    pub fn subjects_of(&self, scen: ScenarioKind) -> Vec<SubjectKind> {
+        match scen {
+            ScenarioKind::Latency | ScenarioKind::Throughput => self.subjects.clone(),
+            ScenarioKind::Spans => self
+                .spans
+                .as_ref()
+                .map(|s| s.subjects.clone())
+                .unwrap_or_default(),
+            ScenarioKind::Otlp => self
+                .otlp
+                .as_ref()
+                .map(|s| s.subjects.clone())
+                .unwrap_or_default(),
         }
+    }
+
+    /// `--subjects`: each scenario runs those of `list` that it can, in
+    /// the order given.
+    pub fn restrict_subjects(&mut self, list: &[SubjectKind]) {
+        let keep = |scen: ScenarioKind| -> Vec<SubjectKind> {
+            list.iter().copied().filter(|k| k.runs(scen)).collect()
+        };
+        self.subjects = keep(ScenarioKind::Latency);
+        if let Some(s) = &mut self.spans {
+            s.subjects = keep(ScenarioKind::Spans);
+        }
+        if let Some(o) = &mut self.otlp {
+            o.subjects = keep(ScenarioKind::Otlp);
+        }
+    }
+
+    /// Checks the profile (also after the command line changed it).
+    pub fn validate(&self) -> Result<(), String> {
         if self.scenarios.is_empty() {
             return Err("`scenarios` is empty".into());
+        }
+        for scen in [
+            ScenarioKind::Latency,
+            ScenarioKind::Spans,
+            ScenarioKind::Otlp,
+        ] {
+            let section = match scen {
+                ScenarioKind::Latency => "subjects",
+                ScenarioKind::Spans => "spans.subjects",
+                _ => "otlp.subjects",
+            };
+            if let Some(k) = self.subjects_of(scen).iter().find(|k| !k.runs(scen)) {
+                return Err(format!("{section}: `{}` cannot run it", k.name()));
+            }
+        }
+        if self.scenarios.contains(&ScenarioKind::Spans) && self.spans.is_none() {
+            return Err("scenario `spans` needs a [spans] section".into());
+        }
+        if self.scenarios.contains(&ScenarioKind::Otlp) && self.otlp.is_none() {
+            return Err("scenario `otlp` needs an [otlp] section".into());
+        }
+        if let Some(s) = &self.spans
+            && (s.call_samples == 0 || s.bursts == 0 || s.burst_size == 0)
+        {
+            return Err("spans: call_samples, bursts and burst_size must be positive".into());
+        }
+        if let Some(o) = &self.otlp
+            && (o.records == 0 || o.timeout_s == 0)
+        {
+            return Err("otlp: records and timeout_s must be positive".into());
         }
         let l = &self.latency;
         if l.call_samples == 0 || l.bursts == 0 || l.burst_size == 0 {
@@ -174,7 +290,21 @@ mod tests {
                 p.subjects.contains(&SubjectKind::Tracing),
                 "{name}: no peer"
             );
-            assert_eq!(p.scenarios.len(), 2);
+            assert_eq!(
+                p.scenarios,
+                [
+                    ScenarioKind::Latency,
+                    ScenarioKind::Throughput,
+                    ScenarioKind::Spans,
+                    ScenarioKind::Otlp
+                ]
+            );
+            let spans = p.spans.as_ref().unwrap();
+            assert!(spans.subjects.contains(&p.baseline), "{name}: spans");
+            assert!(spans.subjects.contains(&SubjectKind::OtelSdk), "{name}");
+            let otlp = p.otlp.as_ref().unwrap();
+            assert!(otlp.subjects.contains(&p.baseline), "{name}: otlp");
+            assert!(otlp.subjects.contains(&SubjectKind::OtelSdk), "{name}");
             assert!(!p.latency.subtract_rdtsc_overhead);
         }
     }
@@ -187,5 +317,9 @@ mod tests {
         assert!(toml::from_str::<Profile>(&typo).is_err());
         let peer = base.replace("datapunk-precise", "log4j");
         assert!(toml::from_str::<Profile>(&peer).is_err());
+        // A subject that cannot run a scenario is refused.
+        let mut p: Profile = toml::from_str(&base.replace("datapunk-precise", "otel-sdk")).unwrap();
+        p.scenarios = vec![ScenarioKind::Latency];
+        assert!(p.validate().is_err());
     }
 }

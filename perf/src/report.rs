@@ -2,7 +2,83 @@
 
 use std::fmt::Write as _;
 
-use crate::results::{Method, Ratio, SubjectResult, Summary};
+use crate::results::{
+    Distribution, Method, OtlpRatio, OtlpResult, Ratio, ScenarioRun, SpanRatio, SpanResult,
+    SubjectResult, Summary,
+};
+use crate::subject::SubjectKind;
+
+/// The subject span and OTLP ratios are taken against: the profile's
+/// baseline when it ran, else the first datapunk-log subject.
+fn scenario_baseline<'a, T>(
+    runs: &'a [ScenarioRun<T>],
+    baseline: SubjectKind,
+) -> Option<&'a ScenarioRun<T>> {
+    runs.iter()
+        .find(|r| r.subject == baseline.name() && r.result.is_some())
+        .or_else(|| {
+            runs.iter().find(|r| {
+                r.result.is_some()
+                    && SubjectKind::parse(&r.subject).is_some_and(SubjectKind::is_datapunk)
+            })
+        })
+}
+
+fn div(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+pub fn span_ratios(runs: &[ScenarioRun<SpanResult>], baseline: SubjectKind) -> Vec<SpanRatio> {
+    let Some(base) = scenario_baseline(runs, baseline) else {
+        return Vec::new();
+    };
+    let b = base.result.as_ref().expect("baseline has a result");
+    runs.iter()
+        .filter(|r| r.subject != base.subject)
+        .map(|r| {
+            let x = r.result.as_ref();
+            fn call(x: &SpanResult) -> &Distribution {
+                &x.call.dist
+            }
+            fn burst(x: &SpanResult) -> &Distribution {
+                &x.burst.dist
+            }
+            let f = |get: fn(&SpanResult) -> &Distribution, v: fn(&Distribution) -> f64| {
+                x.and_then(|x| div(v(get(x)), v(get(b))))
+            };
+            SpanRatio {
+                subject: r.subject.clone(),
+                baseline: base.subject.clone(),
+                call_p50: f(call, |d| d.p50_ns),
+                call_p99: f(call, |d| d.p99_ns),
+                call_p999: f(call, |d| d.p999_ns),
+                call_max: f(call, |d| d.max_ns),
+                burst_p50: f(burst, |d| d.p50_ns),
+                burst_p99: f(burst, |d| d.p99_ns),
+                burst_p999: f(burst, |d| d.p999_ns),
+                burst_max: f(burst, |d| d.max_ns),
+            }
+        })
+        .collect()
+}
+
+pub fn otlp_ratios(runs: &[ScenarioRun<OtlpResult>], baseline: SubjectKind) -> Vec<OtlpRatio> {
+    let Some(base) = scenario_baseline(runs, baseline) else {
+        return Vec::new();
+    };
+    let b = base.result.as_ref().expect("baseline has a result");
+    runs.iter()
+        .filter(|r| r.subject != base.subject)
+        .map(|r| OtlpRatio {
+            subject: r.subject.clone(),
+            baseline: base.subject.clone(),
+            delivered_per_s: r
+                .result
+                .as_ref()
+                .and_then(|x| div(x.delivered_per_s, b.delivered_per_s)),
+        })
+        .collect()
+}
 
 pub fn ratios(subjects: &[SubjectResult], baseline: &str) -> Vec<Ratio> {
     let Some(base) = subjects.iter().find(|s| s.subject == baseline) else {
@@ -244,7 +320,10 @@ pub fn human(s: &Summary) -> String {
         }
     }
 
-    let foreign: Vec<String> = s
+    spans_table(&mut o, s);
+    otlp_table(&mut o, s);
+
+    let mut foreign: Vec<String> = s
         .subjects
         .iter()
         .flat_map(|x| {
@@ -259,6 +338,20 @@ pub fn human(s: &Summary) -> String {
             })
         })
         .collect();
+    let scen_foreign = |name: &str, subject: &str, v: Option<f64>| {
+        v.filter(|&c| c >= 0.05)
+            .map(|c| format!("{subject} {name} {c:.2}"))
+    };
+    foreign.extend(
+        s.spans
+            .iter()
+            .filter_map(|x| scen_foreign("spans", &x.subject, x.foreign_cpu)),
+    );
+    foreign.extend(
+        s.otlp
+            .iter()
+            .filter_map(|x| scen_foreign("otlp", &x.subject, x.foreign_cpu)),
+    );
     if foreign.is_empty() {
         let _ = writeln!(
             o,
@@ -279,5 +372,171 @@ WARNING: other processes (or hypervisor steal) used CPU during: {} (cores, avera
             let _ = writeln!(o, "ERROR {}: {e}", x.subject);
         }
     }
+    for (subject, errors) in s
+        .spans
+        .iter()
+        .map(|x| (&x.subject, &x.errors))
+        .chain(s.otlp.iter().map(|x| (&x.subject, &x.errors)))
+    {
+        for e in errors {
+            let _ = writeln!(o, "ERROR {subject}: {e}");
+        }
+    }
     o
+}
+
+fn spans_table(o: &mut String, s: &Summary) {
+    let runs: Vec<_> = s.spans.iter().filter_map(|x| x.result.as_ref()).collect();
+    let Some(first) = runs.first() else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "\nSpans, ns per span start + end — call: each alone, {} samples; burst: {} back to back, {} µs busy-wait between bursts, {} bursts; rdtsc overhead {}",
+        first.call.dist.samples,
+        first.burst_size,
+        first.burst_pause_ns as f64 / 1000.0,
+        first.burst.dist.samples,
+        if first.rdtsc_overhead_subtracted {
+            "subtracted"
+        } else {
+            "included"
+        }
+    );
+    let _ = writeln!(
+        o,
+        "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}",
+        "subject", "method", "p50", "p90", "p99", "p99.9", "max", "mean", "lost"
+    );
+    for r in &runs {
+        for (name, m) in [("call", &r.call), ("burst", &r.burst)] {
+            let d = &m.dist;
+            let _ = writeln!(
+                o,
+                "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}",
+                if name == "call" { r.subject.as_str() } else { "" },
+                name,
+                ns(d.p50_ns),
+                ns(d.p90_ns),
+                ns(d.p99_ns),
+                ns(d.p999_ns),
+                ns(d.max_ns),
+                ns(d.mean_ns),
+                m.lost
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "(lost: spans of the method that never reached the exporter — dropped by a full ring or queue; all spans {}; exported {})",
+        runs.iter()
+            .map(|r| format!("{} {}", r.subject, r.spans_total))
+            .collect::<Vec<_>>()
+            .join(", "),
+        runs.iter()
+            .map(|r| format!("{} {}", r.subject, r.spans_exported))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    if !s.span_ratios.is_empty() {
+        let _ = writeln!(
+            o,
+            "span ratios subject / {} (above 1x = slower)",
+            s.span_ratios[0].baseline
+        );
+        let _ = writeln!(
+            o,
+            "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
+            "subject", "method", "p50", "p99", "p99.9", "max"
+        );
+        for r in &s.span_ratios {
+            for (name, v) in [
+                ("call", [r.call_p50, r.call_p99, r.call_p999, r.call_max]),
+                ("burst", [r.burst_p50, r.burst_p99, r.burst_p999, r.burst_max]),
+            ] {
+                let _ = writeln!(
+                    o,
+                    "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
+                    if name == "call" { r.subject.as_str() } else { "" },
+                    name,
+                    opt_ratio(v[0]),
+                    opt_ratio(v[1]),
+                    opt_ratio(v[2]),
+                    opt_ratio(v[3])
+                );
+            }
+        }
+    }
+}
+
+fn otlp_table(o: &mut String, s: &Summary) {
+    let runs: Vec<_> = s.otlp.iter().filter_map(|x| x.result.as_ref()).collect();
+    let Some(first) = runs.first() else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "\nOTLP/gRPC — {} log records from one thread as fast as possible to a loopback receiver (decodes and counts); timed from the first record to the last one received",
+        first.records
+    );
+    let _ = writeln!(
+        o,
+        "{:<18} {:>12} {:>10} {:>9} {:>7} {:>10} {:>8} {:>12} {:>9}",
+        "subject",
+        "delivered/s",
+        "received",
+        "lost",
+        "lost %",
+        "counted",
+        "total s",
+        "producer r/s",
+        "requests"
+    );
+    for r in &runs {
+        let _ = writeln!(
+            o,
+            "{:<18} {:>12.0} {:>10} {:>9} {:>6.1}% {:>10} {:>8.3} {:>12.0} {:>9}",
+            r.subject,
+            r.delivered_per_s,
+            r.received,
+            r.lost,
+            100.0 * r.lost as f64 / r.records.max(1) as f64,
+            r.lost_counted_by_subject
+                .map_or_else(|| "n/a".into(), |c| c.to_string()),
+            r.total_s,
+            r.producer_records_per_s,
+            r.requests
+        );
+    }
+    let _ = writeln!(
+        o,
+        "(lost: emitted - received; counted: the losses the subject counted itself — datapunk-log: ring drops + export-queue drops + failed batches; the SDK's BatchLogProcessor counts its drops but does not expose them)"
+    );
+    for r in &runs {
+        if let Some(c) = r.lost_counted_by_subject
+            && c != r.lost
+        {
+            let _ = writeln!(
+                o,
+                "WARNING {}: lost {} but the subject counted {c}",
+                r.subject, r.lost
+            );
+        }
+        if !r.flushed {
+            let _ = writeln!(
+                o,
+                "WARNING {}: its flush did not complete within the time limit",
+                r.subject
+            );
+        }
+    }
+    for r in &s.otlp_ratios {
+        let _ = writeln!(
+            o,
+            "otlp ratio {} / {}: delivered/s {}",
+            r.subject,
+            r.baseline,
+            opt_ratio(r.delivered_per_s)
+        );
+    }
 }

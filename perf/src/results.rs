@@ -107,6 +107,98 @@ pub struct ThroughputResult {
     pub subject_stats: Option<serde_json::Value>,
 }
 
+/// One timed method of the span scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpanMethod {
+    #[serde(flatten)]
+    pub dist: Distribution,
+    /// Spans of this method that never reached the exporter (dropped by a
+    /// full ring or queue).
+    pub lost: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpanResult {
+    pub subject: String,
+    pub rdtsc_overhead: Overhead,
+    pub rdtsc_overhead_subtracted: bool,
+    /// A span started and ended between two fenced TSC reads.
+    pub call: SpanMethod,
+    pub burst: SpanMethod,
+    pub burst_size: u64,
+    pub burst_pause_ns: u64,
+    /// Every span made, warm-up included.
+    pub spans_total: u64,
+    /// Spans the exporter received.
+    pub spans_exported: u64,
+    /// Spans of the warm-up (and ring pre-faulting) lost.
+    pub lost_warmup: u64,
+    pub subject_stats: Option<serde_json::Value>,
+    pub wall_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OtlpResult {
+    pub subject: String,
+    /// Records emitted in the timed run (after the warm-up).
+    pub records: u64,
+    /// Records the receiver counted.
+    pub received: u64,
+    /// Export requests the receiver answered.
+    pub requests: u64,
+    /// `records - received`.
+    pub lost: u64,
+    /// The losses the subject counted itself (datapunk-log: ring drops +
+    /// export queue drops + failed batches); None where it does not.
+    pub lost_counted_by_subject: Option<u64>,
+    /// The subject's flush completed within the time limit.
+    pub flushed: bool,
+    /// Until the last record was emitted.
+    pub producer_s: f64,
+    /// From the first record until the receiver counted the last one.
+    pub total_s: f64,
+    /// `received / total_s`.
+    pub delivered_per_s: f64,
+    pub producer_records_per_s: f64,
+    pub subject_stats: Option<serde_json::Value>,
+    pub wall_s: f64,
+}
+
+/// One subject of the span or OTLP scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioRun<T> {
+    pub subject: String,
+    pub description: String,
+    pub result: Option<T>,
+    /// As in [`SubjectResult`].
+    pub foreign_cpu: Option<f64>,
+    pub errors: Vec<String>,
+}
+
+/// Span scenario, subject / baseline (above 1 = slower).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpanRatio {
+    pub subject: String,
+    pub baseline: String,
+    pub call_p50: Option<f64>,
+    pub call_p99: Option<f64>,
+    pub call_p999: Option<f64>,
+    pub call_max: Option<f64>,
+    pub burst_p50: Option<f64>,
+    pub burst_p99: Option<f64>,
+    pub burst_p999: Option<f64>,
+    pub burst_max: Option<f64>,
+}
+
+/// OTLP scenario: the subject's delivered records/s over the baseline's
+/// (below 1 = slower).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OtlpRatio {
+    pub subject: String,
+    pub baseline: String,
+    pub delivered_per_s: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SubjectResult {
     pub subject: String,
@@ -163,4 +255,10 @@ pub struct Summary {
     pub notes: Vec<String>,
     pub subjects: Vec<SubjectResult>,
     pub ratios: Vec<Ratio>,
+    /// The span scenario, one entry per subject (empty when not run).
+    pub spans: Vec<ScenarioRun<SpanResult>>,
+    pub span_ratios: Vec<SpanRatio>,
+    /// The OTLP scenario, one entry per subject (empty when not run).
+    pub otlp: Vec<ScenarioRun<OtlpResult>>,
+    pub otlp_ratios: Vec<OtlpRatio>,
 }

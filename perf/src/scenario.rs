@@ -1,5 +1,6 @@
 //! The scenarios, run in a child process each (one logging engine per
-//! process): `latency` (call, burst, disabled) and `throughput`.
+//! process): `latency` (call, burst, disabled) and `throughput` here,
+//! `spans` in [`crate::spans`], `otlp` in [`crate::otlp`].
 
 use std::fs::File;
 use std::hint::black_box;
@@ -24,6 +25,8 @@ pub const MESSAGE: &str = "request handled";
 pub enum ScenarioKind {
     Latency,
     Throughput,
+    Spans,
+    Otlp,
 }
 
 impl ScenarioKind {
@@ -31,13 +34,20 @@ impl ScenarioKind {
         match self {
             ScenarioKind::Latency => "latency",
             ScenarioKind::Throughput => "throughput",
+            ScenarioKind::Spans => "spans",
+            ScenarioKind::Otlp => "otlp",
         }
     }
 
     pub fn parse(s: &str) -> Option<ScenarioKind> {
-        [ScenarioKind::Latency, ScenarioKind::Throughput]
-            .into_iter()
-            .find(|k| k.name() == s)
+        [
+            ScenarioKind::Latency,
+            ScenarioKind::Throughput,
+            ScenarioKind::Spans,
+            ScenarioKind::Otlp,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
     }
 }
 
@@ -52,13 +62,37 @@ pub struct ChildSpec {
 
 /// Runs the child's scenario; returns its result as JSON.
 pub fn run_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
+    let p = &spec.profile;
+    match spec.scenario {
+        ScenarioKind::Spans => {
+            let sp = p.spans.as_ref().ok_or("the profile has no [spans] section")?;
+            let run = crate::spans::SpanRun {
+                p: sp,
+                cal: spec.calibration,
+                subtract_rdtsc_overhead: p.latency.subtract_rdtsc_overhead,
+                subject: spec.subject,
+            };
+            let r = crate::spans::with_spanner(spec.subject, sp, run)??;
+            serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
+        }
+        ScenarioKind::Otlp => {
+            let o = p.otlp.as_ref().ok_or("the profile has no [otlp] section")?;
+            let r = crate::otlp::run(spec.subject, o)?;
+            serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
+        }
+        ScenarioKind::Latency | ScenarioKind::Throughput => run_logger_child(spec),
+    }
+}
+
+/// The latency and throughput scenarios: a logger writing a JSON file.
+fn run_logger_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
+    let p = &spec.profile;
     let dir = PathBuf::from(&spec.profile.log_dir);
     let path = dir.join(format!(
         "{}-{}.log",
         spec.subject.name(),
         spec.scenario.name()
     ));
-    let p = &spec.profile;
     let value = match spec.scenario {
         ScenarioKind::Latency => {
             let l = &p.latency;
@@ -96,6 +130,9 @@ pub fn run_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
             };
             let r = with_logger(spec.subject, &setup, run)??;
             serde_json::to_value(r)
+        }
+        ScenarioKind::Spans | ScenarioKind::Otlp => {
+            return Err(format!("{} is not a logger scenario", spec.scenario.name()));
         }
     }
     .map_err(|e| format!("cannot encode the result: {e}"))?;

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::profile::OverflowKind;
+use crate::scenario::ScenarioKind;
 
 /// A subject a profile can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,7 +35,22 @@ pub enum SubjectKind {
     Tracing,
     /// slog + slog-async + slog-json.
     Slog,
+    /// The OpenTelemetry SDK (span and OTLP scenarios only).
+    OtelSdk,
+    /// tracing + tracing-opentelemetry into the OpenTelemetry SDK (span
+    /// scenario only).
+    TracingOtel,
 }
+
+/// Every subject, in the order `--list-subjects` prints them.
+pub const ALL_SUBJECTS: [SubjectKind; 6] = [
+    SubjectKind::DatapunkPrecise,
+    SubjectKind::DatapunkCoarse,
+    SubjectKind::Tracing,
+    SubjectKind::Slog,
+    SubjectKind::OtelSdk,
+    SubjectKind::TracingOtel,
+];
 
 impl SubjectKind {
     pub fn name(self) -> &'static str {
@@ -43,18 +59,36 @@ impl SubjectKind {
             SubjectKind::DatapunkCoarse => "datapunk-coarse",
             SubjectKind::Tracing => "tracing",
             SubjectKind::Slog => "slog",
+            SubjectKind::OtelSdk => "otel-sdk",
+            SubjectKind::TracingOtel => "tracing-otel",
         }
     }
 
     pub fn parse(s: &str) -> Option<SubjectKind> {
-        [
-            SubjectKind::DatapunkPrecise,
-            SubjectKind::DatapunkCoarse,
-            SubjectKind::Tracing,
-            SubjectKind::Slog,
-        ]
-        .into_iter()
-        .find(|k| k.name() == s)
+        ALL_SUBJECTS.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether this subject takes part in `scen`.
+    pub fn runs(self, scen: ScenarioKind) -> bool {
+        use SubjectKind::*;
+        match scen {
+            ScenarioKind::Latency | ScenarioKind::Throughput => {
+                matches!(self, DatapunkPrecise | DatapunkCoarse | Tracing | Slog)
+            }
+            ScenarioKind::Spans => {
+                matches!(self, DatapunkPrecise | DatapunkCoarse | OtelSdk | TracingOtel)
+            }
+            ScenarioKind::Otlp => matches!(self, DatapunkPrecise | DatapunkCoarse | OtelSdk),
+        }
+    }
+
+    /// What the subject is in `scen`.
+    pub fn description_for(self, scen: ScenarioKind) -> &'static str {
+        match scen {
+            ScenarioKind::Latency | ScenarioKind::Throughput => self.description(),
+            ScenarioKind::Spans => crate::spans::description(self),
+            ScenarioKind::Otlp => crate::otlp::description(self),
+        }
     }
 
     pub fn description(self) -> &'static str {
@@ -68,6 +102,12 @@ impl SubjectKind {
             }
             SubjectKind::Slog => {
                 "slog 2 + slog-async + slog-json (default keys), BufWriter<File> 64 KiB on the async thread"
+            }
+            SubjectKind::OtelSdk => {
+                "opentelemetry_sdk 0.33 (span and OTLP scenarios only)"
+            }
+            SubjectKind::TracingOtel => {
+                "tracing 0.1 + tracing-opentelemetry 0.34 into opentelemetry_sdk 0.33 (span scenario only)"
             }
         }
     }
@@ -149,6 +189,7 @@ pub fn with_logger<R>(kind: SubjectKind, setup: &Setup, f: impl LoggerFn<R>) -> 
         )?)),
         SubjectKind::Tracing => Ok(f.call(tracing_peer::Tracing::new(setup)?)),
         SubjectKind::Slog => Ok(f.call(slog_peer::Slog::new(setup)?)),
+        other => Err(format!("{} is not a logger of JSON files", other.name())),
     }
 }
 
