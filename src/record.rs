@@ -100,6 +100,28 @@ impl TraceContext {
     }
 }
 
+/// A record with a context and no values (a span's end), built in one piece.
+#[inline(always)]
+pub(crate) fn fixed_record(
+    kind: u8,
+    flags: u8,
+    callsite: u32,
+    ts: u64,
+    ctx: &TraceContext,
+) -> [u8; HEADER_LEN + CTX_LEN] {
+    let mut r = [0u8; HEADER_LEN + CTX_LEN];
+    r[0..4].copy_from_slice(&((HEADER_LEN + CTX_LEN) as u32).to_le_bytes());
+    r[4] = kind;
+    r[5] = FLAG_CTX | flags;
+    r[8..12].copy_from_slice(&callsite.to_le_bytes());
+    r[16..24].copy_from_slice(&ts.to_le_bytes());
+    r[24..40].copy_from_slice(&ctx.trace_id.to_le_bytes());
+    r[40..48].copy_from_slice(&ctx.span_id.to_le_bytes());
+    r[48..56].copy_from_slice(&ctx.parent_span_id.to_le_bytes());
+    r[56] = ctx.trace_flags;
+    r
+}
+
 /// The caller-side record serializer. Values write themselves into it through
 /// [`crate::Value`]. It writes either straight into the thread's ring (when the
 /// record's size is known up front) or into a thread-local scratch buffer.

@@ -184,6 +184,29 @@ pub(crate) fn dispatch_span<L: ValueList>(head: &RecHead<'_>, cs: &'static Calls
     emit(Some(head), cs, None, values);
 }
 
+/// Captures a record with a context and no values (a span's end) without
+/// the serializer: the bytes are built on the stack and copied in one piece.
+#[inline(always)]
+pub(crate) fn dispatch_fixed(kind: u8, flags: u8, cs: &'static Callsite, ctx: &TraceContext) {
+    let ts = clock::now();
+    let hot = hot();
+    let p = hot.state.replace(ptr::null_mut());
+    if p.is_null() {
+        let head = RecHead {
+            kind,
+            flags,
+            ctx: *ctx,
+            corr: None,
+        };
+        return capture_slow(Some(&head), cs, ts, None, &());
+    }
+    let _held = Release { hot, state: p };
+    let rec = crate::record::fixed_record(kind, flags, cs.id(), ts, ctx);
+    // SAFETY: taken out of `Hot` above (see `capture`); no user code runs
+    // while the reference lives, and `_held` puts the state back after.
+    unsafe { (*p).ring.push_fixed(&rec) };
+}
+
 /// `head` is `None` for a log record, which takes the thread's context.
 #[inline(always)]
 fn emit<L: ValueList>(
@@ -329,11 +352,33 @@ impl ThreadRing {
     }
 
     /// Copies a finished record into the ring, applying the overflow policy.
+    #[inline(always)]
     fn push(&mut self, bytes: &[u8], truncated: bool) {
         self.count(truncated);
         if self.producer.push_entire_slice(bytes).is_err() {
             self.full(bytes);
         }
+    }
+
+    /// [`ThreadRing::push`] for a record of a size known at compile time:
+    /// one fixed-size store when the free space does not wrap.
+    #[inline(always)]
+    fn push_fixed<const N: usize>(&mut self, rec: &[u8; N]) {
+        if let Ok(mut chunk) = self.producer.write_chunk_uninit(N) {
+            let (first, _) = chunk.as_mut_slices();
+            if first.len() >= N {
+                // SAFETY: `first` holds at least `N` writable slots, the
+                // chunk's first ones; all `N` are initialized by this store
+                // before they are committed.
+                unsafe {
+                    first.as_mut_ptr().cast::<[u8; N]>().write_unaligned(*rec);
+                    chunk.commit(N);
+                }
+                self.count(false);
+                return;
+            }
+        }
+        self.push(rec, false);
     }
 
     #[cold]
@@ -622,21 +667,25 @@ pub(crate) fn current_correlation_id() -> Option<String> {
     HOT.with(|h| h.has_corr.get().then(|| h.corr.get().as_str().to_owned()))
 }
 
-/// A fresh non-zero random `u64` from this thread's generator.
+/// `N` fresh non-zero random `u64`s from this thread's generator.
 #[inline(always)]
-pub(crate) fn next_random() -> u64 {
+pub(crate) fn next_randoms<const N: usize>() -> [u64; N] {
     let h = hot();
     let mut x = h.rng.get();
     if x == 0 {
         x = seed();
     }
-    // xorshift64*: full period over non-zero states; the output is never 0
-    // for a non-zero state.
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
+    let mut out = [0u64; N];
+    for o in out.iter_mut() {
+        // xorshift64*: full period over non-zero states; the output is
+        // never 0 for a non-zero state (the multiplier is odd).
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *o = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    }
     h.rng.set(x);
-    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    out
 }
 
 #[cold]

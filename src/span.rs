@@ -52,13 +52,14 @@ fn recording() -> bool {
 /// A fresh span id: random, never zero.
 #[inline(always)]
 pub fn new_span_id() -> u64 {
-    ring::next_random()
+    ring::next_randoms::<1>()[0]
 }
 
 /// A fresh trace id: random, never zero.
 #[inline(always)]
 pub fn new_trace_id() -> u128 {
-    (u128::from(ring::next_random()) << 64) | u128::from(ring::next_random())
+    let [a, b] = ring::next_randoms::<2>();
+    (u128::from(a) << 64) | u128::from(b)
 }
 
 /// Where a new span takes its parent from.
@@ -179,34 +180,41 @@ impl Span {
             }
             Parent::Context(c) => (c, ring::current_corr(), true),
         };
-        let span_id = new_span_id();
         let ctx = if parent_ctx.is_some() {
             TraceContext {
                 trace_id: parent_ctx.trace_id,
-                span_id,
+                span_id: new_span_id(),
                 parent_span_id: parent_ctx.span_id,
                 trace_flags: parent_ctx.trace_flags,
             }
         } else {
+            let [span_id, hi, lo] = ring::next_randoms::<3>();
             TraceContext {
-                trace_id: new_trace_id(),
+                trace_id: (u128::from(hi) << 64) | u128::from(lo),
                 span_id,
                 parent_span_id: 0,
                 trace_flags: ROOT_TRACE_FLAGS,
             }
         };
         let cs = if recording() {
-            let head = RecHead {
-                kind: KIND_SPAN_START,
-                flags: if remote && parent_ctx.is_some() {
-                    FLAG_REMOTE
-                } else {
-                    0
-                },
-                ctx,
-                corr: corr.as_deref(),
+            let flags = if remote && parent_ctx.is_some() {
+                FLAG_REMOTE
+            } else {
+                0
             };
-            ring::dispatch_span(&head, cs, values);
+            if values.encoded_len() == Some(0) && corr.is_none() {
+                // No fields (known at compile time) and no correlation id:
+                // the record is a header and the context.
+                ring::dispatch_fixed(KIND_SPAN_START, flags, cs, &ctx);
+            } else {
+                let head = RecHead {
+                    kind: KIND_SPAN_START,
+                    flags,
+                    ctx,
+                    corr: corr.as_deref(),
+                };
+                ring::dispatch_span(&head, cs, values);
+            }
             Some(cs)
         } else {
             None
@@ -314,7 +322,11 @@ impl Span {
 impl Drop for Span {
     #[inline(always)]
     fn drop(&mut self) {
-        self.emit(KIND_SPAN_END, &());
+        if let Some(cs) = self.cs
+            && self.owned
+        {
+            ring::dispatch_fixed(KIND_SPAN_END, 0, cs, &self.ctx);
+        }
     }
 }
 

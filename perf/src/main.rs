@@ -26,9 +26,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use profile::Profile;
-use results::{
-    LatencyResult, Machine, ScenarioRun, SubjectResult, Summary, ThroughputResult,
-};
+use results::{LatencyResult, Machine, ScenarioRun, SubjectResult, Summary, ThroughputResult};
 use scenario::{ChildSpec, ScenarioKind};
 use subject::SubjectKind;
 use tsc::Calibration;
@@ -405,9 +403,9 @@ fn run_scenario<T: serde::de::DeserializeOwned>(
             foreign_cpu: foreign,
             errors: Vec::new(),
         };
-        match outcome.and_then(|v| {
-            serde_json::from_value::<T>(v).map_err(|e| format!("bad result: {e}"))
-        }) {
+        match outcome
+            .and_then(|v| serde_json::from_value::<T>(v).map_err(|e| format!("bad result: {e}")))
+        {
             Ok(x) => {
                 r.result = Some(x);
                 eprintln!("{:.1} s", t.elapsed().as_secs_f64());

@@ -179,7 +179,10 @@ impl Profile {
             }
         }
         if p.subjects.is_empty() {
-            return Err(format!("invalid profile {}: `subjects` is empty", path.display()));
+            return Err(format!(
+                "invalid profile {}: `subjects` is empty",
+                path.display()
+            ));
         }
         p.validate()
             .map_err(|e| format!("invalid profile {}: {e}", path.display()))?;

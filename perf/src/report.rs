@@ -10,10 +10,7 @@ use crate::subject::SubjectKind;
 
 /// The subject span and OTLP ratios are taken against: the profile's
 /// baseline when it ran, else the first datapunk-log subject.
-fn scenario_baseline<'a, T>(
-    runs: &'a [ScenarioRun<T>],
-    baseline: SubjectKind,
-) -> Option<&'a ScenarioRun<T>> {
+fn scenario_baseline<T>(runs: &[ScenarioRun<T>], baseline: SubjectKind) -> Option<&ScenarioRun<T>> {
     runs.iter()
         .find(|r| r.subject == baseline.name() && r.result.is_some())
         .or_else(|| {
@@ -414,7 +411,11 @@ fn spans_table(o: &mut String, s: &Summary) {
             let _ = writeln!(
                 o,
                 "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}",
-                if name == "call" { r.subject.as_str() } else { "" },
+                if name == "call" {
+                    r.subject.as_str()
+                } else {
+                    ""
+                },
                 name,
                 ns(d.p50_ns),
                 ns(d.p90_ns),
@@ -452,12 +453,19 @@ fn spans_table(o: &mut String, s: &Summary) {
         for r in &s.span_ratios {
             for (name, v) in [
                 ("call", [r.call_p50, r.call_p99, r.call_p999, r.call_max]),
-                ("burst", [r.burst_p50, r.burst_p99, r.burst_p999, r.burst_max]),
+                (
+                    "burst",
+                    [r.burst_p50, r.burst_p99, r.burst_p999, r.burst_max],
+                ),
             ] {
                 let _ = writeln!(
                     o,
                     "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
-                    if name == "call" { r.subject.as_str() } else { "" },
+                    if name == "call" {
+                        r.subject.as_str()
+                    } else {
+                        ""
+                    },
                     name,
                     opt_ratio(v[0]),
                     opt_ratio(v[1]),

@@ -65,7 +65,10 @@ pub fn run_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
     let p = &spec.profile;
     match spec.scenario {
         ScenarioKind::Spans => {
-            let sp = p.spans.as_ref().ok_or("the profile has no [spans] section")?;
+            let sp = p
+                .spans
+                .as_ref()
+                .ok_or("the profile has no [spans] section")?;
             let run = crate::spans::SpanRun {
                 p: sp,
                 cal: spec.calibration,

@@ -32,6 +32,22 @@ peer_queue = 100_000
 [throughput]
 records = 5_000
 verify_sample = 50
+
+[spans]
+subjects = ["datapunk-precise", "otel-sdk", "tracing-otel"]
+warmup_calls = 100
+call_samples = 2_000
+bursts = 200
+burst_size = 20
+burst_pause_ns = 1_000
+ring_capacity = 1_048_576
+
+[otlp]
+subjects = ["datapunk-precise", "otel-sdk"]
+records = 5_000
+warmup_records = 100
+timeout_s = 30
+quiet_ms = 200
 "#;
 
 #[test]
@@ -112,6 +128,59 @@ fn tiny_profile_runs_every_subject_and_reports_json() {
     assert_eq!(ratios.len(), 3);
     assert!(ratios.iter().all(|r| r["baseline"] == "datapunk-precise"));
     assert!(ratios.iter().all(|r| r["throughput"].as_f64().is_some()));
+
+    // Spans: every subject timed both ways; what was lost is accounted for.
+    let spans = v["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 3);
+    for s in spans {
+        let name = s["subject"].as_str().unwrap();
+        assert_eq!(s["errors"].as_array().unwrap().len(), 0, "{name}: {s}");
+        let r = &s["result"];
+        assert_eq!(r["call"]["samples"], 2_000, "{name}");
+        assert_eq!(r["burst"]["samples"], 200, "{name}");
+        for m in ["call", "burst"] {
+            let d = &r[m];
+            let p50 = d["p50_ns"].as_f64().unwrap();
+            assert!(
+                p50 > 0.0 && p50 <= d["max_ns"].as_f64().unwrap(),
+                "{name} {m}"
+            );
+        }
+        let total = r["spans_total"].as_u64().unwrap();
+        let lost = r["call"]["lost"].as_u64().unwrap()
+            + r["burst"]["lost"].as_u64().unwrap()
+            + r["lost_warmup"].as_u64().unwrap();
+        assert_eq!(
+            total,
+            r["spans_exported"].as_u64().unwrap() + lost,
+            "{name}: {r}"
+        );
+    }
+    let sr = v["span_ratios"].as_array().unwrap();
+    assert_eq!(sr.len(), 2);
+    assert!(sr.iter().all(|r| r["baseline"] == "datapunk-precise"));
+
+    // OTLP: received + lost = sent; datapunk-log counts its losses itself.
+    let otlp = v["otlp"].as_array().unwrap();
+    assert_eq!(otlp.len(), 2);
+    for s in otlp {
+        let name = s["subject"].as_str().unwrap();
+        assert_eq!(s["errors"].as_array().unwrap().len(), 0, "{name}: {s}");
+        let r = &s["result"];
+        assert_eq!(r["records"], 5_000, "{name}");
+        assert_eq!(
+            r["received"].as_u64().unwrap() + r["lost"].as_u64().unwrap(),
+            5_000,
+            "{name}"
+        );
+        assert!(r["received"].as_u64().unwrap() > 0, "{name}: {r}");
+        assert_eq!(r["flushed"], true, "{name}");
+    }
+    assert_eq!(
+        otlp[0]["result"]["lost"],
+        otlp[0]["result"]["lost_counted_by_subject"]
+    );
+    assert!(v["otlp_ratios"][0]["delivered_per_s"].as_f64().is_some());
 
     // Logs are removed once verified (keep_logs = false).
     let left: Vec<_> = std::fs::read_dir(&logs)

@@ -76,7 +76,10 @@ impl SubjectKind {
                 matches!(self, DatapunkPrecise | DatapunkCoarse | Tracing | Slog)
             }
             ScenarioKind::Spans => {
-                matches!(self, DatapunkPrecise | DatapunkCoarse | OtelSdk | TracingOtel)
+                matches!(
+                    self,
+                    DatapunkPrecise | DatapunkCoarse | OtelSdk | TracingOtel
+                )
             }
             ScenarioKind::Otlp => matches!(self, DatapunkPrecise | DatapunkCoarse | OtelSdk),
         }
@@ -103,9 +106,7 @@ impl SubjectKind {
             SubjectKind::Slog => {
                 "slog 2 + slog-async + slog-json (default keys), BufWriter<File> 64 KiB on the async thread"
             }
-            SubjectKind::OtelSdk => {
-                "opentelemetry_sdk 0.33 (span and OTLP scenarios only)"
-            }
+            SubjectKind::OtelSdk => "opentelemetry_sdk 0.33 (span and OTLP scenarios only)",
             SubjectKind::TracingOtel => {
                 "tracing 0.1 + tracing-opentelemetry 0.34 into opentelemetry_sdk 0.33 (span scenario only)"
             }
