@@ -192,7 +192,8 @@ pub struct SpanView<'a> {
     pub start_unix_nano: u64,
     /// End, Unix nanoseconds.
     pub end_unix_nano: u64,
-    /// Attributes: the fields given at start, then those recorded later.
+    /// Attributes: the fields given at start, then those recorded later; a
+    /// key recorded again keeps its place and takes the later value.
     pub fields: &'a [Field<'a>],
     /// Events, in order.
     pub events: &'a [EventView<'a>],

@@ -557,7 +557,12 @@ fn span_view(
                 while i + 1 < n {
                     let key = str_of(d.value()?)?;
                     let value = FieldValue::from_val(d.value()?)?;
-                    fields.push(Field { key, value });
+                    // A later value for a key replaces the earlier one, in place
+                    // (attribute keys are unique in OpenTelemetry).
+                    match fields.iter_mut().find(|f| f.key == key) {
+                        Some(f) => f.value = value,
+                        None => fields.push(Field { key, value }),
+                    }
                     i += 2;
                 }
             }
