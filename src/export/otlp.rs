@@ -105,6 +105,17 @@
 //! `exception.stacktrace` attributes; a field without a value is left out.
 //! Spans map the same way to internal spans with their parent, events and
 //! status.
+//!
+//! # Log encoders
+//!
+//! Log records take one of two paths, chosen with
+//! [`OtlpConfig::log_encoder`]. [`LogEncoder::Direct`] (the default) writes
+//! each record's protobuf bytes straight into a reused buffer and sends the
+//! batch's `ExportLogsServiceRequest` over its own gRPC or HTTP client, with
+//! the same mapping, headers, compression, timeout and retry rules (see
+//! `otlp_wire.rs`); it allocates nothing per record. [`LogEncoder::Sdk`]
+//! goes through `opentelemetry-otlp`: each record becomes an SDK log record
+//! that it converts. Spans always take the SDK path.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -126,6 +137,7 @@ use opentelemetry_sdk::logs::{
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
 
 use crate::Level;
+use crate::export::otlp_wire::{LogRequestEncoder, WireClient, WireProtocol, WireSettings};
 use crate::export::{EventView, Exporter, Field, FieldValue, LogView, SpanView, StatusView};
 use crate::resource::{AttrValue, Resource};
 
@@ -278,6 +290,17 @@ pub enum Compression {
     Gzip,
 }
 
+/// How log records are turned into OTLP requests (see the
+/// [module docs](self#log-encoders)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LogEncoder {
+    /// This crate's protobuf encoder and client: no allocation per record.
+    #[default]
+    Direct,
+    /// `opentelemetry-otlp`'s conversion of SDK log records.
+    Sdk,
+}
+
 /// A signal, for the per-signal getters of [`OtlpConfig`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Signal {
@@ -409,6 +432,7 @@ pub struct OtlpConfig {
     logs_enabled: bool,
     spans_enabled: bool,
     max_retries: usize,
+    log_encoder: LogEncoder,
 }
 
 impl Default for OtlpConfig {
@@ -430,6 +454,7 @@ impl Default for OtlpConfig {
             logs_enabled: true,
             spans_enabled: true,
             max_retries: DEFAULT_MAX_RETRIES,
+            log_encoder: LogEncoder::default(),
         }
     }
 }
@@ -634,6 +659,18 @@ impl OtlpConfig {
     pub fn max_retries(mut self, retries: usize) -> Self {
         self.max_retries = retries;
         self
+    }
+
+    /// Sets how log records are encoded and sent (default
+    /// [`LogEncoder::Direct`]); spans always take the SDK path.
+    pub fn log_encoder(mut self, encoder: LogEncoder) -> Self {
+        self.log_encoder = encoder;
+        self
+    }
+
+    /// The log encoder in effect.
+    pub fn log_encoder_in_use(&self) -> LogEncoder {
+        self.log_encoder
     }
 
     /// The endpoint a signal is sent to, all layers applied.
@@ -1366,12 +1403,29 @@ fn build_span_exporter(
     .map_err(build_error)
 }
 
+/// The settings of the direct log client.
+fn wire_settings(p: &Prepared, max_retries: usize) -> WireSettings {
+    WireSettings {
+        endpoint: p.endpoint.clone(),
+        protocol: match p.protocol {
+            Protocol::Grpc => WireProtocol::Grpc,
+            Protocol::HttpProtobuf => WireProtocol::Http,
+        },
+        headers: p.headers.clone(),
+        timeout: p.timeout,
+        gzip: p.compression == Some(Compression::Gzip),
+        max_retries,
+    }
+}
+
 /// The runtime and the `opentelemetry-otlp` exporters, made on the export
 /// thread.
 struct Live {
     rt: Option<tokio::runtime::Runtime>,
     logs: Option<opentelemetry_otlp::LogExporter>,
     spans: Option<opentelemetry_otlp::SpanExporter>,
+    /// The log client of [`LogEncoder::Direct`] (then `logs` is `None`).
+    wire: Option<WireClient>,
 }
 
 impl Live {
@@ -1380,6 +1434,7 @@ impl Live {
         spans: Option<&Prepared>,
         retries: usize,
         resource: Option<&opentelemetry_sdk::Resource>,
+        log_encoder: LogEncoder,
     ) -> Result<Live, OtlpError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1388,18 +1443,27 @@ impl Live {
             .build()
             .map_err(|e| OtlpError::Setup(format!("cannot build the tokio runtime: {e}")))?;
         let retry = opentelemetry_otlp::RetryPolicy::recommended().with_max_retries(retries);
+        let (sdk_logs, wire_logs) = match log_encoder {
+            LogEncoder::Sdk => (logs, None),
+            LogEncoder::Direct => (None, logs),
+        };
         let built = {
             let _enter = rt.enter();
-            logs.map(|p| build_log_exporter(p, &retry))
+            sdk_logs
+                .map(|p| build_log_exporter(p, &retry))
                 .transpose()
                 .and_then(|l| {
                     Ok((
                         l,
                         spans.map(|p| build_span_exporter(p, &retry)).transpose()?,
+                        wire_logs
+                            .map(|p| WireClient::new(&wire_settings(p, retries)))
+                            .transpose()
+                            .map_err(OtlpError::Setup)?,
                     ))
                 })
         };
-        let (log_exporter, span_exporter) = match built {
+        let (log_exporter, span_exporter, wire) = match built {
             Ok(b) => b,
             Err(e) => {
                 rt.shutdown_background();
@@ -1410,6 +1474,7 @@ impl Live {
             rt: Some(rt),
             logs: log_exporter,
             spans: span_exporter,
+            wire,
         };
         if let Some(r) = resource {
             live.set_resource(r);
@@ -1438,6 +1503,7 @@ impl Live {
                 if let Some(s) = self.spans.take() {
                     let _ = s.shutdown_with_timeout(remaining);
                 }
+                self.wire = None;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if tokio::runtime::Handle::try_current().is_ok() {
@@ -1454,6 +1520,7 @@ impl Drop for Live {
         // Never blocks, and never panics inside someone else's runtime.
         self.logs = None;
         self.spans = None;
+        self.wire = None;
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
@@ -1504,12 +1571,17 @@ pub struct OtlpExporter {
     logs_cfg: Option<Prepared>,
     spans_cfg: Option<Prepared>,
     max_retries: usize,
+    log_encoder: LogEncoder,
     log_batch: BatchConfig,
     span_batch: BatchConfig,
     state: State,
     resource: Option<opentelemetry_sdk::Resource>,
     mapper: Mapper,
     logs: Vec<(SdkLogRecord, usize)>,
+    /// The pending log records of [`LogEncoder::Direct`], encoded.
+    wire_logs: LogRequestEncoder,
+    /// The request of [`LogEncoder::Direct`], reused.
+    wire_request: Vec<u8>,
     logs_since: Option<Instant>,
     spans: Vec<SpanData>,
     spans_since: Option<Instant>,
@@ -1533,7 +1605,8 @@ impl fmt::Debug for OtlpExporter {
                 &self.spans_cfg.as_ref().map(|p| &p.endpoint),
             )
             .field("state", &state)
-            .field("pending_logs", &self.logs.len())
+            .field("log_encoder", &self.log_encoder)
+            .field("pending_logs", &(self.logs.len() + self.wire_logs.len()))
             .field("pending_spans", &self.spans.len())
             .finish_non_exhaustive()
     }
@@ -1560,12 +1633,15 @@ impl OtlpExporter {
             logs_cfg,
             spans_cfg,
             max_retries: config.max_retries,
+            log_encoder: config.log_encoder,
             log_batch,
             span_batch,
             state: State::Idle,
             resource: None,
             mapper: Mapper::new(),
             logs: Vec::new(),
+            wire_logs: LogRequestEncoder::new(),
+            wire_request: Vec::new(),
             logs_since: None,
             spans: Vec::new(),
             spans_since: None,
@@ -1580,6 +1656,7 @@ impl OtlpExporter {
                 self.spans_cfg.as_ref(),
                 self.max_retries,
                 self.resource.as_ref(),
+                self.log_encoder,
             ) {
                 Ok(live) => self.state = State::Running(Box::new(live)),
                 Err(e) => {
@@ -1592,9 +1669,43 @@ impl OtlpExporter {
         matches!(self.state, State::Running(_))
     }
 
+    /// Sends the pending log records of [`LogEncoder::Direct`], giving up at
+    /// `deadline`.
+    fn send_wire_logs(&mut self, deadline: Instant) {
+        let n = self.wire_logs.len() as u64;
+        let mut ok = false;
+        if let State::Running(live) = &self.state
+            && let (Some(rt), Some(client)) = (&live.rt, &live.wire)
+        {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !remaining.is_zero() {
+                self.wire_request.clear();
+                self.wire_logs.encode_request(&mut self.wire_request);
+                EXPORT_REQUESTS.fetch_add(1, Relaxed);
+                let request = &self.wire_request[..];
+                let result = run(rt, async move {
+                    tokio::time::timeout(remaining, client.export(request)).await
+                });
+                ok = matches!(result, Some(Ok(Ok(()))));
+                if !ok {
+                    EXPORT_ERRORS.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        if ok {
+            LOGS_EXPORTED.fetch_add(n, Relaxed);
+        } else {
+            LOGS_FAILED.fetch_add(n, Relaxed);
+        }
+        self.wire_logs.clear();
+    }
+
     /// Sends the pending log records, giving up at `deadline`.
     fn send_logs(&mut self, deadline: Instant) {
         self.logs_since = None;
+        if !self.wire_logs.is_empty() {
+            self.send_wire_logs(deadline);
+        }
         if self.logs.is_empty() {
             return;
         }
@@ -1675,6 +1786,7 @@ fn report_setup_failure(e: &OtlpError) {
 
 impl Exporter for OtlpExporter {
     fn set_resource(&mut self, resource: &Resource) {
+        self.wire_logs.set_resource(resource);
         let r = sdk_resource(resource);
         if let State::Running(live) = &mut self.state {
             live.set_resource(&r);
@@ -1693,6 +1805,17 @@ impl Exporter for OtlpExporter {
         }
         if !self.ensure_started() {
             LOGS_FAILED.fetch_add(1, Relaxed);
+            return;
+        }
+        if self.log_encoder == LogEncoder::Direct {
+            if self.wire_logs.is_empty() {
+                self.logs_since = Some(Instant::now());
+            }
+            self.wire_logs.push(log);
+            if self.wire_logs.len() >= self.log_batch.effective_batch_size() {
+                let deadline = Instant::now() + self.log_batch.export_timeout;
+                self.send_logs(deadline);
+            }
             return;
         }
         let rec = self.mapper.log_record(log);

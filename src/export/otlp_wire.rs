@@ -1,0 +1,1254 @@
+//! Direct OTLP log export: a hand-written protobuf encoder for
+//! `ExportLogsServiceRequest` and the gRPC / HTTP transports that send its
+//! bytes, with the OTLP retry rules.
+//!
+//! This is the fast path of [`super::otlp::LogEncoder::Direct`]: instead of
+//! turning each [`LogView`] into an SDK log record that `opentelemetry-otlp`
+//! then converts into `opentelemetry-proto` messages (several allocations
+//! per record and attribute), [`LogRequestEncoder::push`] writes the record's
+//! protobuf bytes straight into a reused buffer, and
+//! [`LogRequestEncoder::encode_request`] wraps the batch into one request.
+//! No allocation is made per record once the buffers have grown to the batch
+//! size.
+//!
+//! # Encoding
+//!
+//! The request holds one `ResourceLogs` (the process's resource) and one
+//! `ScopeLogs` per run of consecutive records with the same target (a target
+//! that comes back later starts another `ScopeLogs` with the same scope name,
+//! which OTLP allows). The field numbers and wire types are those of
+//! `opentelemetry/proto/logs/v1/logs.proto` (LogRecord: `time_unix_nano` 1
+//! fixed64, `severity_number` 2 varint, `severity_text` 3, `body` 5
+//! `AnyValue`, `attributes` 6 `KeyValue`, `flags` 8 fixed32, `trace_id` 9,
+//! `span_id` 10, `observed_time_unix_nano` 11 fixed64). Lengths are computed
+//! exactly before the contents are written (no padded varints), and fields
+//! whose value is the proto3 default are left out, as `prost` does.
+//!
+//! The mapping is the one of the SDK path (see the module docs of
+//! [`super::otlp`]): same severities, body, attribute keys and order
+//! (fields, then `correlation_id`, then `thread.name`), same value rules
+//! (integers above `i64::MAX` and 128-bit integers as decimal text,
+//! characters and lossily decoded bytes as strings, errors as the
+//! `exception.*` attributes, valueless fields left out), trace context only
+//! inside a trace with only the sampled flag kept.
+//!
+//! # Transport
+//!
+//! [`WireClient`] sends the encoded bytes over OTLP/gRPC (a unary call to
+//! `opentelemetry.proto.collector.logs.v1.LogsService/Export` through a tonic
+//! [`Channel`] with a codec that passes the bytes through and ignores the
+//! response's contents, gzip when configured) or OTLP/HTTP (a `POST` of
+//! `application/x-protobuf`, gzip-compressed with `flate2` when configured,
+//! through the same hyper client as the SDK path). Throttled and unavailable
+//! collectors are retried as the OTLP specification says (HTTP 429, 502,
+//! 503, 504 and failed connections; gRPC `UNAVAILABLE`, `CANCELLED`,
+//! `DEADLINE_EXCEEDED`, `ABORTED`, `OUT_OF_RANGE`, `DATA_LOSS`, and
+//! `RESOURCE_EXHAUSTED` when it carries a `RetryInfo`), with exponential
+//! backoff from 100 ms to 1.6 s plus up to 100 ms of jitter, waiting at least
+//! what `Retry-After` (seconds or HTTP date) or `google.rpc.RetryInfo` asks
+//! for (capped at 30 s), at most `max_retries` times and within the timeout.
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Buf as _, BufMut as _, Bytes};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::Channel;
+
+use crate::Level;
+use crate::export::{FieldValue, LogView};
+use crate::resource::{AttrValue, Resource};
+
+// ---------------------------------------------------------------------------
+// Protobuf primitives
+// ---------------------------------------------------------------------------
+
+/// Wire type of varints.
+const VARINT: u8 = 0;
+/// Wire type of 64-bit fixed values.
+const I64: u8 = 1;
+/// Wire type of length-delimited values.
+const LEN: u8 = 2;
+/// Wire type of 32-bit fixed values.
+const I32: u8 = 5;
+
+/// The one-byte key of field `field` (all field numbers used here are < 16).
+const fn key(field: u8, wire_type: u8) -> u8 {
+    (field << 3) | wire_type
+}
+
+/// Bytes of `v` as a varint.
+fn varint_len(v: u64) -> usize {
+    // 1 for 0..=127, then one more per 7 bits.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// Size of a length-delimited field (one-byte key, length, contents).
+fn len_field(content: usize) -> usize {
+    1 + varint_len(content as u64) + content
+}
+
+/// Size of a string field, 0 when empty (proto3 leaves defaults out).
+fn str_field(s: usize) -> usize {
+    if s == 0 { 0 } else { len_field(s) }
+}
+
+fn put_len_header(buf: &mut Vec<u8>, field: u8, len: usize) {
+    buf.push(key(field, LEN));
+    put_varint(buf, len as u64);
+}
+
+fn put_bytes_field(buf: &mut Vec<u8>, field: u8, bytes: &[u8]) {
+    put_len_header(buf, field, bytes.len());
+    buf.extend_from_slice(bytes);
+}
+
+/// A string field, left out when empty.
+fn put_str_field(buf: &mut Vec<u8>, field: u8, s: &str) {
+    if !s.is_empty() {
+        put_bytes_field(buf, field, s.as_bytes());
+    }
+}
+
+/// A fixed64 field, left out when 0.
+fn put_fixed64_field(buf: &mut Vec<u8>, field: u8, v: u64) {
+    if v != 0 {
+        buf.push(key(field, I64));
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Attribute values
+// ---------------------------------------------------------------------------
+
+/// Text of a number or character, formatted on the stack (the longest is
+/// `i128::MIN`, 40 bytes).
+#[derive(Clone, Copy)]
+struct Text {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Text {
+    fn new(s: &str) -> Text {
+        let mut t = Text {
+            buf: [0; 40],
+            len: 0,
+        };
+        let n = s.len().min(t.buf.len());
+        t.buf[..n].copy_from_slice(&s.as_bytes()[..n]);
+        t.len = n;
+        t
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len.min(self.buf.len())]
+    }
+}
+
+/// An attribute value as it goes on the wire (an `AnyValue`).
+#[derive(Clone, Copy)]
+enum Val<'a> {
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Str(&'a str),
+    /// A short formatted text (large integers, characters).
+    Text(Text),
+    /// Bytes decoded as `String::from_utf8_lossy` would.
+    Lossy(&'a [u8]),
+}
+
+/// Length of `String::from_utf8_lossy(b)`, without allocating.
+fn lossy_len(b: &[u8]) -> usize {
+    b.utf8_chunks()
+        .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
+        .sum()
+}
+
+fn put_lossy(buf: &mut Vec<u8>, b: &[u8]) {
+    for c in b.utf8_chunks() {
+        buf.extend_from_slice(c.valid().as_bytes());
+        if !c.invalid().is_empty() {
+            buf.extend_from_slice("\u{FFFD}".as_bytes());
+        }
+    }
+}
+
+impl Val<'_> {
+    /// Size of the `AnyValue` message's contents (a oneof: always present).
+    fn size(&self) -> usize {
+        match self {
+            Val::Bool(_) => 2,
+            Val::Int(n) => 1 + varint_len(*n as u64),
+            Val::Double(_) => 9,
+            Val::Str(s) => len_field(s.len()),
+            Val::Text(t) => len_field(t.bytes().len()),
+            Val::Lossy(b) => len_field(lossy_len(b)),
+        }
+    }
+
+    /// Writes the `AnyValue` message's contents.
+    fn put(&self, buf: &mut Vec<u8>) {
+        match self {
+            Val::Bool(b) => {
+                buf.push(key(2, VARINT));
+                buf.push(u8::from(*b));
+            }
+            Val::Int(n) => {
+                buf.push(key(3, VARINT));
+                put_varint(buf, *n as u64);
+            }
+            Val::Double(f) => {
+                buf.push(key(4, I64));
+                buf.extend_from_slice(&f.to_bits().to_le_bytes());
+            }
+            Val::Str(s) => put_bytes_field(buf, 1, s.as_bytes()),
+            Val::Text(t) => put_bytes_field(buf, 1, t.bytes()),
+            Val::Lossy(b) => {
+                put_len_header(buf, 1, lossy_len(b));
+                put_lossy(buf, b);
+            }
+        }
+    }
+}
+
+/// Size of a `KeyValue` message's contents.
+fn kv_size(k: &str, v: &Val<'_>) -> usize {
+    str_field(k.len()) + len_field(v.size())
+}
+
+/// Writes a `KeyValue` as field `field` of the enclosing message.
+fn put_kv(buf: &mut Vec<u8>, field: u8, k: &str, v: &Val<'_>) {
+    put_len_header(buf, field, kv_size(k, v));
+    put_str_field(buf, 1, k);
+    put_len_header(buf, 2, v.size());
+    v.put(buf);
+}
+
+fn int_text(n: impl itoa::Integer) -> Val<'static> {
+    Val::Text(Text::new(itoa::Buffer::new().format(n)))
+}
+
+/// Calls `out` with the attributes of a log record, in the SDK path's order
+/// and with its value rules.
+fn for_each_attr<'a>(log: &LogView<'a>, mut out: impl FnMut(&'a str, Val<'a>)) {
+    for field in log.fields {
+        let v = match field.value {
+            FieldValue::None => continue,
+            FieldValue::Bool(b) => Val::Bool(b),
+            FieldValue::U64(n) => match i64::try_from(n) {
+                Ok(n) => Val::Int(n),
+                Err(_) => int_text(n),
+            },
+            FieldValue::I64(n) => Val::Int(n),
+            FieldValue::U128(n) => int_text(n),
+            FieldValue::I128(n) => int_text(n),
+            FieldValue::F64(f) => Val::Double(f),
+            FieldValue::Char(c) => Val::Text(Text::new(c.encode_utf8(&mut [0; 4]))),
+            FieldValue::Str(s) => Val::Str(s),
+            FieldValue::Bytes(b) => Val::Lossy(b),
+            FieldValue::Error {
+                type_name,
+                message,
+                stacktrace,
+            } => {
+                out("exception.type", Val::Str(type_name));
+                out("exception.message", Val::Str(message));
+                if !stacktrace.is_empty() {
+                    out("exception.stacktrace", Val::Str(stacktrace));
+                }
+                continue;
+            }
+        };
+        out(field.key, v);
+    }
+    if let Some(id) = log.correlation_id {
+        out("correlation_id", Val::Str(id));
+    }
+    if !log.thread.is_empty() {
+        out("thread.name", Val::Str(log.thread));
+    }
+}
+
+/// The OTLP severity number of a level.
+fn severity_number(level: Level) -> u64 {
+    match level {
+        Level::Trace => 1,
+        Level::Debug => 5,
+        Level::Info => 9,
+        Level::Warn => 13,
+        Level::Error => 17,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The request encoder
+// ---------------------------------------------------------------------------
+
+/// Consecutive records of one target: the records' bytes up to `end`.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    target: &'static str,
+    end: usize,
+}
+
+/// Builds `ExportLogsServiceRequest`s from [`LogView`]s, without allocating
+/// per record (the buffers are reused from batch to batch).
+#[derive(Debug, Default)]
+pub(crate) struct LogRequestEncoder {
+    /// The `Resource` message's contents (its attributes).
+    resource: Vec<u8>,
+    /// Each record as a complete `ScopeLogs.log_records` field.
+    records: Vec<u8>,
+    /// Runs of records with the same target, in order.
+    runs: Vec<Run>,
+    count: usize,
+}
+
+impl LogRequestEncoder {
+    /// An empty encoder with an empty resource.
+    pub(crate) fn new() -> LogRequestEncoder {
+        LogRequestEncoder::default()
+    }
+
+    /// Sets the resource of the requests that follow.
+    pub(crate) fn set_resource(&mut self, resource: &Resource) {
+        self.resource.clear();
+        for (k, v) in resource.iter() {
+            let v = match v {
+                AttrValue::Str(s) => Val::Str(s),
+                AttrValue::Bool(b) => Val::Bool(*b),
+                AttrValue::I64(n) => Val::Int(*n),
+                AttrValue::F64(f) => Val::Double(*f),
+            };
+            put_kv(&mut self.resource, 1, k, &v);
+        }
+    }
+
+    /// Records held.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no record is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Forgets the records held (the resource stays).
+    pub(crate) fn clear(&mut self) {
+        self.records.clear();
+        self.runs.clear();
+        self.count = 0;
+    }
+
+    /// Encodes `log` and holds it for the next request.
+    pub(crate) fn push(&mut self, log: &LogView<'_>) {
+        let mut attrs = 0;
+        for_each_attr(log, |k, v| attrs += len_field(kv_size(k, &v)));
+        let level = log.level.as_str();
+        let body = Val::Str(log.message);
+        let traced = log.trace.is_some();
+        let flags = u32::from(log.trace.trace_flags & 1);
+        let size = if log.time_unix_nano != 0 { 9 } else { 0 }
+            + 1
+            + varint_len(severity_number(log.level))
+            + str_field(level.len())
+            + len_field(body.size())
+            + attrs
+            + if traced && flags != 0 { 5 } else { 0 }
+            + if traced {
+                len_field(16) + len_field(8)
+            } else {
+                0
+            }
+            + if log.observed_unix_nano != 0 { 9 } else { 0 };
+
+        let buf = &mut self.records;
+        put_len_header(buf, 2, size);
+        put_fixed64_field(buf, 1, log.time_unix_nano);
+        buf.push(key(2, VARINT));
+        put_varint(buf, severity_number(log.level));
+        put_str_field(buf, 3, level);
+        put_len_header(buf, 5, body.size());
+        body.put(buf);
+        for_each_attr(log, |k, v| put_kv(buf, 6, k, &v));
+        if traced {
+            if flags != 0 {
+                buf.push(key(8, I32));
+                buf.extend_from_slice(&flags.to_le_bytes());
+            }
+            put_bytes_field(buf, 9, &log.trace.trace_id.to_be_bytes());
+            put_bytes_field(buf, 10, &log.trace.span_id.to_be_bytes());
+        }
+        put_fixed64_field(buf, 11, log.observed_unix_nano);
+
+        let end = self.records.len();
+        match self.runs.last_mut() {
+            Some(run) if std::ptr::eq(run.target, log.target) || run.target == log.target => {
+                run.end = end;
+            }
+            _ => self.runs.push(Run {
+                target: log.target,
+                end,
+            }),
+        }
+        self.count += 1;
+    }
+
+    /// Appends the request of the records held to `out` (nothing when none
+    /// is held). The records stay held: call [`Self::clear`].
+    pub(crate) fn encode_request(&self, out: &mut Vec<u8>) {
+        if self.runs.is_empty() {
+            return;
+        }
+        // ScopeLogs { scope: InstrumentationScope { name }, log_records... }
+        let scope_logs_size = |start: usize, run: &Run| {
+            len_field(str_field(run.target.len())) + run.end.saturating_sub(start)
+        };
+        let mut resource_logs = len_field(self.resource.len());
+        let mut start = 0;
+        for run in &self.runs {
+            resource_logs += len_field(scope_logs_size(start, run));
+            start = run.end;
+        }
+        out.reserve(len_field(resource_logs));
+        // ExportLogsServiceRequest.resource_logs
+        put_len_header(out, 1, resource_logs);
+        // ResourceLogs.resource
+        put_bytes_field(out, 1, &self.resource);
+        let mut start = 0;
+        for run in &self.runs {
+            // ResourceLogs.scope_logs
+            put_len_header(out, 2, scope_logs_size(start, run));
+            // ScopeLogs.scope
+            put_len_header(out, 1, str_field(run.target.len()));
+            put_str_field(out, 1, run.target);
+            // ScopeLogs.log_records, encoded already.
+            out.extend_from_slice(self.records.get(start..run.end).unwrap_or_default());
+            start = run.end;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Transport
+// ---------------------------------------------------------------------------
+
+/// The gRPC method of log exports.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+/// Delay before the first retry.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest delay between retries (unless the collector asks for more).
+const MAX_BACKOFF: Duration = Duration::from_millis(1600);
+/// Most jitter added to a delay.
+const MAX_JITTER: Duration = Duration::from_millis(100);
+/// Longest delay a collector's `Retry-After` / `RetryInfo` can impose.
+const MAX_THROTTLE: Duration = Duration::from_secs(30);
+
+/// A gRPC codec that sends pre-encoded bytes and ignores the response.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawCodec;
+
+/// [`RawCodec`]'s encoder: copies the bytes.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawEncoder;
+
+/// [`RawCodec`]'s decoder: skips the message.
+#[derive(Clone, Copy, Debug, Default)]
+struct SkipDecoder;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = RawEncoder;
+    type Decoder = SkipDecoder;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> SkipDecoder {
+        SkipDecoder
+    }
+}
+
+impl Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.reserve(item.len());
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for SkipDecoder {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+        let n = src.remaining();
+        src.advance(n);
+        Ok(Some(()))
+    }
+}
+
+/// The transport of [`WireClient`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WireProtocol {
+    /// OTLP/gRPC.
+    Grpc,
+    /// OTLP/HTTP with a protobuf body.
+    Http,
+}
+
+/// What a [`WireClient`] is made from.
+#[derive(Clone, Debug)]
+pub(crate) struct WireSettings {
+    /// gRPC: the collector's URL; HTTP: the full URL of the logs endpoint.
+    pub(crate) endpoint: String,
+    pub(crate) protocol: WireProtocol,
+    /// Headers (gRPC metadata) set on every request, last.
+    pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Bound of one export, retries included.
+    pub(crate) timeout: Duration,
+    pub(crate) gzip: bool,
+    pub(crate) max_retries: usize,
+}
+
+enum Inner {
+    Grpc {
+        channel: Channel,
+        metadata: tonic::metadata::MetadataMap,
+    },
+    Http {
+        /// Boxed: much larger than the gRPC variant.
+        client: Box<opentelemetry_http::hyper::HyperClient>,
+        uri: http::Uri,
+        headers: http::HeaderMap,
+    },
+}
+
+/// Sends encoded `ExportLogsServiceRequest`s to a collector.
+pub(crate) struct WireClient {
+    inner: Inner,
+    timeout: Duration,
+    gzip: bool,
+    max_retries: usize,
+}
+
+impl std::fmt::Debug for WireClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let protocol = match self.inner {
+            Inner::Grpc { .. } => "grpc",
+            Inner::Http { .. } => "http/protobuf",
+        };
+        f.debug_struct("WireClient")
+            .field("protocol", &protocol)
+            .field("timeout", &self.timeout)
+            .field("gzip", &self.gzip)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an export failed (after its retries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExportFailure {
+    /// Requests made.
+    pub(crate) attempts: usize,
+    /// The last error.
+    pub(crate) message: String,
+}
+
+/// How one failed attempt may be retried.
+#[derive(Debug)]
+enum Attempt {
+    /// Retry with backoff.
+    Retryable(String),
+    /// Retry after at least this long.
+    Throttled(Duration, String),
+    /// Do not retry.
+    Fatal(String),
+}
+
+impl WireClient {
+    /// A client for `settings`. The gRPC channel connects lazily, at the
+    /// first export; it must be made inside a tokio runtime's context.
+    pub(crate) fn new(settings: &WireSettings) -> Result<WireClient, String> {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &settings.headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        let inner = match settings.protocol {
+            WireProtocol::Grpc => {
+                let endpoint = tonic::transport::Endpoint::from_shared(settings.endpoint.clone())
+                    .map_err(|e| format!("invalid endpoint {:?}: {e}", settings.endpoint))?
+                    .timeout(settings.timeout);
+                Inner::Grpc {
+                    channel: endpoint.connect_lazy(),
+                    metadata: tonic::metadata::MetadataMap::from_headers(headers),
+                }
+            }
+            WireProtocol::Http => Inner::Http {
+                client: Box::new(
+                    opentelemetry_http::hyper::HyperClient::with_default_connector(
+                        settings.timeout,
+                        None,
+                    ),
+                ),
+                uri: settings
+                    .endpoint
+                    .parse()
+                    .map_err(|e| format!("invalid endpoint {:?}: {e}", settings.endpoint))?,
+                headers,
+            },
+        };
+        Ok(WireClient {
+            inner,
+            timeout: settings.timeout,
+            gzip: settings.gzip,
+            max_retries: settings.max_retries,
+        })
+    }
+
+    /// Sends one encoded `ExportLogsServiceRequest`, retrying as the OTLP
+    /// specification says within the timeout.
+    pub(crate) async fn export(&self, request: &[u8]) -> Result<(), ExportFailure> {
+        match &self.inner {
+            Inner::Grpc { channel, metadata } => {
+                let body = Bytes::copy_from_slice(request);
+                self.with_retries(|remaining| {
+                    grpc_attempt(channel, metadata, &body, self.gzip, remaining)
+                })
+                .await
+            }
+            Inner::Http {
+                client,
+                uri,
+                headers,
+            } => {
+                let body = if self.gzip {
+                    gzip(request).map_err(|e| ExportFailure {
+                        attempts: 0,
+                        message: format!("gzip: {e}"),
+                    })?
+                } else {
+                    Bytes::copy_from_slice(request)
+                };
+                self.with_retries(|_| http_attempt(client, uri, headers, &body, self.gzip))
+                    .await
+            }
+        }
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, the retries are
+    /// spent or the timeout has passed.
+    async fn with_retries<F, Fut>(&self, mut attempt: F) -> Result<(), ExportFailure>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: Future<Output = Result<(), Attempt>>,
+    {
+        let start = Instant::now();
+        let mut attempts = 0;
+        let mut delay = INITIAL_BACKOFF;
+        let mut cap = MAX_BACKOFF;
+        loop {
+            let remaining = self.timeout.saturating_sub(start.elapsed());
+            let fail = |attempts, message| Err(ExportFailure { attempts, message });
+            if remaining.is_zero() {
+                return fail(attempts, "timed out".into());
+            }
+            attempts += 1;
+            let error = match tokio::time::timeout(remaining, attempt(remaining)).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => e,
+                Err(_) => return fail(attempts, "timed out".into()),
+            };
+            let (message, wait) = match error {
+                Attempt::Fatal(m) => return fail(attempts, m),
+                Attempt::Retryable(m) => (m, None),
+                Attempt::Throttled(d, m) => (m, Some(d.min(MAX_THROTTLE))),
+            };
+            if attempts > self.max_retries {
+                return fail(attempts, message);
+            }
+            if let Some(wait) = wait {
+                // The collector's delay raises the backoff (and its cap).
+                if wait > cap {
+                    cap = MAX_THROTTLE;
+                }
+                delay = delay.max(wait);
+            }
+            let sleep = delay.saturating_add(jitter(MAX_JITTER)).min(cap);
+            if sleep >= self.timeout.saturating_sub(start.elapsed()) {
+                return fail(attempts, message);
+            }
+            tokio::time::sleep(sleep).await;
+            delay = delay.saturating_mul(2).min(cap);
+        }
+    }
+}
+
+/// A random delay of at most `max`, in whole milliseconds.
+fn jitter(max: Duration) -> Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    h.write_u32(nanos);
+    let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(h.finish() % max_ms.saturating_add(1).max(1))
+}
+
+fn gzip(data: &[u8]) -> std::io::Result<Bytes> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::default(),
+    );
+    enc.write_all(data)?;
+    enc.finish().map(Bytes::from)
+}
+
+async fn grpc_attempt(
+    channel: &Channel,
+    metadata: &tonic::metadata::MetadataMap,
+    body: &Bytes,
+    gzip: bool,
+    remaining: Duration,
+) -> Result<(), Attempt> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    if gzip {
+        grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    }
+    grpc.ready()
+        .await
+        .map_err(|e| Attempt::Retryable(format!("gRPC channel not ready: {e}")))?;
+    let mut request =
+        tonic::Request::from_parts(metadata.clone(), tonic::Extensions::default(), body.clone());
+    request.set_timeout(remaining);
+    let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
+    match grpc.unary(request, path, RawCodec).await {
+        Ok(_) => Ok(()),
+        Err(status) => Err(classify_grpc(&status)),
+    }
+}
+
+/// The OTLP retry rules of a gRPC status.
+fn classify_grpc(status: &tonic::Status) -> Attempt {
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
+    let message = format!("gRPC status {:?}: {}", status.code(), status.message());
+    let retry_info = status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay);
+    match status.code() {
+        Code::ResourceExhausted => match retry_info {
+            Some(d) => Attempt::Throttled(d, message),
+            None => Attempt::Fatal(message),
+        },
+        Code::Unavailable => match retry_info.filter(|d| !d.is_zero()) {
+            Some(d) => Attempt::Throttled(d, message),
+            None => Attempt::Retryable(message),
+        },
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::DataLoss => Attempt::Retryable(message),
+        _ => Attempt::Fatal(message),
+    }
+}
+
+async fn http_attempt(
+    client: &opentelemetry_http::hyper::HyperClient,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    body: &Bytes,
+    gzip: bool,
+) -> Result<(), Attempt> {
+    use opentelemetry_http::HttpClient as _;
+    let mut request = http::Request::new(body.clone());
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri.clone();
+    let h = request.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-protobuf"),
+    );
+    if gzip {
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            http::HeaderValue::from_static("gzip"),
+        );
+    }
+    for (k, v) in headers {
+        h.insert(k.clone(), v.clone());
+    }
+    match client.send_bytes(request).await {
+        Err(e) => Err(Attempt::Retryable(format!("HTTP request failed: {e}"))),
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => {
+            let retry_after = resp
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok());
+            Err(classify_http(resp.status().as_u16(), retry_after))
+        }
+    }
+}
+
+/// The OTLP retry rules of an HTTP status.
+fn classify_http(status: u16, retry_after: Option<&str>) -> Attempt {
+    let message = format!("HTTP status {status}");
+    match status {
+        429 | 503 => match retry_after.and_then(parse_retry_after) {
+            Some(d) => Attempt::Throttled(d, message),
+            None => Attempt::Retryable(message),
+        },
+        502 | 504 => Attempt::Retryable(message),
+        _ => Attempt::Fatal(message),
+    }
+}
+
+/// `Retry-After`: delay seconds or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(600)));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(600)),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TraceContext;
+    use crate::export::Field;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as PV;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::LogRecord;
+    use proptest::prelude::*;
+    use prost::Message as _;
+
+    fn decode(enc: &LogRequestEncoder) -> ExportLogsServiceRequest {
+        let mut out = Vec::new();
+        enc.encode_request(&mut out);
+        match ExportLogsServiceRequest::decode(&out[..]) {
+            Ok(r) => r,
+            Err(e) => panic!("decode: {e}"),
+        }
+    }
+
+    fn kv(k: &str, v: PV) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..Default::default()
+        }
+    }
+
+    fn s(v: &str) -> PV {
+        PV::StringValue(v.into())
+    }
+
+    const TRACE: TraceContext = TraceContext {
+        trace_id: 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
+        span_id: 0x1112_1314_1516_1718,
+        parent_span_id: 0,
+        trace_flags: 3,
+    };
+
+    fn view<'a>(target: &'static str, message: &'a str, fields: &'a [Field<'a>]) -> LogView<'a> {
+        LogView {
+            time_unix_nano: 1_700_000_000_123_456_789,
+            observed_unix_nano: 1_700_000_000_223_456_789,
+            level: Level::Warn,
+            target,
+            message,
+            trace: TRACE,
+            correlation_id: Some("req-42"),
+            thread: "worker-1",
+            truncated: false,
+            fields,
+        }
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for (v, n) in [
+            (0u64, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (u64::MAX, 10),
+        ] {
+            assert_eq!(varint_len(v), n, "{v}");
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            assert_eq!(b.len(), n, "{v}");
+        }
+    }
+
+    #[test]
+    fn record_mapping_round_trip() {
+        let fields = [
+            Field {
+                key: "b",
+                value: FieldValue::Bool(false),
+            },
+            Field {
+                key: "u",
+                value: FieldValue::U64(0),
+            },
+            Field {
+                key: "big",
+                value: FieldValue::U64(u64::MAX),
+            },
+            Field {
+                key: "i",
+                value: FieldValue::I64(-3),
+            },
+            Field {
+                key: "u128",
+                value: FieldValue::U128(u128::MAX),
+            },
+            Field {
+                key: "i128",
+                value: FieldValue::I128(i128::MIN),
+            },
+            Field {
+                key: "f",
+                value: FieldValue::F64(-0.0),
+            },
+            Field {
+                key: "c",
+                value: FieldValue::Char('é'),
+            },
+            Field {
+                key: "s",
+                value: FieldValue::Str(""),
+            },
+            Field {
+                key: "bytes",
+                value: FieldValue::Bytes(b"a\xffb\xe2\x82"),
+            },
+            Field {
+                key: "none",
+                value: FieldValue::None,
+            },
+            Field {
+                key: "err",
+                value: FieldValue::Error {
+                    type_name: "io::Error",
+                    message: "disk full",
+                    stacktrace: "",
+                },
+            },
+        ];
+        let mut enc = LogRequestEncoder::new();
+        enc.set_resource(
+            &Resource::builder()
+                .service_name("svc")
+                .attribute("n", 7)
+                .build_with(|_| None),
+        );
+        enc.push(&view("app::db", "slow query", &fields));
+        let req = decode(&enc);
+        assert_eq!(req.resource_logs.len(), 1);
+        let rl = &req.resource_logs[0];
+        let res = rl.resource.as_ref().map(|r| r.attributes.clone());
+        assert!(
+            res.as_ref()
+                .is_some_and(|a| a.contains(&kv("service.name", s("svc")))
+                    && a.contains(&kv("n", PV::IntValue(7))))
+        );
+        assert_eq!(rl.scope_logs.len(), 1);
+        let sl = &rl.scope_logs[0];
+        assert_eq!(sl.scope.as_ref().map(|s| s.name.as_str()), Some("app::db"));
+        let expected = LogRecord {
+            time_unix_nano: 1_700_000_000_123_456_789,
+            observed_time_unix_nano: 1_700_000_000_223_456_789,
+            severity_number: 13,
+            severity_text: "WARN".into(),
+            body: Some(AnyValue {
+                value: Some(s("slow query")),
+            }),
+            attributes: vec![
+                kv("b", PV::BoolValue(false)),
+                kv("u", PV::IntValue(0)),
+                kv("big", s("18446744073709551615")),
+                kv("i", PV::IntValue(-3)),
+                kv("u128", s(&u128::MAX.to_string())),
+                kv("i128", s(&i128::MIN.to_string())),
+                kv("f", PV::DoubleValue(-0.0)),
+                kv("c", s("é")),
+                kv("s", s("")),
+                kv("bytes", s(&String::from_utf8_lossy(b"a\xffb\xe2\x82"))),
+                kv("exception.type", s("io::Error")),
+                kv("exception.message", s("disk full")),
+                kv("correlation_id", s("req-42")),
+                kv("thread.name", s("worker-1")),
+            ],
+            flags: 1,
+            trace_id: TRACE.trace_id.to_be_bytes().to_vec(),
+            span_id: TRACE.span_id.to_be_bytes().to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(sl.log_records, vec![expected]);
+        // The encoding is canonical: prost re-encodes the same bytes.
+        let mut out = Vec::new();
+        enc.encode_request(&mut out);
+        assert_eq!(req.encode_to_vec(), out);
+    }
+
+    #[test]
+    fn no_trace_empty_message_and_scope_runs() {
+        let mut enc = LogRequestEncoder::new();
+        let mut a = view("a", "", &[]);
+        a.trace = TraceContext::default();
+        a.correlation_id = None;
+        a.thread = "";
+        a.time_unix_nano = 0;
+        a.observed_unix_nano = 0;
+        enc.push(&a);
+        enc.push(&view("a", "x", &[]));
+        enc.push(&view("b", "y", &[]));
+        enc.push(&view("a", "z", &[]));
+        assert_eq!(enc.len(), 4);
+        let req = decode(&enc);
+        let rl = &req.resource_logs[0];
+        let names: Vec<(&str, usize)> = rl
+            .scope_logs
+            .iter()
+            .map(|sl| {
+                (
+                    sl.scope.as_ref().map_or("", |s| s.name.as_str()),
+                    sl.log_records.len(),
+                )
+            })
+            .collect();
+        assert_eq!(names, [("a", 2), ("b", 1), ("a", 1)]);
+        let first = &rl.scope_logs[0].log_records[0];
+        assert_eq!(first.body, Some(AnyValue { value: Some(s("")) }));
+        assert!(first.trace_id.is_empty() && first.span_id.is_empty());
+        assert_eq!(first.flags, 0);
+        assert!(first.attributes.is_empty());
+        // Clearing keeps the resource, drops the records.
+        enc.clear();
+        assert!(enc.is_empty());
+        let mut out = Vec::new();
+        enc.encode_request(&mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn traced_unsampled_and_zero_span() {
+        let mut enc = LogRequestEncoder::new();
+        let mut v = view("t", "m", &[]);
+        v.trace = TraceContext {
+            trace_id: 1,
+            span_id: 0,
+            parent_span_id: 0,
+            trace_flags: 2,
+        };
+        enc.push(&v);
+        let req = decode(&enc);
+        let r = &req.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!(r.flags, 0);
+        assert_eq!(r.span_id, vec![0; 8]);
+        assert_eq!(r.trace_id.last(), Some(&1));
+    }
+
+    #[test]
+    fn retry_classification() {
+        assert!(matches!(
+            classify_http(503, Some("2")),
+            Attempt::Throttled(d, _) if d == Duration::from_secs(2)
+        ));
+        assert!(matches!(classify_http(429, None), Attempt::Retryable(_)));
+        assert!(matches!(
+            classify_http(502, Some("9")),
+            Attempt::Retryable(_)
+        ));
+        assert!(matches!(classify_http(504, None), Attempt::Retryable(_)));
+        for code in [400, 401, 404, 500, 501] {
+            assert!(
+                matches!(classify_http(code, None), Attempt::Fatal(_)),
+                "{code}"
+            );
+        }
+        let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(20));
+        assert!(matches!(
+            classify_http(429, Some(&date)),
+            Attempt::Throttled(d, _) if d > Duration::from_secs(15) && d <= Duration::from_secs(20)
+        ));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("100000"), Some(Duration::from_secs(600)));
+        assert!(matches!(
+            classify_grpc(&tonic::Status::unavailable("x")),
+            Attempt::Retryable(_)
+        ));
+        assert!(matches!(
+            classify_grpc(&tonic::Status::resource_exhausted("x")),
+            Attempt::Fatal(_)
+        ));
+        assert!(matches!(
+            classify_grpc(&tonic::Status::invalid_argument("x")),
+            Attempt::Fatal(_)
+        ));
+        for _ in 0..100 {
+            assert!(jitter(MAX_JITTER) <= MAX_JITTER);
+        }
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+    }
+
+    fn field_value() -> impl Strategy<Value = (u8, u64, i64, u128, f64, char, String, Vec<u8>)> {
+        (
+            0u8..12,
+            any::<u64>(),
+            any::<i64>(),
+            any::<u128>(),
+            any::<f64>(),
+            any::<char>(),
+            ".*",
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn prop_round_trip(
+            message in ".*",
+            thread in ".{0,12}",
+            key in ".{0,12}",
+            corr in proptest::option::of(".{0,20}"),
+            times in (any::<u64>(), any::<u64>()),
+            trace in (any::<u128>(), any::<u64>(), any::<u8>()),
+            raw in proptest::collection::vec(field_value(), 0..6),
+        ) {
+            let fields: Vec<Field<'_>> = raw
+                .iter()
+                .map(|(kind, u, i, w, f, c, st, by)| Field {
+                    key: &key,
+                    value: match kind {
+                        0 => FieldValue::None,
+                        1 => FieldValue::Bool(u % 2 == 0),
+                        2 => FieldValue::U64(*u),
+                        3 => FieldValue::I64(*i),
+                        4 => FieldValue::U128(*w),
+                        5 => FieldValue::I128(*w as i128),
+                        6 => FieldValue::F64(*f),
+                        7 => FieldValue::Char(*c),
+                        8 => FieldValue::Str(st),
+                        9 => FieldValue::Bytes(by),
+                        10 => FieldValue::Error { type_name: st, message: &key, stacktrace: "" },
+                        _ => FieldValue::Error { type_name: &key, message: st, stacktrace: st },
+                    },
+                })
+                .collect();
+            let v = LogView {
+                time_unix_nano: times.0,
+                observed_unix_nano: times.1,
+                level: Level::Info,
+                target: "prop",
+                message: &message,
+                trace: TraceContext { trace_id: trace.0, span_id: trace.1, parent_span_id: 0, trace_flags: trace.2 },
+                correlation_id: corr.as_deref(),
+                thread: &thread,
+                truncated: false,
+                fields: &fields,
+            };
+            let mut enc = LogRequestEncoder::new();
+            enc.push(&v);
+            enc.push(&v);
+            let mut out = Vec::new();
+            enc.encode_request(&mut out);
+            let req = ExportLogsServiceRequest::decode(&out[..]);
+            prop_assert!(req.is_ok());
+            let req = req.unwrap_or_default();
+            // Canonical: prost's own encoding of the decoded message is identical.
+            prop_assert_eq!(req.encode_to_vec(), out);
+            let recs = &req.resource_logs[0].scope_logs[0].log_records;
+            prop_assert_eq!(recs.len(), 2);
+            let r = &recs[0];
+            prop_assert_eq!(r.time_unix_nano, times.0);
+            prop_assert_eq!(r.observed_time_unix_nano, times.1);
+            prop_assert_eq!(&r.body, &Some(AnyValue { value: Some(s(&message)) }));
+            // Attributes: compare with a straightforward mapping.
+            let mut expected = Vec::new();
+            for field in &fields {
+                match field.value {
+                    FieldValue::None => {}
+                    FieldValue::Bool(b) => expected.push(kv(&key, PV::BoolValue(b))),
+                    FieldValue::U64(n) => expected.push(kv(&key, match i64::try_from(n) {
+                        Ok(n) => PV::IntValue(n),
+                        Err(_) => s(&n.to_string()),
+                    })),
+                    FieldValue::I64(n) => expected.push(kv(&key, PV::IntValue(n))),
+                    FieldValue::U128(n) => expected.push(kv(&key, s(&n.to_string()))),
+                    FieldValue::I128(n) => expected.push(kv(&key, s(&n.to_string()))),
+                    FieldValue::F64(f) => expected.push(kv(&key, PV::DoubleValue(f))),
+                    FieldValue::Char(c) => expected.push(kv(&key, s(&c.to_string()))),
+                    FieldValue::Str(t) => expected.push(kv(&key, s(t))),
+                    FieldValue::Bytes(b) => expected.push(kv(&key, s(&String::from_utf8_lossy(b)))),
+                    FieldValue::Error { type_name, message, stacktrace } => {
+                        expected.push(kv("exception.type", s(type_name)));
+                        expected.push(kv("exception.message", s(message)));
+                        if !stacktrace.is_empty() {
+                            expected.push(kv("exception.stacktrace", s(stacktrace)));
+                        }
+                    }
+                }
+            }
+            if let Some(c) = &corr {
+                expected.push(kv("correlation_id", s(c)));
+            }
+            if !thread.is_empty() {
+                expected.push(kv("thread.name", s(&thread)));
+            }
+            // NaN != NaN: compare the encodings.
+            prop_assert_eq!(
+                r.attributes.iter().map(|a| a.encode_to_vec()).collect::<Vec<_>>(),
+                expected.iter().map(|a| a.encode_to_vec()).collect::<Vec<_>>()
+            );
+            if trace.0 != 0 {
+                prop_assert_eq!(&r.trace_id, &trace.0.to_be_bytes().to_vec());
+                prop_assert_eq!(&r.span_id, &trace.1.to_be_bytes().to_vec());
+                prop_assert_eq!(r.flags, u32::from(trace.2 & 1));
+            } else {
+                prop_assert!(r.trace_id.is_empty() && r.span_id.is_empty());
+                prop_assert_eq!(r.flags, 0);
+            }
+        }
+    }
+}
