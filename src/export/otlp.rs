@@ -81,11 +81,13 @@
 //! exporter is built. Everything this module resolves is handed to it
 //! explicitly (endpoint, protocol, timeout; headers are set last on every
 //! request, so they win over the headers it reads), so the precedence above
-//! holds, with one exception: when the configuration says no compression
-//! (`compression(None)` from the builder) while
+//! holds, with one exception on the paths through `opentelemetry-otlp`
+//! (spans, and logs with [`LogEncoder::Sdk`]): when the configuration says
+//! no compression (`compression(None)` from the builder) while
 //! `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_COMPRESSION=gzip` is set in the
 //! process environment, `opentelemetry-otlp` still compresses with gzip (it
-//! has no way to be told "none" explicitly).
+//! has no way to be told "none" explicitly). The direct log path follows
+//! the resolved configuration exactly.
 //!
 //! Only `http://` endpoints are supported: this build enables no TLS
 //! feature, and an `https://` endpoint is refused by [`OtlpExporter::new`].
