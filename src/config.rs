@@ -113,6 +113,7 @@ pub struct Builder {
     panic_hook: bool,
     flush_on_signal: bool,
     exporters: Vec<Box<dyn Exporter>>,
+    export_overflow: Overflow,
     resource: ResourceBuilder,
     #[cfg(feature = "opentelemetry")]
     otel_interop: bool,
@@ -154,6 +155,7 @@ impl Default for Builder {
             panic_hook: true,
             flush_on_signal: false,
             exporters: Vec::new(),
+            export_overflow: Overflow::Drop,
             resource: Resource::builder(),
             #[cfg(feature = "opentelemetry")]
             otel_interop: false,
@@ -262,6 +264,17 @@ impl Builder {
     /// the export thread starts when at least one is configured.
     pub fn exporter(mut self, e: impl Exporter) -> Self {
         self.exporters.push(Box::new(e));
+        self
+    }
+    /// What the writer does when the export side is behind (all its buffers
+    /// in use). `Overflow::Drop` (the default): records are not exported,
+    /// and counted (`export_dropped_logs`, `export_dropped_spans`); the JSON
+    /// output never waits. `Overflow::Block`: the writer waits for a free
+    /// buffer (up to 5 s a time, then drops and counts), so export is
+    /// lossless as long as the collector keeps up on average; the JSON output
+    /// and, once rings fill under `Overflow::Block`, the callers wait with it.
+    pub fn export_overflow(mut self, o: Overflow) -> Self {
+        self.export_overflow = o;
         self
     }
     /// Exports logs and spans over OTLP, configured by `config` (start
@@ -421,7 +434,12 @@ impl Builder {
         } else {
             let spans = self.exporters.iter().any(|e| e.wants_spans());
             let resource = self.resource.build_from_env();
-            match Pipeline::start(self.exporters, resource, EXPORT_SEND_BYTES) {
+            match Pipeline::start(
+                self.exporters,
+                resource,
+                EXPORT_SEND_BYTES,
+                self.export_overflow,
+            ) {
                 Ok((pipeline, pipe)) => {
                     let _ = engine.export.set(pipeline);
                     crate::span::set_recording(spans);

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::{EventView, Exporter, Field, FieldValue, LogView, SpanView, StatusView};
 use crate::callsite::Callsite;
+use crate::config::Overflow;
 use crate::engine::{self, Engine};
 use crate::record::{
     Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_TRUNCATED, HEADER_LEN,
@@ -29,6 +30,9 @@ const CHUNKS: usize = 16;
 /// beyond this is dropped and counted.
 pub(crate) const MAX_OPEN_SPANS: usize = 65_536;
 const TICK: Duration = Duration::from_millis(50);
+/// Under `Overflow::Block`, how long the writer waits for a free buffer
+/// before it drops (and counts) a record after all.
+pub(crate) const BLOCK_MAX: Duration = Duration::from_secs(5);
 
 /// Export-side counters, shown in [`crate::Stats`].
 #[derive(Debug, Default)]
@@ -62,6 +66,7 @@ pub(crate) struct ExportPipe {
     cur_spans: u64,
     chunk_bytes: usize,
     pub logs: bool,
+    overflow: Overflow,
     counters: Arc<ExportCounters>,
 }
 
@@ -78,6 +83,7 @@ impl Pipeline {
         exporters: Vec<Box<dyn Exporter>>,
         resource: Resource,
         chunk_bytes: usize,
+        overflow: Overflow,
     ) -> std::io::Result<(Pipeline, ExportPipe)> {
         let logs = exporters.iter().any(|e| e.wants_logs());
         let (tx, rx) = mpsc::sync_channel::<Msg>(CHUNKS + 4);
@@ -117,6 +123,7 @@ impl Pipeline {
                 cur_spans: 0,
                 chunk_bytes,
                 logs,
+                overflow,
                 counters,
             },
         ))
@@ -182,7 +189,15 @@ impl ExportPipe {
             self.send(now);
         }
         if self.cur.is_none() {
-            self.cur = self.pool.try_recv().ok();
+            self.cur = match self.overflow {
+                Overflow::Drop => self.pool.try_recv().ok(),
+                // Wait for the export thread to free a buffer, a bounded time.
+                Overflow::Block => self
+                    .pool
+                    .try_recv()
+                    .or_else(|_| self.pool.recv_timeout(BLOCK_MAX))
+                    .ok(),
+            };
         }
         let Some(cur) = self.cur.as_mut() else {
             // Every buffer is queued or being exported: the export side is
