@@ -326,8 +326,13 @@ fn parent_main(args: Args) -> Result<(), String> {
     }
     if let Some(o) = profile.otlp.as_ref().filter(|_| !otlp_runs.is_empty()) {
         notes.push(format!(
-            "otlp scenario: {} log records from one thread over OTLP/gRPC (no compression) to a loopback receiver in the same process that decodes and counts; each subject's defaults (512 records/request, its own queue); timed from the first record to the last one received; lost = emitted - received",
-            o.records
+            "otlp scenario: {} log records from one thread over OTLP/gRPC (no compression) to a loopback receiver in the same process that decodes and counts; 512 records/request; {}; timed from the first record to the last one received; lost = emitted - received",
+            o.records,
+            if o.lossless {
+                "lossless: datapunk-log export_overflow(Block), the SDK's queue holds every record"
+            } else {
+                "each subject's default queue"
+            }
         ));
     }
     let summary = Summary {

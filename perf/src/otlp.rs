@@ -5,15 +5,20 @@
 //! One producer thread makes `records` log records (the message with
 //! `user_id: u64`, `latency: f64`, `route: &str`) as fast as it can. The
 //! time runs from the first record to the moment the receiver counted the
-//! last one it got (after the subject's flush). Each subject runs with its
-//! defaults (512 records per request, its own queue), so a subject whose
-//! export side cannot keep up with the producer loses records: they are
-//! counted, as the records emitted that the receiver never got, and, where
-//! the subject counts them itself, by its own counters.
+//! last one it got (after the subject's flush). With `lossless = true` (the
+//! default) each subject is set up not to lose records: datapunk-log with
+//! `export_overflow(Overflow::Block)` (the writer waits for the export
+//! thread), the SDK with a batch queue that holds every record; the figure
+//! is then the sustained delivery rate. With `lossless = false` each subject
+//! runs with its defaults (512 records per request, its own queue), so a
+//! subject whose export side cannot keep up with the producer loses
+//! records. Either way losses are counted, as the records emitted that the
+//! receiver never got, and, where the subject counts them itself, by its
+//! own counters.
 //!
 //! - datapunk-log: `info!` into the ring (`Overflow::Block`), JSON sink
 //!   null; the writer hands the records to the export thread, whose
-//!   `OtlpExporter` (opentelemetry-otlp's tonic exporter, on the export
+//!   `OtlpExporter` (the direct log encoder and its tonic client, on the export
 //!   thread's own runtime) sends them. `flush()` waits until all are sent.
 //! - `otel-sdk`: `opentelemetry_sdk`'s `SdkLoggerProvider` with the
 //!   `BatchLogProcessor` (its own thread, default queue of 2048 records)
@@ -38,10 +43,10 @@ use crate::subject::SubjectKind;
 pub fn description(kind: SubjectKind) -> &'static str {
     match kind {
         SubjectKind::DatapunkPrecise | SubjectKind::DatapunkCoarse => {
-            "datapunk-log info! (Overflow::Block, null JSON sink) -> export thread -> OtlpExporter (opentelemetry-otlp tonic), defaults (512/request)"
+            "datapunk-log info! (Overflow::Block, null JSON sink) -> export thread (export_overflow Block when lossless) -> OtlpExporter, direct log encoder + tonic, 512/request"
         }
         SubjectKind::OtelSdk => {
-            "opentelemetry_sdk 0.33 SdkLoggerProvider + BatchLogProcessor (defaults: queue 2048, 512/request) + opentelemetry-otlp 0.33 tonic LogExporter"
+            "opentelemetry_sdk 0.33 SdkLoggerProvider + BatchLogProcessor (queue 2048, or every record when lossless; 512/request) + opentelemetry-otlp 0.33 tonic LogExporter"
         }
         _ => "(not an OTLP subject)",
     }
@@ -173,6 +178,11 @@ fn datapunk(
         .filter("info")
         .clock(clock)
         .overflow(datapunk_log::Overflow::Block)
+        .export_overflow(if p.lossless {
+            datapunk_log::Overflow::Block
+        } else {
+            datapunk_log::Overflow::Drop
+        })
         .panic_hook(false)
         .otlp(config)
         .map_err(|e| format!("datapunk-log otlp: {e}"))?
@@ -245,8 +255,16 @@ fn otel_sdk(p: &OtlpProfile, rx: &Receiver) -> Result<(Sent, Snapshot, Instant),
             .build()
             .map_err(|e| format!("opentelemetry-otlp LogExporter: {e}"))?
     };
+    let mut batch = opentelemetry_sdk::logs::BatchConfigBuilder::default();
+    if p.lossless {
+        let all = usize::try_from(p.records + p.warmup_records).unwrap_or(usize::MAX);
+        batch = batch.with_max_queue_size(all);
+    }
+    let processor = opentelemetry_sdk::logs::BatchLogProcessor::builder(exporter)
+        .with_batch_config(batch.build())
+        .build();
     let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
-        .with_batch_exporter(exporter)
+        .with_log_processor(processor)
         .build();
     let logger = provider.logger("perf");
     let emit = |i: u64| {

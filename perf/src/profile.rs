@@ -85,6 +85,15 @@ pub struct OtlpProfile {
     /// After the subject's flush, the receiver's count is final once it
     /// has not moved for this long (milliseconds; not part of the time).
     pub quiet_ms: u64,
+    /// True: every subject is configured not to lose records (datapunk-log
+    /// `export_overflow(Block)`, the SDK a queue holding every record), so
+    /// the figure is sustained delivery. False: each subject's defaults.
+    #[serde(default = "default_true")]
+    pub lossless: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The latency scenario: every subject logs the same record through
