@@ -447,8 +447,8 @@ fn parse_entry(entry: &str) -> Option<(String, String)> {
 }
 
 /// Strict percent-decoding: `None` when a `%` is not followed by two hex
-/// digits or the result is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
+/// digits or the result is not UTF-8. (Also used for OTLP header values.)
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let escapes_valid = s.split('%').skip(1).all(|rest| {
         rest.as_bytes()
             .get(..2)

@@ -1,52 +1,18 @@
-//! An application running a multi-thread tokio runtime: the engine with
-//! OTLP export starts, flushes and shuts down from inside it, with no
-//! "no reactor running" panic and no deadlock.
+//! An application running a multi-thread tokio runtime: the engine with OTLP
+//! export starts, flushes and shuts down from inside it, with no "no reactor
+//! running" panic and no deadlock.
 
 #[path = "common/otlp_receiver.rs"]
 mod otlp_receiver;
-
-use std::time::{Duration, Instant};
-
-use datapunk_log::export::otlp::{OtlpConfig, Protocol};
-use otlp_receiver::Receiver;
+#[path = "common/tokio_app.rs"]
+mod tokio_app;
 
 #[test]
 fn otlp_inside_a_multi_thread_runtime() {
-    let receiver = Receiver::start();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let cfg = OtlpConfig::default()
-            .endpoint(receiver.grpc_endpoint())
-            .protocol(Protocol::Grpc)
-            .schedule_delay(Duration::from_millis(50));
-        let guard = datapunk_log::builder()
-            .null()
-            .ignore_env()
-            .service_name("tokio-multi")
-            .otlp(cfg)
-            .unwrap()
-            .init()
-            .unwrap();
-        let span = datapunk_log::span!("in_runtime");
-        {
-            let _e = span.enter();
-            datapunk_log::info!(n = 1u8, "inside the application's runtime");
-        }
-        drop(span);
-        tokio::task::yield_now().await;
-        assert!(datapunk_log::flush_timeout(Duration::from_secs(10)));
-        let t = Instant::now();
-        drop(guard);
-        assert!(t.elapsed() < Duration::from_secs(10));
-    });
-    let logs = receiver.wait_for_logs(1, Duration::from_secs(10));
-    let spans = receiver.wait_for_spans(1, Duration::from_secs(10));
-    assert_eq!(logs.len(), 1);
-    assert_eq!(spans.len(), 1);
-    assert_eq!(logs[0].record.trace_id, spans[0].span.trace_id);
-    assert_eq!(logs[0].record.span_id, spans[0].span.span_id);
+    tokio_app::run_inside(rt, "tokio-multi");
 }

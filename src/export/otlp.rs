@@ -854,22 +854,7 @@ fn parse_headers(var: &'static str, value: &str) -> Result<Vec<(String, String)>
     Ok(out)
 }
 
-/// Strict percent-decoding: `None` when a `%` is not followed by two hex
-/// digits or the result is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let escapes_valid = s.split('%').skip(1).all(|rest| {
-        rest.as_bytes()
-            .get(..2)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-    });
-    if !escapes_valid {
-        return None;
-    }
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(std::borrow::Cow::into_owned)
-}
+use crate::resource::percent_decode;
 
 // ---------------------------------------------------------------------------
 // Counters

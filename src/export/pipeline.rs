@@ -506,17 +506,7 @@ where
     } else {
         meta.message
     };
-    for (i, key) in meta.fields.iter().enumerate() {
-        let value = if i < usize::from(e.h.values) {
-            FieldValue::from_val(d.value()?)?
-        } else {
-            FieldValue::None
-        };
-        fields.push(Field {
-            key: key.strip_prefix("r#").unwrap_or(key),
-            value,
-        });
-    }
+    call_site_fields(meta.fields, e.h.values, &mut d, fields)?;
     Some(LogView {
         time_unix_nano: e.h.ts,
         observed_unix_nano: observed,
@@ -529,6 +519,28 @@ where
         truncated: e.h.flags & FLAG_TRUNCATED != 0,
         fields,
     })
+}
+
+/// Decodes the values of a record made at a call site with these field
+/// names (`recorded` of them were written; the rest are `None`).
+fn call_site_fields<'a>(
+    names: &'static [&'static str],
+    recorded: u16,
+    d: &mut Decoder<'a>,
+    fields: &mut Vec<Field<'a>>,
+) -> Option<()> {
+    for (i, key) in names.iter().enumerate() {
+        let value = if i < usize::from(recorded) {
+            FieldValue::from_val(d.value()?)?
+        } else {
+            FieldValue::None
+        };
+        fields.push(Field {
+            key: key.strip_prefix("r#").unwrap_or(key),
+            value,
+        });
+    }
+    Some(())
 }
 
 /// Joins a span's records (start first) into a view and hands it to `f`.
@@ -547,17 +559,7 @@ fn span_view(
     let mut status = StatusView::Unset;
     let mut d = Decoder::new(first.rec);
     let (ctx, corr) = prefix(&mut d, &first.h)?;
-    for (i, key) in meta.fields.iter().enumerate() {
-        let value = if i < usize::from(first.h.values) {
-            FieldValue::from_val(d.value()?)?
-        } else {
-            FieldValue::None
-        };
-        fields.push(Field {
-            key: key.strip_prefix("r#").unwrap_or(key),
-            value,
-        });
-    }
+    call_site_fields(meta.fields, first.h.values, &mut d, &mut fields)?;
     let mut off = first.end;
     let mut event_fields: Vec<Field<'_>> = Vec::new();
     while off < buf.len() {
