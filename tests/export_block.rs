@@ -15,7 +15,7 @@ struct Slow(Arc<AtomicU64>);
 impl Exporter for Slow {
     fn export_log(&mut self, log: &LogView<'_>) {
         let n = self.0.fetch_add(1, Ordering::Relaxed);
-        if n % 2000 == 0 {
+        if n.is_multiple_of(2000) {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         std::hint::black_box(log.message);
