@@ -1350,44 +1350,40 @@ fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> OtlpError {
     OtlpError::Setup(e.to_string())
 }
 
+/// Builds an opentelemetry-otlp exporter of either signal: their builders
+/// are distinct types with the same methods.
+macro_rules! build_exporter {
+    ($exporter:path, $p:expr, $retry:expr) => {{
+        let (p, retry) = ($p, $retry);
+        let b = <$exporter>::builder();
+        match p.protocol {
+            Protocol::Grpc => tonic_config(b.with_tonic(), p, retry)
+                .with_endpoint(p.endpoint.clone())
+                .with_protocol(opentelemetry_otlp::Protocol::Grpc)
+                .with_timeout(p.timeout)
+                .build(),
+            Protocol::HttpProtobuf => http_config(b.with_http(), p, retry)
+                .with_endpoint(p.endpoint.clone())
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_timeout(p.timeout)
+                .build(),
+        }
+        .map_err(build_error)
+    }};
+}
+
 fn build_log_exporter(
     p: &Prepared,
     retry: &opentelemetry_otlp::RetryPolicy,
 ) -> Result<opentelemetry_otlp::LogExporter, OtlpError> {
-    let b = opentelemetry_otlp::LogExporter::builder();
-    match p.protocol {
-        Protocol::Grpc => tonic_config(b.with_tonic(), p, retry)
-            .with_endpoint(p.endpoint.clone())
-            .with_protocol(opentelemetry_otlp::Protocol::Grpc)
-            .with_timeout(p.timeout)
-            .build(),
-        Protocol::HttpProtobuf => http_config(b.with_http(), p, retry)
-            .with_endpoint(p.endpoint.clone())
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_timeout(p.timeout)
-            .build(),
-    }
-    .map_err(build_error)
+    build_exporter!(opentelemetry_otlp::LogExporter, p, retry)
 }
 
 fn build_span_exporter(
     p: &Prepared,
     retry: &opentelemetry_otlp::RetryPolicy,
 ) -> Result<opentelemetry_otlp::SpanExporter, OtlpError> {
-    let b = opentelemetry_otlp::SpanExporter::builder();
-    match p.protocol {
-        Protocol::Grpc => tonic_config(b.with_tonic(), p, retry)
-            .with_endpoint(p.endpoint.clone())
-            .with_protocol(opentelemetry_otlp::Protocol::Grpc)
-            .with_timeout(p.timeout)
-            .build(),
-        Protocol::HttpProtobuf => http_config(b.with_http(), p, retry)
-            .with_endpoint(p.endpoint.clone())
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_timeout(p.timeout)
-            .build(),
-    }
-    .map_err(build_error)
+    build_exporter!(opentelemetry_otlp::SpanExporter, p, retry)
 }
 
 /// The settings of the direct log client.
