@@ -11,14 +11,15 @@ mod otlp_receiver;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use datapunk_log::export::otlp::{Compression, OtlpConfig, Protocol, otlp_stats};
 use datapunk_log::propagation::{self, Propagated};
 use datapunk_log::{Guard, Status};
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use otlp_receiver::{ReceivedLog, ReceivedSpan, Receiver, Transport, attr, hex};
+use otlp_receiver::{
+    Receiver, Transport, attr, body_of, hex, int_attr, str_attr, wait_log, wait_span,
+};
 
 const SERVICE: &str = "otlp-grpc-test";
 const VERSION: &str = "1.2.3";
@@ -77,67 +78,6 @@ fn flush() {
         datapunk_log::flush_timeout(WAIT),
         "flush did not complete within {WAIT:?}"
     );
-}
-
-fn body_of(l: &ReceivedLog) -> Option<&str> {
-    match l.record.body.as_ref().and_then(|b| b.value.as_ref()) {
-        Some(AnyValue::StringValue(s)) => Some(s),
-        _ => None,
-    }
-}
-
-/// Waits (bounded) for the one log record whose body is `body`.
-fn wait_log(rx: &Receiver, body: &str) -> ReceivedLog {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let logs = rx.logs();
-        let found: Vec<_> = logs.iter().filter(|l| body_of(l) == Some(body)).collect();
-        if found.len() > 1 {
-            panic!("{} records with body {body:?}", found.len());
-        }
-        if let Some(l) = found.first() {
-            return (*l).clone();
-        }
-        if Instant::now() >= deadline {
-            let bodies: Vec<_> = logs.iter().filter_map(body_of).collect();
-            panic!("no log record {body:?} within {WAIT:?}; received: {bodies:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits (bounded) for the one span named `name`.
-fn wait_span(rx: &Receiver, name: &str) -> ReceivedSpan {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let spans = rx.spans();
-        let found: Vec<_> = spans.iter().filter(|s| s.span.name == name).collect();
-        if found.len() > 1 {
-            panic!("{} spans named {name:?}", found.len());
-        }
-        if let Some(s) = found.first() {
-            return (*s).clone();
-        }
-        if Instant::now() >= deadline {
-            let names: Vec<_> = spans.iter().map(|s| s.span.name.as_str()).collect();
-            panic!("no span {name:?} within {WAIT:?}; received: {names:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn str_attr<'a>(attrs: &'a [KeyValue], key: &str) -> &'a str {
-    match attr(attrs, key) {
-        Some(AnyValue::StringValue(s)) => s,
-        other => panic!("attribute {key:?}: expected a string, got {other:?}"),
-    }
-}
-
-fn int_attr(attrs: &[KeyValue], key: &str) -> i64 {
-    match attr(attrs, key) {
-        Some(AnyValue::IntValue(n)) => *n,
-        other => panic!("attribute {key:?}: expected an int, got {other:?}"),
-    }
 }
 
 fn hex32(v: u128) -> String {
@@ -202,11 +142,11 @@ fn logs_and_spans_share_ids_and_parent_links() {
     datapunk_log::info!("grpc-a: outside");
     flush();
 
-    let parent = wait_span(&rx, "grpc.a.parent");
-    let child = wait_span(&rx, "grpc.a.child");
-    let in_parent = wait_log(&rx, "grpc-a: in parent");
-    let in_child = wait_log(&rx, "grpc-a: in child");
-    let outside = wait_log(&rx, "grpc-a: outside");
+    let parent = wait_span(&rx, "grpc.a.parent", WAIT);
+    let child = wait_span(&rx, "grpc.a.child", WAIT);
+    let in_parent = wait_log(&rx, "grpc-a: in parent", WAIT);
+    let in_child = wait_log(&rx, "grpc-a: in child", WAIT);
+    let outside = wait_log(&rx, "grpc-a: outside", WAIT);
 
     // Span ids as sent.
     assert_eq!(hex(&parent.span.trace_id), hex32(pctx.trace_id));
@@ -262,8 +202,8 @@ fn resource_attributes_are_sent_with_their_types() {
         let _span = datapunk_log::span!("grpc.b.span");
     }
     flush();
-    let log = wait_log(&rx, "grpc-b: resource");
-    let span = wait_span(&rx, "grpc.b.span");
+    let log = wait_log(&rx, "grpc-b: resource", WAIT);
+    let span = wait_span(&rx, "grpc.b.span", WAIT);
     for (what, resource) in [("logs", &log.resource), ("spans", &span.resource)] {
         assert_eq!(str_attr(resource, "service.name"), SERVICE, "{what}");
         assert_eq!(str_attr(resource, "service.version"), VERSION, "{what}");
@@ -326,7 +266,7 @@ fn severity_body_and_timestamps() {
     ];
     let mut last_time = 0;
     for (body, number, text) in cases {
-        let l = wait_log(&rx, body);
+        let l = wait_log(&rx, body, WAIT);
         let r = &l.record;
         assert_eq!(r.severity_number, number, "{body}");
         assert_eq!(r.severity_text, text, "{body}");
@@ -379,7 +319,7 @@ fn attribute_types() {
         "grpc-d: types"
     );
     flush();
-    let l = wait_log(&rx, "grpc-d: types");
+    let l = wait_log(&rx, "grpc-d: types", WAIT);
     let a = &l.record.attributes;
     assert_eq!(attr(a, "small"), Some(&AnyValue::IntValue(7)));
     assert_eq!(attr(a, "negative"), Some(&AnyValue::IntValue(-5)));
@@ -417,17 +357,20 @@ fn scope_is_the_target() {
     }
     flush();
     assert_eq!(
-        wait_log(&rx, "grpc-e: default target").scope_name,
+        wait_log(&rx, "grpc-e: default target", WAIT).scope_name,
         "otlp_grpc"
     );
-    let audit = wait_log(&rx, "grpc-e: audit");
+    let audit = wait_log(&rx, "grpc-e: audit", WAIT);
     assert_eq!(audit.scope_name, "audit");
     assert_eq!(str_attr(&audit.record.attributes, "user"), "bob");
     assert_eq!(
-        wait_log(&rx, "grpc-e: from a module").scope_name,
+        wait_log(&rx, "grpc-e: from a module", WAIT).scope_name,
         "otlp_grpc::inner"
     );
-    assert_eq!(wait_span(&rx, "grpc.e.audit_span").scope_name, "audit");
+    assert_eq!(
+        wait_span(&rx, "grpc.e.audit_span", WAIT).scope_name,
+        "audit"
+    );
 }
 
 #[test]
@@ -453,7 +396,7 @@ fn span_status_events_and_late_attributes() {
         let _span = datapunk_log::span!("grpc.f.unset");
     }
     flush();
-    let s = wait_span(&rx, "grpc.f.pay");
+    let s = wait_span(&rx, "grpc.f.pay", WAIT);
     assert_eq!(hex(&s.span.span_id), hex16(ctx.span_id));
     let status = s.span.status.as_ref().expect("status present");
     assert_eq!(status.code, 2, "STATUS_CODE_ERROR");
@@ -492,9 +435,9 @@ fn span_status_events_and_late_attributes() {
     assert_eq!(gave_up.len(), 1, "{:?}", s.span.events);
     assert!(gave_up[0].attributes.is_empty());
 
-    let ok = wait_span(&rx, "grpc.f.ok");
+    let ok = wait_span(&rx, "grpc.f.ok", WAIT);
     assert_eq!(ok.span.status.as_ref().map(|s| s.code), Some(1), "OK");
-    let unset = wait_span(&rx, "grpc.f.unset");
+    let unset = wait_span(&rx, "grpc.f.unset", WAIT);
     assert_eq!(unset.span.status.as_ref().map(|s| s.code), Some(0), "UNSET");
 }
 
@@ -511,7 +454,7 @@ fn span_attribute_recorded_later_replaces_the_start_value() {
         span.record("added", &"latest");
     }
     flush();
-    let s = wait_span(&rx, "grpc.f.overwrite");
+    let s = wait_span(&rx, "grpc.f.overwrite", WAIT);
     let a = &s.span.attributes;
     let mut keys: Vec<_> = a.iter().map(|kv| kv.key.as_str()).collect();
     let n = keys.len();
@@ -531,8 +474,8 @@ fn request_metadata_has_the_header_and_gzip() {
         let _s = datapunk_log::span!("grpc.g.span");
     }
     flush();
-    wait_log(&rx, "grpc-g: metadata");
-    wait_span(&rx, "grpc.g.span");
+    wait_log(&rx, "grpc-g: metadata", WAIT);
+    wait_span(&rx, "grpc.g.span", WAIT);
     let logs = rx.log_request_meta();
     let spans = rx.span_request_meta();
     assert!(!logs.is_empty() && !spans.is_empty());
@@ -573,7 +516,7 @@ fn remote_parent_and_correlation_id() {
     datapunk_log::info!("grpc-h: after");
     flush();
 
-    let s = wait_span(&rx, "grpc.h.handle");
+    let s = wait_span(&rx, "grpc.h.handle", WAIT);
     assert_eq!(hex(&s.span.trace_id), TRACE);
     assert_eq!(hex(&s.span.parent_span_id), PARENT);
     assert_eq!(hex(&s.span.span_id), hex16(sctx.span_id));
@@ -590,27 +533,27 @@ fn remote_parent_and_correlation_id() {
     );
     assert_eq!(str_attr(&s.span.attributes, "route"), "/pay");
 
-    let db = wait_span(&rx, "grpc.h.db");
+    let db = wait_span(&rx, "grpc.h.db", WAIT);
     assert_eq!(hex(&db.span.trace_id), TRACE);
     assert_eq!(db.span.parent_span_id, s.span.span_id);
     assert_eq!(hex(&db.span.span_id), hex16(cctx.span_id));
     assert_eq!(db.span.flags & 0x200, 0, "local parent");
 
-    let handling = wait_log(&rx, "grpc-h: handling");
+    let handling = wait_log(&rx, "grpc-h: handling", WAIT);
     assert_eq!(hex(&handling.record.trace_id), TRACE);
     assert_eq!(handling.record.span_id, s.span.span_id);
     assert_eq!(
         str_attr(&handling.record.attributes, "correlation_id"),
         "req-grpc-42"
     );
-    let querying = wait_log(&rx, "grpc-h: querying");
+    let querying = wait_log(&rx, "grpc-h: querying", WAIT);
     assert_eq!(querying.record.span_id, db.span.span_id);
     assert_eq!(
         str_attr(&querying.record.attributes, "correlation_id"),
         "req-grpc-42",
         "children inherit the correlation id"
     );
-    let after = wait_log(&rx, "grpc-h: after");
+    let after = wait_log(&rx, "grpc-h: after", WAIT);
     assert!(attr(&after.record.attributes, "correlation_id").is_none());
     assert!(after.record.trace_id.is_empty());
 

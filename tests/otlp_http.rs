@@ -11,14 +11,13 @@ mod otlp_receiver;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use datapunk_log::Guard;
 use datapunk_log::export::otlp::{OtlpConfig, Protocol};
 use datapunk_log::propagation::{self, Propagated};
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use otlp_receiver::{ReceivedLog, ReceivedSpan, Receiver, Transport, attr, hex};
+use otlp_receiver::{Receiver, Transport, attr, hex, str_attr, wait_log, wait_span};
 
 const SERVICE: &str = "otlp-http-test";
 const WAIT: Duration = Duration::from_secs(10);
@@ -70,58 +69,6 @@ fn flush() {
     );
 }
 
-fn body_of(l: &ReceivedLog) -> Option<&str> {
-    match l.record.body.as_ref().and_then(|b| b.value.as_ref()) {
-        Some(AnyValue::StringValue(s)) => Some(s),
-        _ => None,
-    }
-}
-
-fn wait_log(rx: &Receiver, body: &str) -> ReceivedLog {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let logs = rx.logs();
-        let found: Vec<_> = logs.iter().filter(|l| body_of(l) == Some(body)).collect();
-        assert!(
-            found.len() <= 1,
-            "{} records with body {body:?}",
-            found.len()
-        );
-        if let Some(l) = found.first() {
-            return (*l).clone();
-        }
-        if Instant::now() >= deadline {
-            let bodies: Vec<_> = logs.iter().filter_map(body_of).collect();
-            panic!("no log record {body:?} within {WAIT:?}; received: {bodies:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn wait_span(rx: &Receiver, name: &str) -> ReceivedSpan {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let spans = rx.spans();
-        let found: Vec<_> = spans.iter().filter(|s| s.span.name == name).collect();
-        assert!(found.len() <= 1, "{} spans named {name:?}", found.len());
-        if let Some(s) = found.first() {
-            return (*s).clone();
-        }
-        if Instant::now() >= deadline {
-            let names: Vec<_> = spans.iter().map(|s| s.span.name.as_str()).collect();
-            panic!("no span {name:?} within {WAIT:?}; received: {names:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn str_attr<'a>(attrs: &'a [KeyValue], key: &str) -> &'a str {
-    match attr(attrs, key) {
-        Some(AnyValue::StringValue(s)) => s,
-        other => panic!("attribute {key:?}: expected a string, got {other:?}"),
-    }
-}
-
 fn hex32(v: u128) -> String {
     format!("{v:032x}")
 }
@@ -146,8 +93,8 @@ fn logs_and_spans_arrive_with_ids_severity_and_resource() {
     datapunk_log::warn!("http-a: outside");
     flush();
 
-    let span = wait_span(&rx, "http.a.request");
-    let child = wait_span(&rx, "http.a.child");
+    let span = wait_span(&rx, "http.a.request", WAIT);
+    let child = wait_span(&rx, "http.a.child", WAIT);
     assert_eq!(span.transport, Transport::Http);
     assert_eq!(hex(&span.span.trace_id), hex32(ctx.trace_id));
     assert_eq!(hex(&span.span.span_id), hex16(ctx.span_id));
@@ -158,7 +105,7 @@ fn logs_and_spans_arrive_with_ids_severity_and_resource() {
     assert_eq!(str_attr(&span.span.attributes, "path"), "/orders");
     assert!(span.span.start_time_unix_nano <= span.span.end_time_unix_nano);
 
-    let inside = wait_log(&rx, "http-a: in span");
+    let inside = wait_log(&rx, "http-a: in span", WAIT);
     assert_eq!(inside.transport, Transport::Http);
     assert_eq!(inside.record.trace_id, span.span.trace_id);
     assert_eq!(inside.record.span_id, span.span.span_id);
@@ -171,12 +118,12 @@ fn logs_and_spans_arrive_with_ids_severity_and_resource() {
     );
     assert_eq!(inside.scope_name, module_path!());
 
-    let in_child = wait_log(&rx, "http-a: in child");
+    let in_child = wait_log(&rx, "http-a: in child", WAIT);
     assert_eq!(in_child.record.span_id, child.span.span_id);
     assert_eq!(in_child.record.severity_number, 17);
     assert_eq!(in_child.record.severity_text, "ERROR");
 
-    let outside = wait_log(&rx, "http-a: outside");
+    let outside = wait_log(&rx, "http-a: outside", WAIT);
     assert!(outside.record.trace_id.is_empty() && outside.record.span_id.is_empty());
     assert_eq!(outside.record.severity_number, 13);
     assert!(outside.record.time_unix_nano > 0);
@@ -241,8 +188,8 @@ fn propagation_round_trip_links_two_services() {
     }
     flush();
 
-    let c = wait_span(&rx, "http.b.client_call");
-    let s = wait_span(&rx, "http.b.server_handle");
+    let c = wait_span(&rx, "http.b.client_call", WAIT);
+    let s = wait_span(&rx, "http.b.server_handle", WAIT);
     assert_eq!(hex(&c.span.trace_id), hex32(client_ctx.trace_id));
     assert_eq!(s.span.trace_id, c.span.trace_id, "one trace");
     assert_eq!(s.span.parent_span_id, c.span.span_id, "server's parent");
@@ -255,9 +202,9 @@ fn propagation_round_trip_links_two_services() {
         correlation.as_str()
     );
 
-    let calling = wait_log(&rx, "http-b: calling");
+    let calling = wait_log(&rx, "http-b: calling", WAIT);
     assert_eq!(calling.record.span_id, c.span.span_id);
-    let handling = wait_log(&rx, "http-b: handling");
+    let handling = wait_log(&rx, "http-b: handling", WAIT);
     assert_eq!(handling.record.trace_id, c.span.trace_id);
     assert_eq!(handling.record.span_id, s.span.span_id);
     assert_eq!(

@@ -9,16 +9,9 @@ use std::time::{Duration, Instant};
 
 use datapunk_log::export::otlp::{OtlpConfig, Protocol, otlp_stats};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use otlp_receiver::{Mode, ReceivedLog, Receiver};
+use otlp_receiver::{Mode, Receiver, body_of};
 
 const RECORDS: usize = 20;
-
-fn body_of(l: &ReceivedLog) -> Option<&str> {
-    match l.record.body.as_ref().and_then(|b| b.value.as_ref()) {
-        Some(AnyValue::StringValue(s)) => Some(s),
-        _ => None,
-    }
-}
 
 #[test]
 fn throttled_batches_are_retried_and_delivered_after_the_collector_recovers() {

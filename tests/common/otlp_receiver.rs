@@ -738,3 +738,68 @@ async fn handle_http_inner(req: Request<Incoming>, shared: &Shared) -> Response<
     };
     http_response(StatusCode::OK, "application/x-protobuf", response_body)
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the tests that read what arrived
+// ---------------------------------------------------------------------------
+
+pub fn body_of(l: &ReceivedLog) -> Option<&str> {
+    match l.record.body.as_ref().and_then(|b| b.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Waits (bounded) for the one log record whose body is `body`.
+pub fn wait_log(rx: &Receiver, body: &str, timeout: Duration) -> ReceivedLog {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let logs = rx.logs();
+        let found: Vec<_> = logs.iter().filter(|l| body_of(l) == Some(body)).collect();
+        if found.len() > 1 {
+            panic!("{} records with body {body:?}", found.len());
+        }
+        if let Some(l) = found.first() {
+            return (*l).clone();
+        }
+        if Instant::now() >= deadline {
+            let bodies: Vec<_> = logs.iter().filter_map(body_of).collect();
+            panic!("no log record {body:?} within {timeout:?}; received: {bodies:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (bounded) for the one span named `name`.
+pub fn wait_span(rx: &Receiver, name: &str, timeout: Duration) -> ReceivedSpan {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let spans = rx.spans();
+        let found: Vec<_> = spans.iter().filter(|s| s.span.name == name).collect();
+        if found.len() > 1 {
+            panic!("{} spans named {name:?}", found.len());
+        }
+        if let Some(s) = found.first() {
+            return (*s).clone();
+        }
+        if Instant::now() >= deadline {
+            let names: Vec<_> = spans.iter().map(|s| s.span.name.as_str()).collect();
+            panic!("no span {name:?} within {timeout:?}; received: {names:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn str_attr<'a>(attrs: &'a [KeyValue], key: &str) -> &'a str {
+    match attr(attrs, key) {
+        Some(any_value::Value::StringValue(s)) => s,
+        other => panic!("attribute {key:?}: expected a string, got {other:?}"),
+    }
+}
+
+pub fn int_attr(attrs: &[KeyValue], key: &str) -> i64 {
+    match attr(attrs, key) {
+        Some(any_value::Value::IntValue(n)) => *n,
+        other => panic!("attribute {key:?}: expected an int, got {other:?}"),
+    }
+}
