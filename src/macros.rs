@@ -138,20 +138,8 @@ macro_rules! __dp_emit {
     ((@span $lvl:expr, $target:expr, $name:literal, $parent:expr) [$( (($($k:tt)+) ($v:expr)) )*] ()) => {{
         const __DP_LEVEL: $crate::Level = $lvl;
         if $crate::__private::STATIC_MAX_LEVEL.enables(__DP_LEVEL) {
-            const __DP_FIELDS: &[&str] = &[$(::core::stringify!($($k)+)),*];
-            const _: () = ::core::assert!(
-                __DP_FIELDS.len() <= $crate::__private::MAX_FIELDS,
-                "too many fields in one span"
-            );
-            static __DP_CS: $crate::__private::Callsite = $crate::__private::Callsite::new(
-                __DP_LEVEL,
-                $target,
-                ::core::module_path!(),
-                ::core::file!(),
-                ::core::line!(),
-                $name,
-                __DP_FIELDS,
-                false,
+            $crate::__dp_callsite!(
+                __DP_CS, __DP_LEVEL, $target, $name, false, [$( ($($k)+) )*], "too many fields in one span"
             );
             if __DP_CS.is_enabled() {
                 $crate::Span::start(&__DP_CS, $parent, &$crate::__dp_cons!($($v),*))
@@ -165,20 +153,14 @@ macro_rules! __dp_emit {
     (($lvl:expr, $target:expr) [$( (($($k:tt)+) ($v:expr)) )*] ($($msg:tt)*)) => {{
         const __DP_LEVEL: $crate::Level = $lvl;
         if $crate::__private::STATIC_MAX_LEVEL.enables(__DP_LEVEL) {
-            const __DP_FIELDS: &[&str] = &[$(::core::stringify!($($k)+)),*];
-            const _: () = ::core::assert!(
-                __DP_FIELDS.len() <= $crate::__private::MAX_FIELDS,
-                "too many fields in one log call"
-            );
-            static __DP_CS: $crate::__private::Callsite = $crate::__private::Callsite::new(
+            $crate::__dp_callsite!(
+                __DP_CS,
                 __DP_LEVEL,
                 $target,
-                ::core::module_path!(),
-                ::core::file!(),
-                ::core::line!(),
                 $crate::__dp_msg_str!($($msg)*),
-                __DP_FIELDS,
                 $crate::__dp_msg_fmt!($($msg)*),
+                [$( ($($k)+) )*],
+                "too many fields in one log call"
             );
             if __DP_CS.is_enabled() {
                 $crate::__private::dispatch(
@@ -189,6 +171,26 @@ macro_rules! __dp_emit {
             }
         }
     }};
+}
+
+/// A call site's static `$cs`, with its field names checked at compile time.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dp_callsite {
+    ($cs:ident, $lvl:ident, $target:expr, $msg:expr, $fmt:expr, [$( ($($k:tt)+) )*], $too_many:literal) => {
+        const __DP_FIELDS: &[&str] = &[$(::core::stringify!($($k)+)),*];
+        const _: () = ::core::assert!(__DP_FIELDS.len() <= $crate::__private::MAX_FIELDS, $too_many);
+        static $cs: $crate::__private::Callsite = $crate::__private::Callsite::new(
+            $lvl,
+            $target,
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+            $msg,
+            __DP_FIELDS,
+            $fmt,
+        );
+    };
 }
 
 /// Builds the cons list `(v1, (v2, ()))` of a call's values.
