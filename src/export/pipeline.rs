@@ -7,7 +7,7 @@
 //! between the two threads; when none is free, the writer drops the records
 //! it would have exported, and counts them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -26,8 +26,9 @@ use crate::resource::Resource;
 
 /// Buffers in circulation.
 const CHUNKS: usize = 16;
-/// Spans started and not yet ended that the export thread keeps; a start
-/// beyond this is dropped and counted.
+/// Spans started and not yet ended that the export thread keeps; beyond
+/// this the oldest open span is given up (counted), so spans that never end
+/// (a leaked `Span`) cannot stop new ones from being exported.
 pub(crate) const MAX_OPEN_SPANS: usize = 65_536;
 const TICK: Duration = Duration::from_millis(50);
 /// Under `Overflow::Block`, how long the writer waits for a free buffer
@@ -97,6 +98,7 @@ impl Pipeline {
             exporters,
             open: IdMap::with_capacity_and_hasher(1024, Default::default()),
             free: Vec::new(),
+            started: VecDeque::new(),
             fields: Vec::with_capacity(64),
             counters: counters.clone(),
         };
@@ -289,6 +291,8 @@ struct Worker {
     open: IdMap<Open>,
     /// Buffers of ended spans, for reuse.
     free: Vec<Vec<u8>>,
+    /// Ids of started spans, oldest first (some may have ended since).
+    started: VecDeque<u64>,
     /// A log record's fields, kept empty between records for its capacity.
     fields: Vec<Field<'static>>,
     counters: Arc<ExportCounters>,
@@ -302,6 +306,27 @@ fn reuse<'b>(mut v: Vec<Field<'_>>) -> Vec<Field<'b>> {
 }
 
 impl Worker {
+    /// Gives up the oldest span still open, counted as dropped.
+    fn evict_oldest(&mut self) {
+        while let Some(id) = self.started.pop_front() {
+            if let Some(old) = self.open.remove(&id) {
+                add(&self.counters.spans_dropped, 1);
+                self.free.push(old.buf);
+                break;
+            }
+        }
+    }
+
+    /// Notes a started span; drops the ids of ended ones now and then, so
+    /// the list stays within about twice the open spans (amortized O(1)).
+    fn note_started(&mut self, id: u64) {
+        self.started.push_back(id);
+        if self.started.len() > 2 * self.open.len() + 1024 {
+            let open = &self.open;
+            self.started.retain(|id| open.contains_key(id));
+        }
+    }
+
     fn run(&mut self, rx: Receiver<Msg>, pool: SyncSender<Vec<u8>>) {
         let mut last_tick = Instant::now();
         loop {
@@ -375,8 +400,7 @@ impl Worker {
                         continue;
                     };
                     if self.open.len() >= MAX_OPEN_SPANS {
-                        add(&self.counters.spans_dropped, 1);
-                        continue;
+                        self.evict_oldest();
                     }
                     let mut b = self.free.pop().unwrap_or_default();
                     b.clear();
@@ -387,6 +411,7 @@ impl Worker {
                         add(&self.counters.spans_dropped, 1);
                         self.free.push(old.buf);
                     }
+                    self.note_started(id);
                 }
                 KIND_SPAN_ATTR | KIND_SPAN_EVENT | KIND_SPAN_STATUS => {
                     match span_id(entry.rec).and_then(|id| self.open.get_mut(&id)) {
