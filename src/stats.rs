@@ -47,8 +47,8 @@ pub struct Stats {
     /// Log records not exported because the export side was behind (its
     /// fixed set of buffers was in use). They are still written as JSON.
     pub export_dropped_logs: u64,
-    /// Spans not exported: the export side was behind, or more than
-    /// `MAX_OPEN_SPANS` (65 536) spans were open at once.
+    /// Spans not exported: the export side was behind, or they were the
+    /// oldest open spans when more than 65 536 were open at once.
     pub export_dropped_spans: u64,
     /// Span attribute, event, status or end records whose start was dropped.
     pub export_orphans: u64,
