@@ -326,7 +326,7 @@ fn parent_main(args: Args) -> Result<(), String> {
     }
     if let Some(o) = profile.otlp.as_ref().filter(|_| !otlp_runs.is_empty()) {
         notes.push(format!(
-            "otlp scenario: {} log records from one thread over OTLP/gRPC (no compression) to a loopback receiver in the same process that decodes and counts; 512 records/request; {}; timed from the first record to the last one received; lost = emitted - received",
+            "otlp scenario: {} log records from one thread over OTLP/gRPC (no compression) to a loopback receiver in the same process that counts records from the request bytes (large HTTP/2 windows); 512 records/request; {}; timed from the first record to the last one received; lost = emitted - received",
             o.records,
             if o.lossless {
                 "lossless: datapunk-log export_overflow(Block), the SDK's queue holds every record"

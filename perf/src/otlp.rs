@@ -1,6 +1,6 @@
 //! The OTLP scenario: records/s delivered over OTLP/gRPC to a loopback
-//! receiver in the same process ([`crate::receiver`]), which decodes and
-//! counts them.
+//! receiver in the same process ([`crate::receiver`]), which counts them
+//! from the request bytes.
 //!
 //! One producer thread makes `records` log records (the message with
 //! `user_id: u64`, `latency: f64`, `route: &str`) as fast as it can. The

@@ -484,7 +484,7 @@ fn otlp_table(o: &mut String, s: &Summary) {
     };
     let _ = writeln!(
         o,
-        "\nOTLP/gRPC — {} log records from one thread as fast as possible to a loopback receiver (decodes and counts); timed from the first record to the last one received",
+        "\nOTLP/gRPC — {} log records from one thread as fast as possible to a loopback receiver (counts records from the request bytes); timed from the first record to the last one received",
         first.records
     );
     let _ = writeln!(
