@@ -133,6 +133,31 @@ fn opt_ratio(r: Option<f64>) -> String {
     }
 }
 
+/// One row of a latency table: subject, method, the distribution's
+/// percentiles, and a last column `width` wide.
+fn dist_row(
+    o: &mut String,
+    subject: &str,
+    method: &str,
+    d: &Distribution,
+    last: &str,
+    width: usize,
+) {
+    let _ = writeln!(
+        o,
+        "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>width$}",
+        subject,
+        method,
+        ns(d.p50_ns),
+        ns(d.p90_ns),
+        ns(d.p99_ns),
+        ns(d.p999_ns),
+        ns(d.max_ns),
+        ns(d.mean_ns),
+        last
+    );
+}
+
 fn drops(m: &Method) -> String {
     m.drops.map_or_else(|| "n/a".into(), |d| d.to_string())
 }
@@ -206,24 +231,12 @@ pub fn human(s: &Summary) -> String {
         );
         for l in &with_lat {
             for (name, mth) in [("call", &l.call), ("burst", &l.burst)] {
-                let d = &mth.dist;
-                let _ = writeln!(
-                    o,
-                    "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7}",
-                    if name == "call" {
-                        l.subject.as_str()
-                    } else {
-                        ""
-                    },
-                    name,
-                    ns(d.p50_ns),
-                    ns(d.p90_ns),
-                    ns(d.p99_ns),
-                    ns(d.p999_ns),
-                    ns(d.max_ns),
-                    ns(d.mean_ns),
-                    drops(mth)
-                );
+                let subject = if name == "call" {
+                    l.subject.as_str()
+                } else {
+                    ""
+                };
+                dist_row(&mut o, subject, name, &mth.dist, &drops(mth), 7);
             }
         }
         let _ = writeln!(
@@ -407,24 +420,12 @@ fn spans_table(o: &mut String, s: &Summary) {
     );
     for r in &runs {
         for (name, m) in [("call", &r.call), ("burst", &r.burst)] {
-            let d = &m.dist;
-            let _ = writeln!(
-                o,
-                "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}",
-                if name == "call" {
-                    r.subject.as_str()
-                } else {
-                    ""
-                },
-                name,
-                ns(d.p50_ns),
-                ns(d.p90_ns),
-                ns(d.p99_ns),
-                ns(d.p999_ns),
-                ns(d.max_ns),
-                ns(d.mean_ns),
-                m.lost
-            );
+            let subject = if name == "call" {
+                r.subject.as_str()
+            } else {
+                ""
+            };
+            dist_row(o, subject, name, &m.dist, &m.lost.to_string(), 9);
         }
     }
     let _ = writeln!(
