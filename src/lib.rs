@@ -104,7 +104,7 @@ pub fn stats() -> Stats {
 
 /// The trace context of the calling thread, copied into every record it logs.
 pub fn current_context() -> TraceContext {
-    ring::current_context()
+    ring::current_ctx()
 }
 
 /// Sets the calling thread's trace context, returning the previous one. Spans

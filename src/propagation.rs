@@ -859,7 +859,7 @@ impl Propagated {
     /// The calling thread's context (its current span and correlation id),
     /// to send with an outgoing request through [`inject`].
     pub fn current() -> Propagated {
-        let ctx = crate::ring::current_context();
+        let ctx = crate::ring::current_ctx();
         Propagated {
             parent: ctx.is_some().then_some(TraceParent {
                 trace_id: ctx.trace_id,

@@ -582,11 +582,6 @@ fn new_state() -> Option<ThreadState> {
     })
 }
 
-/// The trace context copied into every record captured on this thread.
-pub(crate) fn current_context() -> TraceContext {
-    current_ctx()
-}
-
 /// Replaces this thread's trace context, returning the previous one.
 pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
     HOT.with(|h| {

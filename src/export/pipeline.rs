@@ -376,7 +376,7 @@ impl Worker {
         let mut off = 0;
         while off < buf.len() {
             let Some(entry) = Entry::at(buf, off) else {
-                Counters::corrupt(engine);
+                count_corrupt(engine);
                 return;
             };
             off = entry.end;
@@ -390,13 +390,13 @@ impl Worker {
                             }
                             add(&self.counters.logs_exported, 1);
                         }
-                        None => Counters::corrupt(engine),
+                        None => count_corrupt(engine),
                     }
                     self.fields = reuse(fields);
                 }
                 KIND_SPAN_START => {
                     let Some(id) = span_id(entry.rec) else {
-                        Counters::corrupt(engine);
+                        count_corrupt(engine);
                         continue;
                     };
                     if self.open.len() >= MAX_OPEN_SPANS {
@@ -433,24 +433,21 @@ impl Worker {
                     {
                         add(&self.counters.spans_exported, 1);
                     } else {
-                        Counters::corrupt(engine);
+                        count_corrupt(engine);
                     }
                     if self.free.len() < 1024 {
                         self.free.push(open.buf);
                     }
                 }
-                _ => Counters::corrupt(engine),
+                _ => count_corrupt(engine),
             }
         }
     }
 }
 
-struct Counters;
-
-impl Counters {
-    fn corrupt(engine: &Engine) {
-        engine.counters.corrupt.fetch_add(1, Ordering::Relaxed);
-    }
+/// A record the export thread could not decode (should stay 0).
+fn count_corrupt(engine: &Engine) {
+    engine.counters.corrupt.fetch_add(1, Ordering::Relaxed);
 }
 
 /// One chunk entry: thread name and record.
