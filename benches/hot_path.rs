@@ -16,34 +16,19 @@
 //! the drop path (the drop count is printed at the end and should be 0).
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use datapunk_log::{ClockSource, Overflow};
 
+#[path = "support/chunked.rs"]
+mod support;
+
+use support::chunked;
+
 const CLOCK_ENV: &str = "DATAPUNK_BENCH_CLOCK";
 const ROUTE: &str = "/api/v1/items";
 const RING: usize = 64 << 20;
-/// Calls per timed chunk: ~60 bytes each in the ring, far below its size.
-const CHUNK: u64 = 50_000;
-
-/// Runs `call(i)` `iters` times, timing only the calls: the writer catches
-/// up (`flush()`) between chunks, off the clock.
-fn chunked(iters: u64, mut call: impl FnMut(u64)) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        let end = (done + CHUNK).min(iters);
-        let t = Instant::now();
-        for i in done..end {
-            call(i);
-        }
-        total += t.elapsed();
-        done = end;
-        datapunk_log::flush();
-    }
-    total
-}
 
 /// Pushes more than the ring's capacity through it once, so its pages are
 /// faulted in before anything is timed.

@@ -18,15 +18,18 @@
 //! ring never fills. The export thread decodes and discards the spans.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use datapunk_log::export::{Exporter, SpanView};
 use datapunk_log::{ClockSource, Overflow};
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 
+#[path = "support/chunked.rs"]
+mod support;
+
+use support::chunked;
+
 const RING: usize = 64 << 20;
-const CHUNK: u64 = 50_000;
 
 /// Takes spans and drops them (the export thread still decodes them).
 struct Discard;
@@ -38,22 +41,6 @@ impl Exporter for Discard {
     fn wants_logs(&self) -> bool {
         false
     }
-}
-
-fn chunked(iters: u64, mut call: impl FnMut(u64)) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        let end = (done + CHUNK).min(iters);
-        let t = Instant::now();
-        for i in done..end {
-            call(i);
-        }
-        total += t.elapsed();
-        done = end;
-        datapunk_log::flush();
-    }
-    total
 }
 
 #[derive(Debug)]

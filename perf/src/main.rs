@@ -87,6 +87,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// A comma-separated list of names, each parsed by `parse`.
+fn parse_list<T>(list: &str, what: &str, parse: fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|name| parse(name).ok_or_else(|| format!("unknown {what} `{name}`")))
+        .collect()
+}
+
 fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
     let mut a = Args {
         profile: default_profile(),
@@ -107,25 +115,11 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
             }
             "--subjects" => {
                 let list = it.next().ok_or("--subjects needs a list")?;
-                let mut v = Vec::new();
-                for name in list.split(',').filter(|s| !s.is_empty()) {
-                    v.push(
-                        SubjectKind::parse(name)
-                            .ok_or_else(|| format!("unknown subject `{name}`"))?,
-                    );
-                }
-                a.subjects = Some(v);
+                a.subjects = Some(parse_list(list, "subject", SubjectKind::parse)?);
             }
             "--scenarios" => {
                 let list = it.next().ok_or("--scenarios needs a list")?;
-                let mut v = Vec::new();
-                for name in list.split(',').filter(|s| !s.is_empty()) {
-                    v.push(
-                        ScenarioKind::parse(name)
-                            .ok_or_else(|| format!("unknown scenario `{name}`"))?,
-                    );
-                }
-                a.scenarios = Some(v);
+                a.scenarios = Some(parse_list(list, "scenario", ScenarioKind::parse)?);
             }
             "--list-subjects" => {
                 for k in subject::ALL_SUBJECTS {
