@@ -1,7 +1,7 @@
 //! Severity levels, level filters, the compile-time maximum level and
 //! runtime filter directives.
 //!
-//! * [`Level`] is the severity of one record (`Trace < Debug < Info < Warn < Error`).
+//! * [`Level`] is the severity of one record (`Trace < Debug < Info < Warn < Error < Fatal`).
 //! * [`LevelFilter`] is a maximum level, or off; it is a single `u8` so it can
 //!   live in an `AtomicU8`, and [`LevelFilter::enables`] is one integer compare.
 //! * [`STATIC_MAX_LEVEL`] is the compile-time ceiling chosen with cargo features.
@@ -11,7 +11,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-/// Severity of a record. `repr(u8)`, ordered `Trace < Debug < Info < Warn < Error`.
+/// Severity of a record. `repr(u8)`, ordered `Trace < Debug < Info < Warn < Error < Fatal`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum Level {
@@ -25,15 +25,18 @@ pub enum Level {
     Warn = 3,
     /// A failure.
     Error = 4,
+    /// A failure the program does not survive, or should not (OpenTelemetry
+    /// severity 21). Logging it does not stop the program.
+    Fatal = 5,
 }
 
 /// Accepted level names, most verbose first, as shown in error messages.
-const LEVEL_NAMES: &str = "trace, debug, info, warn, error";
+const LEVEL_NAMES: &str = "trace, debug, info, warn, error, fatal";
 /// Accepted filter names, least verbose first, as shown in error messages.
-const FILTER_NAMES: &str = "off, error, warn, info, debug, trace";
+const FILTER_NAMES: &str = "off, fatal, error, warn, info, debug, trace";
 
 impl Level {
-    /// The upper-case name: `"TRACE"`, `"DEBUG"`, `"INFO"`, `"WARN"` or `"ERROR"`.
+    /// The upper-case name: `"TRACE"`, `"DEBUG"`, `"INFO"`, `"WARN"`, `"ERROR"` or `"FATAL"`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -42,11 +45,12 @@ impl Level {
             Level::Info => "INFO",
             Level::Warn => "WARN",
             Level::Error => "ERROR",
+            Level::Fatal => "FATAL",
         }
     }
 
-    /// The level whose `repr(u8)` value is `v` (`0` = `Trace` … `4` = `Error`),
-    /// or `None` if `v > 4`.
+    /// The level whose `repr(u8)` value is `v` (`0` = `Trace` … `5` = `Fatal`),
+    /// or `None` if `v > 5`.
     #[must_use]
     pub const fn from_u8(v: u8) -> Option<Level> {
         match v {
@@ -55,11 +59,13 @@ impl Level {
             2 => Some(Level::Info),
             3 => Some(Level::Warn),
             4 => Some(Level::Error),
+            5 => Some(Level::Fatal),
             _ => None,
         }
     }
 
-    /// OpenTelemetry severity number: TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17.
+    /// OpenTelemetry severity number: TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17,
+    /// FATAL 21.
     #[must_use]
     pub const fn severity_number(self) -> u8 {
         1 + 4 * (self as u8)
@@ -73,18 +79,20 @@ impl Level {
             Level::Info => "info",
             Level::Warn => "warn",
             Level::Error => "error",
+            Level::Fatal => "fatal",
         }
     }
 
     /// Case-insensitive name lookup; accepts `warning` as an alias of `warn`.
     fn from_name(s: &str) -> Option<Level> {
-        const NAMES: [(&str, Level); 6] = [
+        const NAMES: [(&str, Level); 7] = [
             ("trace", Level::Trace),
             ("debug", Level::Debug),
             ("info", Level::Info),
             ("warn", Level::Warn),
             ("warning", Level::Warn),
             ("error", Level::Error),
+            ("fatal", Level::Fatal),
         ];
         NAMES
             .iter()
@@ -103,7 +111,7 @@ impl fmt::Display for Level {
 impl FromStr for Level {
     type Err = ParseLevelError;
 
-    /// Case-insensitive: `trace`, `debug`, `info`, `warn` | `warning`, `error`.
+    /// Case-insensitive: `trace`, `debug`, `info`, `warn` | `warning`, `error`, `fatal`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Level::from_name(s).ok_or_else(|| ParseLevelError {
             input: s.to_owned(),
@@ -150,14 +158,14 @@ impl std::error::Error for ParseLevelError {}
 /// The filter is one `u8` (so it fits an `AtomicU8`; see [`LevelFilter::as_u8`] /
 /// [`LevelFilter::from_u8`]) counting how many levels are enabled:
 ///
-/// | filter  | `OFF` | `ERROR` | `WARN` | `INFO` | `DEBUG` | `TRACE` |
-/// |---------|-------|---------|--------|--------|---------|---------|
-/// | `as_u8` | 0     | 1       | 2      | 3      | 4       | 5       |
+/// | filter  | `OFF` | `FATAL` | `ERROR` | `WARN` | `INFO` | `DEBUG` | `TRACE` |
+/// |---------|-------|---------|---------|--------|--------|---------|---------|
+/// | `as_u8` | 0     | 1       | 2       | 3      | 4      | 5       | 6       |
 ///
 /// So `0` enables nothing, and the derived ordering is by verbosity:
-/// `OFF < ERROR < WARN < INFO < DEBUG < TRACE`. A level `l` maps to the filter
-/// value `5 - l as u8` ([`LevelFilter::from_level`]), and
-/// `filter.enables(l)` is `filter.as_u8() >= 5 - l as u8`. At a call site the
+/// `OFF < FATAL < ERROR < WARN < INFO < DEBUG < TRACE`. A level `l` maps to
+/// the filter value `6 - l as u8` ([`LevelFilter::from_level`]), and
+/// `filter.enables(l)` is `filter.as_u8() >= 6 - l as u8`. At a call site the
 /// level is a constant, so the right-hand side folds away and the check is a
 /// single integer compare of the filter byte against an immediate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,21 +174,23 @@ pub struct LevelFilter(u8);
 impl LevelFilter {
     /// Nothing is enabled. Encoded as `0`.
     pub const OFF: LevelFilter = LevelFilter(0);
-    /// Only [`Level::Error`] is enabled. Encoded as `1`.
+    /// Only [`Level::Fatal`] is enabled. Encoded as `1`.
+    pub const FATAL: LevelFilter = LevelFilter::from_level(Level::Fatal);
+    /// [`Level::Error`] and above are enabled. Encoded as `2`.
     pub const ERROR: LevelFilter = LevelFilter::from_level(Level::Error);
-    /// [`Level::Warn`] and above are enabled. Encoded as `2`.
+    /// [`Level::Warn`] and above are enabled. Encoded as `3`.
     pub const WARN: LevelFilter = LevelFilter::from_level(Level::Warn);
-    /// [`Level::Info`] and above are enabled. Encoded as `3`.
+    /// [`Level::Info`] and above are enabled. Encoded as `4`.
     pub const INFO: LevelFilter = LevelFilter::from_level(Level::Info);
-    /// [`Level::Debug`] and above are enabled. Encoded as `4`.
+    /// [`Level::Debug`] and above are enabled. Encoded as `5`.
     pub const DEBUG: LevelFilter = LevelFilter::from_level(Level::Debug);
-    /// Everything is enabled. Encoded as `5`.
+    /// Everything is enabled. Encoded as `6`.
     pub const TRACE: LevelFilter = LevelFilter::from_level(Level::Trace);
 
     /// The filter that enables `l` and everything more severe.
     #[must_use]
     pub const fn from_level(l: Level) -> Self {
-        LevelFilter(5 - l as u8)
+        LevelFilter(6 - l as u8)
     }
 
     /// Whether a record at level `l` passes this filter.
@@ -196,19 +206,20 @@ impl LevelFilter {
         self.0 >= LevelFilter::from_level(l).0
     }
 
-    /// The raw encoding: `0` = `OFF`, `1` = `ERROR` … `5` = `TRACE`.
+    /// The raw encoding: `0` = `OFF`, `1` = `FATAL` … `6` = `TRACE`.
     #[must_use]
     pub const fn as_u8(self) -> u8 {
         self.0
     }
 
-    /// Inverse of [`LevelFilter::as_u8`]; `None` if `v > 5`.
+    /// Inverse of [`LevelFilter::as_u8`]; `None` if `v > 6`.
     #[must_use]
     pub const fn from_u8(v: u8) -> Option<Self> {
-        if v <= 5 { Some(LevelFilter(v)) } else { None }
+        if v <= 6 { Some(LevelFilter(v)) } else { None }
     }
 
-    /// The upper-case name: `"OFF"`, `"ERROR"`, `"WARN"`, `"INFO"`, `"DEBUG"` or `"TRACE"`.
+    /// The upper-case name: `"OFF"`, `"FATAL"`, `"ERROR"`, `"WARN"`, `"INFO"`,
+    /// `"DEBUG"` or `"TRACE"`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self.to_level() {
@@ -221,7 +232,7 @@ impl LevelFilter {
     const fn to_level(self) -> Option<Level> {
         match self.0 {
             0 => None,
-            v => Level::from_u8(5 - v),
+            v => Level::from_u8(6 - v),
         }
     }
 
@@ -260,7 +271,7 @@ impl fmt::Display for LevelFilter {
 impl FromStr for LevelFilter {
     type Err = ParseLevelError;
 
-    /// Case-insensitive: `off`, `error`, `warn` | `warning`, `info`, `debug`, `trace`.
+    /// Case-insensitive: `off`, `fatal`, `error`, `warn` | `warning`, `info`, `debug`, `trace`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         LevelFilter::from_name(s).ok_or_else(|| ParseLevelError {
             input: s.to_owned(),
@@ -276,13 +287,15 @@ impl FromStr for LevelFilter {
 /// * Otherwise the most restrictive `max_level_*` feature wins.
 /// * Otherwise [`LevelFilter::TRACE`] (everything).
 ///
-/// Features: `max_level_off`, `max_level_error`, `max_level_warn`,
-/// `max_level_info`, `max_level_debug`, `max_level_trace`, and the same six
+/// Features: `max_level_off`, `max_level_fatal`, `max_level_error`,
+/// `max_level_warn`, `max_level_info`, `max_level_debug`, `max_level_trace`,
+/// and the same seven
 /// prefixed with `release_`. Logging macros test
 /// `STATIC_MAX_LEVEL.enables(level)`, which is a constant, so disabled calls
 /// compile to nothing.
 pub const STATIC_MAX_LEVEL: LevelFilter = {
     let release_any = cfg!(feature = "release_max_level_off")
+        || cfg!(feature = "release_max_level_fatal")
         || cfg!(feature = "release_max_level_error")
         || cfg!(feature = "release_max_level_warn")
         || cfg!(feature = "release_max_level_info")
@@ -291,6 +304,8 @@ pub const STATIC_MAX_LEVEL: LevelFilter = {
     if !cfg!(debug_assertions) && release_any {
         if cfg!(feature = "release_max_level_off") {
             LevelFilter::OFF
+        } else if cfg!(feature = "release_max_level_fatal") {
+            LevelFilter::FATAL
         } else if cfg!(feature = "release_max_level_error") {
             LevelFilter::ERROR
         } else if cfg!(feature = "release_max_level_warn") {
@@ -304,6 +319,8 @@ pub const STATIC_MAX_LEVEL: LevelFilter = {
         }
     } else if cfg!(feature = "max_level_off") {
         LevelFilter::OFF
+    } else if cfg!(feature = "max_level_fatal") {
+        LevelFilter::FATAL
     } else if cfg!(feature = "max_level_error") {
         LevelFilter::ERROR
     } else if cfg!(feature = "max_level_warn") {
@@ -325,7 +342,7 @@ pub const STATIC_MAX_LEVEL: LevelFilter = {
 /// Parts are separated by `,`; whitespace around a part (and around its `=`)
 /// is ignored, and empty parts are ignored. A part is one of:
 ///
-/// * `LEVEL` — sets the default filter (`off`, `error`, `warn` | `warning`,
+/// * `LEVEL` — sets the default filter (`off`, `fatal`, `error`, `warn` | `warning`,
 ///   `info`, `debug`, `trace`; case-insensitive). If several are given the last wins.
 /// * `TARGET=LEVEL` — sets the filter for `TARGET` and the modules below it.
 /// * `TARGET` — same as `TARGET=trace`. A bare word that is a level name is
@@ -492,7 +509,7 @@ fn check_target(target: &str) -> Result<(), Reason> {
 /// An invalid part of a directive string.
 ///
 /// Its `Display` names the part, its position and the reason, e.g.
-/// `invalid filter directive "my_crate=loud" (part 2): unknown level "loud"; expected one of off, error, warn, info, debug, trace`.
+/// `invalid filter directive "my_crate=loud" (part 2): unknown level "loud"; expected one of off, fatal, error, warn, info, debug, trace`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirectiveError {
     /// The offending part, trimmed.
@@ -559,15 +576,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const LEVELS: [Level; 5] = [
+    const LEVELS: [Level; 6] = [
         Level::Trace,
         Level::Debug,
         Level::Info,
         Level::Warn,
         Level::Error,
+        Level::Fatal,
     ];
-    const FILTERS: [LevelFilter; 6] = [
+    const FILTERS: [LevelFilter; 7] = [
         LevelFilter::OFF,
+        LevelFilter::FATAL,
         LevelFilter::ERROR,
         LevelFilter::WARN,
         LevelFilter::INFO,
@@ -577,8 +596,8 @@ mod tests {
 
     #[test]
     fn level_basics() {
-        let names = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
-        let sev = [1, 5, 9, 13, 17];
+        let names = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+        let sev = [1, 5, 9, 13, 17, 21];
         for (i, (&l, v)) in LEVELS.iter().zip(0u8..).enumerate() {
             assert_eq!(l as u8, v);
             assert_eq!(Level::from_u8(v), Some(l));
@@ -590,9 +609,10 @@ mod tests {
             assert_eq!(names[i].to_lowercase().parse::<Level>(), Ok(l));
             assert_eq!(l.as_lower_str().parse::<Level>(), Ok(l));
         }
-        assert_eq!(Level::from_u8(5), None);
+        assert_eq!(Level::from_u8(6), None);
         assert_eq!(Level::from_u8(255), None);
         assert!(Level::Trace < Level::Debug && Level::Warn < Level::Error);
+        assert!(Level::Error < Level::Fatal);
         assert_eq!("Warning".parse::<Level>(), Ok(Level::Warn));
         assert_eq!("wArN".parse::<Level>(), Ok(Level::Warn));
         assert_eq!(format!("[{:<5}]", Level::Info), "[INFO ]");
@@ -613,7 +633,7 @@ mod tests {
 
     #[test]
     fn filter_basics() {
-        let names = ["OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
+        let names = ["OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
         for (i, (&f, v)) in FILTERS.iter().zip(0u8..).enumerate() {
             assert_eq!(f.as_u8(), v);
             assert_eq!(LevelFilter::from_u8(v), Some(f));
@@ -622,7 +642,7 @@ mod tests {
             assert_eq!(f.to_string().parse::<LevelFilter>(), Ok(f));
             assert_eq!(f.as_lower_str().parse::<LevelFilter>(), Ok(f));
         }
-        assert_eq!(LevelFilter::from_u8(6), None);
+        assert_eq!(LevelFilter::from_u8(7), None);
         assert_eq!("Off".parse::<LevelFilter>(), Ok(LevelFilter::OFF));
         assert_eq!("WARNING".parse::<LevelFilter>(), Ok(LevelFilter::WARN));
         for w in FILTERS.windows(2) {
@@ -636,7 +656,7 @@ mod tests {
         assert_eq!(e.input(), "loud");
         assert_eq!(
             e.to_string(),
-            "invalid level \"loud\"; expected one of off, error, warn, info, debug, trace"
+            "invalid level \"loud\"; expected one of off, fatal, error, warn, info, debug, trace"
         );
     }
 
@@ -646,17 +666,22 @@ mod tests {
         // Usable in const context.
         const E: bool = LevelFilter::INFO.enables(Level::Warn);
         const _: () = assert!(E);
-        // Rows: filters OFF..TRACE; columns: Trace, Debug, Info, Warn, Error.
-        let table: [(LevelFilter, [bool; 5]); 6] = [
-            (LevelFilter::OFF, [false, false, false, false, false]),
-            (LevelFilter::ERROR, [false, false, false, false, true]),
-            (LevelFilter::WARN, [false, false, false, true, true]),
-            (LevelFilter::INFO, [false, false, true, true, true]),
-            (LevelFilter::DEBUG, [false, true, true, true, true]),
-            (LevelFilter::TRACE, [true, true, true, true, true]),
+        // Rows: filters OFF..TRACE; columns: Trace, Debug, Info, Warn, Error, Fatal.
+        let (n, y) = (false, true);
+        let table: [(LevelFilter, [bool; 6]); 7] = [
+            (LevelFilter::OFF, [n, n, n, n, n, n]),
+            (LevelFilter::FATAL, [n, n, n, n, n, y]),
+            (LevelFilter::ERROR, [n, n, n, n, y, y]),
+            (LevelFilter::WARN, [n, n, n, y, y, y]),
+            (LevelFilter::INFO, [n, n, y, y, y, y]),
+            (LevelFilter::DEBUG, [n, y, y, y, y, y]),
+            (LevelFilter::TRACE, [y, y, y, y, y, y]),
         ];
         for (f, row) in table {
-            for (l, want) in [Trace, Debug, Info, Warn, Error].into_iter().zip(row) {
+            for (l, want) in [Trace, Debug, Info, Warn, Error, Fatal]
+                .into_iter()
+                .zip(row)
+            {
                 assert_eq!(f.enables(l), want, "{f}.enables({l})");
             }
         }
@@ -665,12 +690,14 @@ mod tests {
     #[test]
     fn static_max_level_without_features() {
         let any_feature = cfg!(feature = "max_level_off")
+            || cfg!(feature = "max_level_fatal")
             || cfg!(feature = "max_level_error")
             || cfg!(feature = "max_level_warn")
             || cfg!(feature = "max_level_info")
             || cfg!(feature = "max_level_debug")
             || cfg!(feature = "max_level_trace")
             || cfg!(feature = "release_max_level_off")
+            || cfg!(feature = "release_max_level_fatal")
             || cfg!(feature = "release_max_level_error")
             || cfg!(feature = "release_max_level_warn")
             || cfg!(feature = "release_max_level_info")
@@ -878,7 +905,7 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "invalid filter directive \"my_crate=loud\" (part 2): unknown level \"loud\"; \
-             expected one of off, error, warn, info, debug, trace"
+             expected one of off, fatal, error, warn, info, debug, trace"
         );
     }
 

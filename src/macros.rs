@@ -44,6 +44,11 @@ macro_rules! warn {
 macro_rules! error {
     ($($t:tt)+) => { $crate::log!($crate::Level::Error, $($t)+) };
 }
+/// Logs at FATAL (OpenTelemetry severity 21). Only logs: the program goes on.
+#[macro_export]
+macro_rules! fatal {
+    ($($t:tt)+) => { $crate::log!($crate::Level::Fatal, $($t)+) };
+}
 
 /// Starts a span: `span!("name", field = value, ...)`, with optional
 /// `level: Level::Debug`, `target: "..."` and `parent: <&Span | &Propagated |

@@ -54,6 +54,8 @@ fn every_level_macro() {
     datapunk_log::log!(Level::Error, target: "m.levels", n = 10, "le");
     const LVL: Level = Level::Warn;
     datapunk_log::log!(LVL, target: "m.levels", n = 11, "const level");
+    datapunk_log::fatal!(target: "m.levels", n = 12, "f");
+    datapunk_log::log!(Level::Fatal, target: "m.levels", n = 13, "lf");
 
     let got: Vec<(String, String, u64)> = lines_for(sink(), "m.levels")
         .iter()
@@ -77,12 +79,16 @@ fn every_level_macro() {
         ("WARN", "lw", 9),
         ("ERROR", "le", 10),
         ("WARN", "const level", 11),
+        ("FATAL", "f", 12),
+        ("FATAL", "lf", 13),
     ]
     .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c));
     assert_eq!(got, want);
     assert_eq!(Level::Info.as_str(), "INFO");
     assert_eq!("warn".parse::<Level>().unwrap(), Level::Warn);
     assert_eq!(Level::Error.to_string(), "ERROR");
+    assert_eq!(Level::Fatal.to_string(), "FATAL");
+    assert_eq!(Level::Fatal.severity_number(), 21);
 }
 
 #[test]

@@ -255,6 +255,7 @@ fn severity_body_and_timestamps() {
     datapunk_log::info!("grpc-c: info {}", 42);
     datapunk_log::warn!("grpc-c: warn");
     datapunk_log::error!("grpc-c: error");
+    datapunk_log::fatal!("grpc-c: fatal");
     flush();
     let now = now_nanos();
     let cases = [
@@ -263,6 +264,7 @@ fn severity_body_and_timestamps() {
         ("grpc-c: info 42", 9, "INFO"),
         ("grpc-c: warn", 13, "WARN"),
         ("grpc-c: error", 17, "ERROR"),
+        ("grpc-c: fatal", 21, "FATAL"),
     ];
     let mut last_time = 0;
     for (body, number, text) in cases {

@@ -19,6 +19,7 @@ fn calls_above_the_static_maximum_compile_to_nothing() {
     datapunk_log::info!(n = 3u8, "i");
     datapunk_log::warn!(n = 4u8, "w");
     datapunk_log::error!(n = 5u8, "e");
+    datapunk_log::fatal!(n = 6u8, "f");
     datapunk_log::flush();
     let levels: Vec<String> = sink
         .lines()
@@ -30,6 +31,7 @@ fn calls_above_the_static_maximum_compile_to_nothing() {
         .collect();
     let release_feature = cfg!(any(
         feature = "release_max_level_off",
+        feature = "release_max_level_fatal",
         feature = "release_max_level_error",
         feature = "release_max_level_warn",
         feature = "release_max_level_info",
@@ -39,6 +41,7 @@ fn calls_above_the_static_maximum_compile_to_nothing() {
     let any_level_feature = release_feature
         || cfg!(any(
             feature = "max_level_off",
+            feature = "max_level_fatal",
             feature = "max_level_error",
             feature = "max_level_warn",
             feature = "max_level_info",
@@ -48,22 +51,26 @@ fn calls_above_the_static_maximum_compile_to_nothing() {
     // `max_level_warn` decides unless a stricter max level is on, or a
     // release level applies (no debug assertions).
     let only_warn = cfg!(feature = "max_level_warn")
-        && !cfg!(any(feature = "max_level_off", feature = "max_level_error"))
+        && !cfg!(any(
+            feature = "max_level_off",
+            feature = "max_level_fatal",
+            feature = "max_level_error"
+        ))
         && (cfg!(debug_assertions) || !release_feature);
     if !any_level_feature {
         assert_eq!(datapunk_log::level::STATIC_MAX_LEVEL, LevelFilter::TRACE);
-        assert_eq!(levels, ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]);
-        assert_eq!(datapunk_log::stats().produced, 5);
+        assert_eq!(levels, ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]);
+        assert_eq!(datapunk_log::stats().produced, 6);
     } else if only_warn {
         assert_eq!(datapunk_log::level::STATIC_MAX_LEVEL, LevelFilter::WARN);
-        assert_eq!(levels, ["WARN", "ERROR"]);
+        assert_eq!(levels, ["WARN", "ERROR", "FATAL"]);
         // Compiled out: not even counted as discarded.
         let s = datapunk_log::stats();
-        assert_eq!((s.produced, s.discarded), (2, 0));
+        assert_eq!((s.produced, s.discarded), (3, 0));
     } else {
         // Other feature mixes: what is written is exactly what the static
         // maximum lets through.
-        let all = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+        let all = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
         let want: Vec<&str> = all
             .iter()
             .copied()

@@ -52,7 +52,7 @@ use syn::{
 /// skip_all, redact(password, token), no_err)]`, in any order:
 ///
 /// - `name = "..."`: the span's name (default: the function's name).
-/// - `level = "trace" | "debug" | "info" | "warn" | "error"` (also
+/// - `level = "trace" | "debug" | "info" | "warn" | "error" | "fatal"` (also
 ///   `level = Level::Debug`): the span's level, for the filter.
 /// - `target = "..."`: the span's target (default: the module path).
 /// - `skip(a, b)`: leave these arguments out of the fields; `skip_all`:
@@ -153,7 +153,7 @@ struct Args {
     err: Option<Span>,
 }
 
-const LEVELS: [&str; 5] = ["Trace", "Debug", "Info", "Warn", "Error"];
+const LEVELS: [&str; 6] = ["Trace", "Debug", "Info", "Warn", "Error", "Fatal"];
 
 fn once<T>(slot: &Option<T>, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<()> {
     if slot.is_some() {
@@ -168,7 +168,9 @@ fn level_ident(name: &str, span: Span) -> syn::Result<Ident> {
         Some(l) => Ok(Ident::new(l, span)),
         None => Err(syn::Error::new(
             span,
-            format_args!("unknown level `{name}`: expected one of trace, debug, info, warn, error"),
+            format_args!(
+                "unknown level `{name}`: expected one of trace, debug, info, warn, error, fatal"
+            ),
         )),
     }
 }

@@ -949,6 +949,7 @@ fn severity(level: Level) -> Severity {
         Level::Info => Severity::Info,
         Level::Warn => Severity::Warn,
         Level::Error => Severity::Error,
+        Level::Fatal => Severity::Fatal,
     }
 }
 
@@ -2350,6 +2351,7 @@ mod tests {
             (Level::Info, Severity::Info, "INFO"),
             (Level::Warn, Severity::Warn, "WARN"),
             (Level::Error, Severity::Error, "ERROR"),
+            (Level::Fatal, Severity::Fatal, "FATAL"),
         ] {
             let view = LogView {
                 time_unix_nano: 1,
@@ -2365,7 +2367,7 @@ mod tests {
             };
             let (rec, _) = m.log_record(&view);
             assert_eq!(rec.severity_number(), Some(sev));
-            assert_eq!(sev as i32, [1, 5, 9, 13, 17][level as usize]);
+            assert_eq!(sev as i32, [1, 5, 9, 13, 17, 21][level as usize]);
             assert_eq!(rec.severity_text(), Some(text));
             assert!(rec.trace_context().is_none());
             assert_eq!(rec.attributes_iter().count(), 0);

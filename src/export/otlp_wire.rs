@@ -283,13 +283,7 @@ fn for_each_attr<'a>(log: &LogView<'a>, mut out: impl FnMut(&'a str, Val<'a>)) {
 
 /// The OTLP severity number of a level.
 fn severity_number(level: Level) -> u64 {
-    match level {
-        Level::Trace => 1,
-        Level::Debug => 5,
-        Level::Info => 9,
-        Level::Warn => 13,
-        Level::Error => 17,
-    }
+    u64::from(level.severity_number())
 }
 
 // ---------------------------------------------------------------------------
