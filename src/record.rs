@@ -23,6 +23,10 @@
 //! (values: key string, value; repeated), `KIND_SPAN_EVENT` (values: name
 //! string, then key string, value pairs), `KIND_SPAN_STATUS` (values: code
 //! u64 (1 ok, 2 error), description string) and `KIND_SPAN_END` (no values).
+//! A span without fields, correlation id or later records is written once, at
+//! its end, as `KIND_SPAN` (start and end in one record): the header's
+//! timestamp is the start, and the record ends with the raw end timestamp
+//! (u64) after the context; it has no values.
 
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -40,8 +44,10 @@ pub(crate) const KIND_SPAN_ATTR: u8 = 3;
 pub(crate) const KIND_SPAN_EVENT: u8 = 4;
 /// A span's status set.
 pub(crate) const KIND_SPAN_STATUS: u8 = 5;
+/// A whole span (start and end) in one record.
+pub(crate) const KIND_SPAN: u8 = 6;
 /// Highest kind this version writes.
-pub(crate) const KIND_MAX: u8 = KIND_SPAN_STATUS;
+pub(crate) const KIND_MAX: u8 = KIND_SPAN;
 
 pub(crate) const FLAG_CTX: u8 = 1;
 pub(crate) const FLAG_TRUNCATED: u8 = 2;
@@ -52,6 +58,8 @@ pub(crate) const FLAG_REMOTE: u8 = 16;
 
 pub(crate) const HEADER_LEN: usize = 24;
 pub(crate) const CTX_LEN: usize = 33;
+/// Length of a `KIND_SPAN` record: header, context, end timestamp.
+pub(crate) const SPAN_LEN: usize = HEADER_LEN + CTX_LEN + 8;
 /// Longest correlation id carried (longer ones are cut).
 pub(crate) const CORR_MAX: usize = crate::propagation::MAX_CORRELATION_ID_LEN;
 
@@ -120,6 +128,34 @@ pub(crate) fn fixed_record(
     r[48..56].copy_from_slice(&ctx.parent_span_id.to_le_bytes());
     r[56] = ctx.trace_flags;
     r
+}
+
+/// A `KIND_SPAN` record: a span that started at `start` and ended at `end`
+/// (raw timestamps), built on the stack.
+#[inline(always)]
+pub(crate) fn whole_span_record(
+    flags: u8,
+    callsite: u32,
+    start: u64,
+    end: u64,
+    ctx: &TraceContext,
+) -> [u8; SPAN_LEN] {
+    let mut r = [0u8; SPAN_LEN];
+    r[..HEADER_LEN + CTX_LEN]
+        .copy_from_slice(&fixed_record(KIND_SPAN, flags, callsite, start, ctx));
+    r[0..4].copy_from_slice(&(SPAN_LEN as u32).to_le_bytes());
+    r[HEADER_LEN + CTX_LEN..].copy_from_slice(&end.to_le_bytes());
+    r
+}
+
+/// The end timestamp of a `KIND_SPAN` record, or `None` if `rec` is not one
+/// of the right length.
+pub(crate) fn whole_span_end(rec: &[u8]) -> Option<u64> {
+    if rec.len() != SPAN_LEN || rec.get(4) != Some(&KIND_SPAN) {
+        return None;
+    }
+    let tail: [u8; 8] = rec[HEADER_LEN + CTX_LEN..].try_into().ok()?;
+    Some(u64::from_le_bytes(tail))
 }
 
 /// The caller-side record serializer. Values write themselves into it through

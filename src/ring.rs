@@ -184,27 +184,37 @@ pub(crate) fn dispatch_span<L: ValueList>(head: &RecHead<'_>, cs: &'static Calls
     emit(Some(head), cs, None, values);
 }
 
-/// Captures a record with a context and no values (a span's end) without
-/// the serializer: the bytes are built on the stack and copied in one piece.
+/// Captures a record built on the stack by the caller (a span's start, end,
+/// or whole span: no values) without the serializer, copied in one piece.
 #[inline(always)]
-pub(crate) fn dispatch_fixed(kind: u8, flags: u8, cs: &'static Callsite, ctx: &TraceContext) {
-    let ts = clock::now();
+pub(crate) fn dispatch_fixed<const N: usize>(rec: &[u8; N]) {
     let hot = hot();
     let p = hot.state.replace(ptr::null_mut());
     if p.is_null() {
-        let head = RecHead {
-            kind,
-            flags,
-            ctx: *ctx,
-            corr: None,
-        };
-        return capture_slow(Some(&head), cs, ts, None, &());
+        return fixed_slow(rec);
     }
     let _held = Release { hot, state: p };
-    let rec = crate::record::fixed_record(kind, flags, cs.id(), ts, ctx);
     // SAFETY: taken out of `Hot` above (see `capture`); no user code runs
     // while the reference lives, and `_held` puts the state back after.
-    unsafe { (*p).ring.push_fixed(&rec) };
+    unsafe { (*p).ring.push_fixed(rec) };
+}
+
+/// [`dispatch_fixed`] on a thread without a ring yet (or inside another
+/// call on this thread, where the record is discarded and counted).
+#[cold]
+#[inline(never)]
+fn fixed_slow(rec: &[u8]) {
+    if create_state() {
+        let hot = hot();
+        let p = hot.state.replace(ptr::null_mut());
+        if !p.is_null() {
+            let _held = Release { hot, state: p };
+            // SAFETY: as in `dispatch_fixed`.
+            unsafe { (*p).ring.push(rec, false) };
+            return;
+        }
+    }
+    engine::count_discarded();
 }
 
 /// `head` is `None` for a log record, which takes the thread's context.
@@ -520,25 +530,7 @@ fn capture_slow<L: ValueList>(
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
-    let created = OWNER.try_with(|o| {
-        if HOT.with(|h| h.muted.get()) {
-            return false;
-        }
-        let Ok(mut owner) = o.try_borrow_mut() else {
-            return false;
-        };
-        if owner.0.is_some() {
-            // The state exists but a call on this thread holds it.
-            return false;
-        }
-        let Some(state) = new_state() else {
-            return false;
-        };
-        let boxed = owner.0.insert(Box::new(state));
-        HOT.with(|h| h.state.set(&mut **boxed as *mut ThreadState));
-        true
-    });
-    if created == Ok(true) {
+    if create_state() {
         emit(head, cs, msg, values);
         // `emit` took a new timestamp; the first call's is at most a
         // ring allocation later, which is what a first call costs.
@@ -546,6 +538,32 @@ fn capture_slow<L: ValueList>(
     } else {
         engine::count_discarded();
     }
+}
+
+/// Creates this thread's ring and scratch state. False when there is no
+/// engine, the thread is muted (the export thread), its state is being torn
+/// down, or a call on this thread holds the state (a nested call).
+fn create_state() -> bool {
+    OWNER
+        .try_with(|o| {
+            if HOT.with(|h| h.muted.get()) {
+                return false;
+            }
+            let Ok(mut owner) = o.try_borrow_mut() else {
+                return false;
+            };
+            if owner.0.is_some() {
+                // The state exists but a call on this thread holds it.
+                return false;
+            }
+            let Some(state) = new_state() else {
+                return false;
+            };
+            let boxed = owner.0.insert(Box::new(state));
+            HOT.with(|h| h.state.set(&mut **boxed as *mut ThreadState));
+            true
+        })
+        .unwrap_or(false)
 }
 
 /// A thread's ring (registered with the writer) and scratch buffer; `None`

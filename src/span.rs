@@ -22,13 +22,15 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
+use crate::clock;
 use crate::propagation::{Propagated, TraceParent};
 use crate::record::{
     FLAG_REMOTE, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext,
+    fixed_record, whole_span_record,
 };
 use crate::ring::{self, CorrId, RecHead};
 use crate::value::{Value, ValueList};
@@ -124,6 +126,13 @@ pub struct Span {
     owned: bool,
     /// The correlation id, boxed: only spans of a correlated request pay.
     corr: Option<Box<CorrId>>,
+    /// Raw start time of a span whose start record is not written yet
+    /// (0: written, or nothing to write). A span without fields writes one
+    /// record when it ends; a later `record`/`set_status`/event writes the
+    /// start first.
+    pending_start: AtomicU64,
+    /// Record flags of the start (`FLAG_REMOTE`).
+    start_flags: u8,
 }
 
 impl std::fmt::Debug for Span {
@@ -149,6 +158,8 @@ impl Span {
             cs: None,
             owned: false,
             corr: None,
+            pending_start: AtomicU64::new(0),
+            start_flags: 0,
         }
     }
 
@@ -163,6 +174,8 @@ impl Span {
             cs: None,
             owned: false,
             corr,
+            pending_start: AtomicU64::new(0),
+            start_flags: 0,
         }
     }
 
@@ -196,16 +209,18 @@ impl Span {
                 trace_flags: ROOT_TRACE_FLAGS,
             }
         };
+        let mut pending_start = 0;
+        let flags = if remote && parent_ctx.is_some() {
+            FLAG_REMOTE
+        } else {
+            0
+        };
         let cs = if recording() {
-            let flags = if remote && parent_ctx.is_some() {
-                FLAG_REMOTE
-            } else {
-                0
-            };
             if values.encoded_len() == Some(0) && corr.is_none() {
                 // No fields (known at compile time) and no correlation id:
-                // the record is a header and the context.
-                ring::dispatch_fixed(KIND_SPAN_START, flags, cs, &ctx);
+                // nothing is written now; the end writes the whole span in
+                // one record (never 0: 0 means "nothing pending").
+                pending_start = clock::now().max(1);
             } else {
                 let head = RecHead {
                     kind: KIND_SPAN_START,
@@ -224,6 +239,8 @@ impl Span {
             cs,
             owned: true,
             corr,
+            pending_start: AtomicU64::new(pending_start),
+            start_flags: flags,
         }
     }
 
@@ -278,6 +295,7 @@ impl Span {
         if let Some(cs) = self.cs
             && self.owned
         {
+            self.write_pending_start(cs);
             let head = RecHead {
                 kind,
                 flags: 0,
@@ -285,6 +303,26 @@ impl Span {
                 corr: None,
             };
             ring::dispatch_span(&head, cs, values);
+        }
+    }
+
+    /// Writes the start record of a span that has none written yet, with the
+    /// time it started (before its first attribute, status or event).
+    #[inline]
+    fn write_pending_start(&self, cs: &'static Callsite) {
+        if self.pending_start.load(Ordering::Relaxed) != 0 {
+            // Swapped, not stored: two threads recording on a shared span
+            // write the start once.
+            let ts = self.pending_start.swap(0, Ordering::Relaxed);
+            if ts != 0 {
+                ring::dispatch_fixed(&fixed_record(
+                    KIND_SPAN_START,
+                    self.start_flags,
+                    cs.id(),
+                    ts,
+                    &self.ctx,
+                ));
+            }
         }
     }
 
@@ -325,7 +363,19 @@ impl Drop for Span {
         if let Some(cs) = self.cs
             && self.owned
         {
-            ring::dispatch_fixed(KIND_SPAN_END, 0, cs, &self.ctx);
+            let end = clock::now();
+            let start = *self.pending_start.get_mut();
+            if start != 0 {
+                ring::dispatch_fixed(&whole_span_record(
+                    self.start_flags,
+                    cs.id(),
+                    start,
+                    end,
+                    &self.ctx,
+                ));
+            } else {
+                ring::dispatch_fixed(&fixed_record(KIND_SPAN_END, 0, cs.id(), end, &self.ctx));
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::engine::{self, Engine, NewRing};
 use crate::export::ExportPipe;
 use crate::record::{
     Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG,
-    KIND_MAX, SLACK, Val,
+    KIND_MAX, KIND_SPAN, SLACK, Val, whole_span_end,
 };
 use crate::ring::RingShared;
 use crate::sink::SinkSlot;
@@ -442,9 +442,18 @@ impl Encoder {
         if h.kind != KIND_LOG {
             // A span record: for the exporters only.
             self.spans += 1;
+            // A whole span also carries its end time, converted here too.
+            let end = if h.kind == KIND_SPAN {
+                match whole_span_end(rec) {
+                    Some(t) => Some(self.conv.to_unix_nanos(t)),
+                    None => return false,
+                }
+            } else {
+                None
+            };
             if let Some(x) = self.export.as_mut() {
                 let ts = self.conv.to_unix_nanos(h.ts);
-                x.push(rec, &h, ts, thread, self.observed);
+                x.push(rec, &h, ts, end, thread, self.observed);
             }
             return true;
         }
@@ -453,7 +462,7 @@ impl Encoder {
             self.written += 1;
             if let Some(x) = self.export.as_mut().filter(|x| x.logs) {
                 let ts = self.conv.to_unix_nanos(h.ts);
-                x.push(rec, &h, ts, thread, self.observed);
+                x.push(rec, &h, ts, None, thread, self.observed);
             }
             true
         } else {

@@ -41,4 +41,37 @@ fn dropped_span_records_are_counted_not_corrupting() {
     let records = st.span_records;
     assert!(records >= 2 * st.exported_spans);
     assert!(st.export_orphans <= records - 2 * st.exported_spans);
+
+    // Spans without fields: one record each, so a dropped one is lost whole
+    // and leaves no orphan behind.
+    let before = st;
+    let whole = 200_000u64;
+    for _ in 0..whole {
+        drop(datapunk_log::span!("tiny_ring_whole"));
+    }
+    assert!(datapunk_log::flush_timeout(std::time::Duration::from_secs(
+        20
+    )));
+    let st = datapunk_log::stats();
+    assert_eq!(st.corrupt, 0);
+    assert_eq!(st.produced, st.written + st.span_records + st.dropped);
+    assert_eq!(st.produced - before.produced, whole);
+    assert!(st.dropped > before.dropped, "the ring must overflow again");
+    assert_eq!(st.export_orphans, before.export_orphans);
+    let exported = st.exported_spans - before.exported_spans;
+    // Those the export queue had no room for are counted there.
+    let queue_dropped = st.export_dropped_spans - before.export_dropped_spans;
+    assert_eq!(
+        exported + queue_dropped,
+        st.span_records - before.span_records
+    );
+    assert_eq!(
+        exported + queue_dropped + (st.dropped - before.dropped),
+        whole
+    );
+    let spans = exporter.spans();
+    assert_eq!(
+        spans.iter().filter(|s| s.name == "tiny_ring_whole").count() as u64,
+        exported
+    );
 }

@@ -219,6 +219,81 @@ fn attributes_status_and_errors_recorded_later() {
     assert_eq!(spans_named("pay_ok")[0].status, OwnedStatus::Ok);
 }
 
+/// A span without fields (and no correlation id) writes nothing when it
+/// starts and one record when it ends; what it exports is the same as for a
+/// span written in pieces.
+#[test]
+fn spans_without_fields_are_written_whole_with_their_start_time() {
+    let _s = serial();
+    setup();
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos() as u64
+    };
+    let pause = std::time::Duration::from_millis(3);
+    let before = unix_now();
+    // Ended on another thread than the one it started on.
+    let moved = datapunk_log::span!("whole_moved");
+    let moved_ctx = moved.context();
+    std::thread::sleep(pause);
+    std::thread::spawn(move || drop(moved))
+        .join()
+        .expect("thread");
+    // A remote parent (no correlation id current).
+    let remote = TraceContext {
+        trace_id: 0x0af7651916cd43dd8448eb211c80319c,
+        span_id: 0xb7ad6b7169203331,
+        parent_span_id: 0,
+        trace_flags: 1,
+    };
+    drop(datapunk_log::span!(parent: remote, "whole_remote"));
+    // Recorded on after a while: the start is written first, with the time
+    // the span started.
+    let recorded = datapunk_log::span!("whole_then_recorded");
+    std::thread::sleep(pause);
+    let mid = unix_now();
+    recorded.record("attempt", &3u64);
+    recorded.add_event("retrying");
+    recorded.set_status(Status::Error("gave up"));
+    drop(recorded);
+    datapunk_log::flush();
+    let after = unix_now();
+    let st = datapunk_log::stats();
+    assert_eq!(st.export_orphans, 0);
+    assert_eq!(st.corrupt, 0);
+
+    let m = &spans_named("whole_moved");
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].context, moved_ctx);
+    assert!(!m[0].parent_is_remote);
+    assert!(m[0].fields.is_empty() && m[0].events.is_empty());
+    assert_eq!(m[0].status, OwnedStatus::Unset);
+    assert!(before <= m[0].start_unix_nano + 50_000_000);
+    assert!(m[0].end_unix_nano - m[0].start_unix_nano >= pause.as_nanos() as u64);
+    assert!(m[0].end_unix_nano <= after + 50_000_000);
+
+    let r = &spans_named("whole_remote");
+    assert_eq!(r.len(), 1);
+    assert!(r[0].parent_is_remote);
+    assert_eq!(r[0].context.trace_id, remote.trace_id);
+    assert_eq!(r[0].context.parent_span_id, remote.span_id);
+    assert!(r[0].start_unix_nano <= r[0].end_unix_nano);
+
+    let w = &spans_named("whole_then_recorded");
+    assert_eq!(w.len(), 1);
+    let w = &w[0];
+    assert_eq!(w.field("attempt"), Some(&OwnedValue::U64(3)));
+    assert_eq!(w.status, OwnedStatus::Error("gave up".into()));
+    assert_eq!(w.events.len(), 1);
+    assert_eq!(w.events[0].name, "retrying");
+    // The start is when the span began, not when the first attribute came.
+    assert!(w.start_unix_nano + pause.as_nanos() as u64 <= w.events[0].time_unix_nano);
+    assert!(w.start_unix_nano <= mid + 50_000_000);
+    assert!(w.events[0].time_unix_nano <= w.end_unix_nano);
+}
+
 #[test]
 fn in_span_runs_the_closure_inside_a_child_span() {
     let _s = serial();

@@ -19,8 +19,8 @@ use crate::config::Overflow;
 use crate::engine::{self, Engine};
 use crate::record::{
     Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_TRUNCATED, HEADER_LEN,
-    Header, KIND_LOG, KIND_SPAN_ATTR, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START,
-    KIND_SPAN_STATUS, TraceContext, Val,
+    Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START,
+    KIND_SPAN_STATUS, TraceContext, Val, whole_span_end,
 };
 use crate::resource::Resource;
 
@@ -178,9 +178,19 @@ impl Pipeline {
 
 impl ExportPipe {
     /// Hands one record to the export thread (batched into chunks).
-    /// `unix_ts` replaces the ring's raw timestamp.
-    pub(crate) fn push(&mut self, rec: &[u8], h: &Header, unix_ts: u64, thread: &str, now: u64) {
+    /// `unix_ts` replaces the ring's raw timestamp, and `end_unix_ts` the end
+    /// time of a whole span (`KIND_SPAN`).
+    pub(crate) fn push(
+        &mut self,
+        rec: &[u8],
+        h: &Header,
+        unix_ts: u64,
+        end_unix_ts: Option<u64>,
+        thread: &str,
+        now: u64,
+    ) {
         let is_log = h.kind == KIND_LOG;
+        let starts_span = h.kind == KIND_SPAN_START || h.kind == KIND_SPAN;
         let name = cut(thread, 255);
         let need = 1 + name.len() + rec.len();
         if self
@@ -206,7 +216,7 @@ impl ExportPipe {
             // behind. Drop, counted.
             if is_log {
                 add(&self.counters.logs_dropped, 1);
-            } else if h.kind == KIND_SPAN_START {
+            } else if starts_span {
                 add(&self.counters.spans_dropped, 1);
             }
             return;
@@ -216,9 +226,13 @@ impl ExportPipe {
         let at = cur.len();
         cur.extend_from_slice(rec);
         cur[at + 16..at + 24].copy_from_slice(&unix_ts.to_le_bytes());
+        if let Some(end) = end_unix_ts {
+            let tail = cur.len() - 8;
+            cur[tail..].copy_from_slice(&end.to_le_bytes());
+        }
         if is_log {
             self.cur_logs += 1;
-        } else if h.kind == KIND_SPAN_START {
+        } else if starts_span {
             self.cur_spans += 1;
         }
     }
@@ -314,6 +328,22 @@ impl Worker {
                 self.free.push(old.buf);
                 break;
             }
+        }
+    }
+
+    /// Hands a span (its records, thread-name prefixed, start first) to the
+    /// exporters that take spans.
+    fn export_span(&mut self, engine: &Engine, records: &[u8], end_ts: u64) {
+        if span_view(engine, records, end_ts, |v| {
+            for e in self.exporters.iter_mut().filter(|e| e.wants_spans()) {
+                e.export_span(v);
+            }
+        })
+        .is_some()
+        {
+            add(&self.counters.spans_exported, 1);
+        } else {
+            count_corrupt(engine);
         }
     }
 
@@ -419,22 +449,20 @@ impl Worker {
                         None => add(&self.counters.span_orphans, 1),
                     }
                 }
+                KIND_SPAN => {
+                    // A whole span in one record: exported as it is.
+                    let Some(end) = whole_span_end(entry.rec) else {
+                        count_corrupt(engine);
+                        continue;
+                    };
+                    self.export_span(engine, &buf[entry.start..entry.end], end);
+                }
                 KIND_SPAN_END => {
                     let Some(open) = span_id(entry.rec).and_then(|id| self.open.remove(&id)) else {
                         add(&self.counters.span_orphans, 1);
                         continue;
                     };
-                    if span_view(engine, &open.buf, entry.h.ts, |v| {
-                        for e in self.exporters.iter_mut().filter(|e| e.wants_spans()) {
-                            e.export_span(v);
-                        }
-                    })
-                    .is_some()
-                    {
-                        add(&self.counters.spans_exported, 1);
-                    } else {
-                        count_corrupt(engine);
-                    }
+                    self.export_span(engine, &open.buf, entry.h.ts);
                     if self.free.len() < 1024 {
                         self.free.push(open.buf);
                     }
