@@ -36,7 +36,8 @@ pub struct Stats {
     pub sink_lost: u64,
     /// Threads with a live ring.
     pub threads: u64,
-    /// Span records (start, attributes, events, status, end) the writer took
+    /// Span records (start, attributes, events, status, end; a span without
+    /// fields that nothing was recorded on is one record) the writer took
     /// from the rings and handed to the export thread. Written only while an
     /// exporter that takes spans is configured.
     pub span_records: u64,

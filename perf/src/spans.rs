@@ -145,9 +145,9 @@ impl Spanner for Datapunk {
     /// Makes more spans than the ring holds, flushing between chunks, so
     /// that no page fault of the ring's first lap lands in a measurement.
     fn prefault(&self) -> u64 {
-        // A span is a start and an end record of 24 + 33 bytes each (header
-        // and trace context); an estimate, hence the margin.
-        let per_span = 2 * (24 + 33) as u64;
+        // A span without fields is one record of 24 + 33 + 8 bytes (header,
+        // trace context, end time); the margin covers the estimate.
+        let per_span = (24 + 33 + 8) as u64;
         let total = (self.ring_capacity as u64 * 5 / 4).div_ceil(per_span);
         let chunk = (self.ring_capacity as u64 / 2 / per_span).clamp(1, 100_000);
         let mut done = 0;
