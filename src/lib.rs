@@ -102,6 +102,16 @@ pub fn stats() -> Stats {
     }
 }
 
+/// Sets up the calling thread for logging now rather than at its first call:
+/// creates its ring and writes every page of it (and of its scratch buffer),
+/// so that neither the allocation nor the page faults of the ring's first
+/// lap land in a log call. Call it when a latency-critical thread starts.
+/// Returns false when no engine runs (or on the export thread, whose records
+/// are discarded). Calling it again only touches the ring's free pages.
+pub fn prepare_thread() -> bool {
+    ring::prepare_thread()
+}
+
 /// The trace context of the calling thread, copied into every record it logs.
 pub fn current_context() -> TraceContext {
     ring::current_ctx()

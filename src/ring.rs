@@ -540,6 +540,33 @@ fn capture_slow<L: ValueList>(
     }
 }
 
+/// See [`crate::prepare_thread`].
+pub(crate) fn prepare_thread() -> bool {
+    let hot = hot();
+    if hot.state.get().is_null() && !create_state() {
+        return false;
+    }
+    let p = hot.state.replace(ptr::null_mut());
+    if p.is_null() {
+        // A call on this thread holds the state (a nested call): it exists.
+        return true;
+    }
+    let _held = Release { hot, state: p };
+    // SAFETY: taken out of `Hot` above (see `capture`); no user code runs
+    // while the reference lives, and `_held` puts the state back after.
+    let state = unsafe { &mut *p };
+    // Every free slot of the ring, written and not committed: the pages are
+    // now backed, and the reader sees nothing.
+    let free = state.ring.producer.slots();
+    if let Ok(mut chunk) = state.ring.producer.write_chunk_uninit(free) {
+        let (first, second) = chunk.as_mut_slices();
+        first.fill(MaybeUninit::new(0));
+        second.fill(MaybeUninit::new(0));
+    }
+    state.scratch.fill(MaybeUninit::new(0));
+    true
+}
+
 /// Creates this thread's ring and scratch state. False when there is no
 /// engine, the thread is muted (the export thread), its state is being torn
 /// down, or a call on this thread holds the state (a nested call).
