@@ -68,6 +68,10 @@
 //! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_HEADERS` | `k=v,k2=v2`, percent-decoded | |
 //! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_TIMEOUT` | milliseconds, > 0 | 10000 |
 //! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_COMPRESSION` | `gzip` or `none` | `none` |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_CERTIFICATE` | PEM file of the CA certificates that verify the collector (`https://`) | the system's roots |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_CLIENT_CERTIFICATE` | PEM file of the client certificate chain (mutual TLS; needs the key) | |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_CLIENT_KEY` | PEM file of the client's private key (mutual TLS; needs the certificate) | |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_INSECURE` | `true` or `false`: a gRPC endpoint without a scheme is `http://` (else `https://`) | `false` |
 //! | `OTEL_BLRP_SCHEDULE_DELAY` / `OTEL_BSP_SCHEDULE_DELAY` | milliseconds | 1000 / 5000 |
 //! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` / `OTEL_BSP_…` | records per request, > 0 | 512 |
 //! | `OTEL_BLRP_EXPORT_TIMEOUT` / `OTEL_BSP_…` | milliseconds, bound of one batch's export | 30000 |
@@ -89,8 +93,34 @@
 //! has no way to be told "none" explicitly). The direct log path follows
 //! the resolved configuration exactly.
 //!
-//! Only `http://` endpoints are supported: this build enables no TLS
-//! feature, and an `https://` endpoint is refused by [`OtlpExporter::new`].
+//! # TLS
+//!
+//! With the `otlp-tls` feature (it implies `otlp`), an `https://` endpoint
+//! is reached over TLS on all four paths (logs and spans, gRPC and
+//! HTTP/protobuf): rustls with the `ring` provider (or the process's default
+//! rustls `CryptoProvider`, when one is installed). The collector's
+//! certificate is verified against the CA certificates of the
+//! `…_CERTIFICATE` file ([`OtlpConfig::certificate`]), which replace the
+//! system's roots, or else against the system's roots. With a client
+//! certificate and key (`…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`, or
+//! [`OtlpConfig::client_certificate`] and [`OtlpConfig::client_key`]; both
+//! or neither) the exporter authenticates itself (mutual TLS). The files
+//! are read, and the certificates and key parsed, by [`OtlpExporter::new`]:
+//! a missing, unreadable or invalid file is an error naming the variable (or
+//! the setting) and the path; the key's contents are never echoed. They are
+//! read only for a signal whose endpoint is `https://`; an `http://`
+//! endpoint ignores them (but a client key without its certificate, or the
+//! reverse, is refused whatever the endpoint). A collector whose certificate does not verify
+//! fails each export, which is counted in [`otlp_stats`] like any failure.
+//!
+//! The scheme decides: `http://` is clear text, `https://` is TLS. A gRPC
+//! endpoint given without a scheme (`collector:4317`, as the specification
+//! allows) is `https://` unless `…_INSECURE=true` ([`OtlpConfig::insecure`]),
+//! then `http://`; an HTTP/protobuf endpoint needs its scheme.
+//!
+//! Without the `otlp-tls` feature, an `https://` endpoint (or a scheme-less
+//! gRPC one that is not insecure) is refused by [`OtlpExporter::new`] with
+//! an error that says to enable it.
 //!
 //! # Mapping
 //!
@@ -122,7 +152,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -139,7 +169,10 @@ use opentelemetry_sdk::logs::{
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
 
 use crate::Level;
-use crate::export::otlp_wire::{LogRequestEncoder, WireClient, WireProtocol, WireSettings};
+use crate::export::otlp_wire::{
+    HttpFuture, HyperTransport, LogRequestEncoder, TlsClient, WireClient, WireProtocol,
+    WireSettings,
+};
 use crate::export::{EventView, Exporter, Field, FieldValue, LogView, SpanView, StatusView};
 use crate::resource::{AttrValue, Resource};
 
@@ -177,6 +210,32 @@ pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION
 pub const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
 /// Compression of traces.
 pub const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+/// PEM file of the CA certificates that verify the collector, every signal.
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// PEM file of the CA certificates that verify the logs collector.
+pub const OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE";
+/// PEM file of the CA certificates that verify the traces collector.
+pub const OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
+/// PEM file of the client's private key (mutual TLS), every signal.
+pub const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// PEM file of the client's private key (mutual TLS), logs.
+pub const OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY";
+/// PEM file of the client's private key (mutual TLS), traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY";
+/// PEM file of the client's certificate chain (mutual TLS), every signal.
+pub const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+/// PEM file of the client's certificate chain (mutual TLS), logs.
+pub const OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE";
+/// PEM file of the client's certificate chain (mutual TLS), traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE";
+/// `true`: a gRPC endpoint given without a scheme is `http://`, every signal.
+pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// `true`: a gRPC endpoint given without a scheme is `http://`, logs.
+pub const OTEL_EXPORTER_OTLP_LOGS_INSECURE: &str = "OTEL_EXPORTER_OTLP_LOGS_INSECURE";
+/// `true`: a gRPC endpoint given without a scheme is `http://`, traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_INSECURE: &str = "OTEL_EXPORTER_OTLP_TRACES_INSECURE";
 /// Delay between two sends of log records, milliseconds.
 pub const OTEL_BLRP_SCHEDULE_DELAY: &str = "OTEL_BLRP_SCHEDULE_DELAY";
 /// Log records per request.
@@ -384,6 +443,43 @@ struct SignalConfig {
     timeout: Duration,
     compression: Option<Compression>,
     batch: BatchConfig,
+    tls: TlsFiles,
+}
+
+/// Where a setting came from, for its errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// An environment variable.
+    Env(&'static str),
+    /// A builder method: the setting's name.
+    Builder(&'static str),
+}
+
+impl Origin {
+    fn error(self, reason: impl Into<String>) -> OtlpError {
+        match self {
+            Origin::Env(var) => env_err(var, reason),
+            Origin::Builder(setting) => cfg_err(setting, reason),
+        }
+    }
+}
+
+/// A PEM file's path and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PemFile {
+    path: PathBuf,
+    origin: Origin,
+}
+
+/// One signal's TLS settings. The files are read by [`OtlpExporter::new`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct TlsFiles {
+    /// CA certificates; `None`: the system's roots.
+    certificate: Option<PemFile>,
+    client_certificate: Option<PemFile>,
+    client_key: Option<PemFile>,
+    /// A gRPC endpoint without a scheme is `http://` (else `https://`).
+    insecure: bool,
 }
 
 /// Names of one signal's variables.
@@ -393,6 +489,10 @@ struct SignalVars {
     headers: &'static str,
     timeout: &'static str,
     compression: &'static str,
+    certificate: &'static str,
+    client_key: &'static str,
+    client_certificate: &'static str,
+    insecure: &'static str,
     schedule_delay: &'static str,
     batch_size: &'static str,
     export_timeout: &'static str,
@@ -405,6 +505,10 @@ const LOGS_VARS: SignalVars = SignalVars {
     headers: OTEL_EXPORTER_OTLP_LOGS_HEADERS,
     timeout: OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
     compression: OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+    certificate: OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+    client_key: OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+    client_certificate: OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
+    insecure: OTEL_EXPORTER_OTLP_LOGS_INSECURE,
     schedule_delay: OTEL_BLRP_SCHEDULE_DELAY,
     batch_size: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
     export_timeout: OTEL_BLRP_EXPORT_TIMEOUT,
@@ -417,6 +521,10 @@ const TRACES_VARS: SignalVars = SignalVars {
     headers: OTEL_EXPORTER_OTLP_TRACES_HEADERS,
     timeout: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
     compression: OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+    certificate: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+    client_key: OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+    client_certificate: OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+    insecure: OTEL_EXPORTER_OTLP_TRACES_INSECURE,
     schedule_delay: OTEL_BSP_SCHEDULE_DELAY,
     batch_size: OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
     export_timeout: OTEL_BSP_EXPORT_TIMEOUT,
@@ -448,6 +556,7 @@ impl Default for OtlpConfig {
             timeout: DEFAULT_TIMEOUT,
             compression: None,
             batch,
+            tls: TlsFiles::default(),
         };
         OtlpConfig {
             logs: signal(BatchConfig::logs_default()),
@@ -490,6 +599,19 @@ impl OtlpConfig {
             Some(v) => Some(parse_compression(OTEL_EXPORTER_OTLP_COMPRESSION, &v)?),
             None => None,
         };
+        let pem = |var: &'static str| {
+            get(var).map(|v| PemFile {
+                path: PathBuf::from(v.trim()),
+                origin: Origin::Env(var),
+            })
+        };
+        let generic_certificate = pem(OTEL_EXPORTER_OTLP_CERTIFICATE);
+        let generic_client_key = pem(OTEL_EXPORTER_OTLP_CLIENT_KEY);
+        let generic_client_certificate = pem(OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE);
+        let generic_insecure = match get(OTEL_EXPORTER_OTLP_INSECURE) {
+            Some(v) => Some(parse_bool(OTEL_EXPORTER_OTLP_INSECURE, &v)?),
+            None => None,
+        };
 
         for (signal, vars) in [(&mut cfg.logs, &LOGS_VARS), (&mut cfg.traces, &TRACES_VARS)] {
             signal.env_endpoint = match (get(vars.endpoint), &generic_endpoint) {
@@ -520,6 +642,23 @@ impl OtlpConfig {
                 None => generic_compression,
             } {
                 signal.compression = c;
+            }
+            if let Some(f) = pem(vars.certificate).or_else(|| generic_certificate.clone()) {
+                signal.tls.certificate = Some(f);
+            }
+            if let Some(f) = pem(vars.client_key).or_else(|| generic_client_key.clone()) {
+                signal.tls.client_key = Some(f);
+            }
+            if let Some(f) =
+                pem(vars.client_certificate).or_else(|| generic_client_certificate.clone())
+            {
+                signal.tls.client_certificate = Some(f);
+            }
+            if let Some(b) = match get(vars.insecure) {
+                Some(v) => Some(parse_bool(vars.insecure, &v)?),
+                None => generic_insecure,
+            } {
+                signal.tls.insecure = b;
             }
             if let Some(v) = get(vars.schedule_delay) {
                 signal.batch.schedule_delay = parse_millis(vars.schedule_delay, &v)?;
@@ -607,6 +746,41 @@ impl OtlpConfig {
         self
     }
 
+    /// Sets the PEM file of the CA certificates that verify the collector's
+    /// certificate, for both signals (default: the system's roots). Read by
+    /// [`OtlpExporter::new`], and only for an `https://` endpoint.
+    pub fn certificate(mut self, path: impl Into<PathBuf>) -> Self {
+        let file = pem_file(path, "certificate");
+        self.both(|s| s.tls.certificate = Some(file.clone()));
+        self
+    }
+
+    /// Sets the PEM file of the client's certificate chain for mutual TLS,
+    /// for both signals; needs [`Self::client_key`].
+    pub fn client_certificate(mut self, path: impl Into<PathBuf>) -> Self {
+        let file = pem_file(path, "client certificate");
+        self.both(|s| s.tls.client_certificate = Some(file.clone()));
+        self
+    }
+
+    /// Sets the PEM file of the client's private key (PKCS#8, PKCS#1 or
+    /// SEC1) for mutual TLS, for both signals; needs
+    /// [`Self::client_certificate`].
+    pub fn client_key(mut self, path: impl Into<PathBuf>) -> Self {
+        let file = pem_file(path, "client key");
+        self.both(|s| s.tls.client_key = Some(file.clone()));
+        self
+    }
+
+    /// Sets how a gRPC endpoint given without a scheme (`host:port`) is
+    /// reached, for both signals: `false` (the default), over TLS
+    /// (`https://`); `true`, in the clear (`http://`). An endpoint with a
+    /// scheme, and every HTTP/protobuf endpoint, are not affected.
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.both(|s| s.tls.insecure = insecure);
+        self
+    }
+
     /// Whether log records are exported (default true).
     pub fn logs(mut self, enabled: bool) -> Self {
         self.logs_enabled = enabled;
@@ -675,8 +849,21 @@ impl OtlpConfig {
         self.log_encoder
     }
 
-    /// The endpoint a signal is sent to, all layers applied.
+    /// The endpoint a signal is sent to, all layers applied. A gRPC
+    /// endpoint configured without a scheme (`host:port`) comes back with
+    /// `https://`, or `http://` when [`Self::insecure_for`] it.
     pub fn endpoint_for(&self, signal: Signal) -> String {
+        let s = self.signal_cfg(signal);
+        let e = self.configured_endpoint(signal);
+        if s.protocol == Protocol::Grpc && !has_scheme(&e) {
+            let scheme = if s.tls.insecure { "http" } else { "https" };
+            return format!("{scheme}://{e}");
+        }
+        e
+    }
+
+    /// The endpoint as configured (before a scheme is added).
+    fn configured_endpoint(&self, signal: Signal) -> String {
         let s = self.signal_cfg(signal);
         let join = |base: &str| match s.protocol {
             Protocol::Grpc => base.to_string(),
@@ -725,6 +912,40 @@ impl OtlpConfig {
         self.signal_cfg(signal).batch
     }
 
+    /// The PEM file of a signal's CA certificates (`None`: the system's
+    /// roots).
+    pub fn certificate_for(&self, signal: Signal) -> Option<&Path> {
+        self.signal_cfg(signal)
+            .tls
+            .certificate
+            .as_ref()
+            .map(|f| f.path.as_path())
+    }
+
+    /// The PEM file of a signal's client certificate (mutual TLS).
+    pub fn client_certificate_for(&self, signal: Signal) -> Option<&Path> {
+        self.signal_cfg(signal)
+            .tls
+            .client_certificate
+            .as_ref()
+            .map(|f| f.path.as_path())
+    }
+
+    /// The PEM file of a signal's client key (mutual TLS).
+    pub fn client_key_for(&self, signal: Signal) -> Option<&Path> {
+        self.signal_cfg(signal)
+            .tls
+            .client_key
+            .as_ref()
+            .map(|f| f.path.as_path())
+    }
+
+    /// Whether a signal's gRPC endpoint given without a scheme is reached in
+    /// the clear.
+    pub fn insecure_for(&self, signal: Signal) -> bool {
+        self.signal_cfg(signal).tls.insecure
+    }
+
     /// Whether log records are exported.
     pub fn logs_enabled(&self) -> bool {
         self.logs_enabled
@@ -734,6 +955,21 @@ impl OtlpConfig {
     pub fn spans_enabled(&self) -> bool {
         self.spans_enabled
     }
+}
+
+fn pem_file(path: impl Into<PathBuf>, setting: &'static str) -> PemFile {
+    PemFile {
+        path: path.into(),
+        origin: Origin::Builder(setting),
+    }
+}
+
+/// Whether `endpoint` starts with a scheme (`scheme://`), the rule of
+/// `opentelemetry-otlp`.
+fn has_scheme(endpoint: &str) -> bool {
+    endpoint
+        .split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.contains(['/', '?', '#']))
 }
 
 fn set_header(headers: &mut Vec<(String, String)>, name: String, value: String) {
@@ -774,6 +1010,17 @@ fn parse_compression(var: &'static str, value: &str) -> Result<Option<Compressio
                 "unsupported compression {:?}; expected `gzip` or `none`",
                 value.trim()
             ),
+        )),
+    }
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, OtlpError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(env_err(
+            var,
+            format!("expected `true` or `false`, got {:?}", value.trim()),
         )),
     }
 }
@@ -1196,6 +1443,8 @@ struct Prepared {
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
     timeout: Duration,
     compression: Option<Compression>,
+    /// TLS of an `https://` endpoint.
+    tls: Option<Arc<TlsClient>>,
 }
 
 fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, OtlpError> {
@@ -1208,21 +1457,20 @@ fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, OtlpError> {
     let uri: http::Uri = endpoint
         .parse()
         .map_err(|e| cfg_err(what_endpoint, format!("{endpoint:?} is not a URL: {e}")))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(cfg_err(
-                what_endpoint,
-                format!("{endpoint:?}: https needs TLS, which this build does not include"),
-            ));
-        }
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
         _ => {
+            let or = match s.protocol {
+                Protocol::Grpc => " (or be host:port)",
+                Protocol::HttpProtobuf => "",
+            };
             return Err(cfg_err(
                 what_endpoint,
-                format!("{endpoint:?} must start with http://"),
+                format!("{endpoint:?} must start with http:// or https://{or}"),
             ));
         }
-    }
+    };
     if uri.host().is_none_or(str::is_empty) {
         return Err(cfg_err(what_endpoint, format!("{endpoint:?} has no host")));
     }
@@ -1243,13 +1491,82 @@ fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, OtlpError> {
             .map_err(|_| cfg_err("header value", format!("the value of {k:?} is not valid")))?;
         headers.push((name, value));
     }
+    // Mutual TLS needs both files, whatever the endpoint.
+    match (&s.tls.client_certificate, &s.tls.client_key) {
+        (Some(_), Some(_)) | (None, None) => {}
+        (Some(cert), None) => {
+            return Err(cert.origin.error(
+                "a client certificate needs a client key (mutual TLS): set both or neither",
+            ));
+        }
+        (None, Some(key)) => {
+            return Err(key.origin.error(
+                "a client key needs a client certificate (mutual TLS): set both or neither",
+            ));
+        }
+    }
+    let tls = if https {
+        Some(Arc::new(load_tls(&s.tls, what_endpoint, &endpoint)?))
+    } else {
+        None
+    };
     Ok(Prepared {
         endpoint,
         protocol: s.protocol,
         headers,
         timeout: s.timeout,
         compression: s.compression,
+        tls,
     })
+}
+
+/// Reads and checks the TLS files of an `https://` endpoint.
+#[cfg(feature = "otlp-tls")]
+fn load_tls(t: &TlsFiles, _what: &'static str, _endpoint: &str) -> Result<TlsClient, OtlpError> {
+    use crate::export::otlp_wire::TlsInput;
+    let read = |f: &PemFile| {
+        std::fs::read(&f.path).map_err(|e| {
+            f.origin
+                .error(format!("cannot read {}: {e}", f.path.display()))
+        })
+    };
+    let ca = t.certificate.as_ref().map(read).transpose()?;
+    let identity = match (&t.client_certificate, &t.client_key) {
+        (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+        _ => None,
+    };
+    let identity = identity.as_ref().map(|(c, k)| (&c[..], &k[..]));
+    TlsClient::new(ca.as_deref(), identity).map_err(|e| {
+        let (file, setting) = match e.input {
+            TlsInput::Certificate => (&t.certificate, "certificate"),
+            TlsInput::ClientCertificate => (&t.client_certificate, "client certificate"),
+            TlsInput::ClientKey => (&t.client_key, "client key"),
+        };
+        match file {
+            Some(f) => f
+                .origin
+                .error(format!("{}: {}", f.path.display(), e.reason)),
+            None => cfg_err(
+                setting,
+                format!(
+                    "{} (set {OTEL_EXPORTER_OTLP_CERTIFICATE} or OtlpConfig::certificate)",
+                    e.reason
+                ),
+            ),
+        }
+    })
+}
+
+/// Without the `otlp-tls` feature, `https://` is refused.
+#[cfg(not(feature = "otlp-tls"))]
+fn load_tls(_t: &TlsFiles, what: &'static str, endpoint: &str) -> Result<TlsClient, OtlpError> {
+    Err(cfg_err(
+        what,
+        format!(
+            "{endpoint:?}: https needs TLS, which this build does not include \
+             (enable the otlp-tls feature of datapunk-log)"
+        ),
+    ))
 }
 
 /// Sets the configured gRPC metadata on each request, last, so it wins over
@@ -1279,21 +1596,9 @@ impl tonic::service::Interceptor for MetadataInterceptor {
 /// they win over what `opentelemetry-otlp` read from the environment.
 #[derive(Debug)]
 struct HeaderClient {
-    inner: opentelemetry_http::hyper::HyperClient,
+    inner: HyperTransport,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
-
-type HttpFuture<'a> = Pin<
-    Box<
-        dyn Future<
-                Output = Result<
-                    opentelemetry_http::Response<opentelemetry_http::Bytes>,
-                    opentelemetry_http::HttpError,
-                >,
-            > + Send
-            + 'a,
-    >,
->;
 
 impl opentelemetry_http::HttpClient for HeaderClient {
     fn send_bytes<'life0, 'async_trait>(
@@ -1325,6 +1630,11 @@ fn tonic_config<B: WithTonicConfig>(
         .with_interceptor(MetadataInterceptor(Arc::new(
             tonic::metadata::MetadataMap::from_headers(headers),
         )));
+    #[cfg(feature = "otlp-tls")]
+    let b = match &p.tls {
+        Some(tls) => b.with_tls_config(tls.tonic_config(p.timeout)),
+        None => b,
+    };
     match p.compression {
         Some(Compression::Gzip) => b.with_compression(opentelemetry_otlp::Compression::Gzip),
         None => b,
@@ -1337,7 +1647,7 @@ fn http_config<B: WithHttpConfig>(
     retry: &opentelemetry_otlp::RetryPolicy,
 ) -> B {
     let client = HeaderClient {
-        inner: opentelemetry_http::hyper::HyperClient::with_default_connector(p.timeout, None),
+        inner: HyperTransport::new(p.timeout, p.tls.as_deref()),
         headers: p.headers.clone(),
     };
     let b = b.with_retry_policy(retry.clone()).with_http_client(client);
@@ -1399,6 +1709,7 @@ fn wire_settings(p: &Prepared, max_retries: usize) -> WireSettings {
         timeout: p.timeout,
         gzip: p.compression == Some(Compression::Gzip),
         max_retries,
+        tls: p.tls.clone(),
     }
 }
 
@@ -1597,9 +1908,11 @@ impl fmt::Debug for OtlpExporter {
 }
 
 impl OtlpExporter {
-    /// Validates `config` (endpoints are `http://` URLs, headers are valid,
-    /// sizes and timeouts are not zero). Creates no runtime and opens no
-    /// connection: that happens on the export thread.
+    /// Validates `config` (endpoints are `http://` or `https://` URLs,
+    /// headers are valid, sizes and timeouts are not zero) and, for an
+    /// `https://` endpoint, reads and checks the TLS files (CA certificates,
+    /// client certificate and key) or loads the system's roots. Creates no
+    /// runtime and opens no connection: that happens on the export thread.
     pub fn new(config: OtlpConfig) -> Result<OtlpExporter, OtlpError> {
         let logs_cfg = if config.logs_enabled {
             Some(prepare(&config, Signal::Logs)?)
@@ -2166,13 +2479,7 @@ mod tests {
     #[test]
     fn new_validates_without_a_runtime() {
         assert!(OtlpExporter::new(OtlpConfig::default()).is_ok());
-        for bad in [
-            "localhost:4317",
-            "https://c:4317",
-            "ftp://c",
-            "http://",
-            "not a url",
-        ] {
+        for bad in ["ftp://c", "http://", "not a url"] {
             let e = OtlpExporter::new(OtlpConfig::default().endpoint(bad));
             assert!(
                 matches!(e, Err(OtlpError::InvalidConfig { .. })),
@@ -2183,6 +2490,35 @@ mod tests {
         assert!(OtlpExporter::new(OtlpConfig::default().header("k", "a\nb")).is_err());
         assert!(OtlpExporter::new(OtlpConfig::default().timeout(Duration::ZERO)).is_err());
         assert!(OtlpExporter::new(OtlpConfig::default().batch_size(0)).is_err());
+        // HTTP/protobuf needs a scheme; gRPC without one is `http://` when
+        // insecure.
+        let e = OtlpExporter::new(
+            OtlpConfig::default()
+                .protocol(Protocol::HttpProtobuf)
+                .endpoint("localhost:4318"),
+        );
+        assert!(matches!(e, Err(OtlpError::InvalidConfig { .. })), "{e:?}");
+        assert!(
+            OtlpExporter::new(
+                OtlpConfig::default()
+                    .endpoint("localhost:4317")
+                    .insecure(true)
+            )
+            .is_ok()
+        );
+        // Without TLS, `https://` (and a scheme-less gRPC endpoint that is
+        // not insecure) is refused, saying which feature to enable.
+        #[cfg(not(feature = "otlp-tls"))]
+        for bad in ["https://c:4317", "localhost:4317"] {
+            let e = OtlpExporter::new(OtlpConfig::default().endpoint(bad));
+            match &e {
+                Err(OtlpError::InvalidConfig { setting, reason }) => {
+                    assert_eq!(*setting, "logs endpoint");
+                    assert!(reason.contains("otlp-tls"), "{reason}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
         // A disabled signal is not validated.
         assert!(
             OtlpExporter::new(OtlpConfig::default().logs(false).logs_endpoint("https://x")).is_ok()
@@ -2192,6 +2528,327 @@ mod tests {
         let Ok(rt) = rt else { return };
         let made = rt.block_on(async { OtlpExporter::new(OtlpConfig::default()).is_ok() });
         assert!(made);
+    }
+
+    #[test]
+    fn scheme_less_grpc_endpoints() {
+        let c = cfg(&[(OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4317")]);
+        assert_eq!(c.endpoint_for(Signal::Logs), "https://collector:4317");
+        assert!(!c.insecure_for(Signal::Logs));
+        let c = cfg(&[
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4317"),
+            (OTEL_EXPORTER_OTLP_INSECURE, "true"),
+            (OTEL_EXPORTER_OTLP_TRACES_INSECURE, "false"),
+        ]);
+        assert_eq!(c.endpoint_for(Signal::Logs), "http://collector:4317");
+        assert_eq!(c.endpoint_for(Signal::Traces), "https://collector:4317");
+        // The builder wins; a scheme is never changed.
+        let c = c.insecure(false);
+        assert_eq!(c.endpoint_for(Signal::Logs), "https://collector:4317");
+        let c = c.insecure(true).logs_endpoint("https://l:1");
+        assert_eq!(c.endpoint_for(Signal::Logs), "https://l:1");
+        assert_eq!(c.endpoint_for(Signal::Traces), "http://collector:4317");
+        // HTTP/protobuf: left as is (and refused by `OtlpExporter::new`).
+        let c = cfg(&[
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4318"),
+            (OTEL_EXPORTER_OTLP_INSECURE, "true"),
+        ]);
+        assert_eq!(c.endpoint_for(Signal::Logs), "collector:4318/v1/logs");
+        assert!(OtlpExporter::new(c).is_err());
+    }
+
+    #[test]
+    fn insecure_values() {
+        for (v, b) in [
+            ("true", true),
+            (" TRUE ", true),
+            ("false", false),
+            ("False", false),
+        ] {
+            let c = cfg(&[(OTEL_EXPORTER_OTLP_LOGS_INSECURE, v)]);
+            assert_eq!(c.insecure_for(Signal::Logs), b, "{v}");
+            assert!(!c.insecure_for(Signal::Traces), "{v}");
+        }
+        for var in [
+            OTEL_EXPORTER_OTLP_INSECURE,
+            OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+            OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+        ] {
+            for bad in ["1", "yes", "on", "truee", "t"] {
+                match err(&[(var, bad)]) {
+                    OtlpError::InvalidEnv { var: v, reason } => {
+                        assert_eq!(v, var, "{bad}");
+                        assert!(reason.contains(bad), "{reason}");
+                    }
+                    other => panic!("{var}={bad}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tls_file_precedence() {
+        let c = cfg(&[
+            (OTEL_EXPORTER_OTLP_CERTIFICATE, " /g/ca.pem "),
+            (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, "/t/ca.pem"),
+            (OTEL_EXPORTER_OTLP_CLIENT_KEY, "/g/client.key"),
+            (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, "/g/client.pem"),
+            (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY, "/l/client.key"),
+            (OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE, "/l/client.pem"),
+        ]);
+        let p = |s: &str| Some(PathBuf::from(s));
+        let own = |o: Option<&Path>| o.map(Path::to_path_buf);
+        assert_eq!(own(c.certificate_for(Signal::Logs)), p("/g/ca.pem"));
+        assert_eq!(own(c.certificate_for(Signal::Traces)), p("/t/ca.pem"));
+        assert_eq!(own(c.client_key_for(Signal::Logs)), p("/l/client.key"));
+        assert_eq!(own(c.client_key_for(Signal::Traces)), p("/g/client.key"));
+        assert_eq!(
+            own(c.client_certificate_for(Signal::Logs)),
+            p("/l/client.pem")
+        );
+        assert_eq!(
+            own(c.client_certificate_for(Signal::Traces)),
+            p("/g/client.pem")
+        );
+        // The builder wins over both.
+        let c = c
+            .certificate("/b/ca.pem")
+            .client_key("/b/k")
+            .client_certificate("/b/c");
+        for signal in [Signal::Logs, Signal::Traces] {
+            assert_eq!(own(c.certificate_for(signal)), p("/b/ca.pem"));
+            assert_eq!(own(c.client_key_for(signal)), p("/b/k"));
+            assert_eq!(own(c.client_certificate_for(signal)), p("/b/c"));
+        }
+        // Defaults: no files (the system's roots), not insecure.
+        let d = OtlpConfig::default();
+        assert_eq!(d.certificate_for(Signal::Logs), None);
+        assert_eq!(d.client_key_for(Signal::Traces), None);
+        assert!(!d.insecure_for(Signal::Logs));
+    }
+
+    #[test]
+    fn client_key_and_certificate_come_together() {
+        // Checked whatever the endpoint (an http:// one here).
+        let c = cfg(&[(OTEL_EXPORTER_OTLP_CLIENT_KEY, "/k.pem")]);
+        match OtlpExporter::new(c) {
+            Err(OtlpError::InvalidEnv { var, reason }) => {
+                assert_eq!(var, OTEL_EXPORTER_OTLP_CLIENT_KEY);
+                assert!(reason.contains("client certificate"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = cfg(&[(OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, "/c.pem")]);
+        match OtlpExporter::new(c) {
+            Err(OtlpError::InvalidEnv { var, .. }) => {
+                assert_eq!(var, OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE);
+            }
+            other => panic!("{other:?}"),
+        }
+        match OtlpExporter::new(OtlpConfig::default().client_certificate("/c.pem")) {
+            Err(OtlpError::InvalidConfig { setting, .. }) => {
+                assert_eq!(setting, "client certificate");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A disabled signal is not checked.
+        let c = OtlpConfig::default()
+            .client_key("/k.pem")
+            .logs(false)
+            .spans(false);
+        assert!(OtlpExporter::new(c).is_ok());
+        // Files of an http:// endpoint are not read.
+        let c = OtlpConfig::default()
+            .certificate("/does/not/exist.pem")
+            .client_key("/nope.key")
+            .client_certificate("/nope.pem");
+        assert!(OtlpExporter::new(c).is_ok());
+    }
+
+    /// A temp directory with a CA, a client certificate and key signed by
+    /// it, and bad files; removed on drop.
+    #[cfg(feature = "otlp-tls")]
+    struct TlsFixture {
+        dir: PathBuf,
+    }
+
+    #[cfg(feature = "otlp-tls")]
+    impl TlsFixture {
+        fn new(name: &str) -> TlsFixture {
+            use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+            let dir = std::env::temp_dir().join(format!(
+                "datapunk-log-otlp-unit-{name}-{}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+            ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca_key = KeyPair::generate().expect("key");
+            let ca_cert = ca.self_signed(&ca_key).expect("CA");
+            let issuer = Issuer::new(ca, ca_key);
+            let client_key = KeyPair::generate().expect("key");
+            let client = CertificateParams::new(vec!["client".to_string()])
+                .expect("params")
+                .signed_by(&client_key, &issuer)
+                .expect("client");
+            let other_key = KeyPair::generate().expect("key");
+            let files = [
+                ("ca.pem", ca_cert.pem()),
+                ("client.pem", client.pem()),
+                ("client.key", client_key.serialize_pem()),
+                ("other.key", other_key.serialize_pem()),
+                ("garbage.pem", "not a PEM file at all\n".to_string()),
+                (
+                    "broken.pem",
+                    "-----BEGIN CERTIFICATE-----\nsecret!!\n-----END CERTIFICATE-----\n"
+                        .to_string(),
+                ),
+                (
+                    "broken.key",
+                    "-----BEGIN PRIVATE KEY-----\nsecret!!\n-----END PRIVATE KEY-----\n"
+                        .to_string(),
+                ),
+            ];
+            for (name, text) in files {
+                std::fs::write(dir.join(name), text).expect("write");
+            }
+            TlsFixture { dir }
+        }
+
+        fn path(&self, name: &str) -> String {
+            self.dir.join(name).to_string_lossy().into_owned()
+        }
+    }
+
+    #[cfg(feature = "otlp-tls")]
+    impl Drop for TlsFixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    #[cfg(feature = "otlp-tls")]
+    #[test]
+    fn tls_files_are_read_and_checked_by_new() {
+        let f = TlsFixture::new("files");
+        let https = |vars: &[(&str, &str)]| {
+            let mut v = vec![(OTEL_EXPORTER_OTLP_ENDPOINT, "https://collector:4317")];
+            v.extend_from_slice(vars);
+            OtlpExporter::new(cfg(&v))
+        };
+        // Valid: a CA file, with and without a client identity.
+        let (ca, client, key) = (f.path("ca.pem"), f.path("client.pem"), f.path("client.key"));
+        assert!(https(&[(OTEL_EXPORTER_OTLP_CERTIFICATE, &ca)]).is_ok());
+        assert!(
+            https(&[
+                (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
+                (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &client),
+                (OTEL_EXPORTER_OTLP_CLIENT_KEY, &key),
+            ])
+            .is_ok()
+        );
+        // Scheme-less gRPC: https, so the files are read.
+        let missing = f.path("missing.pem");
+        let e = OtlpExporter::new(
+            OtlpConfig::default()
+                .endpoint("collector:4317")
+                .certificate(&missing),
+        );
+        match e {
+            Err(OtlpError::InvalidConfig { setting, reason }) => {
+                assert_eq!(setting, "certificate");
+                assert!(reason.contains(&missing), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Each bad file names its variable and its path.
+        let garbage = f.path("garbage.pem");
+        let broken_cert = f.path("broken.pem");
+        let broken_key = f.path("broken.key");
+        let other_key = f.path("other.key");
+        // (variables, the variable named, the path named)
+        type Row<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let table: &[Row<'_>] = &[
+            (
+                &[(OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, &missing)],
+                OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+                &missing,
+            ),
+            (
+                &[(OTEL_EXPORTER_OTLP_CERTIFICATE, &garbage)],
+                OTEL_EXPORTER_OTLP_CERTIFICATE,
+                &garbage,
+            ),
+            (
+                &[(OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, &broken_cert)],
+                OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+                &broken_cert,
+            ),
+            (
+                // The key file instead of the CA: no certificate in it.
+                &[(OTEL_EXPORTER_OTLP_CERTIFICATE, &key)],
+                OTEL_EXPORTER_OTLP_CERTIFICATE,
+                &key,
+            ),
+            (
+                &[
+                    (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
+                    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &missing),
+                    (OTEL_EXPORTER_OTLP_CLIENT_KEY, &key),
+                ],
+                OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+                &missing,
+            ),
+            (
+                &[
+                    (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
+                    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &client),
+                    (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY, &broken_key),
+                ],
+                OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+                &broken_key,
+            ),
+            (
+                &[
+                    (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
+                    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &client),
+                    (OTEL_EXPORTER_OTLP_CLIENT_KEY, &garbage),
+                ],
+                OTEL_EXPORTER_OTLP_CLIENT_KEY,
+                &garbage,
+            ),
+            (
+                // A key that is not the certificate's.
+                &[
+                    (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
+                    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &client),
+                    (OTEL_EXPORTER_OTLP_CLIENT_KEY, &other_key),
+                ],
+                OTEL_EXPORTER_OTLP_CLIENT_KEY,
+                &other_key,
+            ),
+        ];
+        for (vars, var, path) in table {
+            match https(vars) {
+                Err(OtlpError::InvalidEnv { var: v, reason }) => {
+                    assert_eq!(v, *var, "{vars:?}: {reason}");
+                    assert!(reason.contains(path), "{vars:?}: {reason}");
+                    // The contents are never echoed.
+                    assert!(!reason.contains("secret"), "{reason}");
+                }
+                other => panic!("{vars:?}: {other:?}"),
+            }
+        }
+        // Only the signals that use TLS read their files.
+        let c = cfg(&[
+            (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://l:4317"),
+            (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "https://t:4317"),
+            (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, &missing),
+            (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, &ca),
+        ]);
+        assert!(OtlpExporter::new(c).is_ok());
     }
 
     const TRACE: TraceContext = TraceContext {

@@ -47,8 +47,24 @@
 //! backoff from 100 ms to 1.6 s plus up to 100 ms of jitter, waiting at least
 //! what `Retry-After` (seconds or HTTP date) or `google.rpc.RetryInfo` asks
 //! for (capped at 30 s), at most `max_retries` times and within the timeout.
+//!
+//! # TLS
+//!
+//! With the `otlp-tls` feature, an `https://` endpoint is reached over TLS
+//! (rustls, the `ring` provider unless the process installed another default
+//! rustls `CryptoProvider`). [`TlsClient`] holds what one signal
+//! needs, loaded and checked when the exporter is made: the trust anchors
+//! (the configured CA file, or the system's roots) and the optional client
+//! certificate and key of mutual TLS. The gRPC channel gets them as a tonic
+//! `ClientTlsConfig`; the HTTP client ([`HyperTransport`]) as a
+//! `hyper-rustls` connector. The SDK path (`opentelemetry-otlp`) is given the
+//! same two, so the four paths verify the same way. Without the feature
+//! [`TlsClient`] is an empty type and `https://` is refused earlier, when the
+//! configuration is validated.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf as _, BufMut as _, Bytes};
@@ -522,6 +538,8 @@ pub(crate) struct WireSettings {
     pub(crate) timeout: Duration,
     pub(crate) gzip: bool,
     pub(crate) max_retries: usize,
+    /// TLS of an `https://` endpoint; `None` for `http://`.
+    pub(crate) tls: Option<Arc<TlsClient>>,
 }
 
 enum Inner {
@@ -531,7 +549,7 @@ enum Inner {
     },
     Http {
         /// Boxed: much larger than the gRPC variant.
-        client: Box<opentelemetry_http::hyper::HyperClient>,
+        client: Box<HyperTransport>,
         uri: http::Uri,
         headers: http::HeaderMap,
     },
@@ -590,21 +608,23 @@ impl WireClient {
         }
         let inner = match settings.protocol {
             WireProtocol::Grpc => {
-                let endpoint = tonic::transport::Endpoint::from_shared(settings.endpoint.clone())
-                    .map_err(|e| format!("invalid endpoint {:?}: {e}", settings.endpoint))?
-                    .timeout(settings.timeout);
+                let mut endpoint =
+                    tonic::transport::Endpoint::from_shared(settings.endpoint.clone())
+                        .map_err(|e| format!("invalid endpoint {:?}: {e}", settings.endpoint))?
+                        .timeout(settings.timeout);
+                if let Some(tls) = &settings.tls {
+                    endpoint = tls.grpc_endpoint(endpoint, settings.timeout)?;
+                }
                 Inner::Grpc {
                     channel: endpoint.connect_lazy(),
                     metadata: tonic::metadata::MetadataMap::from_headers(headers),
                 }
             }
             WireProtocol::Http => Inner::Http {
-                client: Box::new(
-                    opentelemetry_http::hyper::HyperClient::with_default_connector(
-                        settings.timeout,
-                        None,
-                    ),
-                ),
+                client: Box::new(HyperTransport::new(
+                    settings.timeout,
+                    settings.tls.as_deref(),
+                )),
                 uri: settings
                     .endpoint
                     .parse()
@@ -772,7 +792,7 @@ fn classify_grpc(status: &tonic::Status) -> Attempt {
 }
 
 async fn http_attempt(
-    client: &opentelemetry_http::hyper::HyperClient,
+    client: &HyperTransport,
     uri: &http::Uri,
     headers: &http::HeaderMap,
     body: &Bytes,
@@ -834,6 +854,270 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
             .unwrap_or(Duration::ZERO)
             .min(Duration::from_secs(600)),
     )
+}
+
+// ---------------------------------------------------------------------------
+// HTTP client and TLS
+// ---------------------------------------------------------------------------
+
+/// The future of [`opentelemetry_http::HttpClient::send_bytes`].
+pub(crate) type HttpFuture<'a> = Pin<
+    Box<
+        dyn Future<
+                Output = Result<
+                    opentelemetry_http::Response<opentelemetry_http::Bytes>,
+                    opentelemetry_http::HttpError,
+                >,
+            > + Send
+            + 'a,
+    >,
+>;
+
+/// The hyper client of the HTTP paths: plain for `http://`, through a
+/// rustls connector for `https://`.
+#[derive(Debug)]
+pub(crate) enum HyperTransport {
+    /// No TLS.
+    Plain(opentelemetry_http::hyper::HyperClient),
+    /// TLS (and clear `http://` too, which it is never given).
+    #[cfg(feature = "otlp-tls")]
+    Tls(
+        opentelemetry_http::hyper::HyperClient<
+            hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        >,
+    ),
+}
+
+impl HyperTransport {
+    /// A client with the request timeout `timeout`, over TLS when `tls` is
+    /// given. Must be used inside a tokio runtime.
+    pub(crate) fn new(timeout: Duration, tls: Option<&TlsClient>) -> HyperTransport {
+        match tls {
+            None => HyperTransport::Plain(
+                opentelemetry_http::hyper::HyperClient::with_default_connector(timeout, None),
+            ),
+            #[cfg(feature = "otlp-tls")]
+            Some(tls) => HyperTransport::Tls(opentelemetry_http::hyper::HyperClient::new(
+                tls.https_connector(),
+                timeout,
+                None,
+            )),
+            #[cfg(not(feature = "otlp-tls"))]
+            Some(tls) => match *tls {},
+        }
+    }
+}
+
+impl opentelemetry_http::HttpClient for HyperTransport {
+    fn send_bytes<'life0, 'async_trait>(
+        &'life0 self,
+        request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
+    ) -> HttpFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self {
+            HyperTransport::Plain(c) => c.send_bytes(request),
+            #[cfg(feature = "otlp-tls")]
+            HyperTransport::Tls(c) => c.send_bytes(request),
+        }
+    }
+}
+
+/// Without the `otlp-tls` feature there is no TLS: this type has no value.
+#[cfg(not(feature = "otlp-tls"))]
+#[derive(Debug)]
+pub(crate) enum TlsClient {}
+
+#[cfg(not(feature = "otlp-tls"))]
+impl TlsClient {
+    fn grpc_endpoint(
+        &self,
+        _endpoint: tonic::transport::Endpoint,
+        _timeout: Duration,
+    ) -> Result<tonic::transport::Endpoint, String> {
+        match *self {}
+    }
+}
+
+/// Which TLS input a [`TlsError`] is about.
+#[cfg(feature = "otlp-tls")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TlsInput {
+    /// The CA certificates (or the system's roots).
+    Certificate,
+    /// The client certificate (chain).
+    ClientCertificate,
+    /// The client's private key.
+    ClientKey,
+}
+
+/// Why TLS material could not be used.
+#[cfg(feature = "otlp-tls")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TlsError {
+    pub(crate) input: TlsInput,
+    pub(crate) reason: String,
+}
+
+/// One signal's TLS client settings, checked (see the [module docs](self#tls)).
+#[cfg(feature = "otlp-tls")]
+pub(crate) struct TlsClient {
+    /// The trust anchors, for tonic.
+    anchors: Vec<rustls::pki_types::TrustAnchor<'static>>,
+    /// The client certificate chain and key, PEM, for tonic.
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+    /// The same, for the HTTP connector.
+    config: Arc<rustls::ClientConfig>,
+}
+
+#[cfg(feature = "otlp-tls")]
+impl std::fmt::Debug for TlsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never prints the key.
+        f.debug_struct("TlsClient")
+            .field("trust_anchors", &self.anchors.len())
+            .field("client_auth", &self.identity.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The system's roots, loaded once per process (or why there are none).
+#[cfg(feature = "otlp-tls")]
+fn system_roots() -> Result<&'static [rustls::pki_types::TrustAnchor<'static>], String> {
+    static ROOTS: std::sync::OnceLock<
+        Result<Vec<rustls::pki_types::TrustAnchor<'static>>, String>,
+    > = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let mut store = rustls::RootCertStore::empty();
+            store.add_parsable_certificates(found.certs);
+            if store.is_empty() {
+                let why = match found.errors.first() {
+                    Some(e) => format!(": {e}"),
+                    None => String::new(),
+                };
+                return Err(format!(
+                    "the system has no usable root certificates{why}; give a CA file"
+                ));
+            }
+            Ok(store.roots)
+        })
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+#[cfg(feature = "otlp-tls")]
+impl TlsClient {
+    /// Checks and assembles one signal's TLS material: `ca_pem`, the PEM of
+    /// the CA certificates that verify the collector (`None`: the system's
+    /// roots), and `identity`, the PEM of the client certificate chain and
+    /// of its private key (mutual TLS).
+    pub(crate) fn new(
+        ca_pem: Option<&[u8]>,
+        identity: Option<(&[u8], &[u8])>,
+    ) -> Result<TlsClient, TlsError> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let err = |input, reason: String| TlsError { input, reason };
+        let certs = |input, pem: &[u8]| -> Result<Vec<CertificateDer<'static>>, TlsError> {
+            let certs = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(input, format!("not a valid PEM file: {e}")))?;
+            if certs.is_empty() {
+                return Err(err(input, "holds no PEM CERTIFICATE".into()));
+            }
+            Ok(certs)
+        };
+
+        let anchors = match ca_pem {
+            None => system_roots()
+                .map_err(|e| err(TlsInput::Certificate, e))?
+                .to_vec(),
+            Some(pem) => {
+                let mut store = rustls::RootCertStore::empty();
+                for (i, c) in certs(TlsInput::Certificate, pem)?.into_iter().enumerate() {
+                    store.add(c).map_err(|e| {
+                        err(
+                            TlsInput::Certificate,
+                            format!("certificate {} is not a usable CA: {e}", i + 1),
+                        )
+                    })?;
+                }
+                store.roots
+            }
+        };
+
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(TlsInput::Certificate, format!("TLS setup: {e}")))?
+            .with_root_certificates(rustls::RootCertStore {
+                roots: anchors.clone(),
+            });
+        let (config, identity) = match identity {
+            None => (builder.with_no_client_auth(), None),
+            Some((cert_pem, key_pem)) => {
+                let chain = certs(TlsInput::ClientCertificate, cert_pem)?;
+                // Key errors never echo the file's contents.
+                let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
+                    let why = match e {
+                        rustls::pki_types::pem::Error::NoItemsFound => "holds no PEM private key",
+                        _ => "is not a valid PEM private key",
+                    };
+                    err(TlsInput::ClientKey, why.into())
+                })?;
+                let config = builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    err(
+                        TlsInput::ClientKey,
+                        format!("cannot be used with the client certificate: {e}"),
+                    )
+                })?;
+                (config, Some((cert_pem.to_vec(), key_pem.to_vec())))
+            }
+        };
+        Ok(TlsClient {
+            anchors,
+            identity,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The tonic TLS settings (also given to `opentelemetry-otlp`).
+    pub(crate) fn tonic_config(&self, timeout: Duration) -> tonic::transport::ClientTlsConfig {
+        let c = tonic::transport::ClientTlsConfig::new()
+            .trust_anchors(self.anchors.iter().cloned())
+            .timeout(timeout);
+        match &self.identity {
+            Some((cert, key)) => c.identity(tonic::transport::Identity::from_pem(cert, key)),
+            None => c,
+        }
+    }
+
+    fn grpc_endpoint(
+        &self,
+        endpoint: tonic::transport::Endpoint,
+        timeout: Duration,
+    ) -> Result<tonic::transport::Endpoint, String> {
+        endpoint
+            .tls_config(self.tonic_config(timeout))
+            .map_err(|e| format!("TLS setup: {e}"))
+    }
+
+    /// An HTTPS connector (HTTP/1.1) with these settings.
+    pub(crate) fn https_connector(
+        &self,
+    ) -> hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector> {
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*self.config).clone())
+            .https_or_http()
+            .enable_http1()
+            .build()
+    }
 }
 
 // ---------------------------------------------------------------------------

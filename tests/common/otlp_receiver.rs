@@ -5,6 +5,10 @@
 //! Every accepted export request is stored; `logs()` / `spans()` flatten them.
 //! Faults (`Mode`) can be switched at runtime and apply to both servers.
 //!
+//! `Receiver::start_tls` serves both over TLS instead (tonic's
+//! `ServerTlsConfig` for gRPC, tokio-rustls in front of the HTTP server),
+//! optionally requiring a client certificate (mutual TLS).
+//!
 //! Self-contained: include with
 //! `#[path = "common/otlp_receiver.rs"] mod otlp_receiver;`.
 #![allow(dead_code)]
@@ -40,7 +44,10 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
 use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -50,6 +57,19 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Grace period for open connections once shutdown is signalled.
 const GRACE: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(5);
+/// Bound of one TLS handshake on the HTTP server.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// TLS of both servers.
+#[derive(Clone, Debug)]
+pub struct TlsOptions {
+    /// The server's certificate chain, PEM.
+    pub cert_pem: String,
+    /// The server's private key, PEM.
+    pub key_pem: String,
+    /// When set, a client certificate signed by this CA (PEM) is required.
+    pub client_ca_pem: Option<String>,
+}
 
 /// Fault injection, applied to both servers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -148,6 +168,8 @@ struct Shared {
     traces: Mutex<Vec<Stored<ExportTraceServiceRequest>>>,
     mode: Mutex<Mode>,
     failed: AtomicUsize,
+    /// TLS handshakes the HTTP server failed or gave up.
+    tls_failures: AtomicUsize,
 }
 
 /// Locks, ignoring poisoning: server tasks must never panic.
@@ -210,6 +232,7 @@ pub struct Receiver {
     shared: Arc<Shared>,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
+    tls: bool,
     shutdown: watch::Sender<bool>,
     done: Option<mpsc::Receiver<()>>,
     thread: Option<JoinHandle<()>>,
@@ -219,6 +242,26 @@ impl Receiver {
     /// Binds both servers on 127.0.0.1 ephemeral ports and starts them on a
     /// background thread. Panics if binding or thread creation fails.
     pub fn start() -> Receiver {
+        Receiver::start_with(None)
+    }
+
+    /// As `start`, both servers over TLS. Panics if the TLS material is
+    /// unusable.
+    pub fn start_tls(tls: TlsOptions) -> Receiver {
+        Receiver::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<TlsOptions>) -> Receiver {
+        // Checked here, so that a bad setup fails the test at once.
+        let http_tls = tls
+            .as_ref()
+            .map(|t| http_tls_acceptor(t).unwrap_or_else(|e| panic!("HTTP TLS setup: {e}")));
+        if let Some(t) = &tls
+            && let Err(e) = tonic::transport::Server::builder().tls_config(grpc_tls_config(t))
+        {
+            panic!("gRPC TLS setup: {e}");
+        }
+        let is_tls = tls.is_some();
         let grpc_std = std::net::TcpListener::bind("127.0.0.1:0").expect("bind grpc listener");
         let http_std = std::net::TcpListener::bind("127.0.0.1:0").expect("bind http listener");
         grpc_std.set_nonblocking(true).expect("nonblocking");
@@ -240,7 +283,14 @@ impl Receiver {
         let thread = std::thread::Builder::new()
             .name("otlp-receiver".into())
             .spawn(move || {
-                rt.block_on(run_servers(grpc_std, http_std, thread_shared, shutdown_rx));
+                rt.block_on(run_servers(
+                    grpc_std,
+                    http_std,
+                    thread_shared,
+                    shutdown_rx,
+                    tls,
+                    http_tls,
+                ));
                 rt.shutdown_timeout(GRACE);
                 let _ = done_tx.send(());
             })
@@ -250,21 +300,32 @@ impl Receiver {
             shared,
             grpc_addr,
             http_addr,
+            tls: is_tls,
             shutdown,
             done: Some(done),
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT` of the gRPC server.
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
+    /// `http://127.0.0.1:PORT` of the gRPC server (`https://` with TLS).
     pub fn grpc_endpoint(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+        format!("{}://{}", self.scheme(), self.grpc_addr)
     }
 
     /// Base `http://127.0.0.1:PORT` of the HTTP server (serves `/v1/logs`,
-    /// `/v1/traces`).
+    /// `/v1/traces`; `https://` with TLS).
     pub fn http_endpoint(&self) -> String {
-        format!("http://{}", self.http_addr)
+        format!("{}://{}", self.scheme(), self.http_addr)
+    }
+
+    /// TLS handshakes the HTTP server failed (a client that rejected the
+    /// server's certificate, or that the server rejected).
+    pub fn tls_handshake_failures(&self) -> usize {
+        self.shared.tls_failures.load(Ordering::SeqCst)
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -445,15 +506,73 @@ async fn shutdown_signal(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+fn grpc_tls_config(tls: &TlsOptions) -> tonic::transport::ServerTlsConfig {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let c = ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+    match &tls.client_ca_pem {
+        Some(ca) => c.client_ca_root(Certificate::from_pem(ca)),
+        None => c,
+    }
+}
+
+fn http_tls_acceptor(tls: &TlsOptions) -> Result<TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("server certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())
+        .map_err(|e| format!("server key: {e}"))?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match &tls.client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                let c = c.map_err(|e| format!("client CA: {e}"))?;
+                roots.add(c).map_err(|e| format!("client CA: {e}"))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| format!("client verifier: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("server certificate and key: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
 async fn run_servers(
     grpc_std: std::net::TcpListener,
     http_std: std::net::TcpListener,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
+    tls: Option<TlsOptions>,
+    http_tls: Option<TlsAcceptor>,
 ) {
     let grpc_task = match tokio::net::TcpListener::from_std(grpc_std) {
         Ok(listener) => {
-            let router = tonic::transport::Server::builder()
+            let mut server = tonic::transport::Server::builder();
+            if let Some(t) = &tls {
+                // Checked in `start_with`.
+                server = match server.tls_config(grpc_tls_config(t)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("otlp_receiver: grpc tls: {e}");
+                        tonic::transport::Server::builder()
+                    }
+                };
+            }
+            let router = server
                 .add_service(
                     LogsServiceServer::new(GrpcLogs(shared.clone()))
                         .accept_compressed(CompressionEncoding::Gzip),
@@ -478,6 +597,7 @@ async fn run_servers(
             listener,
             shared.clone(),
             shutdown.clone(),
+            http_tls,
         ))),
         Err(e) => {
             eprintln!("otlp_receiver: http listener: {e}");
@@ -589,6 +709,7 @@ async fn serve_http(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -605,19 +726,39 @@ async fn serve_http(
         };
         let shared = shared.clone();
         let conn_shutdown = shutdown.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle_http(req, shared.clone()));
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = shutdown_signal(conn_shutdown) => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(GRACE, conn).await;
+            let Some(acceptor) = tls else {
+                serve_http_connection(stream, shared, conn_shutdown).await;
+                return;
+            };
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => serve_http_connection(stream, shared, conn_shutdown).await,
+                _ => {
+                    shared.tls_failures.fetch_add(1, Ordering::SeqCst);
                 }
             }
         });
+    }
+}
+
+async fn serve_http_connection<IO>(
+    stream: IO,
+    shared: Arc<Shared>,
+    conn_shutdown: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| handle_http(req, shared.clone()));
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown_signal(conn_shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(GRACE, conn).await;
+        }
     }
 }
 
