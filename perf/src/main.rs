@@ -4,12 +4,15 @@
 //!
 //! Runs every subject of the profile through the latency scenario (call,
 //! burst, disabled) and the throughput scenario, then the span scenario
-//! and the OTLP scenario with their own subjects, each in a child process
+//! and the OTLP scenario with their own subjects, then the collector
+//! scenario (datapunk-log with a collector absent, up, down, stalled), each
+//! in a child process
 //! (the same executable re-run with a hidden `--scenario` argument: one
 //! logging engine per process, and a fresh process per configuration), then
 //! prints a table (or, with `--json`, one JSON object) and writes the JSON
 //! summary to `perf/results/<profile>-latest.json`.
 
+mod collector;
 mod otlp;
 mod probe;
 mod profile;
@@ -26,7 +29,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use profile::Profile;
-use results::{LatencyResult, Machine, ScenarioRun, SubjectResult, Summary, ThroughputResult};
+use results::{
+    CollectorRun, LatencyResult, Machine, ScenarioRun, SubjectResult, Summary, ThroughputResult,
+};
 use scenario::{ChildSpec, ScenarioKind};
 use subject::SubjectKind;
 use tsc::Calibration;
@@ -38,8 +43,8 @@ usage: perf [--profile FILE] [--json] [--subjects NAME,...] [--scenarios NAME,..
   --json             print the summary as one JSON object on stdout
   --subjects LIST    run these subjects instead of the profile's, in this order
                      (each scenario runs those of them it can)
-  --scenarios LIST   run these scenarios (latency, throughput, spans, otlp)
-                     instead
+  --scenarios LIST   run these scenarios (latency, throughput, spans, otlp,
+                     collector) instead
   --results FILE     where to write the JSON summary
                      (default: perf/results/<profile>-latest.json)
   --list-subjects    print the subjects a profile may name
@@ -123,16 +128,11 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
             }
             "--list-subjects" => {
                 for k in subject::ALL_SUBJECTS {
-                    let scens: Vec<&str> = [
-                        ScenarioKind::Latency,
-                        ScenarioKind::Throughput,
-                        ScenarioKind::Spans,
-                        ScenarioKind::Otlp,
-                    ]
-                    .into_iter()
-                    .filter(|&s| k.runs(s))
-                    .map(ScenarioKind::name)
-                    .collect();
+                    let scens: Vec<&str> = scenario::ALL_SCENARIOS
+                        .into_iter()
+                        .filter(|&s| k.runs(s))
+                        .map(ScenarioKind::name)
+                        .collect();
                     println!(
                         "{:<18} {} [{}]",
                         k.name(),
@@ -241,6 +241,7 @@ fn parent_main(args: Args) -> Result<(), String> {
                 subject: kind,
                 profile: profile.clone(),
                 calibration: cal,
+                condition: None,
             };
             let cpu0 = CpuTimes::now();
             let outcome = run_child(&exe, &spec);
@@ -278,6 +279,7 @@ fn parent_main(args: Args) -> Result<(), String> {
 
     let mut span_runs = Vec::new();
     let mut otlp_runs = Vec::new();
+    let mut collector_runs = Vec::new();
     for &scen in &profile.scenarios {
         match scen {
             ScenarioKind::Spans => {
@@ -286,6 +288,9 @@ fn parent_main(args: Args) -> Result<(), String> {
             ScenarioKind::Otlp => {
                 otlp_runs = run_scenario(&exe, &profile, cal, scen);
             }
+            ScenarioKind::Collector => {
+                collector_runs = run_collector(&exe, &profile, cal);
+            }
             ScenarioKind::Latency | ScenarioKind::Throughput => {}
         }
     }
@@ -293,6 +298,7 @@ fn parent_main(args: Args) -> Result<(), String> {
     let ratios = report::ratios(&subjects, profile.baseline.name());
     let span_ratios = report::span_ratios(&span_runs, profile.baseline);
     let otlp_ratios = report::otlp_ratios(&otlp_runs, profile.baseline);
+    let collector_ratios = report::collector_ratios(&collector_runs);
     let l = &profile.latency;
     let mut notes = vec![
         format!(
@@ -329,6 +335,23 @@ fn parent_main(args: Args) -> Result<(), String> {
             }
         ));
     }
+    if let Some(c) = profile
+        .collector
+        .as_ref()
+        .filter(|_| !collector_runs.is_empty())
+    {
+        notes.push(format!(
+            "collector scenario: datapunk-precise's latency call by the call and burst methods, one process per condition ({}); ring {} MiB pre-faulted (prepare_thread), Overflow::Drop, export_overflow(Drop), null JSON sink; OTLP/gRPC, 512 records/request, request and batch timeout {} ms, shutdown timeout {} ms; counters read after the guard's drop",
+            c.conditions
+                .iter()
+                .map(|x| x.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            c.ring_capacity >> 20,
+            c.export_timeout_ms,
+            c.shutdown_timeout_ms
+        ));
+    }
     let summary = Summary {
         profile: profile.name.clone(),
         profile_path: args.profile.display().to_string(),
@@ -345,6 +368,8 @@ fn parent_main(args: Args) -> Result<(), String> {
         span_ratios,
         otlp: otlp_runs,
         otlp_ratios,
+        collector: collector_runs,
+        collector_ratios,
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
     let out = args
@@ -367,7 +392,8 @@ fn parent_main(args: Args) -> Result<(), String> {
     }
     let failed = summary.subjects.iter().any(|s| !s.errors.is_empty())
         || summary.spans.iter().any(|s| !s.errors.is_empty())
-        || summary.otlp.iter().any(|s| !s.errors.is_empty());
+        || summary.otlp.iter().any(|s| !s.errors.is_empty())
+        || summary.collector.iter().any(|s| !s.errors.is_empty());
     if failed {
         Err("some scenarios failed (see the errors above)".into())
     } else {
@@ -391,6 +417,7 @@ fn run_scenario<T: serde::de::DeserializeOwned>(
             subject: kind,
             profile: profile.clone(),
             calibration: cal,
+            condition: None,
         };
         let cpu0 = CpuTimes::now();
         let outcome = run_child(exe, &spec);
@@ -412,6 +439,49 @@ fn run_scenario<T: serde::de::DeserializeOwned>(
             Err(e) => {
                 eprintln!("FAILED");
                 r.errors.push(format!("{}: {e}", scen.name()));
+            }
+        }
+        runs.push(r);
+    }
+    runs
+}
+
+/// Runs every condition of the collector scenario, each in a child process.
+fn run_collector(exe: &Path, profile: &Profile, cal: Calibration) -> Vec<CollectorRun> {
+    let Some(c) = &profile.collector else {
+        return Vec::new();
+    };
+    let mut runs = Vec::new();
+    for &cond in &c.conditions {
+        let t = Instant::now();
+        eprint!("[perf] {:<18} {:<10} ", cond.name(), "collector");
+        let spec = ChildSpec {
+            scenario: ScenarioKind::Collector,
+            subject: SubjectKind::DatapunkPrecise,
+            profile: profile.clone(),
+            calibration: cal,
+            condition: Some(cond),
+        };
+        let cpu0 = CpuTimes::now();
+        let outcome = run_child(exe, &spec);
+        let foreign = cpu0.and_then(|c0| Some(c0.foreign_cores(&CpuTimes::now()?, t.elapsed())));
+        let mut r = CollectorRun {
+            condition: cond.name().into(),
+            description: collector::condition_description(cond).into(),
+            result: None,
+            foreign_cpu: foreign,
+            errors: Vec::new(),
+        };
+        match outcome
+            .and_then(|v| serde_json::from_value(v).map_err(|e| format!("bad result: {e}")))
+        {
+            Ok(x) => {
+                r.result = Some(x);
+                eprintln!("{:.1} s", t.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                eprintln!("FAILED");
+                r.errors.push(format!("collector {}: {e}", cond.name()));
             }
         }
         runs.push(r);

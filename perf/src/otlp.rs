@@ -156,35 +156,53 @@ fn warm_up(
     Ok(s)
 }
 
+/// datapunk-log's OTLP configuration in the OTLP and collector scenarios:
+/// log records only, over gRPC (no compression) to `endpoint`.
+pub fn grpc_logs_config(endpoint: &str) -> datapunk_log::export::otlp::OtlpConfig {
+    use datapunk_log::export::otlp::{OtlpConfig, Protocol};
+    OtlpConfig::default()
+        .endpoint(endpoint)
+        .protocol(Protocol::Grpc)
+        .spans(false)
+}
+
+/// datapunk-log with a null JSON sink (INFO filter, environment ignored, no
+/// panic hook), so that only the export side does work: the base of the
+/// OTLP and collector scenarios.
+pub fn null_sink_builder(
+    clock: datapunk_log::ClockSource,
+    overflow: datapunk_log::Overflow,
+    export_overflow: datapunk_log::Overflow,
+) -> datapunk_log::Builder {
+    datapunk_log::builder()
+        .null()
+        .ignore_env()
+        .filter("info")
+        .clock(clock)
+        .overflow(overflow)
+        .export_overflow(export_overflow)
+        .panic_hook(false)
+}
+
 fn datapunk(
     kind: SubjectKind,
     p: &OtlpProfile,
     rx: &Receiver,
     limit: Duration,
 ) -> Result<(Sent, Snapshot, Instant), String> {
-    use datapunk_log::export::otlp::{OtlpConfig, Protocol, otlp_stats};
+    use datapunk_log::export::otlp::otlp_stats;
     let clock = if kind == SubjectKind::DatapunkCoarse {
         datapunk_log::ClockSource::Coarse
     } else {
         datapunk_log::ClockSource::Precise
     };
-    let config = OtlpConfig::default()
-        .endpoint(rx.endpoint())
-        .protocol(Protocol::Grpc)
-        .spans(false);
-    let guard = datapunk_log::builder()
-        .null()
-        .ignore_env()
-        .filter("info")
-        .clock(clock)
-        .overflow(datapunk_log::Overflow::Block)
-        .export_overflow(if p.lossless {
-            datapunk_log::Overflow::Block
-        } else {
-            datapunk_log::Overflow::Drop
-        })
-        .panic_hook(false)
-        .otlp(config)
+    let export_overflow = if p.lossless {
+        datapunk_log::Overflow::Block
+    } else {
+        datapunk_log::Overflow::Drop
+    };
+    let guard = null_sink_builder(clock, datapunk_log::Overflow::Block, export_overflow)
+        .otlp(grpc_logs_config(rx.endpoint()))
         .map_err(|e| format!("datapunk-log otlp: {e}"))?
         .init()
         .map_err(|e| format!("datapunk-log init: {e}"))?;

@@ -19,10 +19,11 @@ pub struct Profile {
     #[serde(default)]
     pub description: String,
     /// The loggers of the latency and throughput scenarios, in the order
-    /// they run (the span and OTLP scenarios name their own).
+    /// they run (the span and OTLP scenarios name their own; the collector
+    /// scenario measures `datapunk-precise` only).
     pub subjects: Vec<SubjectKind>,
     /// The scenarios, in the order they run (default: latency, throughput,
-    /// then spans and otlp when their sections are present).
+    /// then spans, otlp and collector when their sections are present).
     #[serde(default)]
     pub scenarios: Vec<ScenarioKind>,
     /// The subject that peers are compared with (ratios peer / baseline).
@@ -46,6 +47,9 @@ pub struct Profile {
     /// The OTLP scenario (absent: not run).
     #[serde(default)]
     pub otlp: Option<OtlpProfile>,
+    /// The collector scenario (absent: not run).
+    #[serde(default)]
+    pub collector: Option<CollectorProfile>,
 }
 
 /// The span scenario: a span started and ended at once, timed as the
@@ -94,6 +98,76 @@ pub struct OtlpProfile {
 
 fn default_true() -> bool {
     true
+}
+
+/// The collector scenario: datapunk-log's log call (`datapunk-precise`),
+/// timed by the latency scenario's `call` and `burst` methods, with no
+/// exporter and with OTLP/gRPC export to a collector that is up, down or
+/// stalled (one child process per condition).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorProfile {
+    /// The conditions, in the order they run (default: all four).
+    #[serde(default = "all_conditions")]
+    pub conditions: Vec<Condition>,
+    /// Calls made, untimed, before measuring.
+    pub warmup_calls: u64,
+    /// Calls timed one by one.
+    pub call_samples: u64,
+    /// Nanoseconds of busy-wait after each timed call (0: back to back).
+    #[serde(default)]
+    pub call_pause_ns: u64,
+    /// Bursts timed; each gives one sample (the burst's time / `burst_size`).
+    pub bursts: u64,
+    /// Calls per burst.
+    pub burst_size: u64,
+    /// Nanoseconds of busy-wait between bursts.
+    pub burst_pause_ns: u64,
+    /// Bytes of the producer thread's ring (pre-faulted; `Overflow::Drop`).
+    pub ring_capacity: usize,
+    /// The exporter's request timeout and batch export timeout
+    /// (milliseconds): how long one batch may wait for a collector that is
+    /// down or stalled.
+    pub export_timeout_ms: u64,
+    /// The engine's shutdown timeout (milliseconds): bounds the guard's drop
+    /// at the end of each child, whatever the collector does.
+    pub shutdown_timeout_ms: u64,
+}
+
+/// What the OTLP collector does in a collector-scenario run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Condition {
+    /// No exporter (the reference).
+    NoExport,
+    /// A healthy loopback receiver.
+    Up,
+    /// Nothing listens on the port: connections are refused.
+    Down,
+    /// A listener that accepts connections and never reads or answers.
+    Stalled,
+}
+
+pub const ALL_CONDITIONS: [Condition; 4] = [
+    Condition::NoExport,
+    Condition::Up,
+    Condition::Down,
+    Condition::Stalled,
+];
+
+fn all_conditions() -> Vec<Condition> {
+    ALL_CONDITIONS.to_vec()
+}
+
+impl Condition {
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::NoExport => "no-export",
+            Condition::Up => "up",
+            Condition::Down => "down",
+            Condition::Stalled => "stalled",
+        }
+    }
 }
 
 /// The latency scenario: every subject logs the same record through
@@ -186,6 +260,9 @@ impl Profile {
             if p.otlp.is_some() {
                 p.scenarios.push(ScenarioKind::Otlp);
             }
+            if p.collector.is_some() {
+                p.scenarios.push(ScenarioKind::Collector);
+            }
         }
         if p.subjects.is_empty() {
             return Err(format!(
@@ -212,6 +289,11 @@ impl Profile {
                 .as_ref()
                 .map(|s| s.subjects.clone())
                 .unwrap_or_default(),
+            // datapunk-log only; `--subjects` does not change it.
+            ScenarioKind::Collector => match self.collector {
+                Some(_) => vec![SubjectKind::DatapunkPrecise],
+                None => Vec::new(),
+            },
         }
     }
 
@@ -254,6 +336,24 @@ impl Profile {
         }
         if self.scenarios.contains(&ScenarioKind::Otlp) && self.otlp.is_none() {
             return Err("scenario `otlp` needs an [otlp] section".into());
+        }
+        if self.scenarios.contains(&ScenarioKind::Collector) && self.collector.is_none() {
+            return Err("scenario `collector` needs a [collector] section".into());
+        }
+        if let Some(c) = &self.collector {
+            if c.call_samples == 0 || c.bursts == 0 || c.burst_size == 0 {
+                return Err(
+                    "collector: call_samples, bursts and burst_size must be positive".into(),
+                );
+            }
+            if c.export_timeout_ms == 0 || c.shutdown_timeout_ms == 0 {
+                return Err(
+                    "collector: export_timeout_ms and shutdown_timeout_ms must be positive".into(),
+                );
+            }
+            if c.conditions.is_empty() {
+                return Err("collector: `conditions` is empty".into());
+            }
         }
         if let Some(s) = &self.spans
             && (s.call_samples == 0 || s.bursts == 0 || s.burst_size == 0)
@@ -308,7 +408,8 @@ mod tests {
                     ScenarioKind::Latency,
                     ScenarioKind::Throughput,
                     ScenarioKind::Spans,
-                    ScenarioKind::Otlp
+                    ScenarioKind::Otlp,
+                    ScenarioKind::Collector
                 ]
             );
             let spans = p.spans.as_ref().unwrap();
@@ -318,7 +419,23 @@ mod tests {
             assert!(otlp.subjects.contains(&p.baseline), "{name}: otlp");
             assert!(otlp.subjects.contains(&SubjectKind::OtelSdk), "{name}");
             assert!(!p.latency.subtract_rdtsc_overhead);
+            let c = p.collector.as_ref().unwrap();
+            assert_eq!(c.conditions, ALL_CONDITIONS, "{name}: collector");
+            assert_eq!(
+                p.subjects_of(ScenarioKind::Collector),
+                [SubjectKind::DatapunkPrecise]
+            );
         }
+    }
+
+    #[test]
+    fn collector_conditions_parse() {
+        let c: CollectorProfile = toml::from_str(
+            "conditions = [\"no-export\", \"stalled\"]\nwarmup_calls = 1\ncall_samples = 1\nbursts = 1\nburst_size = 1\nburst_pause_ns = 0\nring_capacity = 65536\nexport_timeout_ms = 1\nshutdown_timeout_ms = 1\n",
+        )
+        .unwrap();
+        assert_eq!(c.conditions, [Condition::NoExport, Condition::Stalled]);
+        assert_eq!(c.call_pause_ns, 0);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::results::{
-    Distribution, Method, OtlpRatio, OtlpResult, Ratio, ScenarioRun, SpanRatio, SpanResult,
-    SubjectResult, Summary,
+    CollectorRatio, CollectorResult, CollectorRun, Distribution, Method, OtlpRatio, OtlpResult,
+    Ratio, ScenarioRun, SpanRatio, SpanResult, SubjectResult, Summary,
 };
 use crate::subject::SubjectKind;
 
@@ -73,6 +73,35 @@ pub fn otlp_ratios(runs: &[ScenarioRun<OtlpResult>], baseline: SubjectKind) -> V
                 .result
                 .as_ref()
                 .and_then(|x| div(x.delivered_per_s, b.delivered_per_s)),
+        })
+        .collect()
+}
+
+/// The collector scenario's ratios, each condition / `no-export`.
+pub fn collector_ratios(runs: &[CollectorRun]) -> Vec<CollectorRatio> {
+    let base_name = crate::profile::Condition::NoExport.name();
+    let Some(b) = runs
+        .iter()
+        .find(|r| r.condition == base_name)
+        .and_then(|r| r.result.as_ref())
+    else {
+        return Vec::new();
+    };
+    runs.iter()
+        .filter(|r| r.condition != base_name)
+        .map(|r| {
+            let x = r.result.as_ref();
+            let f = |get: fn(&CollectorResult) -> f64| x.and_then(|x| div(get(x), get(b)));
+            CollectorRatio {
+                condition: r.condition.clone(),
+                baseline: base_name.into(),
+                call_p50: f(|x| x.call.dist.p50_ns),
+                call_p99: f(|x| x.call.dist.p99_ns),
+                call_p999: f(|x| x.call.dist.p999_ns),
+                burst_p50: f(|x| x.burst.dist.p50_ns),
+                burst_p99: f(|x| x.burst.dist.p99_ns),
+                burst_p999: f(|x| x.burst.dist.p999_ns),
+            }
         })
         .collect()
 }
@@ -332,6 +361,7 @@ pub fn human(s: &Summary) -> String {
 
     spans_table(&mut o, s);
     otlp_table(&mut o, s);
+    collector_table(&mut o, s);
 
     let mut foreign: Vec<String> = s
         .subjects
@@ -362,6 +392,11 @@ pub fn human(s: &Summary) -> String {
             .iter()
             .filter_map(|x| scen_foreign("otlp", &x.subject, x.foreign_cpu)),
     );
+    foreign.extend(
+        s.collector
+            .iter()
+            .filter_map(|x| scen_foreign("collector", &x.condition, x.foreign_cpu)),
+    );
     if foreign.is_empty() {
         let _ = writeln!(
             o,
@@ -387,6 +422,7 @@ WARNING: other processes (or hypervisor steal) used CPU during: {} (cores, avera
         .iter()
         .map(|x| (&x.subject, &x.errors))
         .chain(s.otlp.iter().map(|x| (&x.subject, &x.errors)))
+        .chain(s.collector.iter().map(|x| (&x.condition, &x.errors)))
     {
         for e in errors {
             let _ = writeln!(o, "ERROR {subject}: {e}");
@@ -547,5 +583,116 @@ fn otlp_table(o: &mut String, s: &Summary) {
             r.baseline,
             opt_ratio(r.delivered_per_s)
         );
+    }
+}
+
+fn collector_table(o: &mut String, s: &Summary) {
+    let runs: Vec<_> = s
+        .collector
+        .iter()
+        .filter_map(|x| x.result.as_ref())
+        .collect();
+    let Some(first) = runs.first() else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "\nCollector — datapunk-precise, ns per call, by what the OTLP collector does — call: each call alone, {} samples; burst: {} calls back to back, {} µs busy-wait between bursts, {} bursts; rdtsc overhead {}",
+        first.call.dist.samples,
+        first.burst_size,
+        first.burst_pause_ns as f64 / 1000.0,
+        first.burst.dist.samples,
+        if first.rdtsc_overhead_subtracted {
+            "subtracted"
+        } else {
+            "included"
+        }
+    );
+    let _ = writeln!(
+        o,
+        "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7}",
+        "condition", "method", "p50", "p90", "p99", "p99.9", "max", "mean", "drops"
+    );
+    for r in &runs {
+        for (name, m) in [("call", &r.call), ("burst", &r.burst)] {
+            let cond = if name == "call" {
+                r.condition.as_str()
+            } else {
+                ""
+            };
+            dist_row(o, cond, name, &m.dist, &drops(m), 7);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<18} {:>9} {:>6} {:>9} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9} {:>5} {:>10}",
+        "condition",
+        "calls",
+        "ring",
+        "exp drop",
+        "exported",
+        "pending",
+        "accepted",
+        "failed",
+        "requests",
+        "received",
+        "conns",
+        "shutdown s"
+    );
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), |x| x.to_string());
+    for r in &runs {
+        let c = &r.counters;
+        let _ = writeln!(
+            o,
+            "{:<18} {:>9} {:>6} {:>9} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9} {:>5} {:>10.2}",
+            r.condition,
+            c.produced,
+            c.ring_dropped,
+            c.export_dropped_logs,
+            c.exported_logs,
+            opt(c.export_pending),
+            c.otlp_logs_exported,
+            c.otlp_logs_failed,
+            c.otlp_export_requests,
+            opt(c.received),
+            opt(c.connections),
+            r.shutdown_s
+        );
+    }
+    let _ = writeln!(
+        o,
+        "(the library's counters after the guard's drop, warm-up included — calls: stats().produced; ring: stats().dropped (full ring); exp drop: stats().export_dropped_logs (export side behind, records still go to the JSON sink); exported: stats().exported_logs (handed to the OTLP exporter); pending: still queued for the export thread when the shutdown timeout ran out; accepted / failed / requests: otlp_stats() logs_exported / logs_failed / export_requests; received: records the up receiver counted; conns: connections the stalled listener accepted and never read)"
+    );
+    if !s.collector_ratios.is_empty() {
+        let _ = writeln!(
+            o,
+            "collector ratios condition / {} (above 1x = slower)",
+            s.collector_ratios[0].baseline
+        );
+        let _ = writeln!(
+            o,
+            "{:<18} {:<6} {:>8} {:>8} {:>8}",
+            "condition", "method", "p50", "p99", "p99.9"
+        );
+        for r in &s.collector_ratios {
+            for (name, v) in [
+                ("call", [r.call_p50, r.call_p99, r.call_p999]),
+                ("burst", [r.burst_p50, r.burst_p99, r.burst_p999]),
+            ] {
+                let _ = writeln!(
+                    o,
+                    "{:<18} {:<6} {:>8} {:>8} {:>8}",
+                    if name == "call" {
+                        r.condition.as_str()
+                    } else {
+                        ""
+                    },
+                    name,
+                    opt_ratio(v[0]),
+                    opt_ratio(v[1]),
+                    opt_ratio(v[2])
+                );
+            }
+        }
     }
 }

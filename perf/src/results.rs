@@ -199,6 +199,84 @@ pub struct OtlpRatio {
     pub delivered_per_s: Option<f64>,
 }
 
+/// The library's counters at the end of a collector-scenario run (after
+/// the guard's drop), and what the collector side saw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectorCounters {
+    /// `stats().produced`: every enabled call, warm-up included.
+    pub produced: u64,
+    /// `stats().dropped`: records lost at a full ring.
+    pub ring_dropped: u64,
+    /// `stats().export_dropped_logs`: records the writer did not hand to the
+    /// export thread because its buffers were all in use (still written to
+    /// the JSON sink).
+    pub export_dropped_logs: u64,
+    /// `stats().exported_logs`: records the export thread handed to the
+    /// OTLP exporter.
+    pub exported_logs: u64,
+    /// `written - exported_logs - export_dropped_logs`: records still queued
+    /// for the export thread when the shutdown timeout ran out (None: no
+    /// exporter).
+    pub export_pending: Option<u64>,
+    /// `otlp_stats()`: records the collector accepted, records of failed
+    /// batches, batches sent, batches failed.
+    pub otlp_logs_exported: u64,
+    pub otlp_logs_failed: u64,
+    pub otlp_export_requests: u64,
+    pub otlp_export_errors: u64,
+    /// `up`: records the loopback receiver counted.
+    pub received: Option<u64>,
+    /// `stalled`: connections the listener accepted (never read).
+    pub connections: Option<u64>,
+}
+
+/// One condition of the collector scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectorResult {
+    pub condition: String,
+    /// The OTLP/gRPC endpoint (None: no exporter).
+    pub endpoint: Option<String>,
+    pub ring_capacity: usize,
+    pub export_timeout_ms: u64,
+    pub rdtsc_overhead: Overhead,
+    pub rdtsc_overhead_subtracted: bool,
+    pub call: Method,
+    pub call_pause_ns: u64,
+    pub burst: Method,
+    pub burst_size: u64,
+    pub burst_pause_ns: u64,
+    /// Every enabled call, warm-up included.
+    pub calls_total: u64,
+    pub counters: CollectorCounters,
+    /// The guard's drop at the end (engine and exporter shutdown).
+    pub shutdown_s: f64,
+    pub wall_s: f64,
+}
+
+/// One condition of the collector scenario, as the parent saw it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectorRun {
+    pub condition: String,
+    pub description: String,
+    pub result: Option<CollectorResult>,
+    /// As in [`SubjectResult`].
+    pub foreign_cpu: Option<f64>,
+    pub errors: Vec<String>,
+}
+
+/// Collector scenario, condition / `no-export` (above 1 = slower).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectorRatio {
+    pub condition: String,
+    pub baseline: String,
+    pub call_p50: Option<f64>,
+    pub call_p99: Option<f64>,
+    pub call_p999: Option<f64>,
+    pub burst_p50: Option<f64>,
+    pub burst_p99: Option<f64>,
+    pub burst_p999: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SubjectResult {
     pub subject: String,
@@ -261,4 +339,7 @@ pub struct Summary {
     /// The OTLP scenario, one entry per subject (empty when not run).
     pub otlp: Vec<ScenarioRun<OtlpResult>>,
     pub otlp_ratios: Vec<OtlpRatio>,
+    /// The collector scenario, one entry per condition (empty when not run).
+    pub collector: Vec<CollectorRun>,
+    pub collector_ratios: Vec<CollectorRatio>,
 }

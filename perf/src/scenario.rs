@@ -1,6 +1,7 @@
 //! The scenarios, run in a child process each (one logging engine per
 //! process): `latency` (call, burst, disabled) and `throughput` here,
-//! `spans` in [`crate::spans`], `otlp` in [`crate::otlp`].
+//! `spans` in [`crate::spans`], `otlp` in [`crate::otlp`], `collector` in
+//! [`crate::collector`] (which reuses the `call` and `burst` methods here).
 
 use std::fs::File;
 use std::hint::black_box;
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{LatencyProfile, OverflowKind, Profile, ThroughputProfile};
+use crate::profile::{Condition, LatencyProfile, OverflowKind, Profile, ThroughputProfile};
 use crate::results::{Disabled, Distribution, LatencyResult, Method, ThroughputResult};
 use crate::subject::{Logger, LoggerFn, Setup, SubjectKind, with_logger};
 use crate::tsc::{self, Calibration, Overhead};
@@ -27,7 +28,17 @@ pub enum ScenarioKind {
     Throughput,
     Spans,
     Otlp,
+    Collector,
 }
+
+/// Every scenario, in the order a profile runs them by default.
+pub const ALL_SCENARIOS: [ScenarioKind; 5] = [
+    ScenarioKind::Latency,
+    ScenarioKind::Throughput,
+    ScenarioKind::Spans,
+    ScenarioKind::Otlp,
+    ScenarioKind::Collector,
+];
 
 impl ScenarioKind {
     pub fn name(self) -> &'static str {
@@ -36,18 +47,12 @@ impl ScenarioKind {
             ScenarioKind::Throughput => "throughput",
             ScenarioKind::Spans => "spans",
             ScenarioKind::Otlp => "otlp",
+            ScenarioKind::Collector => "collector",
         }
     }
 
     pub fn parse(s: &str) -> Option<ScenarioKind> {
-        [
-            ScenarioKind::Latency,
-            ScenarioKind::Throughput,
-            ScenarioKind::Spans,
-            ScenarioKind::Otlp,
-        ]
-        .into_iter()
-        .find(|k| k.name() == s)
+        ALL_SCENARIOS.into_iter().find(|k| k.name() == s)
     }
 }
 
@@ -58,6 +63,9 @@ pub struct ChildSpec {
     pub subject: SubjectKind,
     pub profile: Profile,
     pub calibration: Calibration,
+    /// The collector scenario's condition (None for the other scenarios).
+    #[serde(default)]
+    pub condition: Option<Condition>,
 }
 
 /// Runs the child's scenario; returns its result as JSON.
@@ -81,6 +89,10 @@ pub fn run_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
         ScenarioKind::Otlp => {
             let o = p.otlp.as_ref().ok_or("the profile has no [otlp] section")?;
             let r = crate::otlp::run(spec.subject, o)?;
+            serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
+        }
+        ScenarioKind::Collector => {
+            let r = crate::collector::run(spec)?;
             serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
         }
         ScenarioKind::Latency | ScenarioKind::Throughput => run_logger_child(spec),
@@ -134,7 +146,7 @@ fn run_logger_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
             let r = with_logger(spec.subject, &setup, run)??;
             serde_json::to_value(r)
         }
-        ScenarioKind::Spans | ScenarioKind::Otlp => {
+        ScenarioKind::Spans | ScenarioKind::Otlp | ScenarioKind::Collector => {
             return Err(format!("{} is not a logger scenario", spec.scenario.name()));
         }
     }
@@ -192,69 +204,22 @@ impl LoggerFn<Result<LatencyResult, String>> for LatencyRun<'_> {
         let p = self.p;
         let cal = self.cal;
         let started = Instant::now();
-        let overhead = Overhead::measure(&cal, 1_000_000);
-        let minus = if p.subtract_rdtsc_overhead {
-            overhead.p50_ticks
-        } else {
-            0
-        };
+        let (overhead, minus) = rdtsc_overhead(&cal, p.subtract_rdtsc_overhead);
         let mut calls = 0u64;
-
-        // Warm-up: first-call setup (thread ring, allocations), caches, the
-        // subject's own pre-faulting; then wait for the backend to go quiet.
-        for _ in 0..p.warmup_calls {
-            let (a, b, c) = args(calls);
-            l.log(a, b, c);
-            calls += 1;
-        }
-        l.settle(calls);
-        calls += l.prefault(ROUTE);
-        l.settle(calls);
-
-        // (a) call: each call alone between two fenced TSC reads.
-        let pause = cal.to_ticks(p.call_pause_ns as f64);
-        let mut ticks = Vec::with_capacity(p.call_samples as usize);
-        let d0 = l.dropped();
-        for _ in 0..p.call_samples {
-            let (a, b, c) = args(calls);
-            let t0 = tsc::start();
-            l.log(a, b, c);
-            let t1 = tsc::stop();
-            ticks.push(t1.wrapping_sub(t0));
-            calls += 1;
-            tsc::spin_ticks(pause);
-        }
-        let d1 = l.dropped();
-        let call = Method {
-            dist: Distribution::from_ticks(&ticks, 1, minus, &cal),
-            drops: d0.zip(d1).map(|(a, b)| b - a),
-        };
-        l.settle(calls);
-
-        // (b) burst: `burst_size` calls back to back between two fenced TSC
-        // reads, after a busy-wait pause; one sample per burst.
-        let pause = cal.to_ticks(p.burst_pause_ns as f64);
-        ticks.clear();
-        ticks.reserve(p.bursts as usize);
-        let d0 = l.dropped();
-        for _ in 0..p.bursts {
-            tsc::spin_ticks(pause);
-            let t0 = tsc::start();
-            for _ in 0..p.burst_size {
-                let (a, b, c) = args(calls);
-                l.log(a, b, c);
-                calls += 1;
-            }
-            let t1 = tsc::stop();
-            ticks.push(t1.wrapping_sub(t0));
-        }
-        let d1 = l.dropped();
-        let burst = Method {
-            dist: Distribution::from_ticks(&ticks, p.burst_size, minus, &cal),
-            drops: d0.zip(d1).map(|(a, b)| b - a),
-        };
-        drop(ticks);
-        l.settle(calls);
+        warm_up(&l, p.warmup_calls, &mut calls);
+        let (call, burst) = call_and_burst(
+            &l,
+            &Methods {
+                call_samples: p.call_samples,
+                call_pause_ns: p.call_pause_ns,
+                bursts: p.bursts,
+                burst_size: p.burst_size,
+                burst_pause_ns: p.burst_pause_ns,
+            },
+            &cal,
+            minus,
+            &mut calls,
+        );
 
         // Disabled: a filtered-out DEBUG call in a loop, and the empty loop.
         let n = p.disabled_iterations;
@@ -311,6 +276,93 @@ impl LoggerFn<Result<LatencyResult, String>> for LatencyRun<'_> {
             wall_s: started.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// The empty fenced pair's cost, and the ticks to subtract from every
+/// sample (its p50 when `subtract`, else 0).
+pub fn rdtsc_overhead(cal: &Calibration, subtract: bool) -> (Overhead, u64) {
+    let overhead = Overhead::measure(cal, 1_000_000);
+    let minus = if subtract { overhead.p50_ticks } else { 0 };
+    (overhead, minus)
+}
+
+/// Warm-up: first-call setup (thread ring, allocations), caches, the
+/// subject's own pre-faulting; then waits for the backend to go quiet.
+/// `calls` counts the enabled calls made.
+pub fn warm_up<L: Logger>(l: &L, warmup_calls: u64, calls: &mut u64) {
+    for _ in 0..warmup_calls {
+        let (a, b, c) = args(*calls);
+        l.log(a, b, c);
+        *calls += 1;
+    }
+    l.settle(*calls);
+    *calls += l.prefault(ROUTE);
+    l.settle(*calls);
+}
+
+/// The timing of the `call` and `burst` methods.
+pub struct Methods {
+    pub call_samples: u64,
+    pub call_pause_ns: u64,
+    pub bursts: u64,
+    pub burst_size: u64,
+    pub burst_pause_ns: u64,
+}
+
+/// The `call` and `burst` methods (latency and collector scenarios), each
+/// followed by a settle. `calls` counts the enabled calls made.
+pub fn call_and_burst<L: Logger>(
+    l: &L,
+    p: &Methods,
+    cal: &Calibration,
+    minus: u64,
+    calls: &mut u64,
+) -> (Method, Method) {
+    // (a) call: each call alone between two fenced TSC reads.
+    let pause = cal.to_ticks(p.call_pause_ns as f64);
+    let mut ticks = Vec::with_capacity(p.call_samples as usize);
+    let d0 = l.dropped();
+    for _ in 0..p.call_samples {
+        let (a, b, c) = args(*calls);
+        let t0 = tsc::start();
+        l.log(a, b, c);
+        let t1 = tsc::stop();
+        ticks.push(t1.wrapping_sub(t0));
+        *calls += 1;
+        tsc::spin_ticks(pause);
+    }
+    let d1 = l.dropped();
+    let call = Method {
+        dist: Distribution::from_ticks(&ticks, 1, minus, cal),
+        drops: d0.zip(d1).map(|(a, b)| b - a),
+    };
+    l.settle(*calls);
+
+    // (b) burst: `burst_size` calls back to back between two fenced TSC
+    // reads, after a busy-wait pause; one sample per burst.
+    let pause = cal.to_ticks(p.burst_pause_ns as f64);
+    ticks.clear();
+    ticks.reserve(p.bursts as usize);
+    let d0 = l.dropped();
+    for _ in 0..p.bursts {
+        tsc::spin_ticks(pause);
+        let t0 = tsc::start();
+        for _ in 0..p.burst_size {
+            let (a, b, c) = args(*calls);
+            l.log(a, b, c);
+            *calls += 1;
+        }
+        let t1 = tsc::stop();
+        ticks.push(t1.wrapping_sub(t0));
+    }
+    let d1 = l.dropped();
+    let burst = Method {
+        dist: Distribution::from_ticks(&ticks, p.burst_size, minus, cal),
+        drops: d0.zip(d1).map(|(a, b)| b - a),
+    };
+    drop(ticks);
+    l.settle(*calls);
+    (call, burst)
 }
 
 struct ThroughputRun<'a> {

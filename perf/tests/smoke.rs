@@ -48,6 +48,18 @@ records = 5_000
 warmup_records = 100
 timeout_s = 30
 quiet_ms = 200
+
+[collector]
+conditions = ["no-export", "up", "down", "stalled"]
+warmup_calls = 100
+call_samples = 2_000
+call_pause_ns = 0
+bursts = 200
+burst_size = 20
+burst_pause_ns = 1_000
+ring_capacity = 1_048_576
+export_timeout_ms = 300
+shutdown_timeout_ms = 300
 "#;
 
 #[test]
@@ -181,6 +193,46 @@ fn tiny_profile_runs_every_subject_and_reports_json() {
         otlp[0]["result"]["lost_counted_by_subject"]
     );
     assert!(v["otlp_ratios"][0]["delivered_per_s"].as_f64().is_some());
+
+    // Collector: every condition timed both ways; every call is written,
+    // and what the export side did not deliver is counted.
+    let coll = v["collector"].as_array().unwrap();
+    let names: Vec<&str> = coll
+        .iter()
+        .map(|c| c["condition"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["no-export", "up", "down", "stalled"]);
+    for c in coll {
+        let name = c["condition"].as_str().unwrap();
+        assert_eq!(c["errors"].as_array().unwrap().len(), 0, "{name}: {c}");
+        let r = &c["result"];
+        assert_eq!(r["call"]["samples"], 2_000, "{name}");
+        assert_eq!(r["burst"]["samples"], 200, "{name}");
+        let k = &r["counters"];
+        let calls = r["calls_total"].as_u64().unwrap();
+        assert_eq!(k["produced"].as_u64().unwrap(), calls, "{name}: {k}");
+        assert_eq!(k["ring_dropped"], 0, "{name}: {k}");
+        let n = |key: &str| k[key].as_u64().unwrap_or(0);
+        if name == "no-export" {
+            assert_eq!(n("exported_logs") + n("export_dropped_logs"), 0, "{k}");
+        } else {
+            // Exported, dropped by the export queue, or still pending when
+            // the child shut down: nothing unaccounted for.
+            assert_eq!(
+                n("exported_logs") + n("export_dropped_logs") + n("export_pending"),
+                calls,
+                "{name}: {k}"
+            );
+        }
+        if name == "up" {
+            assert_eq!(n("otlp_logs_failed"), 0, "{k}");
+            assert!(n("received") > 0, "{k}");
+        }
+        if name == "down" || name == "stalled" {
+            assert_eq!(n("otlp_logs_exported"), 0, "{name}: {k}");
+            assert!(c["result"]["shutdown_s"].as_f64().unwrap() < 10.0);
+        }
+    }
 
     // Logs are removed once verified (keep_logs = false).
     let left: Vec<_> = std::fs::read_dir(&logs)

@@ -36,15 +36,28 @@ impl Datapunk {
     }
 }
 
+/// The enabled call every datapunk-log logger of the harness makes (the
+/// latency, throughput and collector scenarios).
+#[inline(always)]
+pub fn log_info(user_id: u64, latency: f64, route: &str) {
+    datapunk_log::info!(user_id, latency, route, "request handled");
+}
+
+/// The same call at DEBUG, which the INFO filter rejects.
+#[inline(always)]
+pub fn log_debug(user_id: u64, latency: f64, route: &str) {
+    datapunk_log::debug!(user_id, latency, route, "request handled");
+}
+
 impl Logger for Datapunk {
     #[inline(always)]
     fn log(&self, user_id: u64, latency: f64, route: &str) {
-        datapunk_log::info!(user_id, latency, route, "request handled");
+        log_info(user_id, latency, route);
     }
 
     #[inline(always)]
     fn log_disabled(&self, user_id: u64, latency: f64, route: &str) {
-        datapunk_log::debug!(user_id, latency, route, "request handled");
+        log_debug(user_id, latency, route);
     }
 
     fn dropped(&self) -> Option<u64> {

@@ -11,7 +11,7 @@
 //! To add a peer: a variant here, a module implementing [`Logger`], an arm
 //! in [`with_logger`].
 
-mod datapunk;
+pub mod datapunk;
 mod slog_peer;
 mod tracing_peer;
 
@@ -82,6 +82,7 @@ impl SubjectKind {
                 )
             }
             ScenarioKind::Otlp => matches!(self, DatapunkPrecise | DatapunkCoarse | OtelSdk),
+            ScenarioKind::Collector => matches!(self, DatapunkPrecise),
         }
     }
 
@@ -91,6 +92,7 @@ impl SubjectKind {
             ScenarioKind::Latency | ScenarioKind::Throughput => self.description(),
             ScenarioKind::Spans => crate::spans::description(self),
             ScenarioKind::Otlp => crate::otlp::description(self),
+            ScenarioKind::Collector => crate::collector::DESCRIPTION,
         }
     }
 
@@ -209,7 +211,7 @@ fn remove_if_exists(p: &Path) -> Result<(), String> {
 
 /// Polls `done` (sleeping 50 µs between looks) until it holds or `limit`
 /// passes; false on timeout.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     loop {
         if done() {
