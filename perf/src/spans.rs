@@ -108,7 +108,6 @@ impl Exporter for Discard {
 
 struct Datapunk {
     guard: datapunk_log::Guard,
-    ring_capacity: usize,
     exported: Arc<AtomicU64>,
 }
 
@@ -126,11 +125,7 @@ impl Datapunk {
             .panic_hook(false)
             .init()
             .map_err(|e| format!("datapunk-log init: {e}"))?;
-        Ok(Datapunk {
-            guard,
-            ring_capacity: p.ring_capacity,
-            exported,
-        })
+        Ok(Datapunk { guard, exported })
     }
 }
 
@@ -142,23 +137,11 @@ impl Spanner for Datapunk {
         drop(s);
     }
 
-    /// Makes more spans than the ring holds, flushing between chunks, so
-    /// that no page fault of the ring's first lap lands in a measurement.
+    /// Backs every page of this thread's ring (`prepare_thread`), so that
+    /// no page fault of the ring's first lap lands in a measurement.
     fn prefault(&self) -> u64 {
-        // A span without fields is one record of 24 + 33 + 8 bytes (header,
-        // trace context, end time); the margin covers the estimate.
-        let per_span = (24 + 33 + 8) as u64;
-        let total = (self.ring_capacity as u64 * 5 / 4).div_ceil(per_span);
-        let chunk = (self.ring_capacity as u64 / 2 / per_span).clamp(1, 100_000);
-        let mut done = 0;
-        while done < total {
-            for _ in done..(done + chunk).min(total) {
-                self.span();
-            }
-            done += chunk;
-            datapunk_log::flush();
-        }
-        done.min(total)
+        datapunk_log::prepare_thread();
+        0
     }
 
     fn settle(&self) {

@@ -7,7 +7,6 @@ use crate::profile::OverflowKind;
 
 pub struct Datapunk {
     guard: Guard,
-    ring_capacity: usize,
 }
 
 impl Datapunk {
@@ -29,10 +28,7 @@ impl Datapunk {
             b = b.batch_bytes(n);
         }
         let guard = b.init().map_err(|e| format!("datapunk-log init: {e}"))?;
-        Ok(Datapunk {
-            guard,
-            ring_capacity,
-        })
+        Ok(Datapunk { guard })
     }
 }
 
@@ -64,30 +60,12 @@ impl Logger for Datapunk {
         Some(datapunk_log::stats().dropped)
     }
 
-    /// Pushes more than the ring's capacity through it, flushing between
-    /// chunks (so nothing is dropped), so that every page of the ring has
-    /// been touched before measuring: a 64 MiB ring would otherwise take a
-    /// page fault every ~70 records on its first lap, inside the timed calls.
-    fn prefault(&self, route: &str) -> u64 {
-        // Bytes a record takes in the ring: 24-byte header, u64 and f64 as a
-        // tag byte + 8, the string as a tag byte + u32 length + bytes. An
-        // estimate (the layout is the library's business), hence the margin.
-        let per_record = (24 + 9 + 9 + 5 + route.len()) as u64;
-        let total = (self.ring_capacity as u64 * 5 / 4).div_ceil(per_record);
-        let chunk = (self.ring_capacity as u64 / 2 / per_record).clamp(1, 100_000);
-        let mut done = 0;
-        while done < total {
-            for i in done..(done + chunk).min(total) {
-                self.log(
-                    std::hint::black_box(i),
-                    std::hint::black_box(0.5),
-                    std::hint::black_box(route),
-                );
-            }
-            done += chunk;
-            datapunk_log::flush();
-        }
-        done.min(total)
+    /// Backs every page of this thread's ring before measuring
+    /// (`prepare_thread`): a 64 MiB ring would otherwise take a page fault
+    /// every 4 KiB of records on its first lap, inside the timed calls.
+    fn prefault(&self, _route: &str) -> u64 {
+        datapunk_log::prepare_thread();
+        0
     }
 
     fn settle(&self, _calls: u64) {
