@@ -1,4 +1,4 @@
-//! The `OTEL_EXPORTER_OTLP_*`, `OTEL_BLRP_*` and `OTEL_BSP_*` variables come
+//! The `OTEL_EXPORTER_OTLP_*` (TLS ones included), `OTEL_BLRP_*` and `OTEL_BSP_*` variables come
 //! from whoever deploys the service: any values must give a configuration or
 //! an error naming a variable, never a panic; an accepted configuration must
 //! also be accepted by the exporter's validation or refused with an error.
@@ -20,6 +20,11 @@ const VARS: &[&str] = &[
     otlp::OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
     otlp::OTEL_BSP_EXPORT_TIMEOUT,
     otlp::OTEL_BSP_MAX_QUEUE_SIZE,
+    otlp::OTEL_EXPORTER_OTLP_INSECURE,
+    otlp::OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+    otlp::OTEL_EXPORTER_OTLP_CERTIFICATE,
+    otlp::OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+    otlp::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -1524,11 +1524,24 @@ fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, OtlpError> {
 #[cfg(feature = "otlp-tls")]
 fn load_tls(t: &TlsFiles, _what: &'static str, _endpoint: &str) -> Result<TlsClient, OtlpError> {
     use crate::export::otlp_wire::TlsInput;
+    use std::io::Read as _;
+    // A bound, so a path to a device or a huge file is an error, not a hang:
+    // a full system CA bundle is a few hundred KiB.
+    const MAX_PEM: u64 = 4 << 20;
     let read = |f: &PemFile| {
-        std::fs::read(&f.path).map_err(|e| {
+        let err = |e: String| {
             f.origin
                 .error(format!("cannot read {}: {e}", f.path.display()))
-        })
+        };
+        let file = std::fs::File::open(&f.path).map_err(|e| err(e.to_string()))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_PEM + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| err(e.to_string()))?;
+        if bytes.len() as u64 > MAX_PEM {
+            return Err(err(format!("larger than {} MiB", MAX_PEM >> 20)));
+        }
+        Ok(bytes)
     };
     let ca = t.certificate.as_ref().map(read).transpose()?;
     let identity = match (&t.client_certificate, &t.client_key) {
@@ -2840,6 +2853,18 @@ mod tests {
                 }
                 other => panic!("{vars:?}: {other:?}"),
             }
+        }
+        // A device that never ends is refused after a bounded read.
+        #[cfg(target_os = "linux")]
+        match https(&[(OTEL_EXPORTER_OTLP_CERTIFICATE, "/dev/zero")]) {
+            Err(OtlpError::InvalidEnv { var, reason }) => {
+                assert_eq!(var, OTEL_EXPORTER_OTLP_CERTIFICATE);
+                assert!(
+                    reason.contains("/dev/zero") && reason.contains("MiB"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
         }
         // Only the signals that use TLS read their files.
         let c = cfg(&[
