@@ -219,6 +219,12 @@ impl Engine {
         if let Some(p) = self.export.get() {
             let x = &p.counters;
             s.exported_logs = x.logs_exported.load(Ordering::Relaxed);
+            // Read after the exported count: a record is queued before it
+            // is handed over, so this never goes below the true figure.
+            s.export_pending_logs = x
+                .logs_queued
+                .load(Ordering::Relaxed)
+                .saturating_sub(s.exported_logs);
             s.exported_spans = x.spans_exported.load(Ordering::Relaxed);
             s.export_dropped_logs = x.logs_dropped.load(Ordering::Relaxed);
             s.export_dropped_spans = x.spans_dropped.load(Ordering::Relaxed);

@@ -48,6 +48,13 @@ pub struct Stats {
     /// Log records not exported because the export side was behind (its
     /// fixed set of buffers was in use). They are still written as JSON.
     pub export_dropped_logs: u64,
+    /// Log records queued for the export thread and not yet handed to an
+    /// exporter. After a shutdown whose timeout ran out (a collector down
+    /// or stalled holds the export thread in a send), these are the records
+    /// it never reached: `exported_logs + export_dropped_logs +
+    /// export_pending_logs` covers every log record offered to the export
+    /// side.
+    pub export_pending_logs: u64,
     /// Spans not exported: the export side was behind, or they were the
     /// oldest open spans when more than 65 536 were open at once.
     pub export_dropped_spans: u64,

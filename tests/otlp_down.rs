@@ -95,4 +95,13 @@ fn a_collector_that_is_down_costs_exports_only() {
         shutdown < Duration::from_secs(10),
         "shutdown with a 2 s timeout took {shutdown:?}"
     );
+    // Every log record offered to the export side is accounted for: handed
+    // to the exporter, dropped in front of the export thread, or still
+    // queued when the shutdown timeout gave up on the export thread.
+    let s = datapunk_log::stats();
+    assert_eq!(
+        s.exported_logs + s.export_dropped_logs + s.export_pending_logs,
+        s.written,
+        "{s:?}"
+    );
 }

@@ -283,10 +283,7 @@ pub fn run(spec: &ChildSpec) -> Result<CollectorResult, String> {
         ring_dropped: s.dropped,
         export_dropped_logs: s.export_dropped_logs,
         exported_logs: s.exported_logs,
-        export_pending: endpoint.as_ref().map(|_| {
-            s.written
-                .saturating_sub(s.exported_logs + s.export_dropped_logs)
-        }),
+        export_pending: endpoint.as_ref().map(|_| s.export_pending_logs),
         otlp_logs_exported: o.logs_exported,
         otlp_logs_failed: o.logs_failed,
         otlp_export_requests: o.export_requests,

@@ -187,6 +187,33 @@ fn dist_row(
     );
 }
 
+/// "N µs busy-wait between bursts, M bursts; rdtsc overhead included".
+fn burst_pause_and_overhead(pause_ns: u64, bursts: u64, subtracted: bool) -> String {
+    format!(
+        "{} µs busy-wait between bursts, {bursts} bursts; rdtsc overhead {}",
+        pause_ns as f64 / 1000.0,
+        if subtracted { "subtracted" } else { "included" }
+    )
+}
+
+/// The call/burst table of the span and collector scenarios: a header, then
+/// a call row and a burst row per run (the label on the call row only).
+fn method_rows<'a>(
+    o: &mut String,
+    (label, extra, width): (&str, &str, usize),
+    runs: impl Iterator<Item = (&'a str, [(&'a Distribution, String); 2])>,
+) {
+    let _ = writeln!(
+        o,
+        "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>width$}",
+        label, "method", "p50", "p90", "p99", "p99.9", "max", "mean", extra
+    );
+    for (name, [call, burst]) in runs {
+        dist_row(o, name, "call", call.0, &call.1, width);
+        dist_row(o, "", "burst", burst.0, &burst.1, width);
+    }
+}
+
 fn drops(m: &Method) -> String {
     m.drops.map_or_else(|| "n/a".into(), |d| d.to_string())
 }
@@ -438,32 +465,25 @@ fn spans_table(o: &mut String, s: &Summary) {
     };
     let _ = writeln!(
         o,
-        "\nSpans, ns per span start + end — call: each alone, {} samples; burst: {} back to back, {} µs busy-wait between bursts, {} bursts; rdtsc overhead {}",
+        "\nSpans, ns per span start + end — call: each alone, {} samples; burst: {} back to back, {}",
         first.call.dist.samples,
         first.burst_size,
-        first.burst_pause_ns as f64 / 1000.0,
-        first.burst.dist.samples,
-        if first.rdtsc_overhead_subtracted {
-            "subtracted"
-        } else {
-            "included"
-        }
+        burst_pause_and_overhead(
+            first.burst_pause_ns,
+            first.burst.dist.samples,
+            first.rdtsc_overhead_subtracted
+        )
     );
-    let _ = writeln!(
+    method_rows(
         o,
-        "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}",
-        "subject", "method", "p50", "p90", "p99", "p99.9", "max", "mean", "lost"
+        ("subject", "lost", 9),
+        runs.iter().map(|r| {
+            (
+                r.subject.as_str(),
+                [&r.call, &r.burst].map(|m| (&m.dist, m.lost.to_string())),
+            )
+        }),
     );
-    for r in &runs {
-        for (name, m) in [("call", &r.call), ("burst", &r.burst)] {
-            let subject = if name == "call" {
-                r.subject.as_str()
-            } else {
-                ""
-            };
-            dist_row(o, subject, name, &m.dist, &m.lost.to_string(), 9);
-        }
-    }
     let _ = writeln!(
         o,
         "(lost: spans of the method that never reached the exporter — dropped by a full ring or queue; all spans {}; exported {})",
@@ -597,32 +617,25 @@ fn collector_table(o: &mut String, s: &Summary) {
     };
     let _ = writeln!(
         o,
-        "\nCollector — datapunk-precise, ns per call, by what the OTLP collector does — call: each call alone, {} samples; burst: {} calls back to back, {} µs busy-wait between bursts, {} bursts; rdtsc overhead {}",
+        "\nCollector — datapunk-precise, ns per call, by what the OTLP collector does — call: each call alone, {} samples; burst: {} calls back to back, {}",
         first.call.dist.samples,
         first.burst_size,
-        first.burst_pause_ns as f64 / 1000.0,
-        first.burst.dist.samples,
-        if first.rdtsc_overhead_subtracted {
-            "subtracted"
-        } else {
-            "included"
-        }
+        burst_pause_and_overhead(
+            first.burst_pause_ns,
+            first.burst.dist.samples,
+            first.rdtsc_overhead_subtracted
+        )
     );
-    let _ = writeln!(
+    method_rows(
         o,
-        "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7}",
-        "condition", "method", "p50", "p90", "p99", "p99.9", "max", "mean", "drops"
+        ("condition", "drops", 7),
+        runs.iter().map(|r| {
+            (
+                r.condition.as_str(),
+                [&r.call, &r.burst].map(|m| (&m.dist, drops(m))),
+            )
+        }),
     );
-    for r in &runs {
-        for (name, m) in [("call", &r.call), ("burst", &r.burst)] {
-            let cond = if name == "call" {
-                r.condition.as_str()
-            } else {
-                ""
-            };
-            dist_row(o, cond, name, &m.dist, &drops(m), 7);
-        }
-    }
     let _ = writeln!(
         o,
         "\n{:<18} {:>9} {:>6} {:>9} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9} {:>5} {:>10}",
@@ -661,7 +674,7 @@ fn collector_table(o: &mut String, s: &Summary) {
     }
     let _ = writeln!(
         o,
-        "(the library's counters after the guard's drop, warm-up included — calls: stats().produced; ring: stats().dropped (full ring); exp drop: stats().export_dropped_logs (export side behind, records still go to the JSON sink); exported: stats().exported_logs (handed to the OTLP exporter); pending: still queued for the export thread when the shutdown timeout ran out; accepted / failed / requests: otlp_stats() logs_exported / logs_failed / export_requests; received: records the up receiver counted; conns: connections the stalled listener accepted and never read)"
+        "(the library's counters after the guard's drop, warm-up included — calls: stats().produced; ring: stats().dropped (full ring); exp drop: stats().export_dropped_logs (export side behind, records still go to the JSON sink); exported: stats().exported_logs (handed to the OTLP exporter); pending: stats().export_pending_logs, still queued for the export thread when the shutdown timeout ran out; accepted / failed / requests: otlp_stats() logs_exported / logs_failed / export_requests; received: records the up receiver counted; conns: connections the stalled listener accepted and never read)"
     );
     if !s.collector_ratios.is_empty() {
         let _ = writeln!(

@@ -40,6 +40,8 @@ pub(crate) const BLOCK_MAX: Duration = Duration::from_secs(5);
 pub(crate) struct ExportCounters {
     pub logs_dropped: AtomicU64,
     pub spans_dropped: AtomicU64,
+    /// Log records in chunks handed to the export thread's queue.
+    pub logs_queued: AtomicU64,
     pub logs_exported: AtomicU64,
     pub spans_exported: AtomicU64,
     /// Span records whose span was unknown (its start was dropped).
@@ -252,7 +254,7 @@ impl ExportPipe {
             return;
         }
         match self.tx.try_send(Msg::Chunk(buf, now)) {
-            Ok(()) => {}
+            Ok(()) => add(&self.counters.logs_queued, self.cur_logs),
             Err(TrySendError::Full(Msg::Chunk(mut buf, _)))
             | Err(TrySendError::Disconnected(Msg::Chunk(mut buf, _))) => {
                 add(&self.counters.logs_dropped, self.cur_logs);
