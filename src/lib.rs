@@ -106,8 +106,9 @@ pub fn stats() -> Stats {
 /// creates its ring and writes every page of it (and of its scratch buffer),
 /// so that neither the allocation nor the page faults of the ring's first
 /// lap land in a log call. Call it when a latency-critical thread starts.
-/// Returns false when no engine runs (or on the export thread, whose records
-/// are discarded). Calling it again only touches the ring's free pages.
+/// Returns false when no engine runs, on the export thread (whose records
+/// are discarded), or when called from inside a log call on this thread (a
+/// `Value` impl). Calling it again only touches the ring's free pages.
 pub fn prepare_thread() -> bool {
     ring::prepare_thread()
 }

@@ -546,10 +546,10 @@ pub(crate) fn prepare_thread() -> bool {
     if hot.state.get().is_null() && !create_state() {
         return false;
     }
+    // Non-null here: it existed, or `create_state` just installed it.
     let p = hot.state.replace(ptr::null_mut());
     if p.is_null() {
-        // A call on this thread holds the state (a nested call): it exists.
-        return true;
+        return false;
     }
     let _held = Release { hot, state: p };
     // SAFETY: taken out of `Hot` above (see `capture`); no user code runs

@@ -440,19 +440,20 @@ impl Encoder {
     /// written and false is returned.
     fn record(&mut self, rec: &[u8], h: Header, thread_key: &[u8], thread: &str) -> bool {
         if h.kind != KIND_LOG {
-            // A span record: for the exporters only.
-            self.spans += 1;
-            // A whole span also carries its end time, converted here too.
+            // A span record: for the exporters only. A whole span also
+            // carries its end time, converted with the start.
             let end = if h.kind == KIND_SPAN {
-                match whole_span_end(rec) {
-                    Some(t) => Some(self.conv.to_unix_nanos(t)),
-                    None => return false,
-                }
+                let Some(t) = whole_span_end(rec) else {
+                    return false;
+                };
+                Some(t)
             } else {
                 None
             };
+            self.spans += 1;
             if let Some(x) = self.export.as_mut() {
                 let ts = self.conv.to_unix_nanos(h.ts);
+                let end = end.map(|t| self.conv.to_unix_nanos(t));
                 x.push(rec, &h, ts, end, thread, self.observed);
             }
             return true;
