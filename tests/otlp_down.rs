@@ -58,12 +58,7 @@ fn a_collector_that_is_down_costs_exports_only() {
     // The JSON side has everything, whatever the export side did. The
     // writer's part of the flush comes first, but wait (bounded) in case the
     // flush gave up before it finished.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut s = datapunk_log::stats();
-    while s.written < RECORDS && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        s = datapunk_log::stats();
-    }
+    let s = otlp_receiver::stats_once_written(RECORDS, Duration::from_secs(10));
     assert_eq!(s.dropped, 0, "Overflow::Block loses nothing: {s:?}");
     // Span records go to the export thread, not to the JSON writer.
     assert_eq!(

@@ -120,12 +120,7 @@ fn a_slow_collector_keeps_memory_bounded() {
     assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
 
     // Every record reached the JSON writer.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut s = datapunk_log::stats();
-    while s.written < RECORDS + 1 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        s = datapunk_log::stats();
-    }
+    let s = otlp_receiver::stats_once_written(RECORDS + 1, Duration::from_secs(10));
     // Span records go to the export thread, not to the JSON writer.
     assert_eq!(
         s.produced,

@@ -58,12 +58,7 @@ fn an_untrusted_collector_costs_exports_only() {
     );
 
     // The JSON side has everything.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut s = datapunk_log::stats();
-    while s.written < RECORDS && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        s = datapunk_log::stats();
-    }
+    let s = otlp_receiver::stats_once_written(RECORDS, Duration::from_secs(10));
     assert_eq!(s.dropped, 0, "{s:?}");
     assert!(s.written >= RECORDS, "{s:?}");
 

@@ -944,3 +944,15 @@ pub fn int_attr(attrs: &[KeyValue], key: &str) -> i64 {
         other => panic!("attribute {key:?}: expected an int, got {other:?}"),
     }
 }
+
+/// The engine's stats once the JSON writer has written at least `records`
+/// records, or after `timeout` (the caller asserts on what it gets).
+pub fn stats_once_written(records: u64, timeout: Duration) -> datapunk_log::Stats {
+    let deadline = Instant::now() + timeout;
+    let mut s = datapunk_log::stats();
+    while s.written < records && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        s = datapunk_log::stats();
+    }
+    s
+}
