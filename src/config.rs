@@ -9,6 +9,7 @@ use crate::clock::{ClockSource, Converter};
 use crate::engine::{self, Engine, Settings};
 use crate::export::{Exporter, Pipeline};
 use crate::level::{DirectiveError, Directives, LevelFilter};
+use crate::overflow::Overflow;
 use crate::record::{MIN_RECORD_LIMIT, SLACK};
 use crate::resource::{AttrValue, Resource, ResourceBuilder};
 use crate::sink::{
@@ -18,16 +19,6 @@ use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig};
 
 /// The environment variable holding filter directives (`info,my_crate::db=debug`).
 pub const FILTER_ENV: &str = "DATAPUNK_LOG";
-
-/// What a call does when its thread's ring is full.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Overflow {
-    /// Wait (spin, then yield) until the writer makes room: no record is lost.
-    #[default]
-    Block,
-    /// Never wait: drop the record and count it; the writer reports drops.
-    Drop,
-}
 
 /// Why `init()` failed.
 #[derive(Debug)]

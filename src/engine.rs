@@ -6,9 +6,9 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::callsite::Callsite;
-use crate::config::Overflow;
 use crate::export::Pipeline;
 use crate::level::Directives;
+use crate::overflow::Overflow;
 use crate::ring::RingShared;
 use crate::stats::{Counters, Stats};
 
@@ -123,7 +123,7 @@ impl Engine {
             return false;
         }
         match self.export.get() {
-            Some(p) if !crate::ring::is_export_thread() => {
+            Some(p) if !crate::thread_role::is_export_thread() => {
                 let left = deadline.map_or(Duration::from_secs(u64::MAX / 4), |d| {
                     d.saturating_duration_since(Instant::now())
                 });

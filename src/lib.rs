@@ -36,12 +36,14 @@ mod clock;
 mod config;
 #[cfg(feature = "opentelemetry")]
 mod context;
+mod corr;
 mod encode;
 mod engine;
 pub mod export;
 mod id;
 pub mod level;
 mod macros;
+mod overflow;
 pub mod propagation;
 mod record;
 pub mod resource;
@@ -50,6 +52,7 @@ mod signal;
 mod sink;
 pub mod span;
 mod stats;
+mod thread_role;
 mod traced_support;
 mod value;
 mod writer;
@@ -59,10 +62,11 @@ use std::time::Duration;
 pub use callsite::{Callsite, Metadata};
 pub use clock::ClockSource;
 pub use config::{
-    Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError, Overflow,
+    Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError,
 };
 pub use datapunk_log_macros::traced;
 pub use level::{DirectiveError, Directives, Level, LevelFilter};
+pub use overflow::Overflow;
 pub use record::{RecordBuf, TraceContext};
 pub use sink::{FileSink, MemorySink, Sink};
 pub use span::{Entered, Instrument, Instrumented, Parent, Span, Status, in_span};

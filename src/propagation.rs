@@ -58,8 +58,7 @@ pub const MAX_TRACESTATE_MEMBERS: usize = 32;
 pub const MAX_BAGGAGE_MEMBERS: usize = 64;
 /// Most bytes of `baggage` header value [`inject`] writes.
 pub const MAX_BAGGAGE_BYTES: usize = 8192;
-/// Longest valid correlation id.
-pub const MAX_CORRELATION_ID_LEN: usize = 128;
+pub use crate::corr::MAX_CORRELATION_ID_LEN;
 
 // ---------------------------------------------------------------------------
 // Carriers

@@ -61,7 +61,7 @@ pub(crate) const CTX_LEN: usize = 33;
 /// Length of a `KIND_SPAN` record: header, context, end timestamp.
 pub(crate) const SPAN_LEN: usize = HEADER_LEN + CTX_LEN + 8;
 /// Longest correlation id carried (longer ones are cut).
-pub(crate) const CORR_MAX: usize = crate::propagation::MAX_CORRELATION_ID_LEN;
+pub(crate) const CORR_MAX: usize = crate::corr::MAX_CORRELATION_ID_LEN;
 
 /// Most fields one call site may have (checked when the call site compiles).
 pub const MAX_FIELDS: usize = 64;

@@ -16,9 +16,10 @@ use crossbeam_utils::{Backoff, CachePadded};
 
 use crate::callsite::Callsite;
 use crate::clock;
-use crate::config::Overflow;
+use crate::corr::CorrId;
 use crate::engine::{self, Engine, NewRing};
-use crate::record::{CORR_MAX, CTX_LEN, HEADER_LEN, KIND_LOG, RecordBuf, SLACK, TraceContext};
+use crate::overflow::Overflow;
+use crate::record::{CTX_LEN, HEADER_LEN, KIND_LOG, RecordBuf, SLACK, TraceContext};
 use crate::value::ValueList;
 
 /// What a ring shares with the writer and with `stats()`.
@@ -49,47 +50,6 @@ struct ThreadState {
     scratch: Box<[MaybeUninit<u8>]>,
 }
 
-/// A correlation id carried by value (no allocation, no reference count).
-#[derive(Clone, Copy)]
-pub(crate) struct CorrId {
-    len: u8,
-    bytes: [u8; CORR_MAX],
-}
-
-impl CorrId {
-    pub(crate) const EMPTY: CorrId = CorrId {
-        len: 0,
-        bytes: [0; CORR_MAX],
-    };
-
-    /// The id, cut to [`CORR_MAX`] bytes at a character boundary; `None` when empty.
-    pub(crate) fn new(id: &str) -> Option<CorrId> {
-        let mut end = id.len().min(CORR_MAX);
-        while !id.is_char_boundary(end) {
-            end -= 1;
-        }
-        if end == 0 {
-            return None;
-        }
-        let mut c = CorrId::EMPTY;
-        c.bytes[..end].copy_from_slice(&id.as_bytes()[..end]);
-        c.len = end as u8;
-        Some(c)
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        let b = &self.bytes[..usize::from(self.len)];
-        // `new` copies whole characters of a `str` only.
-        std::str::from_utf8(b).unwrap_or("")
-    }
-}
-
-impl fmt::Debug for CorrId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("CorrId").field(&self.as_str()).finish()
-    }
-}
-
 /// The hot thread-local: plain `Cell`s with a `const` initializer and no
 /// destructor, so reaching it is one thread-pointer-relative access with no
 /// "initialized / destroyed" check.
@@ -107,8 +67,6 @@ struct Hot {
     corr: Cell<CorrId>,
     /// State of the thread's id generator (xorshift64*); 0 until seeded.
     rng: Cell<u64>,
-    /// Set on the export thread: its records are discarded (no loops).
-    muted: Cell<bool>,
 }
 
 /// Owns the thread's state; its destructor clears `Hot::state` before freeing it.
@@ -131,7 +89,6 @@ thread_local! {
             has_corr: Cell::new(false),
             corr: Cell::new(CorrId::EMPTY),
             rng: Cell::new(0),
-            muted: Cell::new(false),
         }
     };
     static OWNER: RefCell<Owner> = const { RefCell::new(Owner(None)) };
@@ -319,7 +276,7 @@ impl ThreadRing {
             need += CTX_LEN;
         }
         if let Some(c) = head.corr {
-            need += 4 + usize::from(c.len);
+            need += 4 + c.len();
         }
         if need > self.limit {
             return false;
@@ -573,7 +530,7 @@ pub(crate) fn prepare_thread() -> bool {
 fn create_state() -> bool {
     OWNER
         .try_with(|o| {
-            if HOT.with(|h| h.muted.get()) {
+            if crate::thread_role::is_export_thread() {
                 return false;
             }
             let Ok(mut owner) = o.try_borrow_mut() else {
@@ -732,16 +689,4 @@ pub(crate) fn next_randoms<const N: usize>() -> [u64; N] {
 fn seed() -> u64 {
     let r = crate::id::random_u128();
     ((r >> 64) as u64 ^ r as u64) | 1
-}
-
-/// Marks this thread as the export thread (or one of its runtime's): records
-/// captured on it are discarded and counted, so an exporter's own logging
-/// never loops back into the export.
-pub(crate) fn mark_export_thread() {
-    HOT.with(|h| h.muted.set(true));
-}
-
-/// True on a thread marked by [`mark_export_thread`].
-pub(crate) fn is_export_thread() -> bool {
-    HOT.with(|h| h.muted.get())
 }

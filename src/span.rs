@@ -27,12 +27,13 @@ use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
 use crate::clock;
+use crate::corr::CorrId;
 use crate::propagation::{Propagated, TraceParent};
 use crate::record::{
     FLAG_REMOTE, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext,
     fixed_record, whole_span_record,
 };
-use crate::ring::{self, CorrId, RecHead};
+use crate::ring::{self, RecHead};
 use crate::value::{Value, ValueList};
 
 /// Trace flags of a trace started here: sampled (`0x01`) and random trace id

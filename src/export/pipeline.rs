@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::{EventView, Exporter, Field, FieldValue, LogView, SpanView, StatusView};
 use crate::callsite::Callsite;
-use crate::config::Overflow;
 use crate::engine::{self, Engine};
+use crate::overflow::Overflow;
 use crate::record::{
     Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_TRUNCATED, HEADER_LEN,
     Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START,
@@ -107,7 +107,7 @@ impl Pipeline {
         let thread = std::thread::Builder::new()
             .name("datapunk-log-export".into())
             .spawn(move || {
-                crate::ring::mark_export_thread();
+                crate::thread_role::mark_export_thread();
                 for e in worker.exporters.iter_mut() {
                     e.set_resource(&resource);
                 }
