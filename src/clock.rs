@@ -32,6 +32,20 @@ pub(crate) const MODE_COARSE: u8 = 2;
 static MODE: AtomicU8 = AtomicU8::new(MODE_OS);
 static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
 static OS_BASE: OnceLock<Instant> = OnceLock::new();
+/// Monotonic nanoseconds (from `OS_BASE`) the writer refreshes on every
+/// pass; 0 while no writer runs.
+static MONO_NOW: AtomicU64 = AtomicU64::new(0);
+
+/// Monotonic nanoseconds, cheaply: the writer's last refresh (microseconds
+/// old while it is busy, at most its idle poll while idle) when a writer
+/// runs, else the OS clock. For rate limits, not for timestamps.
+#[inline(always)]
+pub(crate) fn coarse_mono_ns() -> u64 {
+    match MONO_NOW.load(Ordering::Relaxed) {
+        0 => os_nanos().max(1),
+        n => n,
+    }
+}
 
 /// The raw time of a capture, in the units of the active mode.
 #[inline(always)]
@@ -121,6 +135,13 @@ pub(crate) struct Converter {
     last_calibration: Instant,
 }
 
+impl Drop for Converter {
+    /// The writer is gone: [`coarse_mono_ns`] reads the OS clock again.
+    fn drop(&mut self) {
+        MONO_NOW.store(0, Ordering::Relaxed);
+    }
+}
+
 /// Horizon over which a recalibration absorbs the accumulated error.
 const SLEW_HORIZON_NS: i128 = 1_000_000_000;
 
@@ -201,6 +222,7 @@ impl Converter {
     /// Called on every writer pass: refreshes the coarse clock, and refines the
     /// TSC frequency every 100 ms (the estimate converges as the window grows).
     pub(crate) fn tick(&mut self) {
+        MONO_NOW.store(os_nanos().max(1), Ordering::Relaxed);
         match self.mode {
             MODE_COARSE => {
                 let now = self.wall_at_mono_base + self.mono_base.elapsed().as_nanos() as u64;

@@ -12,6 +12,7 @@ use crate::level::{DirectiveError, Directives, LevelFilter};
 use crate::overflow::Overflow;
 use crate::record::{MIN_RECORD_LIMIT, SLACK};
 use crate::resource::{AttrValue, Resource, ResourceBuilder};
+use crate::sampler::{Sampler, SamplingConfig};
 use crate::sink::{
     DEFAULT_BACKLOG, FileSink, MemorySink, NullSink, Sink, SinkSlot, StderrSink, StdoutSink,
 };
@@ -108,6 +109,7 @@ pub struct Builder {
     resource: ResourceBuilder,
     #[cfg(feature = "opentelemetry")]
     otel_interop: bool,
+    sampling: Option<SamplingConfig>,
 }
 
 impl fmt::Debug for Builder {
@@ -150,6 +152,7 @@ impl Default for Builder {
             resource: Resource::builder(),
             #[cfg(feature = "opentelemetry")]
             otel_interop: false,
+            sampling: None,
         }
     }
 }
@@ -207,7 +210,20 @@ impl Builder {
         self.filter = Some(directives.into());
         self
     }
-    /// Ignore `DATAPUNK_LOG`.
+    /// Trace sampling: the sampler and what sits on top of it (see
+    /// [`crate::sampler`]). Wins over `OTEL_TRACES_SAMPLER`; the default is
+    /// that variable's sampler, else `parent_based(always_on)`.
+    pub fn sampling(mut self, config: SamplingConfig) -> Self {
+        self.sampling = Some(config);
+        self
+    }
+    /// Shorthand for [`Builder::sampling`] with only a sampler.
+    pub fn sampler(self, sampler: Sampler) -> Self {
+        self.sampling(SamplingConfig::new(sampler))
+    }
+    /// Ignore the environment: `DATAPUNK_LOG` and `OTEL_TRACES_SAMPLER`
+    /// (the `OTEL_*` variables an OTLP exporter reads are read by
+    /// `Builder::otlp_if_configured` and `OtlpConfig::from_env` only).
     pub fn ignore_env(mut self) -> Self {
         self.use_env = false;
         self
@@ -447,6 +463,15 @@ impl Builder {
         };
         #[cfg(feature = "opentelemetry")]
         crate::context::set_interop(self.otel_interop);
+        let (env_sampler, sampler_warning) = match (&self.sampling, self.use_env) {
+            (None, true) => crate::sampler::env::from_env(),
+            _ => (None, None),
+        };
+        crate::sampler::install(
+            self.sampling
+                .or(env_sampler.map(SamplingConfig::new))
+                .unwrap_or_default(),
+        );
         let writer = Writer::new(
             engine,
             WriterConfig {
@@ -472,6 +497,9 @@ impl Builder {
         let _ = engine.writer.set(handle.thread().clone());
         if self.panic_hook {
             install_panic_hook();
+        }
+        if let Some(w) = sampler_warning {
+            crate::warn!(target: "datapunk_log", "{}", w);
         }
 
         Ok(Guard {

@@ -203,6 +203,7 @@ static MALFORMED_TRACEPARENT: AtomicU64 = AtomicU64::new(0);
 static MALFORMED_TRACESTATE: AtomicU64 = AtomicU64::new(0);
 static MALFORMED_BAGGAGE_MEMBERS: AtomicU64 = AtomicU64::new(0);
 static BAGGAGE_OVER_LIMIT: AtomicU64 = AtomicU64::new(0);
+static TRACESTATE_DUPLICATE_KEYS: AtomicU64 = AtomicU64::new(0);
 
 /// Process-wide counts of what [`extract`] and [`inject`] rejected or dropped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -218,6 +219,8 @@ pub struct PropagationCounters {
     /// Baggage members left out by [`inject`] to stay within
     /// [`MAX_BAGGAGE_MEMBERS`] and [`MAX_BAGGAGE_BYTES`].
     pub baggage_over_limit: u64,
+    /// `tracestate` list-members dropped because their key came earlier.
+    pub tracestate_duplicate_keys: u64,
 }
 
 /// The counters so far (relaxed loads: each is exact, together they are not
@@ -228,6 +231,7 @@ pub fn counters() -> PropagationCounters {
         malformed_tracestate: MALFORMED_TRACESTATE.load(Relaxed),
         malformed_baggage_members: MALFORMED_BAGGAGE_MEMBERS.load(Relaxed),
         baggage_over_limit: BAGGAGE_OVER_LIMIT.load(Relaxed),
+        tracestate_duplicate_keys: TRACESTATE_DUPLICATE_KEYS.load(Relaxed),
     }
 }
 
@@ -251,13 +255,19 @@ pub struct TraceParent {
     pub trace_id: u128,
     /// The caller's span id (`parent-id`); zero is invalid.
     pub span_id: u64,
-    /// Trace flags; only [`TraceParent::FLAG_SAMPLED`] is defined.
+    /// Trace flags: [`TraceParent::FLAG_SAMPLED`] and
+    /// [`TraceParent::FLAG_RANDOM`] are defined.
     pub flags: u8,
 }
 
 impl TraceParent {
     /// The `sampled` trace flag.
     pub const FLAG_SAMPLED: u8 = 0x01;
+    /// The `random` trace flag (W3C Trace Context level 2): the trace id's
+    /// right-most 7 bytes are random. Propagated unchanged.
+    pub const FLAG_RANDOM: u8 = 0x02;
+    /// The flags this version defines; others are cleared.
+    pub const KNOWN_FLAGS: u8 = Self::FLAG_SAMPLED | Self::FLAG_RANDOM;
 
     /// Parses a `traceparent` header value.
     ///
@@ -265,8 +275,9 @@ impl TraceParent {
     /// exactly 55 characters; version `ff` is invalid; a higher version is
     /// read for its first four fields when the value is at least 55
     /// characters and the 56th, if any, is `-`. Every field is lowercase hex;
-    /// an all-zero trace id or span id is invalid. Flags other than `sampled`
-    /// are cleared (the spec: "Vendors MUST set those to zero").
+    /// an all-zero trace id or span id is invalid. Flags other than
+    /// `sampled` and `random` are cleared (the spec: "Vendors MUST set
+    /// those to zero").
     pub fn parse(value: &str) -> Result<Self, PropagationError> {
         let err = |reason: &'static str| PropagationError::new(TRACEPARENT_HEADER, reason);
         let b = trim_ows(value).as_bytes();
@@ -309,7 +320,7 @@ impl TraceParent {
         Ok(TraceParent {
             trace_id,
             span_id: span_id as u64,
-            flags: flags as u8 & Self::FLAG_SAMPLED,
+            flags: flags as u8 & Self::KNOWN_FLAGS,
         })
     }
 
@@ -363,11 +374,9 @@ impl FromStr for TraceParent {
 /// A W3C `tracestate`: an ordered list of at most 32 vendor entries, the
 /// most recently updated first.
 ///
-/// Keys are `lcalpha 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/")` or
-/// multi-tenant `tenant@system` (tenant: `(lcalpha / DIGIT)` then up to 240
-/// of those characters; system: `lcalpha` then up to 13). Values are 1 to
-/// 256 printable ASCII characters other than `,` and `=`, not ending in a
-/// space.
+/// Keys are `(lcalpha / DIGIT) 0*255(lcalpha / DIGIT / "_" / "-" / "*" /
+/// "/" / "@")`. Values are 1 to 256 printable ASCII characters other than
+/// `,` and `=`, not ending in a space.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TraceState {
     entries: Vec<(String, String)>,
@@ -381,9 +390,11 @@ impl TraceState {
 
     /// Parses one `tracestate` header value.
     ///
-    /// Empty and white-space-only list-members are skipped. Any invalid
-    /// list-member, a duplicate key, or more than 32 list-members makes the
-    /// whole value invalid (the spec: the tracestate is then discarded).
+    /// Empty and white-space-only list-members are skipped. A repeated key
+    /// keeps its first member (the repeat is dropped and counted in
+    /// [`PropagationCounters::tracestate_duplicate_keys`]). Any invalid
+    /// list-member or more than 32 list-members makes the whole value
+    /// invalid (the spec: the tracestate is then discarded).
     pub fn parse(value: &str) -> Result<Self, PropagationError> {
         Self::parse_fields([value])
     }
@@ -416,7 +427,10 @@ impl TraceState {
                 return Err(err(format!("list-member {n} has an invalid value")));
             }
             if entries.iter().any(|(k, _)| k == key) {
-                return Err(err(format!("list-member {n} repeats an earlier key")));
+                // The first member of a key wins; the repeat is dropped
+                // (not the whole header), and counted.
+                TRACESTATE_DUPLICATE_KEYS.fetch_add(1, Relaxed);
+                continue;
             }
             entries.push((key.to_owned(), value.to_owned()));
         }
@@ -489,36 +503,21 @@ impl FromStr for TraceState {
     }
 }
 
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`.
 fn is_tracestate_keychar(b: u8) -> bool {
-    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@')
 }
 
-/// `simple-key / multi-tenant-key` of Trace Context Level 1.
+/// `key = (lcalpha / DIGIT) 0*255(keychar)` (W3C Trace Context, current
+/// grammar: the level-1 split into simple and multi-tenant keys is gone).
 fn valid_tracestate_key(key: &str) -> bool {
-    let rest_ok = |s: &[u8]| s.iter().all(|&b| is_tracestate_keychar(b));
-    match key.split_once('@') {
-        None => match key.as_bytes() {
-            [first, rest @ ..] => key.len() <= 256 && first.is_ascii_lowercase() && rest_ok(rest),
-            [] => false,
-        },
-        Some((tenant, system)) => {
-            let tenant_ok = match tenant.as_bytes() {
-                [first, rest @ ..] => {
-                    tenant.len() <= 241
-                        && (first.is_ascii_lowercase() || first.is_ascii_digit())
-                        && rest_ok(rest)
-                }
-                [] => false,
-            };
-            // `@` is no keychar, so a second `@` fails here.
-            let system_ok = match system.as_bytes() {
-                [first, rest @ ..] => {
-                    system.len() <= 14 && first.is_ascii_lowercase() && rest_ok(rest)
-                }
-                [] => false,
-            };
-            tenant_ok && system_ok
+    match key.as_bytes() {
+        [first, rest @ ..] => {
+            key.len() <= 256
+                && (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && rest.iter().all(|&b| is_tracestate_keychar(b))
         }
+        [] => false,
     }
 }
 
@@ -852,20 +851,37 @@ pub struct Propagated {
     pub baggage: Baggage,
     /// The correlation id; carried as baggage member `correlation_id`.
     pub correlation_id: Option<String>,
+    /// The debug override: every span of this request is kept. Read from
+    /// the header [`DEBUG_HEADER`](crate::sampler::DEBUG_HEADER) or the
+    /// baggage member [`DEBUG_BAGGAGE_KEY`](crate::sampler::DEBUG_BAGGAGE_KEY)
+    /// (`1`, `true`, `on`, `yes`); [`inject`] writes the header.
+    pub debug: bool,
 }
 
 impl Propagated {
     /// The calling thread's context (its current span and correlation id),
     /// to send with an outgoing request through [`inject`].
+    ///
+    /// It carries the span's trace flags (sampled, random), its tracestate
+    /// (`ot=th:…` and what came in with the request: a received tracestate
+    /// is sent on), the correlation id and the debug override.
     pub fn current() -> Propagated {
         let ctx = crate::ring::current_ctx();
+        let extra = crate::ring::current_extra();
+        let th = crate::ring::current_th();
         Propagated {
             parent: ctx.is_some().then_some(TraceParent {
                 trace_id: ctx.trace_id,
                 span_id: ctx.span_id,
                 flags: ctx.trace_flags,
             }),
+            tracestate: if ctx.is_some() {
+                crate::span_extra::tracestate(th, extra.as_deref())
+            } else {
+                TraceState::default()
+            },
             correlation_id: crate::ring::current_correlation_id(),
+            debug: extra.is_some_and(|e| e.debug),
             ..Propagated::default()
         }
     }
@@ -890,7 +906,10 @@ impl Propagated {
 /// - `traceparent`: a malformed value (or several `traceparent` fields)
 ///   gives `parent: None` and is counted; `tracestate` is then ignored, as
 ///   the spec requires.
-/// - `tracestate` (all fields, combined): malformed → empty, counted.
+/// - `tracestate` (all fields, combined): malformed → empty, counted; a
+///   repeated key keeps its first member (the repeat is dropped, counted).
+/// - the debug override: header `x-datapunk-debug` or baggage member
+///   `datapunk.debug` with `1`, `true`, `on` or `yes`.
 /// - `baggage` (all fields, combined): malformed members are skipped one by
 ///   one and counted; the valid ones are kept.
 /// - correlation id: baggage member `correlation_id`, else header
@@ -933,6 +952,13 @@ pub fn extract(carrier: &impl Extractor) -> Propagated {
         MALFORMED_BAGGAGE_MEMBERS.fetch_add(skipped as u64, Relaxed);
     }
 
+    p.debug = carrier
+        .get(crate::sampler::DEBUG_HEADER)
+        .is_some_and(crate::sampler::is_truthy)
+        || p.baggage
+            .get(crate::sampler::DEBUG_BAGGAGE_KEY)
+            .is_some_and(crate::sampler::is_truthy);
+
     if p.baggage
         .get(CORRELATION_ID_KEY)
         .is_some_and(is_valid_correlation_id)
@@ -951,7 +977,9 @@ pub fn extract(carrier: &impl Extractor) -> Propagated {
 /// Writes `p` into `carrier`.
 ///
 /// - `traceparent` when `parent` is valid (non-zero ids), as version `00`
-///   with only the defined flag bits; `tracestate` then too, when not empty.
+///   with only the defined flag bits (sampled, random); `tracestate` then
+///   too, when not empty.
+/// - `x-datapunk-debug: 1` when `debug` is set.
 /// - `baggage` when there is anything to carry: a valid `correlation_id`
 ///   first, as member `correlation_id` (replacing any such member of
 ///   `baggage`), then `baggage`'s members in order. At most
@@ -960,13 +988,17 @@ pub fn extract(carrier: &impl Extractor) -> Propagated {
 pub fn inject(p: &Propagated, carrier: &mut impl Injector) {
     if let Some(tp) = p.parent.filter(TraceParent::is_valid) {
         let tp = TraceParent {
-            flags: tp.flags & TraceParent::FLAG_SAMPLED,
+            flags: tp.flags & TraceParent::KNOWN_FLAGS,
             ..tp
         };
         carrier.set(TRACEPARENT_HEADER, tp.to_string());
         if !p.tracestate.is_empty() {
             carrier.set(TRACESTATE_HEADER, p.tracestate.to_string());
         }
+    }
+
+    if p.debug {
+        carrier.set(crate::sampler::DEBUG_HEADER, "1".to_owned());
     }
 
     let correlation = p

@@ -7,13 +7,15 @@
 //! ```text
 //! 0   u32  total length in bytes, header included
 //! 4   u8   kind (KIND_LOG, KIND_SPAN_*)
-//! 5   u8   flags: FLAG_CTX, FLAG_TRUNCATED, FLAG_FMT_MESSAGE, FLAG_CORR, FLAG_REMOTE
+//! 5   u8   flags: FLAG_CTX, FLAG_TRUNCATED, FLAG_FMT_MESSAGE, FLAG_CORR, FLAG_REMOTE,
+//!          FLAG_TS
 //! 6   u16  number of values recorded
 //! 8   u32  call-site id
 //! 12  u32  reserved (0)
 //! 16  u64  raw timestamp
 //! 24  [if FLAG_CTX] u128 trace id, u64 span id, u64 parent span id, u8 trace flags
 //! ..  [if FLAG_CORR] the correlation id: u32 length + bytes
+//! ..  [if FLAG_TS] a span start's W3C tracestate: u32 length + bytes
 //! ..  [if FLAG_FMT_MESSAGE] the formatted message as a string value
 //! ..  values, one per field name of the call site, each a tag byte + payload
 //! ```
@@ -55,6 +57,8 @@ pub(crate) const FLAG_FMT_MESSAGE: u8 = 4;
 pub(crate) const FLAG_CORR: u8 = 8;
 /// Span start: the parent came from another process.
 pub(crate) const FLAG_REMOTE: u8 = 16;
+/// Span start: the span's tracestate follows the correlation id.
+pub(crate) const FLAG_TS: u8 = 32;
 
 pub(crate) const HEADER_LEN: usize = 24;
 pub(crate) const CTX_LEN: usize = 33;
@@ -106,6 +110,15 @@ impl TraceContext {
     pub fn is_some(&self) -> bool {
         self.trace_id != 0
     }
+}
+
+/// What follows a record's header: its context, correlation id and (span
+/// starts) tracestate.
+#[derive(Clone, Copy)]
+pub(crate) struct Prefix<'a> {
+    pub ctx: &'a TraceContext,
+    pub corr: Option<&'a str>,
+    pub tracestate: Option<&'a crate::span_extra::TsParts<'a>>,
 }
 
 /// A record with a context and no values (a span's end), built in one piece.
@@ -196,11 +209,21 @@ impl<'a> RecordBuf<'a> {
 
     #[cfg(test)]
     pub(crate) fn begin(&mut self, callsite: u32, ts: u64, ctx: &TraceContext) {
-        self.begin_kind(KIND_LOG, 0, callsite, ts, ctx, None);
+        self.begin_kind(
+            KIND_LOG,
+            0,
+            callsite,
+            ts,
+            &Prefix {
+                ctx,
+                corr: None,
+                tracestate: None,
+            },
+        );
     }
 
-    /// Starts a record of `kind` with extra header `flags`, and the
-    /// correlation id when one is given.
+    /// Starts a record of `kind` with extra header `flags`, the context,
+    /// and the correlation id and tracestate when given.
     #[inline(always)]
     pub(crate) fn begin_kind(
         &mut self,
@@ -208,9 +231,13 @@ impl<'a> RecordBuf<'a> {
         flags: u8,
         callsite: u32,
         ts: u64,
-        ctx: &TraceContext,
-        corr: Option<&str>,
+        prefix: &Prefix<'_>,
     ) {
+        let Prefix {
+            ctx,
+            corr,
+            tracestate,
+        } = *prefix;
         if HEADER_LEN > self.buf.len() {
             self.flags |= FLAG_TRUNCATED;
             return;
@@ -235,6 +262,20 @@ impl<'a> RecordBuf<'a> {
             let id = cut(id, CORR_MAX);
             if self.put(&(id.len() as u32).to_le_bytes()) && self.put(id.as_bytes()) {
                 self.flags |= FLAG_CORR;
+            }
+        }
+        if let Some(t) = tracestate {
+            // Whole or not at all: a tracestate that does not fit is left
+            // out (and the record marked truncated).
+            let n = t.len();
+            if 4 + n <= self.buf.len() - self.len && self.len + 4 + n <= self.limit {
+                self.put(&(n as u32).to_le_bytes());
+                for piece in t.pieces() {
+                    self.put(piece);
+                }
+                self.flags |= FLAG_TS;
+            } else {
+                self.flags |= FLAG_TRUNCATED;
             }
         }
     }

@@ -19,7 +19,8 @@ use crate::clock;
 use crate::corr::CorrId;
 use crate::engine::{self, Engine, NewRing};
 use crate::overflow::Overflow;
-use crate::record::{CTX_LEN, HEADER_LEN, KIND_LOG, RecordBuf, SLACK, TraceContext};
+use crate::record::{CTX_LEN, HEADER_LEN, KIND_LOG, Prefix, RecordBuf, SLACK, TraceContext};
+use crate::span_extra::{NO_TH, SpanExtra, TsParts};
 use crate::value::ValueList;
 
 /// What a ring shares with the writer and with `stats()`.
@@ -63,8 +64,13 @@ struct Hot {
     in_trace: Cell<bool>,
     /// A correlation id is current (in `corr`).
     has_corr: Cell<bool>,
-    /// The current correlation id, when `has_corr`.
-    corr: Cell<CorrId>,
+    /// The current span's `th` ([`NO_TH`]: none).
+    th: Cell<u64>,
+    /// The current span's optional part (correlation id, tracestate), or
+    /// null. A non-null pointer holds one strong count of its `Arc`, so it
+    /// stays valid whatever happens to the span (a leaked guard leaks the
+    /// count, never dangles).
+    extra: Cell<*const SpanExtra>,
     /// State of the thread's id generator (xorshift64*); 0 until seeded.
     rng: Cell<u64>,
 }
@@ -87,7 +93,8 @@ thread_local! {
             ctx: Cell::new(TraceContext { trace_id: 0, span_id: 0, parent_span_id: 0, trace_flags: 0 }),
             in_trace: Cell::new(false),
             has_corr: Cell::new(false),
-            corr: Cell::new(CorrId::EMPTY),
+            th: Cell::new(NO_TH),
+            extra: Cell::new(ptr::null()),
             rng: Cell::new(0),
         }
     };
@@ -125,6 +132,8 @@ pub(crate) struct RecHead<'a> {
     pub flags: u8,
     pub ctx: TraceContext,
     pub corr: Option<&'a CorrId>,
+    /// A span start's tracestate.
+    pub ts: Option<TsParts<'a>>,
 }
 
 /// Captures one record: called by the macros once the call site is enabled.
@@ -204,11 +213,15 @@ fn emit<L: ValueList>(
                     flags: 0,
                     ctx: hot.ctx.get(),
                     corr: if hot.has_corr.get() {
-                        corr = hot.corr.get();
+                        // SAFETY: a non-null `extra` holds a strong count
+                        // (see `Hot::extra`); the id is copied before any
+                        // user code runs.
+                        corr = unsafe { (*hot.extra.get()).corr.unwrap_or(CorrId::EMPTY) };
                         Some(&corr)
                     } else {
                         None
                     },
+                    ts: None,
                 };
                 capture(&held, cs, ts, &h, msg, values)
             } else {
@@ -225,6 +238,7 @@ fn emit<L: ValueList>(
                     flags: 0,
                     ctx,
                     corr: None,
+                    ts: None,
                 };
                 capture(&held, cs, ts, &h, msg, values)
             }
@@ -277,6 +291,9 @@ impl ThreadRing {
         }
         if let Some(c) = head.corr {
             need += 4 + c.len();
+        }
+        if let Some(t) = &head.ts {
+            need += 4 + t.len();
         }
         if need > self.limit {
             return false;
@@ -449,8 +466,11 @@ fn begin(buf: &mut RecordBuf<'_>, cs: &'static Callsite, ts: u64, head: &RecHead
         head.flags,
         cs.id(),
         ts,
-        &head.ctx,
-        head.corr.map(CorrId::as_str),
+        &Prefix {
+            ctx: &head.ctx,
+            corr: head.corr.map(CorrId::as_str),
+            tracestate: head.ts.as_ref(),
+        },
     );
 }
 
@@ -588,6 +608,7 @@ fn new_state() -> Option<ThreadState> {
 pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
     HOT.with(|h| {
         h.in_trace.set(ctx.is_some() || h.has_corr.get());
+        h.th.set(NO_TH);
         let prev = h.ctx.replace(ctx);
         if prev.is_some() {
             prev
@@ -608,60 +629,87 @@ pub(crate) fn current_ctx() -> TraceContext {
     }
 }
 
-/// This thread's current correlation id, boxed (for a span made here).
+/// This thread's current span's optional part, shared.
 #[inline(always)]
-pub(crate) fn current_corr() -> Option<Box<CorrId>> {
-    let h = hot();
-    if h.has_corr.get() {
-        Some(Box::new(h.corr.get()))
-    } else {
-        None
+pub(crate) fn current_extra() -> Option<Arc<SpanExtra>> {
+    let p = hot().extra.get();
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null `extra` came from `Arc::into_raw` and holds a
+    // strong count (see `Hot::extra`), so the allocation is live; the count
+    // taken here belongs to the `Arc` returned.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Some(Arc::from_raw(p))
     }
 }
 
-/// What [`enter`] replaced.
+/// This thread's current span's `th` ([`NO_TH`]: none).
+#[inline(always)]
+pub(crate) fn current_th() -> u64 {
+    let h = hot();
+    if h.in_trace.get() { h.th.get() } else { NO_TH }
+}
+
+/// What [`enter`] replaced. Owns the strong count of `extra` until
+/// [`leave`] hands it back to the thread.
 #[derive(Debug)]
 pub(crate) struct Prev {
     ctx: TraceContext,
-    corr: Option<CorrId>,
+    th: u64,
+    extra: *const SpanExtra,
 }
 
-/// Makes `ctx` and `corr` current on this thread; returns what was.
+fn has_corr(extra: *const SpanExtra) -> bool {
+    // SAFETY: non-null `extra` pointers in `Hot` and `Prev` hold a count.
+    !extra.is_null() && unsafe { (*extra).corr.is_some() }
+}
+
+/// Makes `ctx`, `th` and `extra` current on this thread; returns what was.
 #[inline(always)]
-pub(crate) fn enter(ctx: TraceContext, corr: Option<&CorrId>) -> Prev {
+pub(crate) fn enter(ctx: TraceContext, th: u64, extra: Option<&Arc<SpanExtra>>) -> Prev {
     let h = hot();
+    let new = extra.map_or(ptr::null(), |e| Arc::into_raw(Arc::clone(e)));
     let prev = Prev {
         ctx: h.ctx.get(),
-        corr: if h.has_corr.get() {
-            Some(h.corr.get())
-        } else {
-            None
-        },
+        th: h.th.get(),
+        extra: h.extra.replace(new),
     };
     h.ctx.set(ctx);
-    if let Some(c) = corr {
-        h.corr.set(*c);
-    }
-    h.has_corr.set(corr.is_some());
-    h.in_trace.set(ctx.is_some() || corr.is_some());
+    h.th.set(th);
+    let corr = has_corr(new);
+    h.has_corr.set(corr);
+    h.in_trace.set(ctx.is_some() || corr);
     prev
 }
 
 /// Restores what [`enter`] replaced.
 #[inline(always)]
-pub(crate) fn leave(prev: &Prev) {
+pub(crate) fn leave(prev: Prev) {
     let h = hot();
     h.ctx.set(prev.ctx);
-    if let Some(c) = &prev.corr {
-        h.corr.set(*c);
+    h.th.set(prev.th);
+    let cur = h.extra.replace(prev.extra);
+    let corr = has_corr(prev.extra);
+    h.has_corr.set(corr);
+    h.in_trace.set(prev.ctx.is_some() || corr);
+    if !cur.is_null() {
+        // SAFETY: `cur` was installed by `enter` with a count of its own,
+        // which is released here, once.
+        drop(unsafe { Arc::from_raw(cur) });
     }
-    h.has_corr.set(prev.corr.is_some());
-    h.in_trace.set(prev.ctx.is_some() || prev.corr.is_some());
 }
 
 /// The thread's correlation id, if one is current.
 pub(crate) fn current_correlation_id() -> Option<String> {
-    HOT.with(|h| h.has_corr.get().then(|| h.corr.get().as_str().to_owned()))
+    let h = hot();
+    if !h.has_corr.get() {
+        return None;
+    }
+    // SAFETY: see `Hot::extra`; the id is copied out at once.
+    let corr = unsafe { (*h.extra.get()).corr };
+    corr.map(|c| c.as_str().to_owned())
 }
 
 /// `N` fresh non-zero random `u64`s from this thread's generator.

@@ -22,23 +22,33 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
 use crate::clock;
 use crate::corr::CorrId;
+use crate::propagation::TraceState;
 use crate::propagation::{Propagated, TraceParent};
 use crate::record::{
-    FLAG_REMOTE, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext,
-    fixed_record, whole_span_record,
+    FLAG_REMOTE, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, RecordBuf,
+    TraceContext, fixed_record, whole_span_record,
 };
 use crate::ring::{self, RecHead};
+use crate::sampler::{self, ParentKind, SpanParams, Threshold};
+use crate::span_extra::{self, NO_TH, SpanExtra, TsParts};
 use crate::value::{Value, ValueList};
 
-/// Trace flags of a trace started here: sampled (`0x01`) and random trace id
-/// (`0x02`, W3C Trace Context level 2).
-pub const ROOT_TRACE_FLAGS: u8 = 0x03;
+/// Trace flags of a sampled trace started here: sampled (`0x01`) and random
+/// trace id (`0x02`, W3C Trace Context level 2). An unsampled root has
+/// `0x02`.
+pub const ROOT_TRACE_FLAGS: u8 = FLAG_SAMPLED | FLAG_RANDOM;
+/// The W3C `sampled` trace flag.
+pub const FLAG_SAMPLED: u8 = 0x01;
+/// The W3C level-2 `random` trace flag: the trace id's right-most 7 bytes
+/// are random.
+pub const FLAG_RANDOM: u8 = 0x02;
 
 /// Set while an exporter that takes spans is installed.
 static RECORD_SPANS: AtomicBool = AtomicBool::new(false);
@@ -125,8 +135,11 @@ pub struct Span {
     cs: Option<&'static Callsite>,
     /// True for a span this handle ends (not a [`Span::current`] view).
     owned: bool,
-    /// The correlation id, boxed: only spans of a correlated request pay.
-    corr: Option<Box<CorrId>>,
+    /// The span's `th` (consistent probability sampling), [`NO_TH`]: none.
+    th: u64,
+    /// Correlation id and tracestate beyond `th`: only spans of a request
+    /// that carries one pay (shared with its children).
+    extra: Option<Arc<SpanExtra>>,
     /// Raw start time of a span whose start record is not written yet
     /// (0: written, or nothing to write). A span without fields writes one
     /// record when it ends; a later `record`/`set_status`/event writes the
@@ -158,7 +171,8 @@ impl Span {
             },
             cs: None,
             owned: false,
-            corr: None,
+            th: NO_TH,
+            extra: None,
             pending_start: AtomicU64::new(0),
             start_flags: 0,
         }
@@ -169,12 +183,12 @@ impl Span {
     /// it, carries the context there; dropping it ends nothing.
     pub fn current() -> Span {
         let ctx = current_or_interop();
-        let corr = ring::current_corr();
         Span {
             ctx,
             cs: None,
             owned: false,
-            corr,
+            th: ring::current_th(),
+            extra: ring::current_extra(),
             pending_start: AtomicU64::new(0),
             start_flags: 0,
         }
@@ -184,50 +198,80 @@ impl Span {
     #[doc(hidden)]
     #[inline(always)]
     pub fn start<L: ValueList>(cs: &'static Callsite, parent: Parent<'_>, values: &L) -> Span {
-        let (parent_ctx, corr, remote) = match parent {
-            Parent::Current => (current_or_interop(), ring::current_corr(), false),
-            Parent::Root => (TraceContext::default(), ring::current_corr(), false),
-            Parent::Span(s) => (s.ctx, s.corr.clone(), false),
+        let (parent_ctx, parent_th, extra, remote) = match parent {
+            Parent::Current => (
+                current_or_interop(),
+                ring::current_th(),
+                ring::current_extra(),
+                false,
+            ),
+            Parent::Root => (TraceContext::default(), NO_TH, new_trace_extra(), false),
+            Parent::Span(s) => (s.ctx, s.th, s.extra.clone(), false),
             Parent::Remote(p) => {
-                let corr = p.correlation_id.as_deref().and_then(CorrId::new);
-                (remote_context(p.parent.as_ref()), corr.map(Box::new), true)
+                let (th, extra) = SpanExtra::from_propagated(p);
+                (
+                    remote_context(p.parent.as_ref()),
+                    th,
+                    extra.map(Arc::new),
+                    true,
+                )
             }
-            Parent::Context(c) => (c, ring::current_corr(), true),
+            Parent::Context(c) => (c, NO_TH, new_trace_extra(), true),
         };
-        let ctx = if parent_ctx.is_some() {
-            TraceContext {
+        let has_parent = parent_ctx.is_some();
+        let (ctx, kind) = if has_parent {
+            let ctx = TraceContext {
                 trace_id: parent_ctx.trace_id,
                 span_id: new_span_id(),
                 parent_span_id: parent_ctx.span_id,
                 trace_flags: parent_ctx.trace_flags,
-            }
+            };
+            (ctx, ParentKind::of(true, remote, parent_ctx.trace_flags))
         } else {
             let [span_id, hi, lo] = ring::next_randoms::<3>();
-            TraceContext {
+            let ctx = TraceContext {
                 trace_id: (u128::from(hi) << 64) | u128::from(lo),
                 span_id,
                 parent_span_id: 0,
-                trace_flags: ROOT_TRACE_FLAGS,
-            }
+                trace_flags: FLAG_RANDOM,
+            };
+            (ctx, ParentKind::Root)
         };
+        let meta = cs.metadata();
+        let decision = sampler::decide(&SpanParams {
+            trace_id: ctx.trace_id,
+            rv: extra.as_deref().and_then(|e| e.rv),
+            parent: kind,
+            parent_th: Threshold::from_raw(parent_th),
+            debug: extra.as_deref().is_some_and(|e| e.debug),
+            name: meta.message,
+            target: meta.target,
+            level: meta.level,
+            attrs: &CallAttrs { cs, values },
+        });
+        let ctx = TraceContext {
+            trace_flags: (ctx.trace_flags & !FLAG_SAMPLED) | u8::from(decision.sampled),
+            ..ctx
+        };
+        let th = decision.threshold.map_or(NO_TH, Threshold::raw);
         let mut pending_start = 0;
-        let flags = if remote && parent_ctx.is_some() {
-            FLAG_REMOTE
-        } else {
-            0
-        };
-        let cs = if recording() {
-            if values.encoded_len() == Some(0) && corr.is_none() {
-                // No fields (known at compile time) and no correlation id:
-                // nothing is written now; the end writes the whole span in
-                // one record (never 0: 0 means "nothing pending").
+        let flags = if remote && has_parent { FLAG_REMOTE } else { 0 };
+        let cs = if decision.sampled && recording() {
+            let ts = TsParts::new(th, extra.as_deref());
+            let corr = extra.as_deref().and_then(|e| e.corr.as_ref());
+            if values.encoded_len() == Some(0) && corr.is_none() && ts.is_none() {
+                // No fields (known at compile time), correlation id or
+                // tracestate: nothing is written now; the end writes the
+                // whole span in one record (never 0: 0 means "nothing
+                // pending").
                 pending_start = clock::now().max(1);
             } else {
                 let head = RecHead {
                     kind: KIND_SPAN_START,
                     flags,
                     ctx,
-                    corr: corr.as_deref(),
+                    corr,
+                    ts,
                 };
                 ring::dispatch_span(&head, cs, values);
             }
@@ -239,10 +283,23 @@ impl Span {
             ctx,
             cs,
             owned: true,
-            corr,
+            th,
+            extra,
             pending_start: AtomicU64::new(pending_start),
             start_flags: flags,
         }
+    }
+
+    /// Whether the span was sampled: it is recorded and exported, and its
+    /// sampled flag propagates. An unsampled span still sets the context.
+    pub fn is_sampled(&self) -> bool {
+        self.ctx.trace_flags & FLAG_SAMPLED != 0
+    }
+
+    /// The span's W3C tracestate (`ot=th:…` when its probability is exact,
+    /// then what came with its request).
+    pub fn tracestate(&self) -> TraceState {
+        span_extra::tracestate(self.th, self.extra.as_deref())
     }
 
     /// The span's trace context (all zero for [`Span::none`]).
@@ -252,12 +309,15 @@ impl Span {
 
     /// The correlation id the span carries, if any.
     pub fn correlation_id(&self) -> Option<&str> {
-        self.corr.as_deref().map(CorrId::as_str)
+        self.extra
+            .as_deref()
+            .and_then(|e| e.corr.as_ref())
+            .map(CorrId::as_str)
     }
 
     /// True for a span that does nothing ([`Span::none`], or disabled).
     pub fn is_none(&self) -> bool {
-        !self.ctx.is_some() && self.corr.is_none()
+        !self.ctx.is_some() && self.extra.is_none()
     }
 
     /// The span as a W3C `traceparent`, for calls to other services.
@@ -278,7 +338,7 @@ impl Span {
                 _span: PhantomData,
             };
         }
-        let prev = ring::enter(self.ctx, self.corr.as_deref());
+        let prev = ring::enter(self.ctx, self.th, self.extra.as_ref());
         Entered {
             prev: Some(prev),
             _span: PhantomData,
@@ -302,6 +362,7 @@ impl Span {
                 flags: 0,
                 ctx: self.ctx,
                 corr: None,
+                ts: None,
             };
             ring::dispatch_span(&head, cs, values);
         }
@@ -393,6 +454,95 @@ fn current_or_interop() -> TraceContext {
     ctx
 }
 
+/// What a new trace started inside the current request keeps of it.
+fn new_trace_extra() -> Option<Arc<SpanExtra>> {
+    let cur = ring::current_extra()?;
+    if cur.has_tracestate() {
+        cur.for_new_trace().map(Arc::new)
+    } else {
+        Some(cur)
+    }
+}
+
+/// A span's fields at its start, looked up by name for the sampler's rules
+/// and rate-limit keys. Only a lookup of a name the call site has pays: the
+/// values are encoded on the stack and the one asked for decoded.
+struct CallAttrs<'a, L> {
+    cs: &'static Callsite,
+    values: &'a L,
+}
+
+impl<L: ValueList> sampler::Attrs for CallAttrs<'_, L> {
+    fn text(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> bool {
+        let fields = self.cs.metadata().fields;
+        let Some(i) = fields.iter().position(|n| *n == key) else {
+            return false;
+        };
+        field_text(self.values, i, f)
+    }
+}
+
+/// Feeds the text of value `index` of `values` to `f` (numbers in decimal,
+/// booleans as `true`/`false`, strings as they are): the values are encoded
+/// into a stack buffer and decoded back. False when there is no such value.
+fn field_text<L: ValueList>(values: &L, index: usize, f: &mut dyn FnMut(&[u8])) -> bool {
+    use crate::record::{Decoder, KIND_LOG, Val};
+    use std::mem::MaybeUninit;
+    const WINDOW: usize = 1024;
+    let mut window = [MaybeUninit::<u8>::uninit(); WINDOW];
+    let mut buf = RecordBuf::new(&mut window, WINDOW);
+    let prefix = crate::record::Prefix {
+        ctx: &TraceContext::default(),
+        corr: None,
+        tracestate: None,
+    };
+    buf.begin_kind(KIND_LOG, 0, 0, 0, &prefix);
+    values.record_all(&mut buf);
+    let n = buf.finish();
+    // SAFETY: `finish` returns the length of the initialized prefix.
+    let rec = unsafe { window[..n].assume_init_ref() };
+    let mut d = Decoder::new(rec);
+    for _ in 0..index {
+        if d.value().is_none() {
+            return false;
+        }
+    }
+    let mut num = itoa::Buffer::new();
+    let mut chr = [0u8; 4];
+    let text: &[u8] = match d.value() {
+        None => return false,
+        Some(Val::None) => b"",
+        Some(Val::Bool(b)) => {
+            if b {
+                b"true"
+            } else {
+                b"false"
+            }
+        }
+        Some(Val::U64(x)) => num.format(x).as_bytes(),
+        Some(Val::I64(x)) => num.format(x).as_bytes(),
+        Some(Val::U128(x)) => num.format(x).as_bytes(),
+        Some(Val::I128(x)) => num.format(x).as_bytes(),
+        Some(Val::F64(x)) => {
+            return {
+                f(x.to_string().as_bytes());
+                true
+            };
+        }
+        Some(Val::F32(x)) => {
+            return {
+                f(x.to_string().as_bytes());
+                true
+            };
+        }
+        Some(Val::Char(c)) => c.encode_utf8(&mut chr).as_bytes(),
+        Some(Val::Str(b) | Val::Bytes(b)) => b,
+        Some(Val::Error { message, .. }) => message,
+    };
+    f(text);
+    true
+}
+
 fn remote_context(tp: Option<&TraceParent>) -> TraceContext {
     match tp {
         Some(t) if t.is_valid() => TraceContext {
@@ -422,7 +572,7 @@ impl std::fmt::Debug for Entered<'_> {
 impl Drop for Entered<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some(prev) = &self.prev {
+        if let Some(prev) = self.prev.take() {
             ring::leave(prev);
         }
     }

@@ -154,6 +154,7 @@ impl Writer {
         let mut idle = 0u32;
         loop {
             self.enc.conv.tick();
+            crate::sampler::tick();
             let requested = engine.flush_requested.load(Ordering::SeqCst);
             let shutting = engine.shutdown.load(Ordering::SeqCst);
             if engine.has_pending.swap(false, Ordering::AcqRel) {

@@ -135,6 +135,7 @@ fn export_with(exp: &mut OtlpExporter, case: &Case) -> Outcome {
         level: Level::Info,
         context: case.trace,
         parent_is_remote: false,
+        trace_state: "",
         correlation_id: None,
         start_unix_nano: now,
         end_unix_nano: now + 1_000,

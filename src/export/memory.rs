@@ -138,6 +138,8 @@ pub struct OwnedSpan {
     pub context: TraceContext,
     /// The parent came from another process.
     pub parent_is_remote: bool,
+    /// The span's W3C tracestate (empty when none).
+    pub trace_state: String,
     /// Correlation id.
     pub correlation_id: Option<String>,
     /// Start, Unix nanoseconds.
@@ -268,6 +270,7 @@ impl Exporter for MemoryExporter {
             level: span.level,
             context: span.context,
             parent_is_remote: span.parent_is_remote,
+            trace_state: span.trace_state.to_owned(),
             correlation_id: span.correlation_id.map(str::to_owned),
             start_unix_nano: span.start_unix_nano,
             end_unix_nano: span.end_unix_nano,

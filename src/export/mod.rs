@@ -188,6 +188,9 @@ pub struct SpanView<'a> {
     pub context: TraceContext,
     /// The parent came from another process (a `traceparent` header).
     pub parent_is_remote: bool,
+    /// The span's W3C tracestate (`ot=th:…` when sampled with an exact
+    /// probability, then what came with its request); empty when none.
+    pub trace_state: &'a str,
     /// The request's correlation id, when the span was made inside one.
     pub correlation_id: Option<&'a str>,
     /// Start, Unix nanoseconds.

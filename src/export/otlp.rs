@@ -158,9 +158,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
-use opentelemetry::trace::{
-    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
 use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::logs::{
@@ -1397,7 +1395,7 @@ impl Mapper {
                 SpanId::from(ctx.span_id),
                 TraceFlags::new(ctx.trace_flags & 1),
                 false,
-                TraceState::default(),
+                span.trace_state.parse().unwrap_or_default(),
             ),
             parent_span_id: SpanId::from(ctx.parent_span_id),
             parent_span_is_remote: span.parent_is_remote,
@@ -3097,6 +3095,7 @@ mod tests {
                 ..TRACE
             },
             parent_is_remote: true,
+            trace_state: "ot=th:8,vendor=x",
             correlation_id: Some("req-7"),
             start_unix_nano: 1_000,
             end_unix_nano: 2_000,
@@ -3153,6 +3152,7 @@ mod tests {
         let ok = SpanView {
             status: StatusView::Ok,
             parent_is_remote: false,
+            trace_state: "",
             ..view.clone()
         };
         let d = m.span_data(&ok);

@@ -18,9 +18,9 @@ use crate::callsite::Callsite;
 use crate::engine::{self, Engine};
 use crate::overflow::Overflow;
 use crate::record::{
-    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_TRUNCATED, HEADER_LEN,
-    Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START,
-    KIND_SPAN_STATUS, TraceContext, Val, whole_span_end,
+    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_TRUNCATED, FLAG_TS,
+    HEADER_LEN, Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END, KIND_SPAN_EVENT,
+    KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext, Val, whole_span_end,
 };
 use crate::resource::Resource;
 
@@ -518,8 +518,9 @@ fn span_id(rec: &[u8]) -> Option<u64> {
     Decoder::new(rec).context().map(|c| c.span_id)
 }
 
-/// Context and correlation id at the start of a record.
-fn prefix<'a>(d: &mut Decoder<'a>, h: &Header) -> Option<(TraceContext, Option<&'a str>)> {
+/// Context, correlation id and (span starts) tracestate at the start of a
+/// record.
+fn prefix<'a>(d: &mut Decoder<'a>, h: &Header) -> Option<(TraceContext, Option<&'a str>, &'a str)> {
     let ctx = if h.flags & FLAG_CTX != 0 {
         d.context()?
     } else {
@@ -530,7 +531,12 @@ fn prefix<'a>(d: &mut Decoder<'a>, h: &Header) -> Option<(TraceContext, Option<&
     } else {
         None
     };
-    Some((ctx, corr))
+    let tracestate = if h.flags & FLAG_TS != 0 {
+        std::str::from_utf8(d.string()?).ok()?
+    } else {
+        ""
+    };
+    Some((ctx, corr, tracestate))
 }
 
 fn str_of(v: Val<'_>) -> Option<&str> {
@@ -552,7 +558,7 @@ where
     let cs: &'static Callsite = engine::callsite(engine, e.h.callsite)?;
     let meta = cs.metadata();
     let mut d = Decoder::new(e.rec);
-    let (ctx, corr) = prefix(&mut d, &e.h)?;
+    let (ctx, corr, _) = prefix(&mut d, &e.h)?;
     let message = if e.h.flags & FLAG_FMT_MESSAGE != 0 {
         std::str::from_utf8(d.string()?).ok()?
     } else {
@@ -610,7 +616,7 @@ fn span_view(
     let mut events: Vec<(&str, u64, usize, usize)> = Vec::new();
     let mut status = StatusView::Unset;
     let mut d = Decoder::new(first.rec);
-    let (ctx, corr) = prefix(&mut d, &first.h)?;
+    let (ctx, corr, trace_state) = prefix(&mut d, &first.h)?;
     call_site_fields(meta.fields, first.h.values, &mut d, &mut fields)?;
     let mut off = first.end;
     let mut event_fields: Vec<Field<'_>> = Vec::new();
@@ -697,6 +703,7 @@ fn span_view(
         level: meta.level,
         context: ctx,
         parent_is_remote: first.h.flags & FLAG_REMOTE != 0,
+        trace_state,
         correlation_id: corr,
         start_unix_nano: first.h.ts,
         end_unix_nano: end_ts,

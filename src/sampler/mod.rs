@@ -1,0 +1,49 @@
+//! Sampling: which traces and which log records are kept.
+//!
+//! One sampler decides, at a span's start and before anything is written,
+//! whether the span is recorded. A span that is not sampled is
+//! non-recording: it still sets the context (its ids and flags propagate,
+//! log records inside it see them) but writes no record.
+//!
+//! The decision follows OpenTelemetry's consistent probability sampling
+//! (`tracestate-probability-sampling`): the trace's 56-bit randomness R (the
+//! incoming `rv`, else the low 56 bits of the trace id) is compared with a
+//! rejection threshold T = (1 − p)·2^56; a span is kept iff R ≥ T, and a
+//! kept span whose probability is exact carries `ot=th:<T>` in its
+//! tracestate. Services that never talk to each other, sampling at
+//! different rates, keep nested sets of the same traces.
+//!
+//! ```
+//! use datapunk_log::sampler::{Sampler, SamplingConfig, Rule};
+//! use datapunk_log::Level;
+//!
+//! let cfg = SamplingConfig::new(Sampler::parent_based(Sampler::rules(vec![
+//!     Rule::new(Sampler::AlwaysOn).attribute_eq("priority", "high"),
+//!     Rule::new(Sampler::probability(0.01)).name("health_check"),
+//!     Rule::new(Sampler::probability(0.1)),
+//! ])))
+//! .always_keep(["checkout"])
+//! .max_root_traces_per_second(500.0);
+//! # let _ = cfg;
+//! ```
+//!
+//! See the README's sampling section for the decision order and recipes.
+
+pub mod adaptive;
+pub(crate) mod env;
+#[cfg(feature = "opentelemetry")]
+mod otel;
+pub mod rate_limit;
+pub mod threshold;
+mod trace;
+
+#[cfg(feature = "opentelemetry")]
+pub use otel::OtelSampler;
+
+pub use adaptive::AdaptiveConfig;
+pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
+pub(crate) use trace::{Attrs, SpanParams, decide, install, is_truthy, tick};
+pub use trace::{
+    DEBUG_BAGGAGE_KEY, DEBUG_HEADER, Decision, ParentBased, ParentKind, Rule, Sampler,
+    SamplingConfig, SamplingCounters, counters, current, update,
+};

@@ -1,0 +1,1159 @@
+//! Trace sampling: composable samplers, the decision at a span's start, and
+//! the process-wide configuration behind arc-swap.
+//!
+//! Each composable sampler returns an *intent*: a rejection threshold (or
+//! none: drop) and whether the adjusted count it implies is reliable, as
+//! OpenTelemetry's composite samplers do. The final decision compares the
+//! trace's randomness with the threshold; a kept span whose threshold is
+//! reliable carries it as `th` in its tracestate.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, LazyLock};
+
+use arc_swap::ArcSwap;
+use arc_swap::cache::Cache;
+
+use super::adaptive::{Adaptive, AdaptiveConfig};
+use super::rate_limit::{Ceiling, KeyHasher, KeyedLimiter};
+use super::threshold::{DEFAULT_PRECISION, Threshold, randomness, th_consistent};
+use crate::level::Level;
+
+/// Baggage member that switches the debug override on for one request
+/// (`datapunk.debug=1`): every span of the request is kept here and, as the
+/// baggage travels, downstream.
+pub const DEBUG_BAGGAGE_KEY: &str = "datapunk.debug";
+/// Header that switches the debug override on for one request
+/// (`x-datapunk-debug: 1`); [`crate::propagation::inject`] passes it on.
+pub const DEBUG_HEADER: &str = "x-datapunk-debug";
+
+/// Whether a debug switch value means "on": `1`, `true`, `on`, `yes`
+/// (case-insensitive).
+pub(crate) fn is_truthy(v: &str) -> bool {
+    let v = v.trim();
+    ["1", "true", "on", "yes"]
+        .iter()
+        .any(|t| v.eq_ignore_ascii_case(t))
+}
+
+/// A composable sampler. Build one with the constructors; nest them freely.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sampler {
+    /// Keeps every span. Like the SDK's `AlwaysOn`, it writes no `th`: it
+    /// says nothing about a probability (use `probability(1.0)` for `th:0`).
+    AlwaysOn,
+    /// Keeps no span.
+    AlwaysOff,
+    /// Consistent probability sampling: keeps a span iff the trace's
+    /// randomness R ≥ T = (1 − p)·2^56, and writes `th:<T>`.
+    Probability(f64),
+    /// Decides by the parent: five delegates (see [`ParentBased`]).
+    ParentBased(Box<ParentBased>),
+    /// OpenTelemetry's `ParentThreshold`: with a parent, follows its
+    /// sampled flag and passes a consistent `th` on; at a root, the delegate.
+    ParentThreshold(Box<Sampler>),
+    /// The first matching rule decides; no match: not sampled.
+    Rules(Vec<Rule>),
+    /// Kept when any delegate keeps it (the lowest threshold wins).
+    AnyOf(Vec<Sampler>),
+    /// Per operation (span name), a probability that moves each interval
+    /// toward a target of kept traces per second (Jaeger's adaptive
+    /// sampling, locally).
+    Adaptive(AdaptiveConfig),
+    /// What `inner` keeps, at most `per_second` (burst `burst`) per key: the
+    /// span name plus the values of the `key` attributes (a tenant, a user
+    /// id). Keys share a fixed table of cells, so memory does not grow with
+    /// the number of keys. Spans kept through it carry no `th`.
+    RateLimited {
+        /// The sampler whose kept spans are limited.
+        inner: Box<Sampler>,
+        /// Kept spans per second per key.
+        per_second: f64,
+        /// Spans a fresh key may keep at once.
+        burst: u32,
+        /// Attributes (known at start) that make up the key with the name.
+        key: Vec<String>,
+    },
+}
+
+/// The five delegates of a parent-based sampler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParentBased {
+    /// No parent.
+    pub root: Sampler,
+    /// A sampled parent from another process (default: keep, passing a
+    /// consistent `th` on).
+    pub remote_sampled: Sampler,
+    /// An unsampled parent from another process (default: drop).
+    pub remote_not_sampled: Sampler,
+    /// A sampled parent in this process (default: keep).
+    pub local_sampled: Sampler,
+    /// An unsampled parent in this process (default: drop).
+    pub local_not_sampled: Sampler,
+}
+
+impl ParentBased {
+    /// `root` at roots; the parent's decision everywhere else.
+    pub fn new(root: Sampler) -> ParentBased {
+        ParentBased {
+            root,
+            remote_sampled: Sampler::AlwaysOn,
+            remote_not_sampled: Sampler::AlwaysOff,
+            local_sampled: Sampler::AlwaysOn,
+            local_not_sampled: Sampler::AlwaysOff,
+        }
+    }
+}
+
+impl Sampler {
+    /// Consistent probability sampling at `p` (clamped to [0, 1]).
+    pub fn probability(p: f64) -> Sampler {
+        Sampler::Probability(p)
+    }
+    /// `root` at roots, the parent's decision elsewhere.
+    pub fn parent_based(root: Sampler) -> Sampler {
+        Sampler::ParentBased(Box::new(ParentBased::new(root)))
+    }
+    /// A parent-based sampler with all five delegates given.
+    pub fn parent_based_with(delegates: ParentBased) -> Sampler {
+        Sampler::ParentBased(Box::new(delegates))
+    }
+    /// OpenTelemetry's `ParentThreshold(root)`.
+    pub fn parent_threshold(root: Sampler) -> Sampler {
+        Sampler::ParentThreshold(Box::new(root))
+    }
+    /// First matching rule wins; no match: not sampled.
+    pub fn rules(rules: Vec<Rule>) -> Sampler {
+        Sampler::Rules(rules)
+    }
+    /// Kept when any of `samplers` keeps it.
+    pub fn any_of(samplers: Vec<Sampler>) -> Sampler {
+        Sampler::AnyOf(samplers)
+    }
+    /// Adaptive per-operation probabilities.
+    pub fn adaptive(cfg: AdaptiveConfig) -> Sampler {
+        Sampler::Adaptive(cfg)
+    }
+    /// What `self` keeps, at most `per_second` per key (span name plus the
+    /// values of the `key` attributes).
+    pub fn rate_limited<K: Into<String>>(
+        self,
+        per_second: f64,
+        burst: u32,
+        key: impl IntoIterator<Item = K>,
+    ) -> Sampler {
+        Sampler::RateLimited {
+            inner: Box::new(self),
+            per_second,
+            burst,
+            key: key.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A name or target pattern: exact, or a prefix when it ends in `*`.
+#[derive(Clone, Debug, PartialEq)]
+enum Pat {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Pat {
+    fn new(s: &str) -> Pat {
+        match s.strip_suffix('*') {
+            Some(p) => Pat::Prefix(p.to_owned()),
+            None => Pat::Exact(s.to_owned()),
+        }
+    }
+    #[inline]
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Pat::Exact(e) => e == s,
+            Pat::Prefix(p) => s.starts_with(p.as_str()),
+        }
+    }
+}
+
+/// What a rule asks of an attribute.
+#[derive(Clone, Debug, PartialEq)]
+enum AttrMatch {
+    Present,
+    /// The value's text (numbers in decimal, `true`/`false`, strings as
+    /// they are) equals this.
+    Eq(String),
+}
+
+/// One rule of [`Sampler::Rules`]: predicates on what is known at a span's
+/// start (name, target, level, attributes given at start), and the sampler
+/// that decides when they all hold. A rule without predicates matches
+/// everything (a default at the end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    name: Option<Pat>,
+    target: Option<Pat>,
+    min_level: Option<Level>,
+    attrs: Vec<(String, AttrMatch)>,
+    sampler: Sampler,
+}
+
+impl Rule {
+    /// A rule deciding with `sampler`; add predicates with the methods.
+    pub fn new(sampler: Sampler) -> Rule {
+        Rule {
+            name: None,
+            target: None,
+            min_level: None,
+            attrs: Vec::new(),
+            sampler,
+        }
+    }
+    /// The span's name is `pattern` (a trailing `*` matches any suffix).
+    pub fn name(mut self, pattern: &str) -> Rule {
+        self.name = Some(Pat::new(pattern));
+        self
+    }
+    /// The span's target is `pattern` (a trailing `*` matches any suffix).
+    pub fn target(mut self, pattern: &str) -> Rule {
+        self.target = Some(Pat::new(pattern));
+        self
+    }
+    /// The span's level is at least `level`.
+    pub fn min_level(mut self, level: Level) -> Rule {
+        self.min_level = Some(level);
+        self
+    }
+    /// The span has attribute `key` at start, with text `value`
+    /// (`"true"`, `"42"`, `"gold"`).
+    pub fn attribute_eq(mut self, key: &str, value: &str) -> Rule {
+        self.attrs
+            .push((key.to_owned(), AttrMatch::Eq(value.to_owned())));
+        self
+    }
+    /// The span has attribute `key` at start, whatever its value.
+    pub fn attribute_present(mut self, key: &str) -> Rule {
+        self.attrs.push((key.to_owned(), AttrMatch::Present));
+        self
+    }
+}
+
+/// The whole trace-sampling configuration: the sampler and what sits on
+/// top of it. Set it with [`crate::Builder::sampling`], change it at run
+/// time with [`update`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplingConfig {
+    sampler: Sampler,
+    debug: bool,
+    always_keep: Vec<String>,
+    ceiling: Option<(f64, u32)>,
+    precision: u8,
+}
+
+impl Default for SamplingConfig {
+    /// `parent_based(always_on)`: OpenTelemetry's default.
+    fn default() -> Self {
+        SamplingConfig::new(Sampler::parent_based(Sampler::AlwaysOn))
+    }
+}
+
+impl SamplingConfig {
+    /// `sampler`, with nothing on top.
+    pub fn new(sampler: Sampler) -> SamplingConfig {
+        SamplingConfig {
+            sampler,
+            debug: false,
+            always_keep: Vec::new(),
+            ceiling: None,
+            precision: DEFAULT_PRECISION,
+        }
+    }
+    /// The sampler.
+    pub fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+    /// Keep every span (the debug override, switched by configuration).
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on;
+        self
+    }
+    /// Spans with these names are always kept when their decision is made
+    /// here (a root, or a parent from another process): high-value
+    /// operations. Children of a local parent follow the parent.
+    pub fn always_keep<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.always_keep.extend(names.into_iter().map(Into::into));
+        self
+    }
+    /// At most `per_second` root traces kept per second in this process
+    /// (burst: one second's worth, at least 1). Roots kept under a ceiling
+    /// carry no `th` (their probability is not exact).
+    pub fn max_root_traces_per_second(mut self, per_second: f64) -> Self {
+        let burst = per_second.clamp(1.0, f64::from(u32::MAX)) as u32;
+        self.ceiling = Some((per_second, burst));
+        self
+    }
+    /// Hex digits of precision of the `th` values written (1 to 14,
+    /// default 4).
+    pub fn precision(mut self, digits: u8) -> Self {
+        self.precision = digits.clamp(1, 14);
+        self
+    }
+}
+
+/// Where a span's parent is, and whether it was sampled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParentKind {
+    /// No parent: a new trace.
+    Root,
+    /// A sampled parent in this process.
+    LocalSampled,
+    /// An unsampled parent in this process.
+    LocalNotSampled,
+    /// A sampled parent from another process.
+    RemoteSampled,
+    /// An unsampled parent from another process.
+    RemoteNotSampled,
+}
+
+impl ParentKind {
+    /// The kind of a parent with `flags`, local or remote; `Root` without one.
+    pub(crate) fn of(has_parent: bool, remote: bool, flags: u8) -> ParentKind {
+        let sampled = flags & 1 != 0;
+        match (has_parent, remote, sampled) {
+            (false, _, _) => ParentKind::Root,
+            (true, false, true) => ParentKind::LocalSampled,
+            (true, false, false) => ParentKind::LocalNotSampled,
+            (true, true, true) => ParentKind::RemoteSampled,
+            (true, true, false) => ParentKind::RemoteNotSampled,
+        }
+    }
+}
+
+/// The attributes a span has at its start, looked up by key.
+pub(crate) trait Attrs {
+    /// Feeds the text of attribute `key` (numbers in decimal, booleans as
+    /// `true`/`false`, strings as they are) to `f`; false when absent.
+    fn text(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> bool;
+}
+
+/// No attributes.
+impl Attrs for () {
+    fn text(&self, _: &str, _: &mut dyn FnMut(&[u8])) -> bool {
+        false
+    }
+}
+
+/// What the sampler is told at a span's start.
+pub(crate) struct SpanParams<'a> {
+    pub trace_id: u128,
+    /// The `rv` of the incoming `ot` tracestate entry.
+    pub rv: Option<u64>,
+    pub parent: ParentKind,
+    /// The parent's `th`, when it had one.
+    pub parent_th: Option<Threshold>,
+    /// The debug override came with the request.
+    pub debug: bool,
+    pub name: &'a str,
+    pub target: &'a str,
+    pub level: Level,
+    pub attrs: &'a dyn Attrs,
+}
+
+/// A sampling decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The span is recorded and its sampled flag set.
+    pub sampled: bool,
+    /// The `th` the span carries (exact probability), if any.
+    pub threshold: Option<Threshold>,
+}
+
+impl Decision {
+    const DROP: Decision = Decision {
+        sampled: false,
+        threshold: None,
+    };
+}
+
+/// A sampler's intent: a threshold (none: drop) and whether the adjusted
+/// count it implies is reliable.
+#[derive(Clone, Copy, Debug)]
+struct Intent {
+    threshold: Option<Threshold>,
+    reliable: bool,
+}
+
+impl Intent {
+    const DROP: Intent = Intent {
+        threshold: None,
+        reliable: false,
+    };
+    const KEEP_UNRELIABLE: Intent = Intent {
+        threshold: Some(Threshold::ALWAYS),
+        reliable: false,
+    };
+    #[inline]
+    fn keeps(&self, r: u64) -> bool {
+        self.threshold.is_some_and(|t| t.keeps(r))
+    }
+}
+
+/// A compiled sampler: thresholds computed, limiter tables allocated.
+enum Node {
+    AlwaysOn,
+    AlwaysOff,
+    Probability(Threshold),
+    /// Delegates indexed by [`ParentKind`] order.
+    ParentBased(Box<[Node; 5]>),
+    ParentThreshold(Box<Node>),
+    Rules(Vec<(Rule, Node)>),
+    AnyOf(Vec<Node>),
+    Adaptive(Adaptive),
+    RateLimited {
+        inner: Box<Node>,
+        limiter: KeyedLimiter,
+        key: Vec<String>,
+    },
+}
+
+/// Cells of each per-key rate limiter (8 bytes each: 512 KiB).
+const LIMITER_CELLS: usize = 1 << 16;
+/// Operation slots of each adaptive sampler.
+const ADAPTIVE_SLOTS: usize = 1024;
+
+impl Node {
+    fn compile(s: &Sampler, precision: u8) -> Node {
+        match s {
+            Sampler::AlwaysOn => Node::AlwaysOn,
+            Sampler::AlwaysOff => Node::AlwaysOff,
+            Sampler::Probability(p) => match Threshold::from_probability(*p, precision) {
+                Some(t) if t != Threshold::NEVER => Node::Probability(t),
+                _ => Node::AlwaysOff,
+            },
+            Sampler::ParentBased(d) => Node::ParentBased(Box::new([
+                Node::compile(&d.root, precision),
+                Node::compile(&d.local_sampled, precision),
+                Node::compile(&d.local_not_sampled, precision),
+                Node::compile(&d.remote_sampled, precision),
+                Node::compile(&d.remote_not_sampled, precision),
+            ])),
+            Sampler::ParentThreshold(root) => {
+                Node::ParentThreshold(Box::new(Node::compile(root, precision)))
+            }
+            Sampler::Rules(rules) => Node::Rules(
+                rules
+                    .iter()
+                    .map(|r| (r.clone(), Node::compile(&r.sampler, precision)))
+                    .collect(),
+            ),
+            Sampler::AnyOf(list) => {
+                Node::AnyOf(list.iter().map(|s| Node::compile(s, precision)).collect())
+            }
+            Sampler::Adaptive(cfg) => Node::Adaptive(Adaptive::new(cfg.clone(), ADAPTIVE_SLOTS)),
+            Sampler::RateLimited {
+                inner,
+                per_second,
+                burst,
+                key,
+            } => Node::RateLimited {
+                inner: Box::new(Node::compile(inner, precision)),
+                limiter: KeyedLimiter::new(*per_second, *burst, LIMITER_CELLS),
+                key: key.clone(),
+            },
+        }
+    }
+
+    fn intent(&self, p: &SpanParams<'_>, r: u64) -> Intent {
+        match self {
+            Node::AlwaysOn => Intent::KEEP_UNRELIABLE,
+            Node::AlwaysOff => Intent::DROP,
+            Node::Probability(t) => Intent {
+                threshold: Some(*t),
+                reliable: true,
+            },
+            Node::ParentBased(d) => {
+                let i = p.parent as usize;
+                match (p.parent, &d[i]) {
+                    // The default delegates of a sampled parent keep the
+                    // span and pass a consistent `th` on.
+                    (ParentKind::LocalSampled | ParentKind::RemoteSampled, Node::AlwaysOn) => {
+                        parent_threshold(p, r)
+                    }
+                    (_, node) => node.intent(p, r),
+                }
+            }
+            Node::ParentThreshold(root) => match p.parent {
+                ParentKind::Root => root.intent(p, r),
+                ParentKind::LocalSampled | ParentKind::RemoteSampled => parent_threshold(p, r),
+                _ => Intent::DROP,
+            },
+            Node::Rules(rules) => rules
+                .iter()
+                .find(|(rule, _)| rule_matches(rule, p))
+                .map_or(Intent::DROP, |(_, node)| node.intent(p, r)),
+            Node::AnyOf(list) => {
+                let mut best = Intent::DROP;
+                for n in list {
+                    let i = n.intent(p, r);
+                    match (i.threshold, best.threshold) {
+                        (Some(_), None) => best = i,
+                        (Some(t), Some(b)) if t < b || (t == b && i.reliable) => {
+                            best = Intent {
+                                threshold: Some(t),
+                                reliable: i.reliable || (t == b && best.reliable),
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                best
+            }
+            Node::Adaptive(a) => {
+                let slot = a.slot(name_hash(p.name));
+                let t = a.threshold(slot);
+                a.record(slot, r >= t);
+                Intent {
+                    threshold: Threshold::from_raw(t),
+                    reliable: true,
+                }
+            }
+            Node::RateLimited {
+                inner,
+                limiter,
+                key,
+            } => {
+                let i = inner.intent(p, r);
+                if !i.keeps(r) {
+                    return Intent::DROP;
+                }
+                let mut h = KeyHasher::new();
+                h.write(p.name.as_bytes());
+                for k in key {
+                    h.write(k.as_bytes());
+                    p.attrs.text(k, &mut |b| h.write(b));
+                }
+                if limiter.admit(h.finish(), now_ns()) {
+                    Intent::KEEP_UNRELIABLE
+                } else {
+                    COUNTERS.rate_limited.fetch_add(1, Relaxed);
+                    Intent::DROP
+                }
+            }
+        }
+    }
+
+    fn tick(&self, now: u64) {
+        match self {
+            Node::Adaptive(a) => {
+                a.maybe_update(now);
+            }
+            Node::ParentBased(d) => d.iter().for_each(|n| n.tick(now)),
+            Node::ParentThreshold(n) => n.tick(now),
+            Node::Rules(rules) => rules.iter().for_each(|(_, n)| n.tick(now)),
+            Node::AnyOf(list) => list.iter().for_each(|n| n.tick(now)),
+            Node::RateLimited { inner, .. } => inner.tick(now),
+            Node::AlwaysOn | Node::AlwaysOff | Node::Probability(_) => {}
+        }
+    }
+
+    /// True when a local parent's decision is always followed (the default
+    /// delegates): a child of a local parent then needs no lookup.
+    fn follows_local_parent(&self) -> bool {
+        match self {
+            Node::ParentBased(d) => {
+                matches!(d[1], Node::AlwaysOn) && matches!(d[2], Node::AlwaysOff)
+            }
+            Node::ParentThreshold(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn name_hash(name: &str) -> u64 {
+    let mut h = KeyHasher::new();
+    h.write(name.as_bytes());
+    h.finish()
+}
+
+/// A sampled parent: keep, passing its `th` on when consistent with R
+/// (an inconsistent one is erased).
+#[inline]
+fn parent_threshold(p: &SpanParams<'_>, r: u64) -> Intent {
+    match p.parent_th {
+        Some(t) if th_consistent(t, r) => Intent {
+            threshold: Some(t),
+            reliable: true,
+        },
+        _ => Intent::KEEP_UNRELIABLE,
+    }
+}
+
+fn rule_matches(rule: &Rule, p: &SpanParams<'_>) -> bool {
+    if rule.min_level.is_some_and(|l| p.level < l) {
+        return false;
+    }
+    if rule.name.as_ref().is_some_and(|n| !n.matches(p.name)) {
+        return false;
+    }
+    if rule.target.as_ref().is_some_and(|t| !t.matches(p.target)) {
+        return false;
+    }
+    rule.attrs.iter().all(|(key, m)| {
+        let mut ok = false;
+        let present = p.attrs.text(key, &mut |b| {
+            ok = match m {
+                AttrMatch::Present => true,
+                AttrMatch::Eq(v) => v.as_bytes() == b,
+            }
+        });
+        present && ok
+    })
+}
+
+/// The configuration in force, compiled.
+pub(super) struct Compiled {
+    config: SamplingConfig,
+    root: Node,
+    always_keep: Vec<String>,
+    ceiling: Option<Ceiling>,
+}
+
+impl Compiled {
+    pub(super) fn new(config: SamplingConfig) -> Compiled {
+        let root = Node::compile(&config.sampler, config.precision);
+        Compiled {
+            always_keep: config.always_keep.clone(),
+            ceiling: config.ceiling.map(|(r, b)| Ceiling::new(r, b)),
+            root,
+            config,
+        }
+    }
+
+    pub(super) fn decide(&self, p: &SpanParams<'_>) -> Decision {
+        let r = randomness(p.trace_id, p.rv);
+        let decides_here = !matches!(
+            p.parent,
+            ParentKind::LocalSampled | ParentKind::LocalNotSampled
+        );
+        if p.debug || self.config.debug {
+            if p.debug {
+                COUNTERS.debug_kept.fetch_add(1, Relaxed);
+            }
+            return Decision {
+                sampled: true,
+                threshold: None,
+            };
+        }
+        if decides_here
+            && !self.always_keep.is_empty()
+            && self.always_keep.iter().any(|n| n == p.name)
+        {
+            return Decision {
+                sampled: true,
+                // p = 1 is exact at a root; a remote parent's trace was
+                // sampled upstream with a probability this span does not know.
+                threshold: (p.parent == ParentKind::Root).then_some(Threshold::ALWAYS),
+            };
+        }
+        let intent = self.root.intent(p, r);
+        if !intent.keeps(r) {
+            return Decision::DROP;
+        }
+        let mut d = Decision {
+            sampled: true,
+            threshold: if intent.reliable {
+                intent.threshold
+            } else {
+                None
+            },
+        };
+        if p.parent == ParentKind::Root
+            && let Some(c) = &self.ceiling
+        {
+            if c.admit(now_ns()) {
+                d.threshold = None;
+            } else {
+                COUNTERS.ceiling_rejected.fetch_add(1, Relaxed);
+                return Decision::DROP;
+            }
+        }
+        d
+    }
+}
+
+static CONFIG: LazyLock<ArcSwap<Compiled>> =
+    LazyLock::new(|| ArcSwap::from_pointee(Compiled::new(SamplingConfig::default())));
+
+/// Bit of [`FAST`]: children of a local parent follow it.
+const FOLLOW_LOCAL: u8 = 1;
+/// Shortcuts of the configuration in force, read with one load.
+static FAST: AtomicU8 = AtomicU8::new(FOLLOW_LOCAL);
+
+thread_local! {
+    static CACHE: RefCell<Cache<&'static ArcSwap<Compiled>, Arc<Compiled>>> =
+        RefCell::new(Cache::new(&*CONFIG));
+}
+
+/// Installs `config` as the configuration in force (at `init()`).
+pub(crate) fn install(config: SamplingConfig) {
+    update(config);
+}
+
+/// Replaces the trace-sampling configuration at run time, without a
+/// restart and without a lock on the hot path: a span started during the
+/// update is decided by the old or the new configuration. Rate-limit
+/// budgets and adaptive probabilities start afresh.
+pub fn update(config: SamplingConfig) {
+    let compiled = Compiled::new(config);
+    let fast = if compiled.root.follows_local_parent() && !compiled.config.debug {
+        FOLLOW_LOCAL
+    } else {
+        0
+    };
+    CONFIG.store(Arc::new(compiled));
+    FAST.store(fast, Relaxed);
+}
+
+/// The configuration in force.
+pub fn current() -> SamplingConfig {
+    CONFIG.load().config.clone()
+}
+
+/// Decides whether a span starting now is sampled.
+#[inline]
+pub(crate) fn decide(p: &SpanParams<'_>) -> Decision {
+    if FAST.load(Relaxed) & FOLLOW_LOCAL != 0 {
+        match p.parent {
+            ParentKind::LocalSampled => {
+                return Decision {
+                    sampled: true,
+                    threshold: p.parent_th,
+                };
+            }
+            ParentKind::LocalNotSampled => return Decision::DROP,
+            _ => {}
+        }
+    }
+    decide_slow(p)
+}
+
+#[inline(never)]
+fn decide_slow(p: &SpanParams<'_>) -> Decision {
+    // The thread's cached `Arc` (one load to check it is current); a
+    // decision made inside another (an attribute's Display impl starting a
+    // span) takes the shared path.
+    let cached = CACHE.try_with(|c| match c.try_borrow_mut() {
+        Ok(mut c) => Some(c.load().decide(p)),
+        Err(_) => None,
+    });
+    match cached {
+        Ok(Some(d)) => d,
+        _ => CONFIG.load().decide(p),
+    }
+}
+
+/// Moves adaptive probabilities on (called by the writer on every pass).
+pub(crate) fn tick() {
+    CONFIG.load().root.tick(now_ns());
+}
+
+/// Monotonic nanoseconds for rate limits: the writer's coarse clock when
+/// an engine runs, else the OS clock.
+#[inline]
+fn now_ns() -> u64 {
+    crate::clock::coarse_mono_ns()
+}
+
+/// Process-wide counts of the sampler's rarer outcomes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SamplingCounters {
+    /// Root spans a probability or rule kept and the ceiling refused.
+    pub ceiling_rejected: u64,
+    /// Spans a per-key rate limit refused.
+    pub rate_limited: u64,
+    /// Spans kept because their request switched the debug override on.
+    pub debug_kept: u64,
+}
+
+struct Counters {
+    ceiling_rejected: AtomicU64,
+    rate_limited: AtomicU64,
+    debug_kept: AtomicU64,
+}
+
+static COUNTERS: Counters = Counters {
+    ceiling_rejected: AtomicU64::new(0),
+    rate_limited: AtomicU64::new(0),
+    debug_kept: AtomicU64::new(0),
+};
+
+/// The counters so far.
+pub fn counters() -> SamplingCounters {
+    SamplingCounters {
+        ceiling_rejected: COUNTERS.ceiling_rejected.load(Relaxed),
+        rate_limited: COUNTERS.rate_limited.load(Relaxed),
+        debug_kept: COUNTERS.debug_kept.load(Relaxed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// splitmix64: reproducible trace ids.
+    fn ids(seed: u64) -> impl Iterator<Item = u128> {
+        let mut x = seed;
+        std::iter::repeat_with(move || {
+            let mut next = || {
+                x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = x;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^ (z >> 31)
+            };
+            (u128::from(next()) << 64) | u128::from(next())
+        })
+    }
+
+    struct Kv<'a>(&'a [(&'a str, &'a str)]);
+    impl Attrs for Kv<'_> {
+        fn text(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> bool {
+            match self.0.iter().find(|(k, _)| *k == key) {
+                Some((_, v)) => {
+                    f(v.as_bytes());
+                    true
+                }
+                None => false,
+            }
+        }
+    }
+
+    fn params<'a>(trace_id: u128, parent: ParentKind, attrs: &'a dyn Attrs) -> SpanParams<'a> {
+        SpanParams {
+            trace_id,
+            rv: None,
+            parent,
+            parent_th: None,
+            debug: false,
+            name: "op",
+            target: "svc::api",
+            level: Level::Info,
+            attrs,
+        }
+    }
+
+    fn compiled(s: Sampler) -> Compiled {
+        Compiled::new(SamplingConfig::new(s))
+    }
+
+    #[test]
+    fn probability_keeps_its_rate_within_five_sigma_over_a_million_roots() {
+        for p in [0.5, 0.1, 0.01] {
+            let c = compiled(Sampler::probability(p));
+            let n = 1_000_000u32;
+            let kept = ids(7)
+                .take(n as usize)
+                .filter(|&t| c.decide(&params(t, ParentKind::Root, &())).sampled)
+                .count() as f64;
+            // The threshold is rounded to 4 hex digits: use its exact p.
+            let exact = Threshold::from_probability(p, DEFAULT_PRECISION)
+                .map(Threshold::probability)
+                .unwrap_or(p);
+            let n = f64::from(n);
+            let sd = (n * exact * (1.0 - exact)).sqrt();
+            assert!(
+                (kept - n * exact).abs() <= 5.0 * sd,
+                "p {p}: kept {kept}, expected {} ± {}",
+                n * exact,
+                5.0 * sd
+            );
+        }
+    }
+
+    #[test]
+    fn kept_spans_carry_th_and_the_decision_is_r_ge_t() {
+        let c = compiled(Sampler::probability(0.25));
+        let t = Threshold::from_probability(0.25, 4).unwrap();
+        assert_eq!(t.raw(), 0xc << 52);
+        for id in ids(3).take(10_000) {
+            let d = c.decide(&params(id, ParentKind::Root, &()));
+            let r = (id as u64) & ((1 << 56) - 1);
+            assert_eq!(d.sampled, r >= t.raw(), "{id:032x}");
+            assert_eq!(d.threshold, d.sampled.then_some(t));
+        }
+    }
+
+    #[test]
+    fn two_rates_on_the_same_trace_ids_keep_nested_sets() {
+        let low = compiled(Sampler::probability(0.1));
+        let high = compiled(Sampler::probability(0.5));
+        let (mut n_low, mut n_high) = (0, 0);
+        for id in ids(11).take(200_000) {
+            let a = low.decide(&params(id, ParentKind::Root, &())).sampled;
+            let b = high.decide(&params(id, ParentKind::Root, &())).sampled;
+            assert!(!a || b, "kept at 0.1 but not at 0.5: {id:032x}");
+            n_low += usize::from(a);
+            n_high += usize::from(b);
+        }
+        assert!(n_low > 0 && n_high > n_low);
+    }
+
+    #[test]
+    fn rv_decides_instead_of_the_trace_id() {
+        let c = compiled(Sampler::probability(0.5));
+        // A trace id whose low 56 bits alone would be dropped (R = 0)…
+        let id = 0xffff_ffff_ffff_ffff_ff00_0000_0000_0000u128;
+        assert!(!c.decide(&params(id, ParentKind::Root, &())).sampled);
+        // …is kept when rv says R is high, and dropped when rv is low.
+        let mut p = params(id, ParentKind::Root, &());
+        p.rv = Some(0x80_0000_0000_0000);
+        assert!(c.decide(&p).sampled);
+        p.rv = Some(0x7f_ffff_ffff_ffff);
+        assert!(!c.decide(&p).sampled);
+    }
+
+    #[test]
+    fn parent_based_follows_each_of_the_five_delegates() {
+        let id = 0x1234_5678_9abc_def0_1122_3344_5566_7788;
+        let defaults = compiled(Sampler::parent_based(Sampler::AlwaysOff));
+        let cases = [
+            (ParentKind::Root, false),
+            (ParentKind::LocalSampled, true),
+            (ParentKind::LocalNotSampled, false),
+            (ParentKind::RemoteSampled, true),
+            (ParentKind::RemoteNotSampled, false),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(
+                defaults.decide(&params(id, kind, &())).sampled,
+                want,
+                "{kind:?}"
+            );
+        }
+        // Every delegate swapped: each kind now takes the other answer.
+        let inverted = compiled(Sampler::parent_based_with(ParentBased {
+            root: Sampler::AlwaysOn,
+            remote_sampled: Sampler::AlwaysOff,
+            remote_not_sampled: Sampler::AlwaysOn,
+            local_sampled: Sampler::AlwaysOff,
+            local_not_sampled: Sampler::AlwaysOn,
+        }));
+        for (kind, want) in cases {
+            assert_eq!(
+                inverted.decide(&params(id, kind, &())).sampled,
+                !want,
+                "{kind:?}"
+            );
+        }
+        assert!(!inverted.root.follows_local_parent());
+        assert!(defaults.root.follows_local_parent());
+    }
+
+    #[test]
+    fn a_consistent_incoming_th_is_passed_on_and_an_inconsistent_one_erased() {
+        let c = compiled(Sampler::parent_based(Sampler::probability(0.5)));
+        let th = Threshold::parse("8").unwrap();
+        // R >= T: consistent.
+        let mut p = params(0x00c0_0000_0000_0000, ParentKind::RemoteSampled, &());
+        p.parent_th = Some(th);
+        assert_eq!(
+            c.decide(&p),
+            Decision {
+                sampled: true,
+                threshold: Some(th)
+            }
+        );
+        // R < T with the sampled flag: kept (the parent decided), th erased.
+        p.trace_id = 0x0010_0000_0000_0000;
+        assert_eq!(
+            c.decide(&p),
+            Decision {
+                sampled: true,
+                threshold: None
+            }
+        );
+        // An unsampled remote parent: dropped whatever its th.
+        p.parent = ParentKind::RemoteNotSampled;
+        assert_eq!(c.decide(&p), Decision::DROP);
+    }
+
+    #[test]
+    fn always_on_keeps_without_th_and_probability_one_writes_th_0() {
+        let on = compiled(Sampler::AlwaysOn).decide(&params(5, ParentKind::Root, &()));
+        assert_eq!(
+            on,
+            Decision {
+                sampled: true,
+                threshold: None
+            }
+        );
+        let one = compiled(Sampler::probability(1.0)).decide(&params(5, ParentKind::Root, &()));
+        assert_eq!(
+            one,
+            Decision {
+                sampled: true,
+                threshold: Some(Threshold::ALWAYS)
+            }
+        );
+        let zero =
+            compiled(Sampler::probability(0.0)).decide(&params(u128::MAX, ParentKind::Root, &()));
+        assert_eq!(zero, Decision::DROP);
+    }
+
+    #[test]
+    fn rules_first_match_wins_on_name_target_level_and_attributes() {
+        let c = compiled(Sampler::rules(vec![
+            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+            Rule::new(Sampler::AlwaysOn).attribute_present("priority"),
+            Rule::new(Sampler::AlwaysOff).name("health*"),
+            Rule::new(Sampler::AlwaysOn)
+                .target("billing::*")
+                .min_level(Level::Warn),
+            Rule::new(Sampler::probability(0.0)),
+        ]));
+        let id = u128::MAX; // R at its highest: only "never" drops it
+        let decide = |name: &'static str, target: &'static str, level, kv: &[(&str, &str)]| {
+            let attrs = Kv(kv);
+            let mut p = params(id, ParentKind::Root, &attrs);
+            p.name = name;
+            p.target = target;
+            p.level = level;
+            c.decide(&p).sampled
+        };
+        assert!(decide(
+            "health_check",
+            "x",
+            Level::Info,
+            &[("error", "true")]
+        ));
+        assert!(!decide(
+            "health_check",
+            "x",
+            Level::Info,
+            &[("error", "false")]
+        ));
+        assert!(decide("op", "x", Level::Info, &[("priority", "1")]));
+        assert!(decide("op", "billing::charge", Level::Error, &[]));
+        assert!(!decide("op", "billing::charge", Level::Info, &[]));
+        assert!(!decide("op", "other", Level::Error, &[]));
+    }
+
+    #[test]
+    fn any_of_keeps_what_any_delegate_keeps_with_the_lowest_threshold() {
+        let c = compiled(Sampler::any_of(vec![
+            Sampler::probability(0.25),
+            Sampler::probability(0.5),
+        ]));
+        let half = Threshold::from_probability(0.5, 4).unwrap();
+        let d = c.decide(&params(0x00a0_0000_0000_0000, ParentKind::Root, &()));
+        assert_eq!(
+            d,
+            Decision {
+                sampled: true,
+                threshold: Some(half)
+            }
+        );
+        let none = compiled(Sampler::any_of(vec![Sampler::AlwaysOff]));
+        assert_eq!(
+            none.decide(&params(1, ParentKind::Root, &())),
+            Decision::DROP
+        );
+    }
+
+    #[test]
+    fn the_debug_override_and_high_value_operations_keep_without_exact_th() {
+        let off = SamplingConfig::new(Sampler::AlwaysOff);
+        let c = Compiled::new(off.clone().debug(true));
+        assert_eq!(
+            c.decide(&params(1, ParentKind::Root, &())),
+            Decision {
+                sampled: true,
+                threshold: None
+            }
+        );
+        let c = Compiled::new(off.clone());
+        let mut p = params(1, ParentKind::Root, &());
+        p.debug = true;
+        assert_eq!(
+            c.decide(&p),
+            Decision {
+                sampled: true,
+                threshold: None
+            }
+        );
+        let c = Compiled::new(off.always_keep(["checkout"]));
+        let mut p = params(1, ParentKind::Root, &());
+        p.name = "checkout";
+        assert_eq!(
+            c.decide(&p),
+            Decision {
+                sampled: true,
+                threshold: Some(Threshold::ALWAYS)
+            }
+        );
+        p.parent = ParentKind::RemoteNotSampled;
+        assert_eq!(
+            c.decide(&p),
+            Decision {
+                sampled: true,
+                threshold: None
+            }
+        );
+        // A child of a local unsampled parent follows it.
+        p.parent = ParentKind::LocalNotSampled;
+        assert_eq!(c.decide(&p), Decision::DROP);
+        p.name = "other";
+        p.parent = ParentKind::Root;
+        assert_eq!(c.decide(&p), Decision::DROP);
+    }
+
+    #[test]
+    fn the_ceiling_holds_with_two_threads() {
+        // 100 roots a second, burst 100: in the instant of this test (the
+        // clock moves by microseconds) at most burst + a few are kept.
+        let c =
+            Compiled::new(SamplingConfig::new(Sampler::AlwaysOn).max_root_traces_per_second(100.0));
+        let start = now_ns();
+        let kept = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for t in 0..2u64 {
+                let (c, kept) = (&c, &kept);
+                s.spawn(move || {
+                    for id in ids(t).take(50_000) {
+                        if c.decide(&params(id, ParentKind::Root, &())).sampled {
+                            kept.fetch_add(1, Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let elapsed_s = (now_ns() - start) as f64 / 1e9;
+        let kept = kept.load(Relaxed) as f64;
+        let bound = 100.0 + 100.0 * elapsed_s + 1.0;
+        assert!(kept <= bound, "kept {kept} > {bound}");
+        assert!(kept >= 100.0, "the burst is kept at once: {kept}");
+    }
+
+    #[test]
+    fn a_rate_limited_hot_key_does_not_starve_a_cold_one() {
+        let c = compiled(Sampler::AlwaysOn.rate_limited(10.0, 10, ["tenant"]));
+        let hot = Kv(&[("tenant", "hot")]);
+        let cold = Kv(&[("tenant", "cold")]);
+        let kept_hot = ids(1)
+            .take(100_000)
+            .filter(|&id| c.decide(&params(id, ParentKind::Root, &hot)).sampled)
+            .count();
+        assert!((10..=12).contains(&kept_hot), "hot key kept {kept_hot}");
+        let kept_cold = ids(2)
+            .take(10)
+            .filter(|&id| c.decide(&params(id, ParentKind::Root, &cold)).sampled)
+            .count();
+        assert_eq!(kept_cold, 10);
+        let d = c.decide(&params(3, ParentKind::Root, &Kv(&[("tenant", "new")])));
+        assert_eq!(
+            d,
+            Decision {
+                sampled: true,
+                threshold: None
+            }
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! Trace sampling inside the engine: unsampled spans are non-recording but
+//! set the context, kept spans carry their tracestate into OTLP-bound
+//! records and into outgoing headers, the random flag travels, and the
+//! debug override keeps one request.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use common::{lines_of, serial};
+use datapunk_log::export::MemoryExporter;
+use datapunk_log::propagation::{self, Propagated, TraceParent};
+use datapunk_log::sampler::{self, Rule, Sampler, SamplingConfig};
+use datapunk_log::{Guard, MemorySink, Parent, Span};
+
+struct Setup {
+    sink: MemorySink,
+    exporter: MemoryExporter,
+    _guard: Guard,
+}
+
+fn setup() -> &'static Setup {
+    static S: OnceLock<Setup> = OnceLock::new();
+    S.get_or_init(|| {
+        let exporter = MemoryExporter::new();
+        let (sink, guard) = common::memory_engine(|b| b.exporter(exporter.clone()));
+        Setup {
+            sink,
+            exporter,
+            _guard: guard,
+        }
+    })
+}
+
+fn exported(name: &str) -> Vec<datapunk_log::export::OwnedSpan> {
+    datapunk_log::flush();
+    setup()
+        .exporter
+        .spans()
+        .into_iter()
+        .filter(|s| s.name == name)
+        .collect()
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn an_unsampled_span_sets_the_context_and_writes_nothing() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::new(Sampler::parent_based(
+        Sampler::AlwaysOff,
+    )));
+    let (root_ctx, child_ctx) = {
+        let root = datapunk_log::span!("unsampled_root", k = 1);
+        assert!(!root.is_sampled());
+        let _e = root.enter();
+        datapunk_log::info!("inside unsampled");
+        let child = datapunk_log::span!("unsampled_child");
+        assert!(!child.is_sampled());
+        (root.context(), child.context())
+    };
+    assert_ne!(root_ctx.trace_id, 0);
+    assert_eq!(root_ctx.trace_flags, 0x02, "random, not sampled");
+    assert_eq!(child_ctx.trace_id, root_ctx.trace_id);
+    assert_eq!(child_ctx.parent_span_id, root_ctx.span_id);
+    assert_eq!(child_ctx.trace_flags, 0x02);
+    datapunk_log::flush();
+    let line = lines_of(&setup().sink)
+        .into_iter()
+        .find(|l| l.message() == "inside unsampled")
+        .expect("the record is written");
+    assert_eq!(line.str("trace_id"), format!("{:032x}", root_ctx.trace_id));
+    assert_eq!(line.str("trace_flags"), "02");
+    assert!(exported("unsampled_root").is_empty());
+    assert!(exported("unsampled_child").is_empty());
+
+    sampler::update(SamplingConfig::default());
+    {
+        let s = datapunk_log::span!("sampled_root");
+        assert!(s.is_sampled());
+        assert_eq!(s.context().trace_flags, 0x03);
+    }
+    let spans = exported("sampled_root");
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].context.trace_flags, 0x03);
+    assert_eq!(spans[0].trace_state, "", "always_on writes no th");
+}
+
+#[test]
+fn a_probability_sampled_root_carries_th_to_the_exporter_and_downstream() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::new(Sampler::parent_based(
+        Sampler::probability(0.25),
+    )));
+    let mut found = None;
+    for _ in 0..10_000 {
+        let s = datapunk_log::span!("prob_root");
+        if s.is_sampled() {
+            let _e = s.enter();
+            let out = Propagated::current();
+            let child = datapunk_log::span!("prob_child");
+            found = Some((s.context(), out, child.tracestate().to_string()));
+            break;
+        }
+    }
+    let (ctx, out, child_ts) = found.expect("p = 0.25 keeps one root in 10 000");
+    assert_eq!(out.tracestate.get("ot"), Some("th:c"));
+    assert_eq!(child_ts, "ot=th:c", "a local child passes th on");
+    assert_eq!(out.parent.map(|p| p.flags), Some(0x03));
+    let mut carrier = HashMap::new();
+    propagation::inject(&out, &mut carrier);
+    assert_eq!(
+        carrier.get("traceparent").map(String::as_str),
+        Some(format!("00-{:032x}-{:016x}-03", ctx.trace_id, ctx.span_id).as_str())
+    );
+    assert_eq!(
+        carrier.get("tracestate").map(String::as_str),
+        Some("ot=th:c")
+    );
+    let spans = exported("prob_root");
+    let s = spans
+        .iter()
+        .find(|s| s.context.span_id == ctx.span_id)
+        .expect("the sampled root is exported");
+    assert_eq!(s.trace_state, "ot=th:c");
+    sampler::update(SamplingConfig::default());
+}
+
+#[test]
+fn a_received_tracestate_is_sent_on_with_th_first() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::default());
+    // R = 0xffffffffffffff (rv) >= T = 0x8…: th:8 is consistent.
+    let incoming = propagation::extract(&headers(&[
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03",
+        ),
+        (
+            "tracestate",
+            "vendor=a,ot=th:8;rv:ffffffffffffff;x:1,other@tenant=b",
+        ),
+    ]));
+    let span = datapunk_log::span!(parent: &incoming, "remote_child");
+    assert!(span.is_sampled());
+    assert_eq!(span.context().trace_flags, 0x03, "random flag carried");
+    let out = {
+        let _e = span.enter();
+        Propagated::current()
+    };
+    assert_eq!(
+        out.tracestate.to_string(),
+        "ot=th:8;rv:ffffffffffffff;x:1,vendor=a,other@tenant=b"
+    );
+    drop(span);
+    let spans = exported("remote_child");
+    assert_eq!(
+        spans[0].trace_state,
+        "ot=th:8;rv:ffffffffffffff;x:1,vendor=a,other@tenant=b"
+    );
+    assert!(spans[0].parent_is_remote);
+}
+
+#[test]
+fn an_inconsistent_incoming_th_is_erased_and_the_rest_kept() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::default());
+    // Low 56 bits of the trace id are 0: R = 0 < T = 0x8…: inconsistent.
+    let incoming = propagation::extract(&headers(&[
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a300000000000000-00f067aa0ba902b7-01",
+        ),
+        ("tracestate", "ot=th:8,vendor=a"),
+    ]));
+    let span = datapunk_log::span!(parent: &incoming, "inconsistent");
+    assert!(span.is_sampled(), "the parent decided");
+    assert_eq!(span.tracestate().to_string(), "vendor=a");
+}
+
+#[test]
+fn an_unsampled_remote_parent_is_not_recorded_unless_debug_is_on() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::default());
+    let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    let plain = propagation::extract(&headers(&[("traceparent", tp)]));
+    let s = datapunk_log::span!(parent: &plain, "remote_unsampled");
+    assert!(!s.is_sampled());
+    drop(s);
+    assert!(exported("remote_unsampled").is_empty());
+
+    for debug in [
+        headers(&[("traceparent", tp), ("x-datapunk-debug", "1")]),
+        headers(&[("traceparent", tp), ("baggage", "datapunk.debug=true")]),
+    ] {
+        let p = propagation::extract(&debug);
+        assert!(p.debug);
+        let s = datapunk_log::span!(parent: &p, "remote_debug");
+        assert!(s.is_sampled());
+        let _e = s.enter();
+        let child = datapunk_log::span!("remote_debug_child");
+        assert!(child.is_sampled(), "children follow the kept parent");
+        let out = Propagated::current();
+        assert!(out.debug, "the override travels downstream");
+        let mut carrier = HashMap::new();
+        propagation::inject(&out, &mut carrier);
+        assert_eq!(
+            carrier.get("x-datapunk-debug").map(String::as_str),
+            Some("1")
+        );
+    }
+    assert_eq!(exported("remote_debug").len(), 2);
+}
+
+#[test]
+fn rules_see_attributes_given_at_start() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::new(Sampler::rules(vec![
+        Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+        Rule::new(Sampler::AlwaysOn).attribute_eq("tier", "gold"),
+        Rule::new(Sampler::AlwaysOff),
+    ])));
+    assert!(datapunk_log::span!("rule", error = true).is_sampled());
+    assert!(!datapunk_log::span!("rule", error = false).is_sampled());
+    assert!(datapunk_log::span!("rule", tier = "gold", n = 3u8).is_sampled());
+    assert!(datapunk_log::span!("rule", n = 3u8, tier = %"gold").is_sampled());
+    assert!(!datapunk_log::span!("rule", tier = "silver").is_sampled());
+    assert!(!datapunk_log::span!("rule").is_sampled());
+    sampler::update(SamplingConfig::default());
+}
+
+#[test]
+fn the_random_flag_is_read_and_written() {
+    let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03").unwrap();
+    assert_eq!(tp.flags, 0x03);
+    let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff").unwrap();
+    assert_eq!(tp.flags, 0x03, "undefined flags are cleared");
+    let p = Propagated {
+        parent: Some(TraceParent { flags: 0x02, ..tp }),
+        ..Propagated::default()
+    };
+    let mut carrier = HashMap::new();
+    propagation::inject(&p, &mut carrier);
+    assert!(carrier["traceparent"].ends_with("-02"));
+}
+
+#[test]
+fn span_none_and_current_keep_their_meaning() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::new(Sampler::AlwaysOff));
+    let s = datapunk_log::span!("off");
+    assert!(!s.is_none(), "an unsampled span still has a context");
+    let _e = s.enter();
+    assert_eq!(Span::current().context(), s.context());
+    let child = datapunk_log::span!(parent: Parent::Root, "off_root");
+    assert_ne!(child.context().trace_id, s.context().trace_id);
+    sampler::update(SamplingConfig::default());
+}
