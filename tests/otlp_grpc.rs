@@ -499,6 +499,12 @@ fn remote_parent_and_correlation_id() {
         "baggage".to_string(),
         "correlation_id=req-grpc-42,tenant=acme".to_string(),
     );
+    // The trace id's low 56 bits (0x48eb211c80319c) are above th:4's
+    // threshold, so the incoming th is consistent and passed on.
+    headers.insert(
+        "tracestate".to_string(),
+        "vendor=abc,ot=th:4;x:y".to_string(),
+    );
     let incoming = propagation::extract(&headers);
     assert_eq!(incoming.correlation_id.as_deref(), Some("req-grpc-42"));
     let (sctx, cctx, outgoing);
@@ -529,6 +535,7 @@ fn remote_parent_and_correlation_id() {
         s.span.flags
     );
     assert_eq!(s.span.flags & 0xff, 1);
+    assert_eq!(s.span.trace_state, "ot=th:4;x:y,vendor=abc");
     assert_eq!(
         str_attr(&s.span.attributes, "correlation_id"),
         "req-grpc-42"
@@ -540,6 +547,7 @@ fn remote_parent_and_correlation_id() {
     assert_eq!(db.span.parent_span_id, s.span.span_id);
     assert_eq!(hex(&db.span.span_id), hex16(cctx.span_id));
     assert_eq!(db.span.flags & 0x200, 0, "local parent");
+    assert_eq!(db.span.trace_state, "ot=th:4;x:y,vendor=abc");
 
     let handling = wait_log(&rx, "grpc-h: handling", WAIT);
     assert_eq!(hex(&handling.record.trace_id), TRACE);
@@ -563,6 +571,11 @@ fn remote_parent_and_correlation_id() {
     assert_eq!(
         outgoing.get("traceparent").map(String::as_str),
         Some(format!("00-{TRACE}-{}-01", hex16(cctx.span_id)).as_str())
+    );
+    assert_eq!(
+        outgoing.get("tracestate").map(String::as_str),
+        Some("ot=th:4;x:y,vendor=abc"),
+        "a received tracestate is sent on"
     );
     let back = propagation::extract(&outgoing);
     assert_eq!(back.correlation_id.as_deref(), Some("req-grpc-42"));

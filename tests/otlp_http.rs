@@ -165,7 +165,7 @@ fn propagation_round_trip_links_two_services() {
         headers.get("traceparent").map(String::as_str),
         Some(
             format!(
-                "00-{}-{}-01",
+                "00-{}-{}-03",
                 hex32(client_ctx.trace_id),
                 hex16(client_ctx.span_id)
             )

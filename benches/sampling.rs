@@ -1,0 +1,161 @@
+//! The cost of sampling decisions on the calling thread, beside the
+//! OpenTelemetry SDK's `ParentBased(TraceIdRatioBased)`.
+//!
+//! No exporter is installed, so a span writes no record whatever the
+//! decision: what is timed is the span's ids, the decision and the span's
+//! drop (a sampled span's records are timed in the `spans` bench).
+//!
+//! - `unsampled_root_start_end`: `parent_based(always_off)`, a root span.
+//! - `unsampled_child_start_end`: a child inside an entered unsampled root
+//!   (the local-parent shortcut).
+//! - `root_probability_rules_rate_limit`: rules (an `error` attribute rule,
+//!   a name-prefix rule), then `probability(0.5)` limited per `tenant`
+//!   (10^9/s, never binding), a `tenant` attribute on the span: the full
+//!   decision, half of it through the limiter.
+//! - `root_probability`: `parent_based(probability(0.1))`.
+//! - `log_outside_trace` / `log_inside_unsampled_span`: the same 3-field
+//!   record outside any trace and inside an entered unsampled span.
+//! - `otel_sdk_parentbased_ratio_start_end`: `opentelemetry_sdk` tracer
+//!   with `ParentBased(TraceIdRatioBased(0.1))`, batch processor with an
+//!   exporter that discards, `start` + `end`.
+//! - `otel_sdk_with_datapunk_sampler_start_end`: the same tracer with this
+//!   crate's `OtelSampler` (`parent_based(probability(0.1))`).
+//!
+//! Setup as `hot_path`: null sink, 64 MiB ring, `Overflow::Drop`, calls
+//! timed in chunks with `flush()` between them, off the clock.
+
+use std::hint::black_box;
+
+use criterion::Criterion;
+use datapunk_log::Overflow;
+use datapunk_log::sampler::{self, OtelSampler, Rule, Sampler, SamplingConfig};
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+
+#[path = "support/chunked.rs"]
+mod support;
+
+use support::chunked;
+
+#[derive(Debug)]
+struct NoopSpanExporter;
+
+impl opentelemetry_sdk::trace::SpanExporter for NoopSpanExporter {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        black_box(batch.len());
+        Ok(())
+    }
+}
+
+fn main() {
+    let _guard = datapunk_log::builder()
+        .null()
+        .ignore_env()
+        .overflow(Overflow::Drop)
+        .ring_capacity(64 << 20)
+        .panic_hook(false)
+        .init()
+        .expect("init");
+    let mut c = Criterion::default().configure_from_args();
+    let mut g = c.benchmark_group("sampling");
+
+    sampler::update(SamplingConfig::new(Sampler::parent_based(
+        Sampler::AlwaysOff,
+    )));
+    g.bench_function("unsampled_root_start_end", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |_| {
+                let s = datapunk_log::span!("checkout");
+                black_box(&s);
+            })
+        })
+    });
+    let root = datapunk_log::span!("request");
+    g.bench_function("unsampled_child_start_end", |b| {
+        let _e = root.enter();
+        b.iter_custom(|iters| {
+            chunked(iters, |_| {
+                let s = datapunk_log::span!("checkout");
+                black_box(&s);
+            })
+        })
+    });
+    g.bench_function("log_outside_trace", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |i| {
+                let (user_id, latency, route) = (black_box(i), black_box(0.5f64), black_box("/a"));
+                datapunk_log::info!(user_id, latency, route, "request handled");
+            })
+        })
+    });
+    g.bench_function("log_inside_unsampled_span", |b| {
+        let _e = root.enter();
+        b.iter_custom(|iters| {
+            chunked(iters, |i| {
+                let (user_id, latency, route) = (black_box(i), black_box(0.5f64), black_box("/a"));
+                datapunk_log::info!(user_id, latency, route, "request handled");
+            })
+        })
+    });
+    drop(root);
+
+    sampler::update(SamplingConfig::new(Sampler::parent_based(Sampler::rules(
+        vec![
+            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+            Rule::new(Sampler::probability(0.01)).name("health*"),
+            Rule::new(Sampler::probability(0.5).rate_limited(1e9, 1_000_000, ["tenant"])),
+        ],
+    ))));
+    g.bench_function("root_probability_rules_rate_limit", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |_| {
+                let s = datapunk_log::span!("checkout", tenant = "acme");
+                black_box(&s);
+            })
+        })
+    });
+    sampler::update(SamplingConfig::new(Sampler::parent_based(
+        Sampler::probability(0.1),
+    )));
+    g.bench_function("root_probability", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |_| {
+                let s = datapunk_log::span!("checkout");
+                black_box(&s);
+            })
+        })
+    });
+
+    let sdk = |sampler: Box<dyn opentelemetry_sdk::trace::ShouldSample>| {
+        opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_batch_exporter(NoopSpanExporter)
+            .build()
+    };
+    let provider = sdk(Box::new(opentelemetry_sdk::trace::Sampler::ParentBased(
+        Box::new(opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(0.1)),
+    )));
+    let tracer = provider.tracer("bench");
+    g.bench_function("otel_sdk_parentbased_ratio_start_end", |b| {
+        b.iter(|| {
+            let mut s = tracer.start("checkout");
+            s.end();
+        })
+    });
+    let _ = provider.shutdown();
+    let provider = sdk(Box::new(OtelSampler::new(SamplingConfig::new(
+        Sampler::parent_based(Sampler::probability(0.1)),
+    ))));
+    let tracer = provider.tracer("bench");
+    g.bench_function("otel_sdk_with_datapunk_sampler_start_end", |b| {
+        b.iter(|| {
+            let mut s = tracer.start("checkout");
+            s.end();
+        })
+    });
+    let _ = provider.shutdown();
+    g.finish();
+    c.final_summary();
+}
