@@ -42,17 +42,17 @@ fn engine(service: &str) -> Guard {
     })
 }
 
-/// Header names lowercased, values as sent.
-fn header_map(req: &tiny_http::Request) -> HashMap<String, String> {
-    req.headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_ascii_lowercase(),
-                h.value.as_str().to_owned(),
-            )
-        })
-        .collect()
+/// Header names lowercased, every value as sent: a header sent several
+/// times keeps each field (several `tracestate` fields are joined, two
+/// `traceparent` fields make the context invalid).
+fn header_map(req: &tiny_http::Request) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for h in req.headers() {
+        map.entry(h.field.as_str().as_str().to_ascii_lowercase())
+            .or_default()
+            .push(h.value.as_str().to_owned());
+    }
+    map
 }
 
 fn payments(port_file: &str) {

@@ -120,6 +120,52 @@ impl Injector for BTreeMap<String, String> {
     }
 }
 
+/// A map holding every field of a header, in the order received (header
+/// names in lowercase): several `tracestate` or `baggage` fields are
+/// combined, two `traceparent` fields make the context invalid.
+impl<S: BuildHasher> Extractor for HashMap<String, Vec<String>, S> {
+    fn get(&self, key: &str) -> Option<&str> {
+        HashMap::get(self, lowercase(key).as_ref())
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        HashMap::get(self, lowercase(key).as_ref())
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Replaces every field of the header with one.
+impl<S: BuildHasher> Injector for HashMap<String, Vec<String>, S> {
+    fn set(&mut self, key: &str, value: String) {
+        self.insert(lowercase(key).into_owned(), vec![value]);
+    }
+}
+
+/// As the `HashMap` of several fields.
+impl Extractor for BTreeMap<String, Vec<String>> {
+    fn get(&self, key: &str) -> Option<&str> {
+        BTreeMap::get(self, lowercase(key).as_ref())
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        BTreeMap::get(self, lowercase(key).as_ref())
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Replaces every field of the header with one.
+impl Injector for BTreeMap<String, Vec<String>> {
+    fn set(&mut self, key: &str, value: String) {
+        self.insert(lowercase(key).into_owned(), vec![value]);
+    }
+}
+
 #[cfg(feature = "http")]
 mod http_carrier {
     use super::{Extractor, Injector};

@@ -1155,3 +1155,40 @@ mod http_carrier {
         }
     }
 }
+
+#[test]
+fn multi_field_map_carriers_keep_repeated_headers() {
+    let _g = serial();
+    let fields = |pairs: &[(&str, &[&str])]| -> HashMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+            .collect()
+    };
+    let h = fields(&[
+        ("traceparent", &[TP]),
+        ("tracestate", &["foo=1,bar=2", "rojo=3"]),
+        ("baggage", &["a=1", "b=2"]),
+    ]);
+    let p = extract(&h);
+    assert_eq!(p.parent.map(|t| t.trace_id), Some(TRACE_ID));
+    assert_eq!(keys(&p.tracestate), ["foo", "bar", "rojo"]);
+    assert_eq!(p.baggage.get("b"), Some("2"));
+    let b: std::collections::BTreeMap<String, Vec<String>> = h.clone().into_iter().collect();
+    assert_eq!(extract(&b), p);
+
+    // Two traceparent fields: the context is invalid, counted once, and
+    // the tracestate is ignored with it.
+    let before = counters();
+    let two = fields(&[("traceparent", &[TP, TP]), ("tracestate", &["foo=1"])]);
+    let p = extract(&two);
+    assert_eq!(p.parent, None);
+    assert!(p.tracestate.is_empty());
+    assert_eq!(delta(before).malformed_traceparent, 1);
+
+    // Inject replaces every field with one.
+    let mut out = two;
+    inject(&sample(), &mut out);
+    assert_eq!(out["traceparent"].len(), 1);
+    assert_eq!(extract(&out).parent.map(|t| t.span_id), Some(SPAN_ID));
+}
