@@ -115,7 +115,7 @@ fn a_probability_sampled_root_carries_th_to_the_exporter_and_downstream() {
     assert_eq!(out.tracestate.get("ot"), Some("th:c"));
     assert_eq!(child_ts, "ot=th:c", "a local child passes th on");
     assert_eq!(out.parent.map(|p| p.flags), Some(0x03));
-    let mut carrier = HashMap::new();
+    let mut carrier: HashMap<String, String> = HashMap::new();
     propagation::inject(&out, &mut carrier);
     assert_eq!(
         carrier.get("traceparent").map(String::as_str),
@@ -213,7 +213,7 @@ fn an_unsampled_remote_parent_is_not_recorded_unless_debug_is_on() {
         assert!(child.is_sampled(), "children follow the kept parent");
         let out = Propagated::current();
         assert!(out.debug, "the override travels downstream");
-        let mut carrier = HashMap::new();
+        let mut carrier: HashMap<String, String> = HashMap::new();
         propagation::inject(&out, &mut carrier);
         assert_eq!(
             carrier.get("x-datapunk-debug").map(String::as_str),
@@ -251,7 +251,7 @@ fn the_random_flag_is_read_and_written() {
         parent: Some(TraceParent { flags: 0x02, ..tp }),
         ..Propagated::default()
     };
-    let mut carrier = HashMap::new();
+    let mut carrier: HashMap<String, String> = HashMap::new();
     propagation::inject(&p, &mut carrier);
     assert!(carrier["traceparent"].ends_with("-02"));
 }
