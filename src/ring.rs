@@ -71,7 +71,7 @@ struct Hot {
     /// stays valid whatever happens to the span (a leaked guard leaks the
     /// count, never dangles).
     extra: Cell<*const SpanExtra>,
-    /// State of the thread's id generator (xorshift64*); 0 until seeded.
+    /// State of the thread's id generator (wyrand); 0 until seeded.
     rng: Cell<u64>,
 }
 
@@ -722,12 +722,15 @@ pub(crate) fn next_randoms<const N: usize>() -> [u64; N] {
     }
     let mut out = [0u64; N];
     for o in out.iter_mut() {
-        // xorshift64*: full period over non-zero states; the output is
-        // never 0 for a non-zero state (the multiplier is odd).
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *o = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        // wyrand (Wang Yi; passes BigCrush and PractRand): a Weyl sequence
+        // mixed by one 64x64->128 multiply. The outputs depend on the state
+        // only through the addition, so several are computed side by side
+        // (a root span takes three). An output of 0 (probability 2^-64)
+        // becomes 1: ids are never zero.
+        x = x.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(x) * u128::from(x ^ 0xe703_7ed1_a0b4_28db);
+        let v = (t >> 64) as u64 ^ t as u64;
+        *o = v | u64::from(v == 0);
     }
     h.rng.set(x);
     out

@@ -425,19 +425,28 @@ impl Drop for Span {
         if let Some(cs) = self.cs
             && self.owned
         {
-            let end = clock::now();
-            let start = *self.pending_start.get_mut();
-            if start != 0 {
-                ring::dispatch_fixed(&whole_span_record(
-                    self.start_flags,
-                    cs.id(),
-                    start,
-                    end,
-                    &self.ctx,
-                ));
-            } else {
-                ring::dispatch_fixed(&fixed_record(KIND_SPAN_END, 0, cs.id(), end, &self.ctx));
-            }
+            self.write_end(cs);
+        }
+    }
+}
+
+impl Span {
+    /// Writes the end of a recorded span (out of line: an unsampled span's
+    /// drop stays a test and a branch).
+    #[inline(never)]
+    fn write_end(&mut self, cs: &'static Callsite) {
+        let end = clock::now();
+        let start = *self.pending_start.get_mut();
+        if start != 0 {
+            ring::dispatch_fixed(&whole_span_record(
+                self.start_flags,
+                cs.id(),
+                start,
+                end,
+                &self.ctx,
+            ));
+        } else {
+            ring::dispatch_fixed(&fixed_record(KIND_SPAN_END, 0, cs.id(), end, &self.ctx));
         }
     }
 }
@@ -483,12 +492,13 @@ impl<L: ValueList> sampler::Attrs for CallAttrs<'_, L> {
 }
 
 /// Feeds the text of value `index` of `values` to `f` (numbers in decimal,
-/// booleans as `true`/`false`, strings as they are): the values are encoded
-/// into a stack buffer and decoded back. False when there is no such value.
+/// booleans as `true`/`false`, strings as they are, cut to fit 512 bytes): the
+/// value is encoded into a stack buffer and decoded back. False when there
+/// is no such value.
 fn field_text<L: ValueList>(values: &L, index: usize, f: &mut dyn FnMut(&[u8])) -> bool {
     use crate::record::{Decoder, KIND_LOG, Val};
     use std::mem::MaybeUninit;
-    const WINDOW: usize = 1024;
+    const WINDOW: usize = 512;
     let mut window = [MaybeUninit::<u8>::uninit(); WINDOW];
     let mut buf = RecordBuf::new(&mut window, WINDOW);
     let prefix = crate::record::Prefix {
@@ -497,16 +507,13 @@ fn field_text<L: ValueList>(values: &L, index: usize, f: &mut dyn FnMut(&[u8])) 
         tracestate: None,
     };
     buf.begin_kind(KIND_LOG, 0, 0, 0, &prefix);
-    values.record_all(&mut buf);
+    if !values.record_nth(index, &mut buf) {
+        return false;
+    }
     let n = buf.finish();
     // SAFETY: `finish` returns the length of the initialized prefix.
     let rec = unsafe { window[..n].assume_init_ref() };
     let mut d = Decoder::new(rec);
-    for _ in 0..index {
-        if d.value().is_none() {
-            return false;
-        }
-    }
     let mut num = itoa::Buffer::new();
     let mut chr = [0u8; 4];
     let text: &[u8] = match d.value() {

@@ -38,6 +38,13 @@ pub trait ValueList {
     fn record_all(&self, buf: &mut RecordBuf<'_>);
     /// Sum of the values' known lengths; `None` if any is unknown.
     fn encoded_len(&self) -> Option<usize>;
+    /// Records only value `n` (counting from 0); false when there is none.
+    /// The sampler reads a span's attribute through it. The default records
+    /// nothing.
+    fn record_nth(&self, n: usize, buf: &mut RecordBuf<'_>) -> bool {
+        let _ = (n, buf);
+        false
+    }
 }
 
 impl ValueList for () {
@@ -58,6 +65,15 @@ impl<H: Value, T: ValueList> ValueList for (H, T) {
     #[inline(always)]
     fn encoded_len(&self) -> Option<usize> {
         Some(self.0.encoded_len()? + self.1.encoded_len()?)
+    }
+    #[inline]
+    fn record_nth(&self, n: usize, buf: &mut RecordBuf<'_>) -> bool {
+        if n == 0 {
+            self.0.record(buf);
+            true
+        } else {
+            self.1.record_nth(n - 1, buf)
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! reliable carries it as `th` in its tracestate.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, LazyLock};
 
 use arc_swap::ArcSwap;
@@ -554,6 +554,26 @@ impl Node {
         }
     }
 
+    /// The node that decides roots.
+    fn root_node(&self) -> &Node {
+        match self {
+            Node::ParentBased(d) => &d[0],
+            Node::ParentThreshold(root) => root,
+            other => other,
+        }
+    }
+
+    /// True when a remote parent's decision is always followed.
+    fn follows_remote_parent(&self) -> bool {
+        match self {
+            Node::ParentBased(d) => {
+                matches!(d[3], Node::AlwaysOn) && matches!(d[4], Node::AlwaysOff)
+            }
+            Node::ParentThreshold(_) => true,
+            _ => false,
+        }
+    }
+
     /// True when a local parent's decision is always followed (the default
     /// delegates): a child of a local parent then needs no lookup.
     fn follows_local_parent(&self) -> bool {
@@ -682,10 +702,45 @@ impl Compiled {
 static CONFIG: LazyLock<ArcSwap<Compiled>> =
     LazyLock::new(|| ArcSwap::from_pointee(Compiled::new(SamplingConfig::default())));
 
-/// Bit of [`FAST`]: children of a local parent follow it.
-const FOLLOW_LOCAL: u8 = 1;
-/// Shortcuts of the configuration in force, read with one load.
-static FAST: AtomicU8 = AtomicU8::new(FOLLOW_LOCAL);
+/// The shortcuts of the configuration in force, in one word read with one
+/// load (so a decision sees one configuration): bits 0..=56 the root
+/// threshold, then the flags below. A decision that none of them covers
+/// takes the compiled configuration.
+static FAST: AtomicU64 = AtomicU64::new(FOLLOW_LOCAL | FOLLOW_REMOTE | (ROOT_KEEP << ROOT_SHIFT));
+/// Children of a local parent follow it (the default delegates).
+const FOLLOW_LOCAL: u64 = 1 << 57;
+/// Children of a remote parent follow it, passing a consistent `th` on.
+const FOLLOW_REMOTE: u64 = 1 << 58;
+/// Two bits: how roots are decided without the compiled configuration.
+const ROOT_SHIFT: u32 = 59;
+const ROOT_SLOW: u64 = 0;
+const ROOT_DROP: u64 = 1;
+const ROOT_KEEP: u64 = 2;
+const ROOT_PROBABILITY: u64 = 3;
+const T_MASK: u64 = (1 << 57) - 1;
+
+/// The [`FAST`] word of a configuration.
+fn fast_word(c: &Compiled) -> u64 {
+    // The debug switch, always-kept names and the ceiling apply to roots and
+    // remote parents: those decisions then take the full path.
+    let top_clean = !c.config.debug && c.always_keep.is_empty() && c.ceiling.is_none();
+    let mut w = 0;
+    if !c.config.debug && c.root.follows_local_parent() {
+        w |= FOLLOW_LOCAL;
+    }
+    if top_clean && c.root.follows_remote_parent() {
+        w |= FOLLOW_REMOTE;
+    }
+    if top_clean {
+        w |= match c.root.root_node() {
+            Node::AlwaysOff => ROOT_DROP << ROOT_SHIFT,
+            Node::AlwaysOn => ROOT_KEEP << ROOT_SHIFT,
+            Node::Probability(t) => (ROOT_PROBABILITY << ROOT_SHIFT) | t.raw(),
+            _ => ROOT_SLOW << ROOT_SHIFT,
+        };
+    }
+    w
+}
 
 thread_local! {
     static CACHE: RefCell<Cache<&'static ArcSwap<Compiled>, Arc<Compiled>>> =
@@ -703,11 +758,10 @@ pub(crate) fn install(config: SamplingConfig) {
 /// budgets and adaptive probabilities start afresh.
 pub fn update(config: SamplingConfig) {
     let compiled = Compiled::new(config);
-    let fast = if compiled.root.follows_local_parent() && !compiled.config.debug {
-        FOLLOW_LOCAL
-    } else {
-        0
-    };
+    let fast = fast_word(&compiled);
+    // Slow path first, so no decision takes the new shortcuts with the old
+    // configuration behind them.
+    FAST.store(0, Relaxed);
     CONFIG.store(Arc::new(compiled));
     FAST.store(fast, Relaxed);
 }
@@ -717,20 +771,53 @@ pub fn current() -> SamplingConfig {
     CONFIG.load().config.clone()
 }
 
-/// Decides whether a span starting now is sampled.
+/// Decides whether a span starting now is sampled: the common
+/// configurations with one load, the rest through the compiled tree.
 #[inline]
 pub(crate) fn decide(p: &SpanParams<'_>) -> Decision {
-    if FAST.load(Relaxed) & FOLLOW_LOCAL != 0 {
-        match p.parent {
-            ParentKind::LocalSampled => {
+    let w = FAST.load(Relaxed);
+    match p.parent {
+        ParentKind::LocalSampled if w & FOLLOW_LOCAL != 0 => {
+            return Decision {
+                sampled: true,
+                threshold: p
+                    .parent_th
+                    .filter(|t| th_consistent(*t, randomness(p.trace_id, p.rv))),
+            };
+        }
+        ParentKind::LocalNotSampled if w & FOLLOW_LOCAL != 0 => return Decision::DROP,
+        ParentKind::Root if !p.debug => match w >> ROOT_SHIFT {
+            ROOT_DROP => return Decision::DROP,
+            ROOT_KEEP => {
                 return Decision {
                     sampled: true,
-                    threshold: p.parent_th,
+                    threshold: None,
                 };
             }
-            ParentKind::LocalNotSampled => return Decision::DROP,
+            ROOT_PROBABILITY => {
+                let t = w & T_MASK;
+                return if randomness(p.trace_id, p.rv) >= t {
+                    Decision {
+                        sampled: true,
+                        threshold: Threshold::from_raw(t),
+                    }
+                } else {
+                    Decision::DROP
+                };
+            }
             _ => {}
+        },
+        ParentKind::RemoteSampled if !p.debug && w & FOLLOW_REMOTE != 0 => {
+            let r = randomness(p.trace_id, p.rv);
+            return Decision {
+                sampled: true,
+                threshold: p.parent_th.filter(|t| th_consistent(*t, r)),
+            };
         }
+        ParentKind::RemoteNotSampled if !p.debug && w & FOLLOW_REMOTE != 0 => {
+            return Decision::DROP;
+        }
+        _ => {}
     }
     decide_slow(p)
 }
@@ -1155,5 +1242,47 @@ mod tests {
                 threshold: None
             }
         );
+    }
+
+    /// The one-load shortcuts decide exactly as the compiled configuration
+    /// does, for every parent kind, with and without a parent `th` and `rv`.
+    /// (The only test here that installs a configuration.)
+    #[test]
+    fn the_shortcuts_agree_with_the_compiled_configuration() {
+        let configs = [
+            SamplingConfig::default(),
+            SamplingConfig::new(Sampler::parent_based(Sampler::AlwaysOff)),
+            SamplingConfig::new(Sampler::parent_based(Sampler::probability(0.3))),
+            SamplingConfig::new(Sampler::parent_threshold(Sampler::probability(0.7))),
+            SamplingConfig::new(Sampler::probability(0.5)),
+            SamplingConfig::new(Sampler::AlwaysOn),
+            SamplingConfig::new(Sampler::parent_based(Sampler::probability(0.3))).debug(true),
+            SamplingConfig::new(Sampler::parent_based(Sampler::AlwaysOff)).always_keep(["op"]),
+        ];
+        let kinds = [
+            ParentKind::Root,
+            ParentKind::LocalSampled,
+            ParentKind::LocalNotSampled,
+            ParentKind::RemoteSampled,
+            ParentKind::RemoteNotSampled,
+        ];
+        let ths = [None, Threshold::parse("8"), Threshold::parse("e666")];
+        for cfg in configs {
+            update(cfg.clone());
+            let c = Compiled::new(cfg.clone());
+            for id in ids(9).take(2000) {
+                for kind in kinds {
+                    for th in ths {
+                        for rv in [None, Some(id as u64 >> 8)] {
+                            let mut p = params(id, kind, &());
+                            p.parent_th = th;
+                            p.rv = rv;
+                            assert_eq!(decide(&p), c.decide(&p), "{cfg:?} {kind:?} {th:?} {rv:?}");
+                        }
+                    }
+                }
+            }
+        }
+        update(SamplingConfig::default());
     }
 }
