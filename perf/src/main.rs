@@ -5,8 +5,10 @@
 //! Runs every subject of the profile through the latency scenario (call,
 //! burst, disabled) and the throughput scenario, then the span scenario
 //! and the OTLP scenario with their own subjects, then the collector
-//! scenario (datapunk-log with a collector absent, up, down, stalled), each
-//! in a child process
+//! scenario (datapunk-log with a collector absent, up, down, stalled), then
+//! the sampling scenario (root spans under samplers, beside the SDK's
+//! `ParentBased(TraceIdRatioBased)`, and two threads on one hot rate-limit
+//! key), each in a child process
 //! (the same executable re-run with a hidden `--scenario` argument: one
 //! logging engine per process, and a fresh process per configuration), then
 //! prints a table (or, with `--json`, one JSON object) and writes the JSON
@@ -19,6 +21,7 @@ mod profile;
 mod receiver;
 mod report;
 mod results;
+mod sampling;
 mod scenario;
 mod spans;
 mod subject;
@@ -30,7 +33,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use profile::Profile;
 use results::{
-    CollectorRun, LatencyResult, Machine, ScenarioRun, SubjectResult, Summary, ThroughputResult,
+    CollectorRun, LatencyResult, Machine, SamplingRun, ScenarioRun, SubjectResult, Summary,
+    ThroughputResult,
 };
 use scenario::{ChildSpec, ScenarioKind};
 use subject::SubjectKind;
@@ -44,7 +48,7 @@ usage: perf [--profile FILE] [--json] [--subjects NAME,...] [--scenarios NAME,..
   --subjects LIST    run these subjects instead of the profile's, in this order
                      (each scenario runs those of them it can)
   --scenarios LIST   run these scenarios (latency, throughput, spans, otlp,
-                     collector) instead
+                     collector, sampling) instead
   --results FILE     where to write the JSON summary
                      (default: perf/results/<profile>-latest.json)
   --list-subjects    print the subjects a profile may name
@@ -242,6 +246,7 @@ fn parent_main(args: Args) -> Result<(), String> {
                 profile: profile.clone(),
                 calibration: cal,
                 condition: None,
+                sampling_case: None,
             };
             let cpu0 = CpuTimes::now();
             let outcome = run_child(&exe, &spec);
@@ -280,6 +285,7 @@ fn parent_main(args: Args) -> Result<(), String> {
     let mut span_runs = Vec::new();
     let mut otlp_runs = Vec::new();
     let mut collector_runs = Vec::new();
+    let mut sampling_runs = Vec::new();
     for &scen in &profile.scenarios {
         match scen {
             ScenarioKind::Spans => {
@@ -291,6 +297,9 @@ fn parent_main(args: Args) -> Result<(), String> {
             ScenarioKind::Collector => {
                 collector_runs = run_collector(&exe, &profile, cal);
             }
+            ScenarioKind::Sampling => {
+                sampling_runs = run_sampling(&exe, &profile, cal);
+            }
             ScenarioKind::Latency | ScenarioKind::Throughput => {}
         }
     }
@@ -299,6 +308,7 @@ fn parent_main(args: Args) -> Result<(), String> {
     let span_ratios = report::span_ratios(&span_runs, profile.baseline);
     let otlp_ratios = report::otlp_ratios(&otlp_runs, profile.baseline);
     let collector_ratios = report::collector_ratios(&collector_runs);
+    let sampling_ratios = report::sampling_ratios(&sampling_runs);
     let l = &profile.latency;
     let mut notes = vec![
         format!(
@@ -352,6 +362,24 @@ fn parent_main(args: Args) -> Result<(), String> {
             c.shutdown_timeout_ms
         ));
     }
+    if let Some(sp) = profile
+        .sampling
+        .as_ref()
+        .filter(|_| !sampling_runs.is_empty())
+    {
+        notes.push(format!(
+            "sampling scenario: a root span started and ended at once under a sampler, one process per case ({}), timed by the spans scenario's call and burst methods (is_sampled read in the timed region to count the spans kept); datapunk-log ring {} MiB pre-faulted, Overflow::Drop, sampled spans to a discarding exporter; the SDK's BatchSpanProcessor defaults (queue 2048); ratios = otel-sdk's figure / the case's; hot-key: {} threads on one rate-limit key, {} spans each, every {}th timed; lost = sampled spans that never reached the exporter",
+            sp.cases
+                .iter()
+                .map(|x| x.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            sp.ring_capacity >> 20,
+            sampling::HOT_THREADS,
+            sp.hot_spans_per_thread,
+            sp.hot_sample_every
+        ));
+    }
     let summary = Summary {
         profile: profile.name.clone(),
         profile_path: args.profile.display().to_string(),
@@ -370,6 +398,8 @@ fn parent_main(args: Args) -> Result<(), String> {
         otlp_ratios,
         collector: collector_runs,
         collector_ratios,
+        sampling: sampling_runs,
+        sampling_ratios,
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
     let out = args
@@ -393,7 +423,8 @@ fn parent_main(args: Args) -> Result<(), String> {
     let failed = summary.subjects.iter().any(|s| !s.errors.is_empty())
         || summary.spans.iter().any(|s| !s.errors.is_empty())
         || summary.otlp.iter().any(|s| !s.errors.is_empty())
-        || summary.collector.iter().any(|s| !s.errors.is_empty());
+        || summary.collector.iter().any(|s| !s.errors.is_empty())
+        || summary.sampling.iter().any(|s| !s.errors.is_empty());
     if failed {
         Err("some scenarios failed (see the errors above)".into())
     } else {
@@ -418,6 +449,7 @@ fn run_scenario<T: serde::de::DeserializeOwned>(
             profile: profile.clone(),
             calibration: cal,
             condition: None,
+            sampling_case: None,
         };
         let cpu0 = CpuTimes::now();
         let outcome = run_child(exe, &spec);
@@ -461,6 +493,7 @@ fn run_collector(exe: &Path, profile: &Profile, cal: Calibration) -> Vec<Collect
             profile: profile.clone(),
             calibration: cal,
             condition: Some(cond),
+            sampling_case: None,
         };
         let cpu0 = CpuTimes::now();
         let outcome = run_child(exe, &spec);
@@ -482,6 +515,55 @@ fn run_collector(exe: &Path, profile: &Profile, cal: Calibration) -> Vec<Collect
             Err(e) => {
                 eprintln!("FAILED");
                 r.errors.push(format!("collector {}: {e}", cond.name()));
+            }
+        }
+        runs.push(r);
+    }
+    runs
+}
+
+/// Runs every case of the sampling scenario, each in a child process.
+fn run_sampling(exe: &Path, profile: &Profile, cal: Calibration) -> Vec<SamplingRun> {
+    let Some(sp) = &profile.sampling else {
+        return Vec::new();
+    };
+    let mut runs = Vec::new();
+    for &case in &sp.cases {
+        let t = Instant::now();
+        eprint!("[perf] {:<18} {:<10} ", case.name(), "sampling");
+        let spec = ChildSpec {
+            scenario: ScenarioKind::Sampling,
+            subject: case.subject(),
+            profile: profile.clone(),
+            calibration: cal,
+            condition: None,
+            sampling_case: Some(case),
+        };
+        let cpu0 = CpuTimes::now();
+        let outcome = run_child(exe, &spec);
+        let foreign = cpu0.and_then(|c0| Some(c0.foreign_cores(&CpuTimes::now()?, t.elapsed())));
+        let mut r = SamplingRun {
+            case: case.name().into(),
+            subject: case.subject().name().into(),
+            description: sampling::case_description(case, sp),
+            result: None,
+            hot_key: None,
+            foreign_cpu: foreign,
+            errors: Vec::new(),
+        };
+        let parsed = outcome.and_then(|v| {
+            if case == profile::SamplingCase::HotKey {
+                serde_json::from_value(v).map(|x| r.hot_key = Some(x))
+            } else {
+                serde_json::from_value(v).map(|x| r.result = Some(x))
+            }
+            .map_err(|e| format!("bad result: {e}"))
+        });
+        match parsed {
+            Ok(()) => eprintln!("{:.1} s", t.elapsed().as_secs_f64()),
+            Err(e) => {
+                eprintln!("FAILED");
+                r.errors.push(format!("sampling {}: {e}", case.name()));
             }
         }
         runs.push(r);

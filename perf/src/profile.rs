@@ -20,10 +20,12 @@ pub struct Profile {
     pub description: String,
     /// The loggers of the latency and throughput scenarios, in the order
     /// they run (the span and OTLP scenarios name their own; the collector
-    /// scenario measures `datapunk-precise` only).
+    /// scenario measures `datapunk-precise` only; the sampling scenario's
+    /// cases fix theirs).
     pub subjects: Vec<SubjectKind>,
     /// The scenarios, in the order they run (default: latency, throughput,
-    /// then spans, otlp and collector when their sections are present).
+    /// then spans, otlp, collector and sampling when their sections are
+    /// present).
     #[serde(default)]
     pub scenarios: Vec<ScenarioKind>,
     /// The subject that peers are compared with (ratios peer / baseline).
@@ -50,6 +52,9 @@ pub struct Profile {
     /// The collector scenario (absent: not run).
     #[serde(default)]
     pub collector: Option<CollectorProfile>,
+    /// The sampling scenario (absent: not run).
+    #[serde(default)]
+    pub sampling: Option<SamplingProfile>,
 }
 
 /// The span scenario: a span started and ended at once, timed as the
@@ -170,6 +175,96 @@ impl Condition {
     }
 }
 
+/// The sampling scenario: root spans started and ended under a sampler,
+/// timed as the span scenario's `call` and `burst` (one child process per
+/// case), and two threads starting spans on one hot rate-limit key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingProfile {
+    /// The cases, in the order they run (default: all five).
+    #[serde(default = "all_sampling_cases")]
+    pub cases: Vec<SamplingCase>,
+    /// Spans made, untimed, before measuring.
+    pub warmup_calls: u64,
+    /// Spans timed one by one.
+    pub call_samples: u64,
+    /// Bursts timed; each gives one sample (the burst's time / `burst_size`).
+    pub bursts: u64,
+    /// Spans per burst.
+    pub burst_size: u64,
+    /// Nanoseconds of busy-wait between bursts.
+    pub burst_pause_ns: u64,
+    /// datapunk-log: bytes of each producer thread's ring (pre-faulted;
+    /// `Overflow::Drop`).
+    pub ring_capacity: usize,
+    /// `rules`: kept spans per second per `tenant` of the last rule's rate
+    /// limit (set high enough never to bind there, so the figure is the
+    /// limiter's admitting path; `hot-key` measures a binding limit).
+    pub rules_per_second: f64,
+    /// `rules`: the burst of that limit.
+    pub rules_burst: u32,
+    /// `hot-key`: kept spans per second (R) of the one `tenant` both
+    /// threads use.
+    pub hot_per_second: f64,
+    /// `hot-key`: the burst (B) of that limit.
+    pub hot_burst: u32,
+    /// `hot-key`: spans each of the two threads starts (a count, not a time).
+    pub hot_spans_per_thread: u64,
+    /// `hot-key`: every this many spans, one is timed between fenced TSC
+    /// reads (the others run untimed in between).
+    pub hot_sample_every: u64,
+}
+
+/// One case of the sampling scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SamplingCase {
+    /// datapunk-log, `parent_based(probability(0.1))`, a root span.
+    Probability,
+    /// datapunk-log, `parent_based(always_off)`: nothing is recorded.
+    AlwaysOff,
+    /// datapunk-log, rules (an attribute rule, a name-prefix rule), then
+    /// `probability(0.1)` limited per `tenant`; the span has a `tenant`.
+    Rules,
+    /// opentelemetry_sdk, `ParentBased(TraceIdRatioBased(0.1))`.
+    OtelSdk,
+    /// datapunk-log, two threads on one hot `tenant` of
+    /// `AlwaysOn.rate_limited(R, B, ["tenant"])`.
+    HotKey,
+}
+
+pub const ALL_SAMPLING_CASES: [SamplingCase; 5] = [
+    SamplingCase::Probability,
+    SamplingCase::AlwaysOff,
+    SamplingCase::Rules,
+    SamplingCase::OtelSdk,
+    SamplingCase::HotKey,
+];
+
+fn all_sampling_cases() -> Vec<SamplingCase> {
+    ALL_SAMPLING_CASES.to_vec()
+}
+
+impl SamplingCase {
+    pub fn name(self) -> &'static str {
+        match self {
+            SamplingCase::Probability => "probability",
+            SamplingCase::AlwaysOff => "always-off",
+            SamplingCase::Rules => "rules",
+            SamplingCase::OtelSdk => "otel-sdk",
+            SamplingCase::HotKey => "hot-key",
+        }
+    }
+
+    /// The subject the case measures.
+    pub fn subject(self) -> SubjectKind {
+        match self {
+            SamplingCase::OtelSdk => SubjectKind::OtelSdk,
+            _ => SubjectKind::DatapunkPrecise,
+        }
+    }
+}
+
 /// The latency scenario: every subject logs the same record through
 /// `call`, `burst` and `disabled`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -263,6 +358,9 @@ impl Profile {
             if p.collector.is_some() {
                 p.scenarios.push(ScenarioKind::Collector);
             }
+            if p.sampling.is_some() {
+                p.scenarios.push(ScenarioKind::Sampling);
+            }
         }
         if p.subjects.is_empty() {
             return Err(format!(
@@ -294,6 +392,16 @@ impl Profile {
                 Some(_) => vec![SubjectKind::DatapunkPrecise],
                 None => Vec::new(),
             },
+            // Fixed by the cases; `--subjects` does not change it.
+            ScenarioKind::Sampling => {
+                let mut v: Vec<SubjectKind> = Vec::new();
+                for c in self.sampling.iter().flat_map(|s| &s.cases) {
+                    if !v.contains(&c.subject()) {
+                        v.push(c.subject());
+                    }
+                }
+                v
+            }
         }
     }
 
@@ -355,6 +463,36 @@ impl Profile {
                 return Err("collector: `conditions` is empty".into());
             }
         }
+        if self.scenarios.contains(&ScenarioKind::Sampling) && self.sampling.is_none() {
+            return Err("scenario `sampling` needs a [sampling] section".into());
+        }
+        if let Some(s) = &self.sampling {
+            if s.call_samples == 0 || s.bursts == 0 || s.burst_size == 0 {
+                return Err(
+                    "sampling: call_samples, bursts and burst_size must be positive".into(),
+                );
+            }
+            if s.cases.is_empty() {
+                return Err("sampling: `cases` is empty".into());
+            }
+            if !(s.rules_per_second > 0.0 && s.hot_per_second > 0.0) {
+                return Err(
+                    "sampling: rules_per_second and hot_per_second must be positive".into(),
+                );
+            }
+            if f64::from(s.hot_burst.max(1)) / s.hot_per_second > 10.0 {
+                return Err(
+                    "sampling: hot_burst / hot_per_second (the hot key's refill wait) must be at most 10 s"
+                        .into(),
+                );
+            }
+            if s.hot_sample_every == 0 || s.hot_spans_per_thread < s.hot_sample_every {
+                return Err(
+                    "sampling: hot_sample_every must be positive and at most hot_spans_per_thread"
+                        .into(),
+                );
+            }
+        }
         if let Some(s) = &self.spans
             && (s.call_samples == 0 || s.bursts == 0 || s.burst_size == 0)
         {
@@ -409,7 +547,8 @@ mod tests {
                     ScenarioKind::Throughput,
                     ScenarioKind::Spans,
                     ScenarioKind::Otlp,
-                    ScenarioKind::Collector
+                    ScenarioKind::Collector,
+                    ScenarioKind::Sampling
                 ]
             );
             let spans = p.spans.as_ref().unwrap();
@@ -425,7 +564,23 @@ mod tests {
                 p.subjects_of(ScenarioKind::Collector),
                 [SubjectKind::DatapunkPrecise]
             );
+            let s = p.sampling.as_ref().unwrap();
+            assert_eq!(s.cases, ALL_SAMPLING_CASES, "{name}: sampling");
+            assert_eq!(
+                p.subjects_of(ScenarioKind::Sampling),
+                [SubjectKind::DatapunkPrecise, SubjectKind::OtelSdk]
+            );
         }
+    }
+
+    #[test]
+    fn sampling_cases_parse() {
+        let s: SamplingProfile = toml::from_str(
+            "cases = [\"always-off\", \"hot-key\"]\nwarmup_calls = 1\ncall_samples = 1\nbursts = 1\nburst_size = 1\nburst_pause_ns = 0\nring_capacity = 65536\nrules_per_second = 1e9\nrules_burst = 1000\nhot_per_second = 1000.0\nhot_burst = 100\nhot_spans_per_thread = 16\nhot_sample_every = 4\n",
+        )
+        .unwrap();
+        assert_eq!(s.cases, [SamplingCase::AlwaysOff, SamplingCase::HotKey]);
+        assert!(toml::from_str::<SamplingProfile>("cases = [\"sometimes\"]").is_err());
     }
 
     #[test]

@@ -137,6 +137,149 @@ pub struct SpanResult {
     pub wall_s: f64,
 }
 
+/// One timed method of the sampling scenario (and, internally, of the
+/// span scenario): the distribution and what became of its spans.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SampledMethod {
+    #[serde(flatten)]
+    pub dist: Distribution,
+    /// Spans started and ended in this method.
+    pub spans: u64,
+    /// Of them sampled (`is_sampled()`).
+    pub kept: u64,
+    /// Spans the exporter received during the method and its settle.
+    pub exported: u64,
+    /// `kept - exported`: sampled spans that never reached the exporter
+    /// (a full ring or queue).
+    pub lost: u64,
+}
+
+impl SampledMethod {
+    pub fn new(dist: Distribution, spans: u64, kept: u64, exported: u64) -> SampledMethod {
+        SampledMethod {
+            dist,
+            spans,
+            kept,
+            exported,
+            lost: kept.saturating_sub(exported),
+        }
+    }
+}
+
+/// datapunk-log's `sampler::counters()` (process-wide, so per child).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct SamplerCounters {
+    pub ceiling_rejected: u64,
+    pub rate_limited: u64,
+    pub debug_kept: u64,
+}
+
+/// One single-thread case of the sampling scenario: a root span started
+/// and ended under a sampler, timed by the `call` and `burst` methods.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamplingResult {
+    pub case: String,
+    pub subject: String,
+    /// The sampler, as configured.
+    pub sampler: String,
+    pub rdtsc_overhead: Overhead,
+    pub rdtsc_overhead_subtracted: bool,
+    pub call: SampledMethod,
+    pub burst: SampledMethod,
+    pub burst_size: u64,
+    pub burst_pause_ns: u64,
+    /// Every span made, warm-up included.
+    pub spans_total: u64,
+    /// Of them sampled.
+    pub kept_total: u64,
+    /// Spans the exporter received, warm-up included.
+    pub exported_total: u64,
+    /// Sampled spans of the warm-up (and ring pre-faulting) lost.
+    pub lost_warmup: u64,
+    /// datapunk-log's sampler counters after the run (None: the SDK).
+    pub counters: Option<SamplerCounters>,
+    pub subject_stats: Option<serde_json::Value>,
+    pub wall_s: f64,
+}
+
+/// One producer thread of the `hot-key` case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HotThread {
+    /// Every `sample_every`-th call, each alone between fenced TSC reads.
+    pub call: Distribution,
+    pub spans: u64,
+    /// Of them sampled (admitted by the rate limit).
+    pub kept: u64,
+    /// From this thread's start signal to its last span.
+    pub wall_s: f64,
+    pub spans_per_s: f64,
+}
+
+/// The `hot-key` case: two threads starting spans on one rate-limit key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HotKeyResult {
+    pub case: String,
+    pub sampler: String,
+    /// The limit: R per second, burst B.
+    pub per_second: f64,
+    pub burst: u32,
+    pub spans_per_thread: u64,
+    pub sample_every: u64,
+    pub rdtsc_overhead: Overhead,
+    pub rdtsc_overhead_subtracted: bool,
+    pub threads: Vec<HotThread>,
+    /// From the first thread's start to the last thread's last span.
+    pub wall_s: f64,
+    /// Spans of the timed run (all threads).
+    pub spans: u64,
+    /// Of them sampled.
+    pub kept: u64,
+    /// B + R·wall_s: the most a limit of R/s with burst B admits in that
+    /// time.
+    pub bound: f64,
+    /// `sampler::counters().rate_limited` over the timed run.
+    pub rate_limited: u64,
+    /// Spans the exporter received from the timed run.
+    pub exported: u64,
+    /// `kept - exported`.
+    pub lost: u64,
+    /// Sampled spans of the warm-up, and of them lost.
+    pub warmup_kept: u64,
+    pub lost_warmup: u64,
+    pub counters: SamplerCounters,
+    pub subject_stats: Option<serde_json::Value>,
+}
+
+/// One case of the sampling scenario, as the parent saw it (`result` for
+/// the single-thread cases, `hot_key` for the hot-key case).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamplingRun {
+    pub case: String,
+    pub subject: String,
+    pub description: String,
+    pub result: Option<SamplingResult>,
+    pub hot_key: Option<HotKeyResult>,
+    /// As in [`SubjectResult`].
+    pub foreign_cpu: Option<f64>,
+    pub errors: Vec<String>,
+}
+
+/// Sampling scenario: the SDK's figure over the case's (the span cost of
+/// `otel-sdk` in this run ÷ this case's; above 1x = the SDK is slower).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamplingRatio {
+    pub case: String,
+    pub baseline: String,
+    pub call_p50: Option<f64>,
+    pub call_p99: Option<f64>,
+    pub call_p999: Option<f64>,
+    pub call_max: Option<f64>,
+    pub burst_p50: Option<f64>,
+    pub burst_p99: Option<f64>,
+    pub burst_p999: Option<f64>,
+    pub burst_max: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OtlpResult {
     pub subject: String,
@@ -342,4 +485,9 @@ pub struct Summary {
     /// The collector scenario, one entry per condition (empty when not run).
     pub collector: Vec<CollectorRun>,
     pub collector_ratios: Vec<CollectorRatio>,
+    /// The sampling scenario, one entry per case (empty when not run).
+    #[serde(default)]
+    pub sampling: Vec<SamplingRun>,
+    #[serde(default)]
+    pub sampling_ratios: Vec<SamplingRatio>,
 }

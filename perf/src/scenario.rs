@@ -1,7 +1,8 @@
 //! The scenarios, run in a child process each (one logging engine per
 //! process): `latency` (call, burst, disabled) and `throughput` here,
 //! `spans` in [`crate::spans`], `otlp` in [`crate::otlp`], `collector` in
-//! [`crate::collector`] (which reuses the `call` and `burst` methods here).
+//! [`crate::collector`] (which reuses the `call` and `burst` methods here),
+//! `sampling` in [`crate::sampling`] (which reuses the span scenario's).
 
 use std::fs::File;
 use std::hint::black_box;
@@ -11,7 +12,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{Condition, LatencyProfile, OverflowKind, Profile, ThroughputProfile};
+use crate::profile::{
+    Condition, LatencyProfile, OverflowKind, Profile, SamplingCase, ThroughputProfile,
+};
 use crate::results::{Disabled, Distribution, LatencyResult, Method, ThroughputResult};
 use crate::subject::{Logger, LoggerFn, Setup, SubjectKind, with_logger};
 use crate::tsc::{self, Calibration, Overhead};
@@ -29,15 +32,17 @@ pub enum ScenarioKind {
     Spans,
     Otlp,
     Collector,
+    Sampling,
 }
 
 /// Every scenario, in the order a profile runs them by default.
-pub const ALL_SCENARIOS: [ScenarioKind; 5] = [
+pub const ALL_SCENARIOS: [ScenarioKind; 6] = [
     ScenarioKind::Latency,
     ScenarioKind::Throughput,
     ScenarioKind::Spans,
     ScenarioKind::Otlp,
     ScenarioKind::Collector,
+    ScenarioKind::Sampling,
 ];
 
 impl ScenarioKind {
@@ -48,6 +53,7 @@ impl ScenarioKind {
             ScenarioKind::Spans => "spans",
             ScenarioKind::Otlp => "otlp",
             ScenarioKind::Collector => "collector",
+            ScenarioKind::Sampling => "sampling",
         }
     }
 
@@ -66,6 +72,9 @@ pub struct ChildSpec {
     /// The collector scenario's condition (None for the other scenarios).
     #[serde(default)]
     pub condition: Option<Condition>,
+    /// The sampling scenario's case (None for the other scenarios).
+    #[serde(default)]
+    pub sampling_case: Option<SamplingCase>,
 }
 
 /// Runs the child's scenario; returns its result as JSON.
@@ -95,6 +104,7 @@ pub fn run_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
             let r = crate::collector::run(spec)?;
             serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
         }
+        ScenarioKind::Sampling => crate::sampling::run(spec),
         ScenarioKind::Latency | ScenarioKind::Throughput => run_logger_child(spec),
     }
 }
@@ -146,7 +156,10 @@ fn run_logger_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
             let r = with_logger(spec.subject, &setup, run)??;
             serde_json::to_value(r)
         }
-        ScenarioKind::Spans | ScenarioKind::Otlp | ScenarioKind::Collector => {
+        ScenarioKind::Spans
+        | ScenarioKind::Otlp
+        | ScenarioKind::Collector
+        | ScenarioKind::Sampling => {
             return Err(format!("{} is not a logger scenario", spec.scenario.name()));
         }
     }

@@ -18,6 +18,10 @@
 //!
 //! Lost spans are counted, never hidden: the spans started minus those that
 //! reached the exporter, per method (each method ends with a flush).
+//!
+//! The sampling scenario ([`crate::sampling`]) reuses the loops
+//! ([`time_spans`]), the datapunk-log setup ([`Datapunk`], with a sampling
+//! configuration) and the SDK pipeline ([`OtelSdk`], with a sampler).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -25,18 +29,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use datapunk_log::export::{Exporter, SpanView};
+use datapunk_log::sampler::SamplingConfig;
 use datapunk_log::{ClockSource, Overflow};
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 
 use crate::profile::SpansProfile;
-use crate::results::{Distribution, SpanMethod, SpanResult};
+use crate::results::{Distribution, SampledMethod, SpanMethod, SpanResult};
+use crate::scenario;
 use crate::subject::SubjectKind;
-use crate::tsc::{self, Calibration, Overhead};
+use crate::tsc::{self, Calibration};
 
 /// One way of making spans, set up for the scenario.
 pub trait Spanner {
-    /// Starts a span named "checkout" and ends it.
-    fn span(&self);
+    /// Starts a span named "checkout" and ends it; whether it was sampled
+    /// (read before its end; the span scenario ignores it, so the read is
+    /// compiled out there).
+    fn span(&self) -> bool;
     /// Untimed preparation after the warm-up (datapunk-log: touch every
     /// page of the ring). Returns the spans it made.
     fn prefault(&self) -> u64 {
@@ -80,9 +88,17 @@ pub fn with_spanner<R>(
     f: impl SpannerFn<R>,
 ) -> Result<R, String> {
     match kind {
-        SubjectKind::DatapunkPrecise => Ok(f.call(Datapunk::new(ClockSource::Precise, p)?)),
-        SubjectKind::DatapunkCoarse => Ok(f.call(Datapunk::new(ClockSource::Coarse, p)?)),
-        SubjectKind::OtelSdk => Ok(f.call(OtelSdk::new())),
+        SubjectKind::DatapunkPrecise => Ok(f.call(Datapunk::<false>::new(
+            ClockSource::Precise,
+            p.ring_capacity,
+            None,
+        )?)),
+        SubjectKind::DatapunkCoarse => Ok(f.call(Datapunk::<false>::new(
+            ClockSource::Coarse,
+            p.ring_capacity,
+            None,
+        )?)),
+        SubjectKind::OtelSdk => Ok(f.call(OtelSdk::new(None))),
         SubjectKind::TracingOtel => Ok(f.call(TracingOtel::new()?)),
         other => Err(format!("{} does not make spans", other.name())),
     }
@@ -106,35 +122,53 @@ impl Exporter for Discard {
     }
 }
 
-struct Datapunk {
+/// datapunk-log with a null sink and an exporter that counts and
+/// discards spans. `span!("checkout")`, or with `TENANT`
+/// `span!("checkout", tenant = "acme")` (the sampling scenario's rules).
+pub struct Datapunk<const TENANT: bool> {
     guard: datapunk_log::Guard,
     exported: Arc<AtomicU64>,
 }
 
-impl Datapunk {
-    fn new(clock: ClockSource, p: &SpansProfile) -> Result<Datapunk, String> {
+impl<const TENANT: bool> Datapunk<TENANT> {
+    /// `ring_capacity` bytes per thread, `Overflow::Drop`; `sampling`: the
+    /// builder's sampling configuration (None: the default,
+    /// `parent_based(always_on)`).
+    pub fn new(
+        clock: ClockSource,
+        ring_capacity: usize,
+        sampling: Option<SamplingConfig>,
+    ) -> Result<Datapunk<TENANT>, String> {
         let exported = Arc::new(AtomicU64::new(0));
-        let guard = datapunk_log::builder()
+        let mut b = datapunk_log::builder()
             .null()
             .ignore_env()
             .filter("info")
             .clock(clock)
             .overflow(Overflow::Drop)
-            .ring_capacity(p.ring_capacity)
+            .ring_capacity(ring_capacity)
             .exporter(Discard(exported.clone()))
-            .panic_hook(false)
-            .init()
-            .map_err(|e| format!("datapunk-log init: {e}"))?;
+            .panic_hook(false);
+        if let Some(cfg) = sampling {
+            b = b.sampling(cfg);
+        }
+        let guard = b.init().map_err(|e| format!("datapunk-log init: {e}"))?;
         Ok(Datapunk { guard, exported })
     }
 }
 
-impl Spanner for Datapunk {
+impl<const TENANT: bool> Spanner for Datapunk<TENANT> {
     #[inline(always)]
-    fn span(&self) {
-        let s = datapunk_log::span!("checkout");
+    fn span(&self) -> bool {
+        let s = if TENANT {
+            datapunk_log::span!("checkout", tenant = "acme")
+        } else {
+            datapunk_log::span!("checkout")
+        };
         black_box(&s);
+        let sampled = s.is_sampled();
         drop(s);
+        sampled
     }
 
     /// Backs every page of this thread's ring (`prepare_thread`), so that
@@ -185,12 +219,19 @@ impl opentelemetry_sdk::trace::SpanExporter for CountingSpanExporter {
     }
 }
 
-fn sdk_provider() -> (opentelemetry_sdk::trace::SdkTracerProvider, Arc<AtomicU64>) {
+/// The SDK's pipeline: `SdkTracerProvider` with its `BatchSpanProcessor`
+/// (defaults) and the counting exporter; `sampler`: None for the SDK's
+/// default (`ParentBased(AlwaysOn)`).
+fn sdk_provider(
+    sampler: Option<opentelemetry_sdk::trace::Sampler>,
+) -> (opentelemetry_sdk::trace::SdkTracerProvider, Arc<AtomicU64>) {
     let exported = Arc::new(AtomicU64::new(0));
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_batch_exporter(CountingSpanExporter(exported.clone()))
-        .build();
-    (provider, exported)
+    let mut b = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(CountingSpanExporter(exported.clone()));
+    if let Some(s) = sampler {
+        b = b.with_sampler(s);
+    }
+    (b.build(), exported)
 }
 
 fn sdk_finish(p: &opentelemetry_sdk::trace::SdkTracerProvider) -> Result<(), String> {
@@ -200,15 +241,17 @@ fn sdk_finish(p: &opentelemetry_sdk::trace::SdkTracerProvider) -> Result<(), Str
         .map_err(|e| format!("opentelemetry_sdk shutdown: {e}"))
 }
 
-struct OtelSdk {
+/// The SDK's tracer: `tracer.start("checkout")` + `end()`.
+pub struct OtelSdk {
     provider: opentelemetry_sdk::trace::SdkTracerProvider,
     tracer: opentelemetry_sdk::trace::SdkTracer,
     exported: Arc<AtomicU64>,
 }
 
 impl OtelSdk {
-    fn new() -> OtelSdk {
-        let (provider, exported) = sdk_provider();
+    /// `sampler`: None for the SDK's default.
+    pub fn new(sampler: Option<opentelemetry_sdk::trace::Sampler>) -> OtelSdk {
+        let (provider, exported) = sdk_provider(sampler);
         let tracer = provider.tracer("perf");
         OtelSdk {
             provider,
@@ -220,10 +263,11 @@ impl OtelSdk {
 
 impl Spanner for OtelSdk {
     #[inline(always)]
-    fn span(&self) {
+    fn span(&self) -> bool {
         let mut s = self.tracer.start("checkout");
         s.end();
         black_box(&s);
+        s.span_context().is_sampled()
     }
 
     fn settle(&self) {
@@ -252,7 +296,7 @@ struct TracingOtel {
 impl TracingOtel {
     fn new() -> Result<TracingOtel, String> {
         use tracing_subscriber::layer::SubscriberExt as _;
-        let (provider, exported) = sdk_provider();
+        let (provider, exported) = sdk_provider(None);
         let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("perf"));
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::set_global_default(subscriber)
@@ -262,11 +306,14 @@ impl TracingOtel {
 }
 
 impl Spanner for TracingOtel {
+    /// Always "sampled": the SDK's default sampler keeps every span (and
+    /// only the span scenario runs this subject).
     #[inline(always)]
-    fn span(&self) {
+    fn span(&self) -> bool {
         let s = tracing::info_span!("checkout");
         black_box(&s);
         drop(s);
+        true
     }
 
     fn settle(&self) {
@@ -287,6 +334,121 @@ impl Spanner for TracingOtel {
 // The scenario
 // ---------------------------------------------------------------------------
 
+/// The span scenario's warm-up and timing, shared with the sampling
+/// scenario.
+pub struct SpanMethods {
+    pub warmup_calls: u64,
+    pub call_samples: u64,
+    pub bursts: u64,
+    pub burst_size: u64,
+    pub burst_pause_ns: u64,
+}
+
+/// What [`time_spans`] measured.
+pub struct TimedSpans {
+    pub call: SampledMethod,
+    pub burst: SampledMethod,
+    /// Every span made, warm-up included.
+    pub spans_total: u64,
+    /// Of them sampled.
+    pub kept_total: u64,
+    /// Spans of the warm-up (and ring pre-faulting) kept and lost.
+    pub lost_warmup: u64,
+}
+
+/// Warm-up (untimed, then the subject's pre-faulting), then the `call`
+/// method (each span alone between two fenced TSC reads) and the `burst`
+/// method (`burst_size` spans back to back after a busy-wait), each
+/// followed by a settle. With `COUNT_KEPT`, the timed loops also add up
+/// the spans sampled (`Spanner::span`'s answer: in the call method after
+/// the second read, in the burst method inside the burst); without it,
+/// every span counts as kept and the answer is never read.
+pub fn time_spans<S: Spanner, const COUNT_KEPT: bool>(
+    s: &S,
+    m: &SpanMethods,
+    cal: &Calibration,
+    minus: u64,
+) -> TimedSpans {
+    let mut spans = 0u64;
+    let mut kept = 0u64;
+    for _ in 0..m.warmup_calls {
+        kept += u64::from(s.span());
+    }
+    spans += m.warmup_calls;
+    s.settle();
+    let pre = s.prefault();
+    spans += pre;
+    kept += pre;
+    s.settle();
+    let lost_warmup = kept.saturating_sub(s.exported());
+
+    // (a) call: each start + end alone between two fenced TSC reads.
+    let mut ticks = Vec::with_capacity(m.call_samples as usize);
+    let e0 = s.exported();
+    let mut k = 0u64;
+    for _ in 0..m.call_samples {
+        let t0 = tsc::start();
+        let sampled = s.span();
+        let t1 = tsc::stop();
+        ticks.push(t1.wrapping_sub(t0));
+        if COUNT_KEPT {
+            k += u64::from(sampled);
+        }
+    }
+    if !COUNT_KEPT {
+        k = m.call_samples;
+    }
+    spans += m.call_samples;
+    kept += k;
+    s.settle();
+    let call = SampledMethod::new(
+        Distribution::from_ticks(&ticks, 1, minus, cal),
+        m.call_samples,
+        k,
+        s.exported() - e0,
+    );
+
+    // (b) burst: `burst_size` spans back to back after a busy-wait.
+    let pause = cal.to_ticks(m.burst_pause_ns as f64);
+    ticks.clear();
+    ticks.reserve(m.bursts as usize);
+    let e0 = s.exported();
+    let mut k = 0u64;
+    for _ in 0..m.bursts {
+        tsc::spin_ticks(pause);
+        let t0 = tsc::start();
+        for _ in 0..m.burst_size {
+            if COUNT_KEPT {
+                k += u64::from(s.span());
+            } else {
+                s.span();
+            }
+        }
+        let t1 = tsc::stop();
+        ticks.push(t1.wrapping_sub(t0));
+    }
+    let burst_spans = m.bursts * m.burst_size;
+    if !COUNT_KEPT {
+        k = burst_spans;
+    }
+    spans += burst_spans;
+    kept += k;
+    s.settle();
+    let burst = SampledMethod::new(
+        Distribution::from_ticks(&ticks, m.burst_size, minus, cal),
+        burst_spans,
+        k,
+        s.exported() - e0,
+    );
+    TimedSpans {
+        call,
+        burst,
+        spans_total: spans,
+        kept_total: kept,
+        lost_warmup,
+    }
+}
+
 pub struct SpanRun<'a> {
     pub p: &'a SpansProfile,
     pub cal: Calibration,
@@ -297,76 +459,33 @@ pub struct SpanRun<'a> {
 impl SpannerFn<Result<SpanResult, String>> for SpanRun<'_> {
     fn call<S: Spanner>(self, s: S) -> Result<SpanResult, String> {
         let p = self.p;
-        let cal = self.cal;
         let started = Instant::now();
-        let overhead = Overhead::measure(&cal, 1_000_000);
-        let minus = if self.subtract_rdtsc_overhead {
-            overhead.p50_ticks
-        } else {
-            0
+        let (overhead, minus) = scenario::rdtsc_overhead(&self.cal, self.subtract_rdtsc_overhead);
+        let m = SpanMethods {
+            warmup_calls: p.warmup_calls,
+            call_samples: p.call_samples,
+            bursts: p.bursts,
+            burst_size: p.burst_size,
+            burst_pause_ns: p.burst_pause_ns,
         };
-        let mut spans = 0u64;
-        for _ in 0..p.warmup_calls {
-            s.span();
-        }
-        spans += p.warmup_calls;
-        s.settle();
-        spans += s.prefault();
-        s.settle();
-        let warm_lost = spans.saturating_sub(s.exported());
-
-        // (a) call: each start + end alone between two fenced TSC reads.
-        let mut ticks = Vec::with_capacity(p.call_samples as usize);
-        let e0 = s.exported();
-        for _ in 0..p.call_samples {
-            let t0 = tsc::start();
-            s.span();
-            let t1 = tsc::stop();
-            ticks.push(t1.wrapping_sub(t0));
-        }
-        spans += p.call_samples;
-        s.settle();
-        let call = SpanMethod {
-            dist: Distribution::from_ticks(&ticks, 1, minus, &cal),
-            lost: p.call_samples.saturating_sub(s.exported() - e0),
+        let t = time_spans::<S, false>(&s, &m, &self.cal, minus);
+        let method = |x: SampledMethod| SpanMethod {
+            dist: x.dist,
+            lost: x.lost,
         };
-
-        // (b) burst: `burst_size` spans back to back after a busy-wait.
-        let pause = cal.to_ticks(p.burst_pause_ns as f64);
-        ticks.clear();
-        ticks.reserve(p.bursts as usize);
-        let e0 = s.exported();
-        for _ in 0..p.bursts {
-            tsc::spin_ticks(pause);
-            let t0 = tsc::start();
-            for _ in 0..p.burst_size {
-                s.span();
-            }
-            let t1 = tsc::stop();
-            ticks.push(t1.wrapping_sub(t0));
-        }
-        let burst_spans = p.bursts * p.burst_size;
-        spans += burst_spans;
-        s.settle();
-        let burst = SpanMethod {
-            dist: Distribution::from_ticks(&ticks, p.burst_size, minus, &cal),
-            lost: burst_spans.saturating_sub(s.exported() - e0),
-        };
-        drop(ticks);
-
         let exported = s.exported();
         let stats = s.finish()?;
         Ok(SpanResult {
             subject: self.subject.name().into(),
             rdtsc_overhead: overhead,
             rdtsc_overhead_subtracted: self.subtract_rdtsc_overhead,
-            call,
-            burst,
+            call: method(t.call),
+            burst: method(t.burst),
             burst_size: p.burst_size,
             burst_pause_ns: p.burst_pause_ns,
-            spans_total: spans,
+            spans_total: t.spans_total,
             spans_exported: exported,
-            lost_warmup: warm_lost,
+            lost_warmup: t.lost_warmup,
             subject_stats: stats,
             wall_s: started.elapsed().as_secs_f64(),
         })

@@ -1,5 +1,5 @@
-//! The harness end to end with a tiny profile: every subject, both
-//! scenarios, child processes, verification of the files, the JSON summary.
+//! The harness end to end with a tiny profile: every subject, every
+//! scenario, child processes, verification of the files, the JSON summary.
 //! Checks structure and accounting only, never speed.
 
 use std::path::PathBuf;
@@ -60,6 +60,21 @@ burst_pause_ns = 1_000
 ring_capacity = 1_048_576
 export_timeout_ms = 300
 shutdown_timeout_ms = 300
+
+[sampling]
+cases = ["probability", "always-off", "rules", "otel-sdk", "hot-key"]
+warmup_calls = 100
+call_samples = 2_000
+bursts = 200
+burst_size = 20
+burst_pause_ns = 1_000
+ring_capacity = 1_048_576
+rules_per_second = 1e9
+rules_burst = 1_000_000
+hot_per_second = 1_000.0
+hot_burst = 50
+hot_spans_per_thread = 20_000
+hot_sample_every = 8
 "#;
 
 #[test]
@@ -233,6 +248,78 @@ fn tiny_profile_runs_every_subject_and_reports_json() {
             assert!(c["result"]["shutdown_s"].as_f64().unwrap() < 10.0);
         }
     }
+
+    // Sampling: every case ran; kept + not kept = spans, every kept span
+    // reached the exporter or is counted lost; nothing sampled under
+    // always_off; the hot key's refusals are the limiter's.
+    let samp = v["sampling"].as_array().unwrap();
+    let names: Vec<&str> = samp.iter().map(|c| c["case"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["probability", "always-off", "rules", "otel-sdk", "hot-key"]
+    );
+    for c in samp {
+        let name = c["case"].as_str().unwrap();
+        assert_eq!(c["errors"].as_array().unwrap().len(), 0, "{name}: {c}");
+        if name == "hot-key" {
+            continue;
+        }
+        let r = &c["result"];
+        let n = |m: &str, k: &str| r[m][k].as_u64().unwrap();
+        assert_eq!(n("call", "samples"), 2_000, "{name}");
+        assert_eq!(n("burst", "samples"), 200, "{name}");
+        assert_eq!(n("call", "spans"), 2_000, "{name}");
+        assert_eq!(n("burst", "spans"), 4_000, "{name}");
+        for m in ["call", "burst"] {
+            assert!(n(m, "kept") <= n(m, "spans"), "{name} {m}");
+            assert_eq!(
+                n(m, "kept"),
+                n(m, "exported") + n(m, "lost"),
+                "{name} {m}: {r}"
+            );
+            let p50 = r[m]["p50_ns"].as_f64().unwrap();
+            assert!(p50 > 0.0 && p50 <= r[m]["max_ns"].as_f64().unwrap());
+        }
+        let kept = r["kept_total"].as_u64().unwrap();
+        let spans = r["spans_total"].as_u64().unwrap();
+        assert_eq!(spans, 6_100, "{name}");
+        let exported = r["exported_total"].as_u64().unwrap();
+        let lost = n("call", "lost") + n("burst", "lost") + r["lost_warmup"].as_u64().unwrap();
+        assert_eq!(kept, exported + lost, "{name}: {r}");
+        if name == "always-off" {
+            assert_eq!(kept, 0, "{r}");
+        } else {
+            // A tenth, give or take (6 100 spans: the standard deviation
+            // is about 23).
+            assert!((300..=950).contains(&kept), "{name}: kept {kept}");
+        }
+        if name == "otel-sdk" {
+            assert!(r["counters"].is_null());
+        } else {
+            assert_eq!(r["counters"]["rate_limited"], 0, "{name}: {r}");
+        }
+    }
+    let h = &samp[4]["hot_key"];
+    let threads = h["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 2);
+    for t in threads {
+        assert_eq!(t["spans"], 20_000, "{t}");
+        assert_eq!(t["call"]["samples"], 2_500, "{t}");
+    }
+    let (spans, kept) = (h["spans"].as_u64().unwrap(), h["kept"].as_u64().unwrap());
+    assert_eq!(spans, 40_000);
+    assert!(kept > 0, "{h}");
+    assert_eq!(h["rate_limited"].as_u64().unwrap(), spans - kept, "{h}");
+    assert_eq!(
+        kept,
+        h["exported"].as_u64().unwrap() + h["lost"].as_u64().unwrap(),
+        "{h}"
+    );
+    let sr = v["sampling_ratios"].as_array().unwrap();
+    let names: Vec<&str> = sr.iter().map(|r| r["case"].as_str().unwrap()).collect();
+    assert_eq!(names, ["probability", "always-off", "rules"]);
+    assert!(sr.iter().all(|r| r["baseline"] == "otel-sdk"));
+    assert!(sr.iter().all(|r| r["burst_p50"].as_f64().is_some()));
 
     // Logs are removed once verified (keep_logs = false).
     let left: Vec<_> = std::fs::read_dir(&logs)

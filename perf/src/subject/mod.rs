@@ -83,6 +83,7 @@ impl SubjectKind {
             }
             ScenarioKind::Otlp => matches!(self, DatapunkPrecise | DatapunkCoarse | OtelSdk),
             ScenarioKind::Collector => matches!(self, DatapunkPrecise),
+            ScenarioKind::Sampling => matches!(self, DatapunkPrecise | OtelSdk),
         }
     }
 
@@ -93,6 +94,7 @@ impl SubjectKind {
             ScenarioKind::Spans => crate::spans::description(self),
             ScenarioKind::Otlp => crate::otlp::description(self),
             ScenarioKind::Collector => crate::collector::DESCRIPTION,
+            ScenarioKind::Sampling => crate::sampling::subject_description(self),
         }
     }
 
@@ -108,7 +110,9 @@ impl SubjectKind {
             SubjectKind::Slog => {
                 "slog 2 + slog-async + slog-json (default keys), BufWriter<File> 64 KiB on the async thread"
             }
-            SubjectKind::OtelSdk => "opentelemetry_sdk 0.33 (span and OTLP scenarios only)",
+            SubjectKind::OtelSdk => {
+                "opentelemetry_sdk 0.33 (span, OTLP and sampling scenarios only)"
+            }
             SubjectKind::TracingOtel => {
                 "tracing 0.1 + tracing-opentelemetry 0.34 into opentelemetry_sdk 0.33 (span scenario only)"
             }

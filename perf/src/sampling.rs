@@ -1,0 +1,373 @@
+//! The sampling scenario: what a sampling decision costs on the calling
+//! thread, measured as a root span started and ended at once under a
+//! sampler, beside the OpenTelemetry SDK's `ParentBased(TraceIdRatioBased)`
+//! in the same run, and what two threads pay on one hot rate-limit key.
+//!
+//! One child process per case (one engine per process):
+//!
+//! - `probability`: datapunk-log, `parent_based(probability(0.1))`,
+//!   `span!("checkout")` + drop; the tenth that is sampled is recorded and
+//!   exported (to an exporter that counts and discards on the export
+//!   thread), as in production.
+//! - `always-off`: `parent_based(always_off)`: an unsampled root span (ids
+//!   and context, nothing recorded).
+//! - `rules`: `parent_based(rules)`: an `error = "true"` attribute rule
+//!   (always on), a `health*` name rule (probability 0.01), then
+//!   `probability(0.1)` rate-limited per `tenant` (a limit that does not
+//!   bind at this rate); `span!("checkout", tenant = "acme")` reaches the
+//!   last rule.
+//! - `otel-sdk`: the span scenario's SDK pipeline ([`OtelSdk`]:
+//!   `BatchSpanProcessor`, a discarding exporter) with
+//!   `Sampler::ParentBased(TraceIdRatioBased(0.1))`;
+//!   `tracer.start("checkout")` + `end()`.
+//!
+//! These four are timed by the span scenario's `call` and `burst` methods
+//! ([`time_spans`]); the loops also count the spans sampled, so the spans
+//! lost (sampled, never at the exporter) are counted per method.
+//!
+//! - `hot-key`: `AlwaysOn.rate_limited(R, B, ["tenant"])`; two threads each
+//!   start a fixed number of `span!("checkout", tenant = "hot")` as fast as
+//!   they can, every Nth timed between fenced TSC reads. Reported: each
+//!   thread's percentiles, the wall time, the spans kept beside the bound
+//!   B + R·t, and `sampler::counters().rate_limited`.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use datapunk_log::ClockSource;
+use datapunk_log::sampler::{self, Rule, Sampler, SamplingConfig};
+
+use crate::profile::{SamplingCase, SamplingProfile};
+use crate::results::{Distribution, HotKeyResult, HotThread, SamplerCounters, SamplingResult};
+use crate::scenario::{self, ChildSpec};
+use crate::spans::{Datapunk, OtelSdk, SpanMethods, Spanner, time_spans};
+use crate::subject::SubjectKind;
+use crate::tsc::{self, Calibration};
+
+/// The root probability of `probability`, `rules` and `otel-sdk`.
+pub const PROBABILITY: f64 = 0.1;
+
+/// Producer threads of `hot-key`.
+pub const HOT_THREADS: usize = 2;
+
+/// Margin added to the hot key's refill wait (the limiter reads the
+/// writer's coarse clock).
+const REFILL_MARGIN: Duration = Duration::from_millis(20);
+
+pub fn subject_description(kind: SubjectKind) -> &'static str {
+    match kind {
+        SubjectKind::DatapunkPrecise => {
+            "datapunk-log root span under a sampler, precise clock; sampled spans to an exporter discarding on the export thread"
+        }
+        SubjectKind::OtelSdk => {
+            "opentelemetry_sdk 0.33 SdkTracerProvider, ParentBased(TraceIdRatioBased(0.1)), BatchSpanProcessor (defaults), discarding SpanExporter"
+        }
+        _ => "(not a sampling subject)",
+    }
+}
+
+/// The sampler of a case, as written in the report.
+pub fn sampler_text(c: SamplingCase, p: &SamplingProfile) -> String {
+    match c {
+        SamplingCase::Probability => format!("parent_based(probability({PROBABILITY}))"),
+        SamplingCase::AlwaysOff => "parent_based(always_off)".into(),
+        SamplingCase::Rules => format!(
+            "parent_based(rules[error=true: always_on; name health*: probability(0.01); probability({PROBABILITY}).rate_limited({}/s, burst {}, [tenant])])",
+            p.rules_per_second, p.rules_burst
+        ),
+        SamplingCase::OtelSdk => format!("ParentBased(TraceIdRatioBased({PROBABILITY}))"),
+        SamplingCase::HotKey => format!(
+            "AlwaysOn.rate_limited({}/s, burst {}, [tenant])",
+            p.hot_per_second, p.hot_burst
+        ),
+    }
+}
+
+pub fn case_description(c: SamplingCase, p: &SamplingProfile) -> String {
+    let exporter = "sampled spans go to an exporter that counts and discards on the export thread; ring pre-faulted (prepare_thread), Overflow::Drop, precise clock";
+    match c {
+        SamplingCase::Probability => format!(
+            "datapunk-log {}: root span!(\"checkout\") + drop; {exporter}",
+            sampler_text(c, p)
+        ),
+        SamplingCase::AlwaysOff => format!(
+            "datapunk-log {}: an unsampled root span!(\"checkout\") + drop (ids and context, nothing recorded)",
+            sampler_text(c, p)
+        ),
+        SamplingCase::Rules => format!(
+            "datapunk-log {}: span!(\"checkout\", tenant = \"acme\") + drop, decided by the last rule (its limit does not bind here); {exporter}",
+            sampler_text(c, p)
+        ),
+        SamplingCase::OtelSdk => format!(
+            "opentelemetry_sdk 0.33 SdkTracerProvider with Sampler::{}, BatchSpanProcessor (defaults: queue 2048, own thread), discarding SpanExporter; tracer.start(\"checkout\") + end()",
+            sampler_text(c, p)
+        ),
+        SamplingCase::HotKey => format!(
+            "datapunk-log {}: {HOT_THREADS} threads each start {} span!(\"checkout\", tenant = \"hot\") + drop as fast as they can (a count, not a time), every {}th timed between fenced TSC reads; admitted spans exported as above. On a 2-core machine the two producers share the cores with the writer and export threads, so their figures include that competition",
+            sampler_text(c, p),
+            p.hot_spans_per_thread,
+            p.hot_sample_every
+        ),
+    }
+}
+
+/// datapunk-log's sampling configuration of a case (None: the SDK's).
+fn config(c: SamplingCase, p: &SamplingProfile) -> Option<SamplingConfig> {
+    let s = match c {
+        SamplingCase::Probability => Sampler::parent_based(Sampler::probability(PROBABILITY)),
+        SamplingCase::AlwaysOff => Sampler::parent_based(Sampler::AlwaysOff),
+        SamplingCase::Rules => Sampler::parent_based(Sampler::rules(vec![
+            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+            Rule::new(Sampler::probability(0.01)).name("health*"),
+            Rule::new(Sampler::probability(PROBABILITY).rate_limited(
+                p.rules_per_second,
+                p.rules_burst,
+                ["tenant"],
+            )),
+        ])),
+        SamplingCase::HotKey => {
+            Sampler::AlwaysOn.rate_limited(p.hot_per_second, p.hot_burst, ["tenant"])
+        }
+        SamplingCase::OtelSdk => return None,
+    };
+    Some(SamplingConfig::new(s))
+}
+
+fn counters() -> SamplerCounters {
+    let c = sampler::counters();
+    SamplerCounters {
+        ceiling_rejected: c.ceiling_rejected,
+        rate_limited: c.rate_limited,
+        debug_kept: c.debug_kept,
+    }
+}
+
+/// Runs the child's case; its result as JSON ([`SamplingResult`], or
+/// [`HotKeyResult`] for `hot-key`).
+pub fn run(spec: &ChildSpec) -> Result<serde_json::Value, String> {
+    let p = spec
+        .profile
+        .sampling
+        .as_ref()
+        .ok_or("the profile has no [sampling] section")?;
+    let case = spec
+        .sampling_case
+        .ok_or("the sampling scenario needs a case")?;
+    if spec.subject != case.subject() {
+        return Err(format!(
+            "sampling case {} measures {}, not {}",
+            case.name(),
+            case.subject().name(),
+            spec.subject.name()
+        ));
+    }
+    let run = Single {
+        case,
+        p,
+        cal: spec.calibration,
+        subtract: spec.profile.latency.subtract_rdtsc_overhead,
+    };
+    let clock = ClockSource::Precise;
+    let r = match case {
+        SamplingCase::Probability | SamplingCase::AlwaysOff => run.call(Datapunk::<false>::new(
+            clock,
+            p.ring_capacity,
+            config(case, p),
+        )?)?,
+        SamplingCase::Rules => run.call(Datapunk::<true>::new(
+            clock,
+            p.ring_capacity,
+            config(case, p),
+        )?)?,
+        SamplingCase::OtelSdk => run.call(OtelSdk::new(Some(
+            opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+                opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(PROBABILITY),
+            )),
+        )))?,
+        SamplingCase::HotKey => {
+            let r = hot_key(p, spec.calibration, run.subtract)?;
+            return serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"));
+        }
+    };
+    serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
+}
+
+/// A single-thread case, timed by the span scenario's methods.
+struct Single<'a> {
+    case: SamplingCase,
+    p: &'a SamplingProfile,
+    cal: Calibration,
+    subtract: bool,
+}
+
+impl Single<'_> {
+    fn call<S: Spanner>(&self, s: S) -> Result<SamplingResult, String> {
+        let p = self.p;
+        let started = Instant::now();
+        let (overhead, minus) = scenario::rdtsc_overhead(&self.cal, self.subtract);
+        let m = SpanMethods {
+            warmup_calls: p.warmup_calls,
+            call_samples: p.call_samples,
+            bursts: p.bursts,
+            burst_size: p.burst_size,
+            burst_pause_ns: p.burst_pause_ns,
+        };
+        let t = time_spans::<S, true>(&s, &m, &self.cal, minus);
+        let exported = s.exported();
+        let stats = s.finish()?;
+        let subject = self.case.subject();
+        Ok(SamplingResult {
+            case: self.case.name().into(),
+            subject: subject.name().into(),
+            sampler: sampler_text(self.case, p),
+            rdtsc_overhead: overhead,
+            rdtsc_overhead_subtracted: self.subtract,
+            call: t.call,
+            burst: t.burst,
+            burst_size: p.burst_size,
+            burst_pause_ns: p.burst_pause_ns,
+            spans_total: t.spans_total,
+            kept_total: t.kept_total,
+            exported_total: exported,
+            lost_warmup: t.lost_warmup,
+            counters: subject.is_datapunk().then(counters),
+            subject_stats: stats,
+            wall_s: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// The hot key's span; whether the limit admitted it.
+#[inline(always)]
+fn hot_span() -> bool {
+    let s = datapunk_log::span!("checkout", tenant = "hot");
+    black_box(&s);
+    let sampled = s.is_sampled();
+    drop(s);
+    sampled
+}
+
+/// What one hot-key thread brings back.
+struct ThreadRun {
+    warm_kept: u64,
+    ticks: Vec<u64>,
+    spans: u64,
+    kept: u64,
+    start: Instant,
+    end: Instant,
+}
+
+fn hot_key(p: &SamplingProfile, cal: Calibration, subtract: bool) -> Result<HotKeyResult, String> {
+    let case = SamplingCase::HotKey;
+    let d = Datapunk::<false>::new(ClockSource::Precise, p.ring_capacity, config(case, p))?;
+    let (overhead, minus) = scenario::rdtsc_overhead(&cal, subtract);
+    let every = p.hot_sample_every;
+    let rounds = p.hot_spans_per_thread / every;
+    let warmup = p.warmup_calls;
+    // Everyone warmed up; everyone starts.
+    let warmed = Arc::new(Barrier::new(HOT_THREADS + 1));
+    let go = Arc::new(Barrier::new(HOT_THREADS + 1));
+    let mut handles = Vec::with_capacity(HOT_THREADS);
+    for i in 0..HOT_THREADS {
+        let (warmed, go) = (warmed.clone(), go.clone());
+        let h = std::thread::Builder::new()
+            .name(format!("hot-key-{i}"))
+            .spawn(move || {
+                let mut warm_kept = 0u64;
+                for _ in 0..warmup {
+                    warm_kept += u64::from(hot_span());
+                }
+                datapunk_log::prepare_thread();
+                let mut ticks = Vec::with_capacity(rounds as usize);
+                warmed.wait();
+                go.wait();
+                let start = Instant::now();
+                let mut kept = 0u64;
+                for _ in 0..rounds {
+                    let t0 = tsc::start();
+                    let sampled = hot_span();
+                    let t1 = tsc::stop();
+                    ticks.push(t1.wrapping_sub(t0));
+                    kept += u64::from(sampled);
+                    for _ in 1..every {
+                        kept += u64::from(hot_span());
+                    }
+                }
+                let end = Instant::now();
+                ThreadRun {
+                    warm_kept,
+                    ticks,
+                    spans: rounds * every,
+                    kept,
+                    start,
+                    end,
+                }
+            })
+            .map_err(|e| format!("hot-key: cannot start a thread: {e}"))?;
+        handles.push(h);
+    }
+    warmed.wait();
+    // The warm-up's spans reach the exporter; then the key's budget
+    // refills (a GCRA cell is full again B/R seconds after its last
+    // admission), so the timed run starts from a full burst.
+    d.settle();
+    let e0 = d.exported();
+    std::thread::sleep(
+        Duration::from_secs_f64(f64::from(p.hot_burst.max(1)) / p.hot_per_second) + REFILL_MARGIN,
+    );
+    let c0 = counters();
+    go.wait();
+    let mut runs = Vec::with_capacity(HOT_THREADS);
+    for h in handles {
+        runs.push(
+            h.join()
+                .map_err(|_| "hot-key: a producer thread panicked".to_string())?,
+        );
+    }
+    let c1 = counters();
+    d.settle();
+    let exported = d.exported() - e0;
+    let stats = d.finish()?;
+
+    let first = runs.iter().map(|r| r.start).min().expect("two threads");
+    let last = runs.iter().map(|r| r.end).max().expect("two threads");
+    let wall = (last - first).as_secs_f64();
+    let threads: Vec<HotThread> = runs
+        .iter()
+        .map(|r| {
+            let w = (r.end - r.start).as_secs_f64();
+            HotThread {
+                call: Distribution::from_ticks(&r.ticks, 1, minus, &cal),
+                spans: r.spans,
+                kept: r.kept,
+                wall_s: w,
+                spans_per_s: r.spans as f64 / w.max(1e-9),
+            }
+        })
+        .collect();
+    let kept: u64 = runs.iter().map(|r| r.kept).sum();
+    let warmup_kept: u64 = runs.iter().map(|r| r.warm_kept).sum();
+    Ok(HotKeyResult {
+        case: case.name().into(),
+        sampler: sampler_text(case, p),
+        per_second: p.hot_per_second,
+        burst: p.hot_burst,
+        spans_per_thread: rounds * every,
+        sample_every: every,
+        rdtsc_overhead: overhead,
+        rdtsc_overhead_subtracted: subtract,
+        spans: runs.iter().map(|r| r.spans).sum(),
+        threads,
+        wall_s: wall,
+        kept,
+        bound: f64::from(p.hot_burst) + p.hot_per_second * wall,
+        rate_limited: c1.rate_limited - c0.rate_limited,
+        exported,
+        lost: kept.saturating_sub(exported),
+        warmup_kept,
+        lost_warmup: warmup_kept.saturating_sub(e0),
+        counters: c1,
+        subject_stats: stats,
+    })
+}
