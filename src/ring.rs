@@ -629,6 +629,33 @@ pub(crate) fn current_ctx() -> TraceContext {
     }
 }
 
+/// True when no trace and no correlation id is current on this thread.
+#[inline(always)]
+pub(crate) fn is_outside_trace() -> bool {
+    !hot().in_trace.get()
+}
+
+/// This thread's current span: its context, `th` and optional part, read
+/// in one visit (a thread outside any trace reads one flag).
+#[inline(always)]
+pub(crate) fn current_span_parts() -> (TraceContext, u64, Option<Arc<SpanExtra>>) {
+    let h = hot();
+    if !h.in_trace.get() {
+        return (TraceContext::default(), NO_TH, None);
+    }
+    let p = h.extra.get();
+    let extra = if p.is_null() {
+        None
+    } else {
+        // SAFETY: as in `current_extra`.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Some(Arc::from_raw(p))
+        }
+    };
+    (h.ctx.get(), h.th.get(), extra)
+}
+
 /// This thread's current span's optional part, shared.
 #[inline(always)]
 pub(crate) fn current_extra() -> Option<Arc<SpanExtra>> {

@@ -198,13 +198,97 @@ impl Span {
     #[doc(hidden)]
     #[inline(always)]
     pub fn start<L: ValueList>(cs: &'static Callsite, parent: Parent<'_>, values: &L) -> Span {
+        if let Parent::Current = parent {
+            let span = if ring::is_outside_trace() {
+                Span::start_root_unrecorded()
+            } else {
+                Span::start_child_unrecorded()
+            };
+            if let Some(span) = span {
+                return span;
+            }
+        }
+        Span::start_general(cs, parent, values)
+    }
+
+    /// A child of the current local span that the one-load shortcuts
+    /// decide and that writes nothing. `None`: take the general path.
+    #[inline(always)]
+    fn start_child_unrecorded() -> Option<Span> {
+        let (parent, th, extra) = ring::current_span_parts();
+        if !parent.is_some() {
+            return None;
+        }
+        let kind = ParentKind::of(true, false, parent.trace_flags);
+        let rv = extra.as_deref().and_then(|e| e.rv);
+        let d = sampler::decide_fast(parent.trace_id, rv, kind, Threshold::from_raw(th), false)?;
+        if d.sampled && recording() {
+            return None;
+        }
+        Some(Span {
+            ctx: TraceContext {
+                trace_id: parent.trace_id,
+                span_id: new_span_id(),
+                parent_span_id: parent.span_id,
+                trace_flags: (parent.trace_flags & !FLAG_SAMPLED) | u8::from(d.sampled),
+            },
+            cs: None,
+            owned: true,
+            th: d.threshold.map_or(NO_TH, Threshold::raw),
+            extra,
+            pending_start: AtomicU64::new(0),
+            start_flags: 0,
+        })
+    }
+
+    /// The shortest path: a root (no current context) that the one-load
+    /// shortcuts decide and that writes nothing (unsampled, or no exporter
+    /// takes spans). `None`: take the general path.
+    #[inline(always)]
+    fn start_root_unrecorded() -> Option<Span> {
+        #[cfg(feature = "opentelemetry")]
+        if crate::context::interop_enabled() {
+            return None;
+        }
+        let mode = sampler::root_shortcut()?;
+        let [span_id, hi, lo] = ring::next_randoms::<3>();
+        let trace_id = (u128::from(hi) << 64) | u128::from(lo);
+        let d = mode.decide(trace_id);
+        if d.sampled && recording() {
+            // Rare: the ids drawn here are dropped, the general path draws
+            // its own.
+            return None;
+        }
+        Some(Span {
+            ctx: TraceContext {
+                trace_id,
+                span_id,
+                parent_span_id: 0,
+                trace_flags: FLAG_RANDOM | u8::from(d.sampled),
+            },
+            cs: None,
+            owned: true,
+            th: d.threshold.map_or(NO_TH, Threshold::raw),
+            extra: None,
+            pending_start: AtomicU64::new(0),
+            start_flags: 0,
+        })
+    }
+
+    /// Every other start: out of line, so the short path's frame stays small.
+    #[inline(never)]
+    fn start_general<L: ValueList>(cs: &'static Callsite, parent: Parent<'_>, values: &L) -> Span {
         let (parent_ctx, parent_th, extra, remote) = match parent {
-            Parent::Current => (
-                current_or_interop(),
-                ring::current_th(),
-                ring::current_extra(),
-                false,
-            ),
+            Parent::Current => {
+                let (ctx, th, extra) = ring::current_span_parts();
+                #[cfg(feature = "opentelemetry")]
+                let ctx = if !ctx.is_some() && crate::context::interop_enabled() {
+                    crate::context::otel_current()
+                } else {
+                    ctx
+                };
+                (ctx, th, extra, false)
+            }
             Parent::Root => (TraceContext::default(), NO_TH, new_trace_extra(), false),
             Parent::Span(s) => (s.ctx, s.th, s.extra.clone(), false),
             Parent::Remote(p) => {
@@ -237,18 +321,26 @@ impl Span {
             };
             (ctx, ParentKind::Root)
         };
-        let meta = cs.metadata();
-        let decision = sampler::decide(&SpanParams {
-            trace_id: ctx.trace_id,
-            rv: extra.as_deref().and_then(|e| e.rv),
-            parent: kind,
-            parent_th: Threshold::from_raw(parent_th),
-            debug: extra.as_deref().is_some_and(|e| e.debug),
-            name: meta.message,
-            target: meta.target,
-            level: meta.level,
-            attrs: &CallAttrs { cs, values },
-        });
+        let rv = extra.as_deref().and_then(|e| e.rv);
+        let debug = extra.as_deref().is_some_and(|e| e.debug);
+        let parent_th = Threshold::from_raw(parent_th);
+        let decision = match sampler::decide_fast(ctx.trace_id, rv, kind, parent_th, debug) {
+            Some(d) => d,
+            None => {
+                let meta = cs.metadata();
+                sampler::decide_slow(&SpanParams {
+                    trace_id: ctx.trace_id,
+                    rv,
+                    parent: kind,
+                    parent_th,
+                    debug,
+                    name: meta.message,
+                    target: meta.target,
+                    level: meta.level,
+                    attrs: &CallAttrs { cs, values },
+                })
+            }
+        };
         let ctx = TraceContext {
             trace_flags: (ctx.trace_flags & !FLAG_SAMPLED) | u8::from(decision.sampled),
             ..ctx

@@ -42,7 +42,9 @@ pub use otel::OtelSampler;
 
 pub use adaptive::AdaptiveConfig;
 pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
-pub(crate) use trace::{Attrs, SpanParams, decide, install, is_truthy, tick};
+pub(crate) use trace::{
+    Attrs, SpanParams, decide_fast, decide_slow, install, is_truthy, root_shortcut, tick,
+};
 pub use trace::{
     DEBUG_BAGGAGE_KEY, DEBUG_HEADER, Decision, ParentBased, ParentKind, Rule, Sampler,
     SamplingConfig, SamplingCounters, counters, current, update,

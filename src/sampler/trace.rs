@@ -772,58 +772,102 @@ pub fn current() -> SamplingConfig {
 }
 
 /// Decides whether a span starting now is sampled: the common
-/// configurations with one load, the rest through the compiled tree.
-#[inline]
-pub(crate) fn decide(p: &SpanParams<'_>) -> Decision {
-    let w = FAST.load(Relaxed);
-    match p.parent {
-        ParentKind::LocalSampled if w & FOLLOW_LOCAL != 0 => {
-            return Decision {
+/// configurations with one load ([`decide_fast`]), the rest through the
+/// compiled tree.
+#[cfg(test)]
+fn decide(p: &SpanParams<'_>) -> Decision {
+    match decide_fast(p.trace_id, p.rv, p.parent, p.parent_th, p.debug) {
+        Some(d) => d,
+        None => decide_slow(p),
+    }
+}
+
+/// How roots are decided when one load says so.
+#[derive(Clone, Copy)]
+pub(crate) struct RootShortcut(u64);
+
+impl RootShortcut {
+    /// The decision for a root with `trace_id` (no `rv`, no debug switch).
+    #[inline(always)]
+    pub(crate) fn decide(self, trace_id: u128) -> Decision {
+        match self.0 >> ROOT_SHIFT {
+            ROOT_DROP => Decision::DROP,
+            ROOT_KEEP => Decision {
                 sampled: true,
-                threshold: p
-                    .parent_th
-                    .filter(|t| th_consistent(*t, randomness(p.trace_id, p.rv))),
-            };
-        }
-        ParentKind::LocalNotSampled if w & FOLLOW_LOCAL != 0 => return Decision::DROP,
-        ParentKind::Root if !p.debug => match w >> ROOT_SHIFT {
-            ROOT_DROP => return Decision::DROP,
-            ROOT_KEEP => {
-                return Decision {
-                    sampled: true,
-                    threshold: None,
-                };
-            }
-            ROOT_PROBABILITY => {
-                let t = w & T_MASK;
-                return if randomness(p.trace_id, p.rv) >= t {
+                threshold: None,
+            },
+            _ => {
+                let t = self.0 & T_MASK;
+                if randomness(trace_id, None) >= t {
                     Decision {
                         sampled: true,
                         threshold: Threshold::from_raw(t),
                     }
                 } else {
                     Decision::DROP
-                };
+                }
             }
-            _ => {}
-        },
-        ParentKind::RemoteSampled if !p.debug && w & FOLLOW_REMOTE != 0 => {
-            let r = randomness(p.trace_id, p.rv);
-            return Decision {
-                sampled: true,
-                threshold: p.parent_th.filter(|t| th_consistent(*t, r)),
-            };
         }
-        ParentKind::RemoteNotSampled if !p.debug && w & FOLLOW_REMOTE != 0 => {
-            return Decision::DROP;
-        }
-        _ => {}
     }
-    decide_slow(p)
+}
+
+/// The shortcut for roots of the configuration in force, if it has one.
+#[inline(always)]
+pub(crate) fn root_shortcut() -> Option<RootShortcut> {
+    let w = FAST.load(Relaxed);
+    (w >> ROOT_SHIFT != ROOT_SLOW).then_some(RootShortcut(w))
+}
+
+/// The decision of the configurations [`FAST`] covers, from what a span
+/// knows before its call site is looked at; `None`: ask [`decide_slow`].
+#[inline(always)]
+pub(crate) fn decide_fast(
+    trace_id: u128,
+    rv: Option<u64>,
+    parent: ParentKind,
+    parent_th: Option<Threshold>,
+    debug: bool,
+) -> Option<Decision> {
+    let w = FAST.load(Relaxed);
+    match parent {
+        ParentKind::LocalSampled if w & FOLLOW_LOCAL != 0 => Some(Decision {
+            sampled: true,
+            threshold: parent_th.filter(|t| th_consistent(*t, randomness(trace_id, rv))),
+        }),
+        ParentKind::LocalNotSampled if w & FOLLOW_LOCAL != 0 => Some(Decision::DROP),
+        ParentKind::Root if !debug => match w >> ROOT_SHIFT {
+            ROOT_DROP => Some(Decision::DROP),
+            ROOT_KEEP => Some(Decision {
+                sampled: true,
+                threshold: None,
+            }),
+            ROOT_PROBABILITY => {
+                let t = w & T_MASK;
+                Some(if randomness(trace_id, rv) >= t {
+                    Decision {
+                        sampled: true,
+                        threshold: Threshold::from_raw(t),
+                    }
+                } else {
+                    Decision::DROP
+                })
+            }
+            _ => None,
+        },
+        ParentKind::RemoteSampled if !debug && w & FOLLOW_REMOTE != 0 => {
+            let r = randomness(trace_id, rv);
+            Some(Decision {
+                sampled: true,
+                threshold: parent_th.filter(|t| th_consistent(*t, r)),
+            })
+        }
+        ParentKind::RemoteNotSampled if !debug && w & FOLLOW_REMOTE != 0 => Some(Decision::DROP),
+        _ => None,
+    }
 }
 
 #[inline(never)]
-fn decide_slow(p: &SpanParams<'_>) -> Decision {
+pub(crate) fn decide_slow(p: &SpanParams<'_>) -> Decision {
     // The thread's cached `Arc` (one load to check it is current); a
     // decision made inside another (an attribute's Display impl starting a
     // span) takes the shared path.
