@@ -40,7 +40,10 @@ impl SpanExtra {
         let mut others = String::new();
         for (k, v) in p.tracestate.iter() {
             if k == OT_KEY {
-                let (ot, _issues) = OtValue::parse(v);
+                let (ot, issues) = OtValue::parse(v);
+                if !issues.is_empty() {
+                    crate::sampler::count_invalid_ot();
+                }
                 th = ot.th.map_or(NO_TH, Threshold::raw);
                 rv = ot.rv;
                 let tail = OtValue {

@@ -269,3 +269,22 @@ fn span_none_and_current_keep_their_meaning() {
     assert_ne!(child.context().trace_id, s.context().trace_id);
     sampler::update(SamplingConfig::default());
 }
+
+#[test]
+fn an_invalid_ot_sub_key_is_dropped_alone_and_counted() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::default());
+    let before = sampler::counters().invalid_ot;
+    let incoming = propagation::extract(&headers(&[
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        ("tracestate", "ot=th:8;rv:XYZ;k:v,vendor=a"),
+    ]));
+    let span = datapunk_log::span!(parent: &incoming, "invalid_ot");
+    // R = 0xce929d0e0e4736 >= th:8: consistent, passed on; rv dropped.
+    assert_eq!(span.tracestate().to_string(), "ot=th:8;k:v,vendor=a");
+    assert_eq!(sampler::counters().invalid_ot, before + 1);
+}

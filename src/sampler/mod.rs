@@ -43,7 +43,8 @@ pub use otel::OtelSampler;
 pub use adaptive::AdaptiveConfig;
 pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
 pub(crate) use trace::{
-    Attrs, SpanParams, decide_fast, decide_slow, install, is_truthy, root_shortcut, tick,
+    Attrs, SpanParams, count_invalid_ot, decide_fast, decide_slow, install, is_truthy,
+    root_shortcut, tick,
 };
 pub use trace::{
     DEBUG_BAGGAGE_KEY, DEBUG_HEADER, Decision, ParentBased, ParentKind, Rule, Sampler,

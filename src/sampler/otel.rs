@@ -84,10 +84,13 @@ impl ShouldSample for OtelSampler {
             ),
             None => (ParentKind::Root, TraceState::default()),
         };
-        let (mut ot, _) = trace_state
+        let (mut ot, issues) = trace_state
             .get(OT_KEY)
             .map(OtValue::parse)
             .unwrap_or_default();
+        if !issues.is_empty() {
+            super::count_invalid_ot();
+        }
         let d = self.compiled.decide(&SpanParams {
             trace_id: u128::from_be_bytes(trace_id.to_bytes()),
             rv: ot.rv,

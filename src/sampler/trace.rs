@@ -902,19 +902,29 @@ pub struct SamplingCounters {
     pub rate_limited: u64,
     /// Spans kept because their request switched the debug override on.
     pub debug_kept: u64,
+    /// Incoming `ot` tracestate values with an invalid or repeated `th` or
+    /// `rv`, or a malformed sub-key (each dropped alone, the rest kept).
+    pub invalid_ot: u64,
 }
 
 struct Counters {
     ceiling_rejected: AtomicU64,
     rate_limited: AtomicU64,
     debug_kept: AtomicU64,
+    invalid_ot: AtomicU64,
 }
 
 static COUNTERS: Counters = Counters {
     ceiling_rejected: AtomicU64::new(0),
     rate_limited: AtomicU64::new(0),
     debug_kept: AtomicU64::new(0),
+    invalid_ot: AtomicU64::new(0),
 };
+
+/// Counts an incoming `ot` value that had something to drop.
+pub(crate) fn count_invalid_ot() {
+    COUNTERS.invalid_ot.fetch_add(1, Relaxed);
+}
 
 /// The counters so far.
 pub fn counters() -> SamplingCounters {
@@ -922,6 +932,7 @@ pub fn counters() -> SamplingCounters {
         ceiling_rejected: COUNTERS.ceiling_rejected.load(Relaxed),
         rate_limited: COUNTERS.rate_limited.load(Relaxed),
         debug_kept: COUNTERS.debug_kept.load(Relaxed),
+        invalid_ot: COUNTERS.invalid_ot.load(Relaxed),
     }
 }
 
