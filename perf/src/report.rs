@@ -750,6 +750,19 @@ fn collector_table(o: &mut String, s: &Summary) {
     }
 }
 
+fn kept_share(r: &SamplingResult) -> f64 {
+    r.kept_total as f64 / r.spans_total.max(1) as f64
+}
+
+/// Whether a case kept the share of its spans its probability says,
+/// within 5 standard deviations of the binomial (exactly, for 0 and 1).
+fn share_as_expected(r: &SamplingResult) -> bool {
+    let p = r.probability;
+    let n = r.spans_total.max(1) as f64;
+    let sd = (p * (1.0 - p) / n).sqrt();
+    (kept_share(r) - p).abs() <= 5.0 * sd + 0.5 / n
+}
+
 /// The targets of the sampling issue, reported beside the figures and
 /// never asserted: (case, what, ns).
 const SAMPLING_TARGETS: [(&str, &str, f64); 2] = [
@@ -798,10 +811,12 @@ fn sampling_table(o: &mut String, s: &Summary) {
         );
         let _ = writeln!(
             o,
-            "{:<18} {:>10} {:>10} {:>10} {:>8} {:>12} {:>10} {:>10}",
+            "{:<18} {:>10} {:>10} {:>7} {:>7} {:>10} {:>9} {:>12} {:>8} {:>10}",
             "case",
             "spans",
             "kept",
+            "kept %",
+            "expect",
             "exported",
             "warm lost",
             "rate_limited",
@@ -816,10 +831,12 @@ fn sampling_table(o: &mut String, s: &Summary) {
             };
             let _ = writeln!(
                 o,
-                "{:<18} {:>10} {:>10} {:>10} {:>8} {:>12} {:>10} {:>7.1} ns",
+                "{:<18} {:>10} {:>10} {:>6.2}% {:>6.1}% {:>10} {:>9} {:>12} {:>8} {:>7.1} ns",
                 r.case,
                 r.spans_total,
                 r.kept_total,
+                100.0 * kept_share(r),
+                100.0 * r.probability,
                 r.exported_total,
                 r.lost_warmup,
                 c(|c| c.rate_limited),
@@ -829,8 +846,19 @@ fn sampling_table(o: &mut String, s: &Summary) {
         }
         let _ = writeln!(
             o,
-            "(all spans of the run, warm-up included; rate_limited / ceiling: datapunk-log's sampler::counters() — per-key refusals, root-ceiling refusals)"
+            "(all spans of the run, warm-up included; expect: the sampler's probability for a root; rate_limited / ceiling: datapunk-log's sampler::counters() — per-key refusals, root-ceiling refusals)"
         );
+        for (_, r) in &runs {
+            if !share_as_expected(r) {
+                let _ = writeln!(
+                    o,
+                    "WARNING {}: kept {:.2}% of its root spans, but its sampler keeps {:.1}% (more than 5 standard deviations off: the sampling decision is wrong, or a limit bound)",
+                    r.case,
+                    100.0 * kept_share(r),
+                    100.0 * r.probability
+                );
+            }
+        }
         for (x, r) in &runs {
             let _ = writeln!(o, "  {:<16} {}: {}", x.case, x.subject, r.sampler);
         }

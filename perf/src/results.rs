@@ -182,6 +182,10 @@ pub struct SamplingResult {
     pub subject: String,
     /// The sampler, as configured.
     pub sampler: String,
+    /// The share of root spans the sampler keeps when no limit binds (its
+    /// probability): `kept_total / spans_total` should be this, within
+    /// the binomial noise.
+    pub probability: f64,
     pub rdtsc_overhead: Overhead,
     pub rdtsc_overhead_subtracted: bool,
     pub call: SampledMethod,

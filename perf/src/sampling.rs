@@ -112,6 +112,16 @@ pub fn case_description(c: SamplingCase, p: &SamplingProfile) -> String {
     }
 }
 
+/// The share of root spans a single-thread case keeps (its limits do not
+/// bind).
+fn probability(c: SamplingCase) -> f64 {
+    match c {
+        SamplingCase::AlwaysOff => 0.0,
+        SamplingCase::HotKey => 1.0,
+        SamplingCase::Probability | SamplingCase::Rules | SamplingCase::OtelSdk => PROBABILITY,
+    }
+}
+
 /// datapunk-log's sampling configuration of a case (None: the SDK's).
 fn config(c: SamplingCase, p: &SamplingProfile) -> Option<SamplingConfig> {
     let s = match c {
@@ -221,6 +231,7 @@ impl Single<'_> {
             case: self.case.name().into(),
             subject: subject.name().into(),
             sampler: sampler_text(self.case, p),
+            probability: probability(self.case),
             rdtsc_overhead: overhead,
             rdtsc_overhead_subtracted: self.subtract,
             call: t.call,
