@@ -36,7 +36,7 @@ use crate::record::{
     TraceContext, fixed_record, whole_span_record,
 };
 use crate::ring::{self, RecHead};
-use crate::sampler::{self, ParentKind, SpanParams, Threshold};
+use crate::sampler::{self, Decision, ParentKind, SpanParams, Threshold};
 use crate::span_extra::{self, NO_TH, SpanExtra, TsParts};
 use crate::value::{Value, ValueList};
 
@@ -195,84 +195,117 @@ impl Span {
     }
 
     /// Starts a span; used by [`crate::span!`].
+    ///
+    /// Spans made in the current context whose decision one load settles
+    /// (the default configuration, probability at roots, children following
+    /// a local parent) take a short inline path; the rest go out of line.
     #[doc(hidden)]
     #[inline(always)]
     pub fn start<L: ValueList>(cs: &'static Callsite, parent: Parent<'_>, values: &L) -> Span {
         if let Parent::Current = parent {
-            let span = if ring::is_outside_trace() {
-                Span::start_root_unrecorded()
+            if ring::is_outside_trace() {
+                #[cfg(feature = "opentelemetry")]
+                let interop = crate::context::interop_enabled();
+                #[cfg(not(feature = "opentelemetry"))]
+                let interop = false;
+                if !interop && let Some(mode) = sampler::root_shortcut() {
+                    let [span_id, hi, lo] = ring::next_randoms::<3>();
+                    let trace_id = (u128::from(hi) << 64) | u128::from(lo);
+                    let d = mode.decide(trace_id);
+                    let ctx = TraceContext {
+                        trace_id,
+                        span_id,
+                        parent_span_id: 0,
+                        trace_flags: FLAG_RANDOM | u8::from(d.sampled),
+                    };
+                    return Span::finish(cs, values, ctx, d, None, 0);
+                }
             } else {
-                Span::start_child_unrecorded()
-            };
-            if let Some(span) = span {
-                return span;
+                let (parent, th, extra) = ring::current_span_parts();
+                if parent.is_some() {
+                    let kind = ParentKind::of(true, false, parent.trace_flags);
+                    let rv = extra.as_deref().and_then(|e| e.rv);
+                    let th = Threshold::from_raw(th);
+                    if let Some(d) = sampler::decide_fast(parent.trace_id, rv, kind, th, false) {
+                        let ctx = TraceContext {
+                            trace_id: parent.trace_id,
+                            span_id: new_span_id(),
+                            parent_span_id: parent.span_id,
+                            trace_flags: (parent.trace_flags & !FLAG_SAMPLED) | u8::from(d.sampled),
+                        };
+                        return Span::finish(cs, values, ctx, d, extra, 0);
+                    }
+                }
             }
         }
         Span::start_general(cs, parent, values)
     }
 
-    /// A child of the current local span that the one-load shortcuts
-    /// decide and that writes nothing. `None`: take the general path.
+    /// The span of a decision: recorded (its start written, or kept
+    /// pending) when sampled and an exporter takes spans.
     #[inline(always)]
-    fn start_child_unrecorded() -> Option<Span> {
-        let (parent, th, extra) = ring::current_span_parts();
-        if !parent.is_some() {
-            return None;
-        }
-        let kind = ParentKind::of(true, false, parent.trace_flags);
-        let rv = extra.as_deref().and_then(|e| e.rv);
-        let d = sampler::decide_fast(parent.trace_id, rv, kind, Threshold::from_raw(th), false)?;
+    fn finish<L: ValueList>(
+        cs: &'static Callsite,
+        values: &L,
+        ctx: TraceContext,
+        d: Decision,
+        extra: Option<Arc<SpanExtra>>,
+        flags: u8,
+    ) -> Span {
+        let th = d.threshold.map_or(NO_TH, Threshold::raw);
         if d.sampled && recording() {
-            return None;
+            Span::recorded(cs, values, ctx, th, extra, flags)
+        } else {
+            Span {
+                ctx,
+                cs: None,
+                owned: true,
+                th,
+                extra,
+                pending_start: AtomicU64::new(0),
+                start_flags: flags,
+            }
         }
-        Some(Span {
-            ctx: TraceContext {
-                trace_id: parent.trace_id,
-                span_id: new_span_id(),
-                parent_span_id: parent.span_id,
-                trace_flags: (parent.trace_flags & !FLAG_SAMPLED) | u8::from(d.sampled),
-            },
-            cs: None,
-            owned: true,
-            th: d.threshold.map_or(NO_TH, Threshold::raw),
-            extra,
-            pending_start: AtomicU64::new(0),
-            start_flags: 0,
-        })
     }
 
-    /// The shortest path: a root (no current context) that the one-load
-    /// shortcuts decide and that writes nothing (unsampled, or no exporter
-    /// takes spans). `None`: take the general path.
-    #[inline(always)]
-    fn start_root_unrecorded() -> Option<Span> {
-        #[cfg(feature = "opentelemetry")]
-        if crate::context::interop_enabled() {
-            return None;
+    /// A sampled span with an exporter that takes spans: out of line, so the
+    /// unrecorded path stays short.
+    #[inline(never)]
+    fn recorded<L: ValueList>(
+        cs: &'static Callsite,
+        values: &L,
+        ctx: TraceContext,
+        th: u64,
+        extra: Option<Arc<SpanExtra>>,
+        flags: u8,
+    ) -> Span {
+        let ts = TsParts::new(th, extra.as_deref());
+        let corr = extra.as_deref().and_then(|e| e.corr.as_ref());
+        let mut pending_start = 0;
+        if values.encoded_len() == Some(0) && corr.is_none() && ts.is_none() {
+            // No fields (known at compile time), correlation id or
+            // tracestate: nothing is written now; the end writes the whole
+            // span in one record (never 0: 0 means "nothing pending").
+            pending_start = clock::now().max(1);
+        } else {
+            let head = RecHead {
+                kind: KIND_SPAN_START,
+                flags,
+                ctx,
+                corr,
+                ts,
+            };
+            ring::dispatch_span(&head, cs, values);
         }
-        let mode = sampler::root_shortcut()?;
-        let [span_id, hi, lo] = ring::next_randoms::<3>();
-        let trace_id = (u128::from(hi) << 64) | u128::from(lo);
-        let d = mode.decide(trace_id);
-        if d.sampled && recording() {
-            // Rare: the ids drawn here are dropped, the general path draws
-            // its own.
-            return None;
-        }
-        Some(Span {
-            ctx: TraceContext {
-                trace_id,
-                span_id,
-                parent_span_id: 0,
-                trace_flags: FLAG_RANDOM | u8::from(d.sampled),
-            },
-            cs: None,
+        Span {
+            ctx,
+            cs: Some(cs),
             owned: true,
-            th: d.threshold.map_or(NO_TH, Threshold::raw),
-            extra: None,
-            pending_start: AtomicU64::new(0),
-            start_flags: 0,
-        })
+            th,
+            extra,
+            pending_start: AtomicU64::new(pending_start),
+            start_flags: flags,
+        }
     }
 
     /// Every other start: out of line, so the short path's frame stays small.
@@ -345,41 +378,8 @@ impl Span {
             trace_flags: (ctx.trace_flags & !FLAG_SAMPLED) | u8::from(decision.sampled),
             ..ctx
         };
-        let th = decision.threshold.map_or(NO_TH, Threshold::raw);
-        let mut pending_start = 0;
         let flags = if remote && has_parent { FLAG_REMOTE } else { 0 };
-        let cs = if decision.sampled && recording() {
-            let ts = TsParts::new(th, extra.as_deref());
-            let corr = extra.as_deref().and_then(|e| e.corr.as_ref());
-            if values.encoded_len() == Some(0) && corr.is_none() && ts.is_none() {
-                // No fields (known at compile time), correlation id or
-                // tracestate: nothing is written now; the end writes the
-                // whole span in one record (never 0: 0 means "nothing
-                // pending").
-                pending_start = clock::now().max(1);
-            } else {
-                let head = RecHead {
-                    kind: KIND_SPAN_START,
-                    flags,
-                    ctx,
-                    corr,
-                    ts,
-                };
-                ring::dispatch_span(&head, cs, values);
-            }
-            Some(cs)
-        } else {
-            None
-        };
-        Span {
-            ctx,
-            cs,
-            owned: true,
-            th,
-            extra,
-            pending_start: AtomicU64::new(pending_start),
-            start_flags: flags,
-        }
+        Span::finish(cs, values, ctx, decision, extra, flags)
     }
 
     /// Whether the span was sampled: it is recorded and exported, and its

@@ -103,6 +103,9 @@ impl<'a> TsParts<'a> {
     /// The tracestate of a span with `th` and `extra`; `None` when empty.
     #[inline]
     pub(crate) fn new(th: u64, extra: Option<&'a SpanExtra>) -> Option<TsParts<'a>> {
+        if th == NO_TH && extra.is_none_or(|e| !e.has_tracestate()) {
+            return None;
+        }
         let (ot_tail, others) = extra.map_or(("", ""), |e| (&*e.ot_tail, &*e.others));
         let mut buf = [0u8; 14];
         let th_len = Threshold::from_raw(th)
