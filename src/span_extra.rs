@@ -12,6 +12,9 @@ use crate::sampler::{Threshold, threshold::OtValue};
 /// "No `th`": outside the valid range (at most 2^56).
 pub(crate) const NO_TH: u64 = u64::MAX;
 
+/// Longest value of a tracestate member (W3C).
+const MAX_VALUE_LEN: usize = 256;
+
 /// The tracestate key OpenTelemetry's sampling sub-keys live under.
 pub(crate) const OT_KEY: &str = "ot";
 
@@ -108,9 +111,15 @@ impl<'a> TsParts<'a> {
         }
         let (ot_tail, others) = extra.map_or(("", ""), |e| (&*e.ot_tail, &*e.others));
         let mut buf = [0u8; 14];
-        let th_len = Threshold::from_raw(th)
+        let mut th_len = Threshold::from_raw(th)
             .and_then(|t| t.encode(&mut buf).map(str::len))
             .unwrap_or(0);
+        if th_len > 0 && 3 + th_len + 1 + ot_tail.len() > MAX_VALUE_LEN {
+            // `th:` before a long incoming tail would make the value longer
+            // than a tracestate value may be: the tail (which came in
+            // valid) is kept and `th` left out, as for an inexact decision.
+            th_len = 0;
+        }
         if th_len == 0 && ot_tail.is_empty() && others.is_empty() {
             return None;
         }

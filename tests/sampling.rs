@@ -288,3 +288,32 @@ fn an_invalid_ot_sub_key_is_dropped_alone_and_counted() {
     assert_eq!(span.tracestate().to_string(), "ot=th:8;k:v,vendor=a");
     assert_eq!(sampler::counters().invalid_ot, before + 1);
 }
+
+#[test]
+fn th_is_left_out_rather_than_making_the_ot_value_too_long() {
+    let _s = serial();
+    setup();
+    sampler::update(SamplingConfig::default());
+    // A valid incoming ot value of 256 characters with no th: adding
+    // `th:…;` would exceed a tracestate value's 256.
+    let tail = format!("k:{}", "v".repeat(254));
+    let incoming = propagation::extract(&headers(&[
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        ("tracestate", &format!("ot={tail},vendor=a")),
+    ]));
+    assert_eq!(incoming.tracestate.len(), 2);
+    sampler::update(SamplingConfig::new(Sampler::parent_based_with(
+        sampler::ParentBased {
+            remote_sampled: Sampler::probability(1.0),
+            ..sampler::ParentBased::new(Sampler::AlwaysOn)
+        },
+    )));
+    let span = datapunk_log::span!(parent: &incoming, "long_ot");
+    let ts = span.tracestate();
+    assert_eq!(ts.get("ot"), Some(tail.as_str()));
+    assert_eq!(ts.get("vendor"), Some("a"));
+    sampler::update(SamplingConfig::default());
+}
