@@ -581,6 +581,10 @@ impl<L: ValueList> sampler::Attrs for CallAttrs<'_, L> {
         };
         field_text(self.values, i, f)
     }
+
+    fn site(&self) -> Option<(u32, &'static [&'static str])> {
+        Some((self.cs.id(), self.cs.metadata().fields))
+    }
 }
 
 /// Feeds the text of value `index` of `values` to `f` (numbers in decimal,

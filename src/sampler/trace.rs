@@ -332,6 +332,11 @@ pub(crate) trait Attrs {
     /// Feeds the text of attribute `key` (numbers in decimal, booleans as
     /// `true`/`false`, strings as they are) to `f`; false when absent.
     fn text(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> bool;
+    /// The call site the span comes from: its registry id and field names
+    /// (what rules can know once per call site). `None`: no call site.
+    fn site(&self) -> Option<(u32, &'static [&'static str])> {
+        None
+    }
 }
 
 /// No attributes.
@@ -404,7 +409,7 @@ enum Node {
     /// Delegates indexed by [`ParentKind`] order.
     ParentBased(Box<[Node; 5]>),
     ParentThreshold(Box<Node>),
-    Rules(Vec<(Rule, Node)>),
+    Rules(Vec<(Rule, Node)>, SitePlans),
     AnyOf(Vec<Node>),
     Adaptive(Adaptive),
     RateLimited {
@@ -443,6 +448,7 @@ impl Node {
                     .iter()
                     .map(|r| (r.clone(), Node::compile(&r.sampler, precision)))
                     .collect(),
+                SitePlans::new(),
             ),
             Sampler::AnyOf(list) => {
                 Node::AnyOf(list.iter().map(|s| Node::compile(s, precision)).collect())
@@ -485,10 +491,17 @@ impl Node {
                 ParentKind::LocalSampled | ParentKind::RemoteSampled => parent_threshold(p, r),
                 _ => Intent::DROP,
             },
-            Node::Rules(rules) => rules
-                .iter()
-                .find(|(rule, _)| rule_matches(rule, p))
-                .map_or(Intent::DROP, |(_, node)| node.intent(p, r)),
+            Node::Rules(rules, plans) => {
+                let from = match plans.plan(rules, p) {
+                    Plan::Rule(i) => return rules[i].1.intent(p, r),
+                    Plan::None => return Intent::DROP,
+                    Plan::From(i) => i,
+                };
+                rules[from..]
+                    .iter()
+                    .find(|(rule, _)| rule_matches(rule, p))
+                    .map_or(Intent::DROP, |(_, node)| node.intent(p, r))
+            }
             Node::AnyOf(list) => {
                 let mut best = Intent::DROP;
                 for n in list {
@@ -533,7 +546,7 @@ impl Node {
                 if limiter.admit(h.finish(), now_ns()) {
                     Intent::KEEP_UNRELIABLE
                 } else {
-                    COUNTERS.rate_limited.fetch_add(1, Relaxed);
+                    COUNTERS.rate_limited.add();
                     Intent::DROP
                 }
             }
@@ -547,7 +560,7 @@ impl Node {
             }
             Node::ParentBased(d) => d.iter().for_each(|n| n.tick(now)),
             Node::ParentThreshold(n) => n.tick(now),
-            Node::Rules(rules) => rules.iter().for_each(|(_, n)| n.tick(now)),
+            Node::Rules(rules, _) => rules.iter().for_each(|(_, n)| n.tick(now)),
             Node::AnyOf(list) => list.iter().for_each(|n| n.tick(now)),
             Node::RateLimited { inner, .. } => inner.tick(now),
             Node::AlwaysOn | Node::AlwaysOff | Node::Probability(_) => {}
@@ -606,14 +619,89 @@ fn parent_threshold(p: &SpanParams<'_>, r: u64) -> Intent {
     }
 }
 
+/// Whether the predicates on what a call site fixes (name, target, level)
+/// hold.
+fn static_match(rule: &Rule, p: &SpanParams<'_>) -> bool {
+    !(rule.min_level.is_some_and(|l| p.level < l)
+        || rule.name.as_ref().is_some_and(|n| !n.matches(p.name))
+        || rule.target.as_ref().is_some_and(|t| !t.matches(p.target)))
+}
+
+/// Which rule decides the spans of one call site, as far as the call site
+/// alone can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// This rule, whatever the values.
+    Rule(usize),
+    /// No rule can match.
+    None,
+    /// Evaluate from this rule on, with the span's attributes.
+    From(usize),
+}
+
+/// Per call site (by registry id, up to [`PLAN_SITES`]), the [`Plan`] of a
+/// rule list, worked out at the call site's first span: rules whose name,
+/// target or level cannot match, and attribute rules whose keys the call
+/// site does not have, are skipped for good.
+struct SitePlans(Box<[std::sync::atomic::AtomicU32]>);
+
+/// Call sites with a cached plan (4 bytes each); others evaluate each time.
+const PLAN_SITES: usize = 4096;
+const PLAN_UNKNOWN: u32 = 0;
+const PLAN_NONE: u32 = u32::MAX;
+const PLAN_FROM: u32 = 1 << 31;
+
+impl SitePlans {
+    fn new() -> SitePlans {
+        SitePlans(
+            (0..PLAN_SITES)
+                .map(|_| std::sync::atomic::AtomicU32::new(PLAN_UNKNOWN))
+                .collect(),
+        )
+    }
+
+    #[inline]
+    fn plan(&self, rules: &[(Rule, Node)], p: &SpanParams<'_>) -> Plan {
+        let Some((id, fields)) = p.attrs.site() else {
+            return Plan::From(0);
+        };
+        let Some(slot) = self.0.get(id as usize) else {
+            return Plan::From(0);
+        };
+        let mut v = slot.load(Relaxed);
+        if v == PLAN_UNKNOWN {
+            v = Self::work_out(rules, p, fields);
+            slot.store(v, Relaxed);
+        }
+        match v {
+            PLAN_NONE => Plan::None,
+            v if v & PLAN_FROM != 0 => Plan::From((v & !PLAN_FROM) as usize),
+            v => Plan::Rule(v as usize - 1),
+        }
+    }
+
+    fn work_out(rules: &[(Rule, Node)], p: &SpanParams<'_>, fields: &[&str]) -> u32 {
+        for (i, (rule, _)) in rules.iter().enumerate() {
+            if !static_match(rule, p)
+                || rule
+                    .attrs
+                    .iter()
+                    .any(|(k, _)| !fields.contains(&k.as_str()))
+            {
+                continue;
+            }
+            return if rule.attrs.is_empty() {
+                i as u32 + 1
+            } else {
+                PLAN_FROM | i as u32
+            };
+        }
+        PLAN_NONE
+    }
+}
+
 fn rule_matches(rule: &Rule, p: &SpanParams<'_>) -> bool {
-    if rule.min_level.is_some_and(|l| p.level < l) {
-        return false;
-    }
-    if rule.name.as_ref().is_some_and(|n| !n.matches(p.name)) {
-        return false;
-    }
-    if rule.target.as_ref().is_some_and(|t| !t.matches(p.target)) {
+    if !static_match(rule, p) {
         return false;
     }
     rule.attrs.iter().all(|(key, m)| {
@@ -909,17 +997,45 @@ pub struct SamplingCounters {
 
 struct Counters {
     ceiling_rejected: AtomicU64,
-    rate_limited: AtomicU64,
+    rate_limited: Sharded,
     debug_kept: AtomicU64,
     invalid_ot: AtomicU64,
 }
 
 static COUNTERS: Counters = Counters {
     ceiling_rejected: AtomicU64::new(0),
-    rate_limited: AtomicU64::new(0),
+    rate_limited: Sharded::new(),
     debug_kept: AtomicU64::new(0),
     invalid_ot: AtomicU64::new(0),
 };
+
+/// A counter threads add to on their own cache line (a hot rate-limit key
+/// refuses spans on every core at once); read as the sum.
+struct Sharded([crossbeam_utils::CachePadded<AtomicU64>; SHARDS]);
+
+const SHARDS: usize = 8;
+
+impl Sharded {
+    const fn new() -> Sharded {
+        Sharded([const { crossbeam_utils::CachePadded::new(AtomicU64::new(0)) }; SHARDS])
+    }
+
+    #[inline]
+    fn add(&self) {
+        thread_local! {
+            static SHARD: usize = {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                NEXT.fetch_add(1, Relaxed) as usize % SHARDS
+            };
+        }
+        let i = SHARD.try_with(|s| *s).unwrap_or(0);
+        self.0[i].fetch_add(1, Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.0.iter().map(|c| c.load(Relaxed)).sum()
+    }
+}
 
 /// Counts an incoming `ot` value that had something to drop.
 pub(crate) fn count_invalid_ot() {
@@ -930,7 +1046,7 @@ pub(crate) fn count_invalid_ot() {
 pub fn counters() -> SamplingCounters {
     SamplingCounters {
         ceiling_rejected: COUNTERS.ceiling_rejected.load(Relaxed),
-        rate_limited: COUNTERS.rate_limited.load(Relaxed),
+        rate_limited: COUNTERS.rate_limited.sum(),
         debug_kept: COUNTERS.debug_kept.load(Relaxed),
         invalid_ot: COUNTERS.invalid_ot.load(Relaxed),
     }
