@@ -30,9 +30,11 @@
 //! See the README's sampling section for the decision order and recipes.
 
 pub mod adaptive;
+pub mod buffer;
 pub(crate) mod env;
 #[cfg(feature = "opentelemetry")]
 mod otel;
+pub mod logs;
 pub mod rate_limit;
 pub mod threshold;
 mod trace;
