@@ -333,8 +333,21 @@ impl DebugBuffer {
     /// The caller checks [`DebugBuffer::is_promoted`] first: records of a
     /// promoted trace are written, not pushed.
     pub fn push(&mut self, trace_id: u128, record: &[u8]) -> Evicted {
+        self.push_each(trace_id, record, &mut |_| {})
+    }
+
+    /// [`DebugBuffer::push`], calling `on_evict` with each record it
+    /// evicts (the pushed record itself when it is not buffered), oldest
+    /// first, before its bytes are reused.
+    pub fn push_each(
+        &mut self,
+        trace_id: u128,
+        record: &[u8],
+        on_evict: &mut dyn FnMut(&[u8]),
+    ) -> Evicted {
         let len = record.len();
         if len > self.arena.len() || self.per_trace == 0 {
+            on_evict(record);
             return Evicted::one(len);
         }
         let hash = self.hasher.hash_one(trace_id);
@@ -342,7 +355,7 @@ impl DebugBuffer {
         if let Some(slot) = self.find_trace(trace_id, hash)
             && self.slots[slot as usize].count as usize >= self.per_trace
         {
-            ev += self.evict_head(slot);
+            ev += self.evict_head(slot, on_evict);
         }
         self.pop_dead_front();
         let (off, foot) = loop {
@@ -353,10 +366,11 @@ impl DebugBuffer {
             }
             if self.len == 0 {
                 // Unreachable: an empty buffer fits any record <= B.
+                on_evict(record);
                 ev += Evicted::one(len);
                 return ev;
             }
-            ev += self.pop_front();
+            ev += self.pop_front(on_evict);
             self.pop_dead_front();
         };
         let slot = match self.find_trace(trace_id, hash) {
@@ -364,6 +378,7 @@ impl DebugBuffer {
             None => {
                 let Some(slot) = self.free.pop() else {
                     // Unreachable: live traces <= live entries < E.
+                    on_evict(record);
                     ev += Evicted::one(len);
                     return ev;
                 };
@@ -491,6 +506,20 @@ impl DebugBuffer {
     /// Drops every buffered record (shutdown), returning what was discarded
     /// as sampled out. Promoted traces stay promoted.
     pub fn clear(&mut self) -> Evicted {
+        self.clear_each(&mut |_| {})
+    }
+
+    /// [`DebugBuffer::clear`], calling `on_evict` with each buffered record,
+    /// oldest first.
+    pub fn clear_each(&mut self, on_evict: &mut dyn FnMut(&[u8])) -> Evicted {
+        for i in 0..self.len {
+            let e = self.entries[(self.front + i) % self.entries.len()];
+            if e.live
+                && let Some(rec) = self.arena.get(e.off as usize..e.off as usize + e.len as usize)
+            {
+                on_evict(rec);
+            }
+        }
         let ev = Evicted {
             records: self.live_records as u64,
             bytes: self.live_bytes as u64,
@@ -578,13 +607,13 @@ impl DebugBuffer {
 
     /// Removes the oldest entry of the ring; if it is live, it is evicted
     /// (it is then the oldest record of its trace).
-    fn pop_front(&mut self) -> Evicted {
+    fn pop_front(&mut self, on_evict: &mut dyn FnMut(&[u8])) -> Evicted {
         if self.len == 0 {
             return Evicted::default();
         }
         let e = self.entries[self.front];
         let ev = if e.live {
-            self.evict_head(e.slot)
+            self.evict_head(e.slot, on_evict)
         } else {
             Evicted::default()
         };
@@ -603,18 +632,21 @@ impl DebugBuffer {
     /// Reclaims the holes at the ring's oldest end.
     fn pop_dead_front(&mut self) {
         while self.len > 0 && !self.entries[self.front].live {
-            self.pop_front();
+            self.pop_front(&mut |_| {});
         }
     }
 
     /// Evicts the oldest record of the trace in `slot` (leaving a hole
     /// until the ring's oldest end reaches it); frees the slot if that was
     /// its last record.
-    fn evict_head(&mut self, slot: u32) -> Evicted {
+    fn evict_head(&mut self, slot: u32, on_evict: &mut dyn FnMut(&[u8])) -> Evicted {
         let t = self.slots[slot as usize];
         let Some(e) = self.entries.get_mut(t.head as usize) else {
             return Evicted::default();
         };
+        if let Some(rec) = self.arena.get(e.off as usize..e.off as usize + e.len as usize) {
+            on_evict(rec);
+        }
         e.live = false;
         let len = e.len as usize;
         let next = e.next;
@@ -1000,5 +1032,47 @@ mod tests {
             assert_eq!(pushed, replayed + evicted.records);
             assert_eq!(pushed_bytes, replayed_bytes + evicted.bytes);
         }
+    }
+
+    #[test]
+    fn eviction_callbacks_see_each_evicted_record_once() {
+        let mut rng = Rng(99);
+        let mut b = DebugBuffer::with_limits(3, 600, 12, 8);
+        let mut pushed: Vec<u64> = Vec::new();
+        let mut replayed: Vec<u64> = Vec::new();
+        let mut evicted: Vec<u64> = Vec::new();
+        let mut ev_total = Evicted::default();
+        let seq_of = |r: &[u8]| u64::from_le_bytes(r[..8].try_into().unwrap());
+        for seq in 0..5_000u64 {
+            let t = u128::from(rng.below(7));
+            if rng.below(8) == 0 {
+                b.trigger(t, |r| replayed.push(seq_of(r)));
+            } else {
+                let span = if rng.below(40) == 0 { 900 } else { 90 };
+                let len = 8 + rng.below(span) as usize;
+                let mut r = vec![0u8; len];
+                r[..8].copy_from_slice(&seq.to_le_bytes());
+                let mut got = Evicted::default();
+                let ev = b.push_each(t, &r, &mut |e| {
+                    got += Evicted::one(e.len());
+                    evicted.push(seq_of(e));
+                });
+                assert_eq!(ev, got);
+                ev_total += ev;
+                pushed.push(seq);
+            }
+        }
+        let mut got = Evicted::default();
+        let ev = b.clear_each(&mut |e| {
+            got += Evicted::one(e.len());
+            evicted.push(seq_of(e));
+        });
+        assert_eq!(ev, got);
+        ev_total += ev;
+        assert_eq!(ev_total.records as usize, evicted.len());
+        // Every pushed record is either replayed or evicted, exactly once.
+        let mut all: Vec<u64> = replayed.iter().chain(evicted.iter()).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, pushed);
     }
 }
