@@ -515,7 +515,9 @@ impl DebugBuffer {
         for i in 0..self.len {
             let e = self.entries[(self.front + i) % self.entries.len()];
             if e.live
-                && let Some(rec) = self.arena.get(e.off as usize..e.off as usize + e.len as usize)
+                && let Some(rec) = self
+                    .arena
+                    .get(e.off as usize..e.off as usize + e.len as usize)
             {
                 on_evict(rec);
             }
@@ -644,7 +646,10 @@ impl DebugBuffer {
         let Some(e) = self.entries.get_mut(t.head as usize) else {
             return Evicted::default();
         };
-        if let Some(rec) = self.arena.get(e.off as usize..e.off as usize + e.len as usize) {
+        if let Some(rec) = self
+            .arena
+            .get(e.off as usize..e.off as usize + e.len as usize)
+        {
             on_evict(rec);
         }
         e.live = false;
