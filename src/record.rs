@@ -8,10 +8,11 @@
 //! 0   u32  total length in bytes, header included
 //! 4   u8   kind (KIND_LOG, KIND_SPAN_*)
 //! 5   u8   flags: FLAG_CTX, FLAG_TRUNCATED, FLAG_FMT_MESSAGE, FLAG_CORR, FLAG_REMOTE,
-//!          FLAG_TS
+//!          FLAG_TS, FLAG_BUFFERED, FLAG_REPLAYED
 //! 6   u16  number of values recorded
 //! 8   u32  call-site id
-//! 12  u32  reserved (0)
+//! 12  u32  adjusted count of a log record kept by its call site's sampler: how
+//!          many records it stands for (0 or 1: itself only)
 //! 16  u64  raw timestamp
 //! 24  [if FLAG_CTX] u128 trace id, u64 span id, u64 parent span id, u8 trace flags
 //! ..  [if FLAG_CORR] the correlation id: u32 length + bytes
@@ -59,6 +60,12 @@ pub(crate) const FLAG_CORR: u8 = 8;
 pub(crate) const FLAG_REMOTE: u8 = 16;
 /// Span start: the span's tracestate follows the correlation id.
 pub(crate) const FLAG_TS: u8 = 32;
+/// Log record of an unsampled trace under `Unsampled::Buffer`: the writer
+/// holds it in the debug buffer until an error comes in its trace.
+pub(crate) const FLAG_BUFFERED: u8 = 64;
+/// Set by the writer on the export copy of a record replayed from the
+/// debug buffer (never in a ring).
+pub(crate) const FLAG_REPLAYED: u8 = 128;
 
 pub(crate) const HEADER_LEN: usize = 24;
 pub(crate) const CTX_LEN: usize = 33;
@@ -187,6 +194,7 @@ pub struct RecordBuf<'a> {
     flags: u8,
     kind: u8,
     callsite: u32,
+    adjusted: u32,
     ts: u64,
 }
 
@@ -203,8 +211,15 @@ impl<'a> RecordBuf<'a> {
             flags: 0,
             kind: KIND_LOG,
             callsite: 0,
+            adjusted: 0,
             ts: 0,
         }
+    }
+
+    /// Sets the adjusted count written in the header (0: none).
+    #[inline(always)]
+    pub(crate) fn set_adjusted(&mut self, n: u32) {
+        self.adjusted = n;
     }
 
     #[cfg(test)]
@@ -294,6 +309,7 @@ impl<'a> RecordBuf<'a> {
         head[5] = self.flags;
         head[6..8].copy_from_slice(&self.values.to_le_bytes());
         head[8..12].copy_from_slice(&self.callsite.to_le_bytes());
+        head[12..16].copy_from_slice(&self.adjusted.to_le_bytes());
         head[16..24].copy_from_slice(&self.ts.to_le_bytes());
         // SAFETY: `len >= HEADER_LEN` and `len <= buf.len()`, so the window
         // holds the header's bytes at offset 0.
@@ -657,6 +673,8 @@ pub(crate) struct Header {
     pub flags: u8,
     pub values: u16,
     pub callsite: u32,
+    /// Adjusted count (0 or 1: the record stands for itself only).
+    pub adjusted: u32,
     pub ts: u64,
 }
 
@@ -669,6 +687,7 @@ impl Header {
             flags: b[5],
             values: u16::from_le_bytes([b[6], b[7]]),
             callsite: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+            adjusted: u32::from_le_bytes([b[12], b[13], b[14], b[15]]),
             ts: u64::from_le_bytes([b[16], b[17], b[18], b[19], b[20], b[21], b[22], b[23]]),
         }
     }
@@ -768,6 +787,7 @@ mod tests {
             trace_flags: 1,
         };
         r.begin(42, 123_456, &ctx);
+        r.set_adjusted(100);
         r.u64(u64::MAX);
         r.i64(i64::MIN);
         r.f64(3.25);
@@ -784,6 +804,7 @@ mod tests {
         assert_eq!(h.len, n);
         assert_eq!(h.len, bytes.len());
         assert_eq!(h.callsite, 42);
+        assert_eq!(h.adjusted, 100);
         assert_eq!(h.ts, 123_456);
         assert_eq!(h.values, 10);
         assert_eq!(h.flags & FLAG_CTX, FLAG_CTX);
