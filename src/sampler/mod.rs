@@ -32,9 +32,10 @@
 pub mod adaptive;
 pub mod buffer;
 pub(crate) mod env;
+mod log_config;
+pub mod logs;
 #[cfg(feature = "opentelemetry")]
 mod otel;
-pub mod logs;
 pub mod rate_limit;
 pub mod threshold;
 mod trace;
@@ -43,6 +44,14 @@ mod trace;
 pub use otel::OtelSampler;
 
 pub use adaptive::AdaptiveConfig;
+pub use log_config::{
+    BUFFER_ENV, DEFAULT_SUMMARY_INTERVAL, SAMPLING_ENV, SiteSamplingStats, UNSAMPLED_ENV,
+    log_policy, set_log_policy, set_log_policy_below_error, set_unsampled, unsampled,
+};
+pub(crate) use log_config::{
+    ERROR_INDEX, LogSampling, MODE_BUFFER, MODE_DROP, MODE_SITE, mode as log_mode, policy_at,
+};
+pub use logs::{LogPolicy, Unsampled};
 pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
 pub(crate) use trace::{Attrs, SpanParams, decide, install, is_truthy, tick};
 pub use trace::{
