@@ -18,7 +18,7 @@ use crate::callsite::Callsite;
 use crate::engine::{self, Engine};
 use crate::overflow::Overflow;
 use crate::record::{
-    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_TRUNCATED,
+    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_REPLAYED, FLAG_TRUNCATED,
     FLAG_TS, HEADER_LEN, Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END,
     KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext, Val, whole_span_end,
 };
@@ -579,6 +579,8 @@ where
         correlation_id: corr,
         thread: e.thread,
         truncated: e.h.flags & FLAG_TRUNCATED != 0,
+        adjusted_count: u64::from(e.h.adjusted.max(1)),
+        replayed: e.h.flags & FLAG_REPLAYED != 0,
         fields,
     })
 }
