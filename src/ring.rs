@@ -172,11 +172,16 @@ impl Kept {
 #[inline(always)]
 pub fn dispatch<L: ValueList>(cs: &'static Callsite, msg: Option<fmt::Arguments<'_>>, values: &L) {
     let mode = sampler::log_mode();
-    if mode == 0 {
-        emit(None, cs, msg, values, Kept::PLAIN);
-    } else if let Some(kept) = sample(mode, cs) {
-        emit(None, cs, msg, values, kept);
-    }
+    let kept = if mode == 0 {
+        Kept::PLAIN
+    } else {
+        match sample(mode, cs) {
+            Some(kept) => kept,
+            None => return,
+        }
+    };
+    // One copy of the capture code per call site, whichever branch ran.
+    emit(None, cs, msg, values, kept);
 }
 
 /// The log sampler's two stages (see `sampler::log_config`): `None` when
