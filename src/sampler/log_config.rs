@@ -96,6 +96,10 @@ fn change<R>(f: impl FnOnce() -> R) -> R {
 /// calls made after it follow it; a call site's counters carry on (a
 /// changed period takes effect at the site's next rollover). ERROR and FATAL
 /// are keep-all unless set here.
+///
+/// The engine counts `policy.period` in nanoseconds of the monotonic clock
+/// the writer refreshes (accurate to its idle poll, 1 ms by default; see
+/// [`LogPolicy::per_period`]); `0` is one endless period.
 pub fn set_log_policy(level: Level, policy: LogPolicy) {
     change(|| POLICIES.set(level as usize, policy));
 }

@@ -89,6 +89,23 @@ impl LogPolicy {
         }
     }
 
+    /// [`LogPolicy::new`] with the period as a [`std::time::Duration`], in
+    /// the nanoseconds the engine counts periods in (saturating at
+    /// `u64::MAX`).
+    #[must_use]
+    pub const fn per_period(first: u64, thereafter: u64, period: std::time::Duration) -> LogPolicy {
+        let ns = period.as_nanos();
+        LogPolicy {
+            first,
+            thereafter,
+            period: if ns > u64::MAX as u128 {
+                u64::MAX
+            } else {
+                ns as u64
+            },
+        }
+    }
+
     /// Whether this policy keeps every record (`thereafter == 1` or
     /// `first == u64::MAX`); a call site can then skip its counter.
     #[must_use]
@@ -722,6 +739,16 @@ mod tests {
             .filter(|&a| a != 0)
             .collect();
         assert_eq!(adj, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, 5]);
+    }
+
+    #[test]
+    fn per_period_is_in_nanoseconds() {
+        use std::time::Duration;
+        assert_eq!(
+            LogPolicy::per_period(100, 100, Duration::from_secs(1)),
+            LogPolicy::DEFAULT
+        );
+        assert_eq!(LogPolicy::per_period(1, 2, Duration::MAX).period, u64::MAX);
     }
 
     #[test]
