@@ -194,7 +194,6 @@ pub struct RecordBuf<'a> {
     flags: u8,
     kind: u8,
     callsite: u32,
-    adjusted: u32,
     ts: u64,
 }
 
@@ -211,15 +210,8 @@ impl<'a> RecordBuf<'a> {
             flags: 0,
             kind: KIND_LOG,
             callsite: 0,
-            adjusted: 0,
             ts: 0,
         }
-    }
-
-    /// Sets the adjusted count written in the header (0: none).
-    #[inline(always)]
-    pub(crate) fn set_adjusted(&mut self, n: u32) {
-        self.adjusted = n;
     }
 
     #[cfg(test)]
@@ -309,7 +301,6 @@ impl<'a> RecordBuf<'a> {
         head[5] = self.flags;
         head[6..8].copy_from_slice(&self.values.to_le_bytes());
         head[8..12].copy_from_slice(&self.callsite.to_le_bytes());
-        head[12..16].copy_from_slice(&self.adjusted.to_le_bytes());
         head[16..24].copy_from_slice(&self.ts.to_le_bytes());
         // SAFETY: `len >= HEADER_LEN` and `len <= buf.len()`, so the window
         // holds the header's bytes at offset 0.
@@ -320,6 +311,17 @@ impl<'a> RecordBuf<'a> {
                 .write_unaligned(head)
         };
         self.len
+    }
+
+    /// [`RecordBuf::finish`], with the log sampler's adjusted count in the
+    /// header (`0`, a constant on the default path, writes nothing more).
+    #[inline(always)]
+    pub(crate) fn finish_adjusted(&mut self, adjusted: u32) -> usize {
+        let n = self.finish();
+        if adjusted != 0 && n != 0 {
+            self.patch(12, adjusted.to_le_bytes());
+        }
+        n
     }
 
     /// Overwrites bytes already written.
@@ -787,7 +789,6 @@ mod tests {
             trace_flags: 1,
         };
         r.begin(42, 123_456, &ctx);
-        r.set_adjusted(100);
         r.u64(u64::MAX);
         r.i64(i64::MIN);
         r.f64(3.25);
@@ -798,7 +799,7 @@ mod tests {
         r.none();
         r.u128(u128::MAX);
         r.i128(i128::MIN);
-        let n = r.finish();
+        let n = r.finish_adjusted(100);
         let bytes = r.written().to_vec();
         let h = header_of(&bytes);
         assert_eq!(h.len, n);

@@ -172,15 +172,24 @@ impl Kept {
 #[inline(always)]
 pub fn dispatch<L: ValueList>(cs: &'static Callsite, msg: Option<fmt::Arguments<'_>>, values: &L) {
     let mode = sampler::log_mode();
-    let kept = if mode == 0 {
-        Kept::PLAIN
-    } else {
-        match sample(mode, cs) {
-            Some(kept) => kept,
-            None => return,
-        }
-    };
-    // One copy of the capture code per call site, whichever branch ran.
+    if mode == 0 {
+        // The default: the capture inlined as before, with constants.
+        emit(None, cs, msg, values, Kept::PLAIN);
+    } else if let Some(kept) = sample(mode, cs) {
+        emit_sampled(cs, msg, values, kept);
+    }
+}
+
+/// The capture of a record the log sampler kept: out of line, so a call
+/// site holds one inlined capture (the default path's) and the sampled-out
+/// path stays inlined and short.
+#[inline(never)]
+fn emit_sampled<L: ValueList>(
+    cs: &'static Callsite,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
+    kept: Kept,
+) {
     emit(None, cs, msg, values, kept);
 }
 
@@ -421,7 +430,7 @@ impl ThreadRing {
             // and take the scratch path, which has room for the real sizes.
             return false;
         }
-        let n = buf.finish();
+        let n = buf.finish_adjusted(head.adjusted);
         // SAFETY: `RecordBuf` initialized the first `n` bytes of `first`, which
         // are the chunk's first `n` slots (`first` is the chunk's first slice).
         unsafe { chunk.commit(n) };
@@ -589,7 +598,6 @@ fn begin(buf: &mut RecordBuf<'_>, cs: &'static Callsite, ts: u64, head: &RecHead
             tracestate: head.ts.as_ref(),
         },
     );
-    buf.set_adjusted(head.adjusted);
 }
 
 /// Serializes a record into `window`; returns its length and whether it was cut.
@@ -610,7 +618,7 @@ fn write_record<L: ValueList>(
     }
     values.record_all(&mut buf);
     let truncated = buf.is_truncated();
-    (buf.finish(), truncated)
+    (buf.finish_adjusted(head.adjusted), truncated)
 }
 
 /// No state in `Hot`: the thread's first call, a call nested inside a
