@@ -19,7 +19,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
-use datapunk_log::{ClockSource, Overflow};
+use datapunk_log::sampler::{self, LogPolicy, Unsampled};
+use datapunk_log::{ClockSource, Overflow, TraceContext};
 
 #[path = "support/chunked.rs"]
 mod support;
@@ -93,6 +94,74 @@ fn benches(g: &mut BenchmarkGroup<'_, WallTime>) {
     });
 }
 
+/// Log sampling: the same three-field call as `enabled_3_fields`, kept by
+/// default, sampled out by its call site, dropped because its trace is not
+/// sampled, and kept under a policy that counts it.
+fn sampling_benches(g: &mut BenchmarkGroup<'_, WallTime>) {
+    // Every policy keep-all (the default): one relaxed load and a branch
+    // more than before log sampling existed.
+    g.bench_function("log_kept_default", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |i| {
+                let user_id = black_box(i);
+                let latency = black_box((i & 1023) as f64 * 0.25 + 0.5);
+                let route = black_box(ROUTE);
+                datapunk_log::info!(user_id, latency, route, "request handled");
+            })
+        })
+    });
+    // The call site's sampler keeps nothing in the period: the mode load,
+    // the level's policy, one `fetch_add` on the call site's counter, and
+    // the decision; nothing reaches the ring.
+    g.bench_function("log_sampled_out_by_callsite", |b| {
+        sampler::set_log_policy_below_error(LogPolicy::per_period(0, 0, Duration::from_secs(1)));
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let user_id = black_box(i);
+            let latency = black_box(0.5f64);
+            let route = black_box(ROUTE);
+            datapunk_log::info!(user_id, latency, route, "request handled");
+        });
+        sampler::set_log_policy_below_error(LogPolicy::KEEP_ALL);
+    });
+    // Inside a trace that was not sampled, under `Unsampled::Drop`: the
+    // thread's context is checked and a per-thread counter bumped.
+    g.bench_function("log_dropped_unsampled_trace", |b| {
+        sampler::set_unsampled(Unsampled::Drop);
+        let prev = datapunk_log::set_context(TraceContext {
+            trace_id: 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
+            span_id: 0x00f0_67aa_0ba9_02b7,
+            parent_span_id: 0,
+            trace_flags: 2,
+        });
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let user_id = black_box(i);
+            let latency = black_box(0.5f64);
+            let route = black_box(ROUTE);
+            datapunk_log::info!(user_id, latency, route, "request handled");
+        });
+        datapunk_log::set_context(prev);
+        sampler::set_unsampled(Unsampled::Keep);
+    });
+    // A policy that samples but keeps this call (the first N of a period
+    // that never ends): the sampler's work plus the capture.
+    g.bench_function("log_kept_by_callsite_sampler", |b| {
+        sampler::set_log_policy_below_error(LogPolicy::new(u64::MAX - 1, 0, 0));
+        b.iter_custom(|iters| {
+            chunked(iters, |i| {
+                let user_id = black_box(i);
+                let latency = black_box((i & 1023) as f64 * 0.25 + 0.5);
+                let route = black_box(ROUTE);
+                datapunk_log::info!(user_id, latency, route, "request handled");
+            })
+        });
+        sampler::set_log_policy_below_error(LogPolicy::KEEP_ALL);
+    });
+}
+
 fn main() {
     let coarse = std::env::var(CLOCK_ENV).is_ok_and(|v| v == "coarse");
     let (clock, group) = if coarse {
@@ -120,6 +189,7 @@ fn main() {
     {
         let mut g = c.benchmark_group(group);
         benches(&mut g);
+        sampling_benches(&mut g);
         g.finish();
     }
     c.final_summary();
@@ -127,10 +197,12 @@ fn main() {
     datapunk_log::flush();
     let s = datapunk_log::stats();
     eprintln!(
-        "{group}: {} records captured, {} written, {} dropped (ring full) while benchmarking",
+        "{group}: {} records produced, {} written, {} dropped (ring full), {} sampled out \
+         while benchmarking",
         s.produced - base.produced,
         s.written - base.written,
         s.dropped - base.dropped,
+        s.sampled_out - base.sampled_out,
     );
     drop(guard);
 

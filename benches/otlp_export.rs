@@ -190,6 +190,8 @@ fn measure(endpoint: &str, encoder: LogEncoder, n: usize, batch: usize) -> (f64,
             correlation_id: Some("req-5f2c"),
             thread: "worker-3",
             truncated: false,
+            adjusted_count: 1,
+            replayed: false,
             fields: &fields,
         };
         exp.export_log(&view);

@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use crate::level::Level;
+use crate::sampler::logs::SiteCounter;
 
 const UNKNOWN: u8 = 0;
 const NEVER: u8 = 1;
@@ -40,6 +41,9 @@ pub struct Metadata {
 pub struct Callsite {
     interest: AtomicU8,
     id: AtomicU32,
+    /// The log sampler's counters (see `sampler::logs`); untouched while
+    /// the level's policy keeps everything.
+    sampler: SiteCounter,
     meta: Metadata,
 }
 
@@ -60,6 +64,7 @@ impl Callsite {
         Callsite {
             interest: AtomicU8::new(UNKNOWN),
             id: AtomicU32::new(0),
+            sampler: SiteCounter::new(),
             meta: Metadata {
                 level,
                 target,
@@ -86,6 +91,12 @@ impl Callsite {
             NEVER => false,
             _ => crate::engine::register_callsite(self),
         }
+    }
+
+    /// The log sampler's counters of this call site.
+    #[inline(always)]
+    pub(crate) fn sampler(&self) -> &SiteCounter {
+        &self.sampler
     }
 
     /// The registry id of the call site (0 before registration).

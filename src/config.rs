@@ -8,15 +8,15 @@ use std::time::Duration;
 use crate::clock::{ClockSource, Converter};
 use crate::engine::{self, Engine, Settings};
 use crate::export::{Exporter, Pipeline};
-use crate::level::{DirectiveError, Directives, LevelFilter};
+use crate::level::{DirectiveError, Directives, Level, LevelFilter};
 use crate::overflow::Overflow;
 use crate::record::{MIN_RECORD_LIMIT, SLACK};
 use crate::resource::{AttrValue, Resource, ResourceBuilder};
-use crate::sampler::{Sampler, SamplingConfig};
+use crate::sampler::{LogPolicy, LogSampling, Sampler, SamplingConfig, Unsampled};
 use crate::sink::{
     DEFAULT_BACKLOG, FileSink, MemorySink, NullSink, Sink, SinkSlot, StderrSink, StdoutSink,
 };
-use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig};
+use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig, WriterSampling};
 
 /// The environment variable holding filter directives (`info,my_crate::db=debug`).
 pub const FILTER_ENV: &str = "DATAPUNK_LOG";
@@ -42,6 +42,14 @@ pub enum InitError {
     },
     /// A setting is out of range.
     Config(String),
+    /// An environment variable's value is invalid (`DATAPUNK_LOG_SAMPLING`,
+    /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER`).
+    Env {
+        /// The variable.
+        variable: &'static str,
+        /// What is wrong, naming the bad part.
+        error: String,
+    },
     /// The writer thread could not be started.
     Spawn(std::io::Error),
     /// The signal handling of `flush_on_signal` could not be set up.
@@ -60,6 +68,7 @@ impl fmt::Display for InitError {
                 write!(f, "cannot open log file {}: {error}", path.display())
             }
             InitError::Config(m) => write!(f, "invalid configuration: {m}"),
+            InitError::Env { variable, error } => write!(f, "{variable}: {error}"),
             InitError::Spawn(e) => write!(f, "cannot start the writer thread: {e}"),
             InitError::Signal(e) => write!(f, "cannot set up flush on SIGTERM/SIGINT: {e}"),
             InitError::Export(m) => write!(f, "export: {m}"),
@@ -110,6 +119,7 @@ pub struct Builder {
     #[cfg(feature = "opentelemetry")]
     otel_interop: bool,
     sampling: Option<SamplingConfig>,
+    log_sampling: LogSampling,
 }
 
 impl fmt::Debug for Builder {
@@ -153,6 +163,7 @@ impl Default for Builder {
             #[cfg(feature = "opentelemetry")]
             otel_interop: false,
             sampling: None,
+            log_sampling: LogSampling::default(),
         }
     }
 }
@@ -221,7 +232,55 @@ impl Builder {
     pub fn sampler(self, sampler: Sampler) -> Self {
         self.sampling(SamplingConfig::new(sampler))
     }
-    /// Ignore the environment: `DATAPUNK_LOG` and `OTEL_TRACES_SAMPLER`
+    /// Per-call-site log sampling of TRACE, DEBUG, INFO and WARN records:
+    /// within each period a call site keeps its first `policy.first`
+    /// records, then every `policy.thereafter`-th, each kept one carrying
+    /// how many it stands for (`"adjusted_count"`). ERROR and FATAL stay
+    /// keep-all (see [`Builder::log_sampling_level`]). Default: keep all.
+    /// `DATAPUNK_LOG_SAMPLING`, when set, wins over this; reload with
+    /// [`crate::sampler::set_log_policy_below_error`].
+    pub fn log_sampling(mut self, policy: LogPolicy) -> Self {
+        for l in &mut self.log_sampling.levels[..crate::sampler::ERROR_INDEX] {
+            *l = Some(policy);
+        }
+        self
+    }
+    /// The per-call-site policy of one level, ERROR and FATAL included
+    /// (the only way to sample them). Reload with
+    /// [`crate::sampler::set_log_policy`].
+    pub fn log_sampling_level(mut self, level: Level, policy: LogPolicy) -> Self {
+        self.log_sampling.levels[level as usize] = Some(policy);
+        self
+    }
+    /// What happens to log records below ERROR inside a trace that was not
+    /// sampled: [`Unsampled::Keep`] (the default), [`Unsampled::Drop`], or
+    /// [`Unsampled::Buffer`] (held by the writer in the debug buffer and
+    /// written only if an ERROR comes in the same trace). Records with no
+    /// trace and records of sampled traces are not affected.
+    /// `DATAPUNK_LOG_UNSAMPLED`, when set, wins over this; reload with
+    /// [`crate::sampler::set_unsampled`].
+    pub fn unsampled_logs(mut self, policy: Unsampled) -> Self {
+        self.log_sampling.unsampled = policy;
+        self
+    }
+    /// Bounds of the debug buffer of [`Unsampled::Buffer`]: at most
+    /// `records_per_trace` records per trace (the most recent) and `bytes`
+    /// in all, oldest traces evicted first (default 64 and 8 MiB). Fixed at
+    /// `init()`; `DATAPUNK_LOG_BUFFER`, when set, wins over this.
+    pub fn debug_buffer(mut self, records_per_trace: usize, bytes: usize) -> Self {
+        self.log_sampling.buffer_records = records_per_trace;
+        self.log_sampling.buffer_bytes = bytes;
+        self
+    }
+    /// Least time between two of the writer's "records sampled out" summary
+    /// records (default 10 s; one is written only when records were sampled
+    /// out since the last, and a last one at shutdown).
+    pub fn sampling_summary_interval(mut self, d: Duration) -> Self {
+        self.log_sampling.summary_interval = d;
+        self
+    }
+    /// Ignore the environment: `DATAPUNK_LOG`, `DATAPUNK_LOG_SAMPLING`,
+    /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER` and `OTEL_TRACES_SAMPLER`
     /// (the `OTEL_*` variables an OTLP exporter reads are read by
     /// `Builder::otlp_if_configured` and `OtlpConfig::from_env` only).
     pub fn ignore_env(mut self) -> Self {
@@ -386,6 +445,12 @@ impl Builder {
             return Err(InitError::Config("batch_bytes must be positive".into()));
         }
         let directives = self.directives()?;
+        let mut log_sampling = self.log_sampling.clone();
+        if self.use_env {
+            log_sampling
+                .apply_env(|name| std::env::var(name).ok())
+                .map_err(|(variable, error)| InitError::Env { variable, error })?;
+        }
         let record_limit = self.record_limit.clamp(
             MIN_RECORD_LIMIT,
             (self.ring_capacity / 2)
@@ -472,6 +537,7 @@ impl Builder {
                 .or(env_sampler.map(SamplingConfig::new))
                 .unwrap_or_default(),
         );
+        log_sampling.install();
         let writer = Writer::new(
             engine,
             WriterConfig {
@@ -480,6 +546,12 @@ impl Builder {
                 idle_poll,
                 batch_bytes: self.batch_bytes,
                 export,
+                sampling: WriterSampling {
+                    buffer_records: log_sampling.buffer_records,
+                    buffer_bytes: log_sampling.buffer_bytes,
+                    buffer_now: log_sampling.unsampled == Unsampled::Buffer,
+                    summary_interval: log_sampling.summary_interval,
+                },
             },
             conv,
         );

@@ -10,6 +10,8 @@ use crate::export::Pipeline;
 use crate::level::Directives;
 use crate::overflow::Overflow;
 use crate::ring::RingShared;
+use crate::sampler::SiteSamplingStats;
+use crate::sampler::logs::LEVELS;
 use crate::stats::{Counters, Stats};
 
 /// Counts calls made before any engine was installed.
@@ -36,6 +38,38 @@ pub(crate) struct NewRing {
 pub(crate) struct Retired {
     pub produced: u64,
     pub dropped: u64,
+    pub unsampled_dropped: [u64; LEVELS],
+}
+
+/// Log records sampled out on the calling threads, per level: by their call
+/// site's sampler, and because their trace was unsampled (`Unsampled::Drop`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CallerSampledOut {
+    pub callsite: [u64; LEVELS],
+    pub unsampled: [u64; LEVELS],
+}
+
+impl Registry {
+    /// What the calling threads sampled out so far (exact once the calls
+    /// are done).
+    pub(crate) fn caller_sampled_out(&self) -> CallerSampledOut {
+        let mut s = CallerSampledOut {
+            callsite: [0; LEVELS],
+            unsampled: self.retired.unsampled_dropped,
+        };
+        for r in self.rings.iter() {
+            for (t, c) in s.unsampled.iter_mut().zip(r.unsampled_dropped.iter()) {
+                *t += c.load(Ordering::Relaxed);
+            }
+        }
+        for cs in self.callsites.iter() {
+            let n = cs.sampler().sampled_out();
+            if n != 0 {
+                s.callsite[cs.metadata().level as usize] += n;
+            }
+        }
+        s
+    }
 }
 
 #[derive(Default)]
@@ -198,9 +232,21 @@ impl Engine {
             dropped += r.dropped.load(Ordering::Relaxed);
         }
         let threads = reg.rings.len() as u64;
+        let caller = reg.caller_sampled_out();
         drop(reg);
+        let mut by_level = [0u64; LEVELS];
+        let mut buffer = 0;
+        for (l, n) in by_level.iter_mut().enumerate() {
+            let b = c.buffer_evicted[l].load(Ordering::Relaxed);
+            *n = caller.callsite[l] + caller.unsampled[l] + b;
+            buffer += b;
+        }
+        let callsite: u64 = caller.callsite.iter().sum();
+        let unsampled: u64 = caller.unsampled.iter().sum();
         let mut s = Stats {
-            produced,
+            // Calls sampled out never reached a ring: they were produced
+            // all the same.
+            produced: produced + callsite + unsampled,
             written: c.written.load(Ordering::Relaxed),
             dropped,
             discarded: c.discarded.load(Ordering::Relaxed)
@@ -214,6 +260,14 @@ impl Engine {
             sink_lost: c.sink_lost.load(Ordering::Relaxed),
             threads,
             span_records: c.span_records.load(Ordering::Relaxed),
+            sampled_out: callsite + unsampled + buffer,
+            sampled_out_by_level: by_level,
+            sampled_out_callsite: callsite,
+            sampled_out_unsampled: unsampled,
+            sampled_out_buffer: buffer,
+            buffered: c.buffered.load(Ordering::Relaxed),
+            buffered_bytes: c.buffered_bytes.load(Ordering::Relaxed),
+            replayed: c.replayed.load(Ordering::Relaxed),
             ..Stats::default()
         };
         if let Some(p) = self.export.get() {
@@ -231,6 +285,32 @@ impl Engine {
             s.export_orphans = x.span_orphans.load(Ordering::Relaxed);
         }
         s
+    }
+}
+
+impl Engine {
+    /// Each call site whose log sampler decided at least one call.
+    pub(crate) fn site_stats(&self) -> Vec<SiteSamplingStats> {
+        let reg = self.registry();
+        reg.callsites
+            .iter()
+            .filter(|cs| cs.sampler().calls() != 0)
+            .map(|cs| {
+                let m = cs.metadata();
+                let sampler = cs.sampler();
+                let kept = sampler.kept();
+                let calls = sampler.calls();
+                SiteSamplingStats {
+                    target: m.target,
+                    file: m.file,
+                    line: m.line,
+                    level: m.level,
+                    calls,
+                    kept,
+                    sampled_out: calls.saturating_sub(kept),
+                }
+            })
+            .collect()
     }
 }
 

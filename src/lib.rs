@@ -108,6 +108,13 @@ pub fn stats() -> Stats {
     }
 }
 
+/// The log sampler's figures per call site: every call site whose
+/// per-call-site sampler decided at least one call (empty before `init()`).
+/// Totals per level and per cause are in [`stats()`].
+pub fn sampling_stats() -> Vec<sampler::SiteSamplingStats> {
+    engine::get().map_or_else(Vec::new, |e| e.site_stats())
+}
+
 /// Sets up the calling thread for logging now rather than at its first call:
 /// creates its ring and writes every page of it (and of its scratch buffer),
 /// so that neither the allocation nor the page faults of the ring's first

@@ -8,10 +8,11 @@
 //! 0   u32  total length in bytes, header included
 //! 4   u8   kind (KIND_LOG, KIND_SPAN_*)
 //! 5   u8   flags: FLAG_CTX, FLAG_TRUNCATED, FLAG_FMT_MESSAGE, FLAG_CORR, FLAG_REMOTE,
-//!          FLAG_TS
+//!          FLAG_TS, FLAG_BUFFERED, FLAG_REPLAYED
 //! 6   u16  number of values recorded
 //! 8   u32  call-site id
-//! 12  u32  reserved (0)
+//! 12  u32  adjusted count of a log record kept by its call site's sampler: how
+//!          many records it stands for (0 or 1: itself only)
 //! 16  u64  raw timestamp
 //! 24  [if FLAG_CTX] u128 trace id, u64 span id, u64 parent span id, u8 trace flags
 //! ..  [if FLAG_CORR] the correlation id: u32 length + bytes
@@ -59,6 +60,12 @@ pub(crate) const FLAG_CORR: u8 = 8;
 pub(crate) const FLAG_REMOTE: u8 = 16;
 /// Span start: the span's tracestate follows the correlation id.
 pub(crate) const FLAG_TS: u8 = 32;
+/// Log record of an unsampled trace under `Unsampled::Buffer`: the writer
+/// holds it in the debug buffer until an error comes in its trace.
+pub(crate) const FLAG_BUFFERED: u8 = 64;
+/// Set by the writer on the export copy of a record replayed from the
+/// debug buffer (never in a ring).
+pub(crate) const FLAG_REPLAYED: u8 = 128;
 
 pub(crate) const HEADER_LEN: usize = 24;
 pub(crate) const CTX_LEN: usize = 33;
@@ -304,6 +311,17 @@ impl<'a> RecordBuf<'a> {
                 .write_unaligned(head)
         };
         self.len
+    }
+
+    /// [`RecordBuf::finish`], with the log sampler's adjusted count in the
+    /// header (`0`, a constant on the default path, writes nothing more).
+    #[inline(always)]
+    pub(crate) fn finish_adjusted(&mut self, adjusted: u32) -> usize {
+        let n = self.finish();
+        if adjusted != 0 && n != 0 {
+            self.patch(12, adjusted.to_le_bytes());
+        }
+        n
     }
 
     /// Overwrites bytes already written.
@@ -657,6 +675,8 @@ pub(crate) struct Header {
     pub flags: u8,
     pub values: u16,
     pub callsite: u32,
+    /// Adjusted count (0 or 1: the record stands for itself only).
+    pub adjusted: u32,
     pub ts: u64,
 }
 
@@ -669,6 +689,7 @@ impl Header {
             flags: b[5],
             values: u16::from_le_bytes([b[6], b[7]]),
             callsite: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+            adjusted: u32::from_le_bytes([b[12], b[13], b[14], b[15]]),
             ts: u64::from_le_bytes([b[16], b[17], b[18], b[19], b[20], b[21], b[22], b[23]]),
         }
     }
@@ -778,12 +799,13 @@ mod tests {
         r.none();
         r.u128(u128::MAX);
         r.i128(i128::MIN);
-        let n = r.finish();
+        let n = r.finish_adjusted(100);
         let bytes = r.written().to_vec();
         let h = header_of(&bytes);
         assert_eq!(h.len, n);
         assert_eq!(h.len, bytes.len());
         assert_eq!(h.callsite, 42);
+        assert_eq!(h.adjusted, 100);
         assert_eq!(h.ts, 123_456);
         assert_eq!(h.values, 10);
         assert_eq!(h.flags & FLAG_CTX, FLAG_CTX);

@@ -19,7 +19,11 @@ use crate::clock;
 use crate::corr::CorrId;
 use crate::engine::{self, Engine, NewRing};
 use crate::overflow::Overflow;
-use crate::record::{CTX_LEN, HEADER_LEN, KIND_LOG, Prefix, RecordBuf, SLACK, TraceContext};
+use crate::record::{
+    CTX_LEN, FLAG_BUFFERED, HEADER_LEN, KIND_LOG, Prefix, RecordBuf, SLACK, TraceContext,
+};
+use crate::sampler::logs::LEVELS;
+use crate::sampler::{self, ERROR_INDEX, MODE_BUFFER, MODE_DROP, MODE_SITE};
 use crate::span_extra::{NO_TH, SpanExtra, TsParts};
 use crate::value::ValueList;
 
@@ -30,6 +34,9 @@ pub(crate) struct RingShared {
     pub produced: CachePadded<AtomicU64>,
     /// Records this thread dropped because its ring was full.
     pub dropped: AtomicU64,
+    /// Log records of unsampled traces this thread sampled out under
+    /// `Unsampled::Drop`, per level (written by the owner thread only).
+    pub unsampled_dropped: [AtomicU64; LEVELS],
     /// Thread name, or its id when it has none.
     pub thread: String,
 }
@@ -42,6 +49,7 @@ struct ThreadRing {
     limit: usize,
     produced: u64,
     dropped: u64,
+    unsampled_dropped: [u64; LEVELS],
 }
 
 /// A thread's capture state: its ring and its scratch buffer.
@@ -130,24 +138,127 @@ fn hot<'a>() -> &'a Hot {
 pub(crate) struct RecHead<'a> {
     pub kind: u8,
     pub flags: u8,
+    /// Adjusted count from the log sampler (0: none).
+    pub adjusted: u32,
     pub ctx: TraceContext,
     pub corr: Option<&'a CorrId>,
     /// A span start's tracestate.
     pub ts: Option<TsParts<'a>>,
 }
 
+/// What the log sampler decided for a record it keeps: its adjusted count
+/// and extra header flags ([`FLAG_BUFFERED`]).
+#[derive(Clone, Copy)]
+struct Kept {
+    adjusted: u32,
+    flags: u8,
+}
+
+impl Kept {
+    /// Not sampled: the record stands for itself.
+    const PLAIN: Kept = Kept {
+        adjusted: 0,
+        flags: 0,
+    };
+}
+
 /// Captures one record: called by the macros once the call site is enabled.
 /// `msg` is the formatted message of a call site with format arguments.
+///
+/// The log sampler decides first, before a clock read or any byte is
+/// written; with every policy at keep-all (the default) that is one relaxed
+/// load and a branch.
 #[doc(hidden)]
 #[inline(always)]
 pub fn dispatch<L: ValueList>(cs: &'static Callsite, msg: Option<fmt::Arguments<'_>>, values: &L) {
-    emit(None, cs, msg, values);
+    let mode = sampler::log_mode();
+    if mode == 0 {
+        // The default: the capture inlined as before, with constants.
+        emit(None, cs, msg, values, Kept::PLAIN);
+    } else if let Some(kept) = sample(mode, cs) {
+        emit_sampled(cs, msg, values, kept);
+    }
+}
+
+/// The capture of a record the log sampler kept: out of line, so a call
+/// site holds one inlined capture (the default path's) and the sampled-out
+/// path stays inlined and short.
+#[inline(never)]
+fn emit_sampled<L: ValueList>(
+    cs: &'static Callsite,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
+    kept: Kept,
+) {
+    emit(None, cs, msg, values, kept);
+}
+
+/// The log sampler's two stages (see `sampler::log_config`): `None` when
+/// the record is sampled out (and counted), else how it is kept.
+#[inline(always)]
+fn sample(mode: u8, cs: &'static Callsite) -> Option<Kept> {
+    let level = cs.metadata().level as usize;
+    let mut kept = Kept::PLAIN;
+    if mode & (MODE_DROP | MODE_BUFFER) != 0 && level < ERROR_INDEX {
+        let hot = hot();
+        if hot.in_trace.get() {
+            let ctx = hot.ctx.get();
+            if ctx.trace_id != 0 && ctx.trace_flags & 1 == 0 {
+                if mode & MODE_DROP != 0 {
+                    count_unsampled(hot, level);
+                    return None;
+                }
+                kept.flags = FLAG_BUFFERED;
+            }
+        }
+    }
+    if mode & MODE_SITE != 0 {
+        let policy = sampler::policy_at(level);
+        if !policy.is_keep_all() {
+            match cs.sampler().sample(clock::coarse_mono_ns(), &policy) {
+                0 => return None,
+                n => kept.adjusted = u32::try_from(n).unwrap_or(u32::MAX),
+            }
+        }
+    }
+    Some(kept)
+}
+
+/// Counts a record of an unsampled trace sampled out on this thread.
+#[inline(always)]
+fn count_unsampled(hot: &Hot, level: usize) {
+    let p = hot.state.replace(ptr::null_mut());
+    if p.is_null() {
+        return count_unsampled_slow(level);
+    }
+    let _held = Release { hot, state: p };
+    // SAFETY: taken out of `Hot` above (see `capture`); no user code runs
+    // while the reference lives, and `_held` puts the state back after.
+    unsafe { (*p).ring.count_unsampled(level) };
+}
+
+/// [`count_unsampled`] on a thread without a ring yet (or inside another
+/// call on this thread, where the record is discarded and counted).
+#[cold]
+#[inline(never)]
+fn count_unsampled_slow(level: usize) {
+    if create_state() {
+        let hot = hot();
+        let p = hot.state.replace(ptr::null_mut());
+        if !p.is_null() {
+            let _held = Release { hot, state: p };
+            // SAFETY: as in `count_unsampled`.
+            unsafe { (*p).ring.count_unsampled(level) };
+            return;
+        }
+    }
+    engine::count_discarded();
 }
 
 /// Captures a span record with the span's own context.
 #[inline(always)]
 pub(crate) fn dispatch_span<L: ValueList>(head: &RecHead<'_>, cs: &'static Callsite, values: &L) {
-    emit(Some(head), cs, None, values);
+    emit(Some(head), cs, None, values, Kept::PLAIN);
 }
 
 /// Captures a record built on the stack by the caller (a span's start, end,
@@ -183,13 +294,15 @@ fn fixed_slow(rec: &[u8]) {
     engine::count_discarded();
 }
 
-/// `head` is `None` for a log record, which takes the thread's context.
+/// `head` is `None` for a log record, which takes the thread's context
+/// and the sampler's `kept`.
 #[inline(always)]
 fn emit<L: ValueList>(
     head: Option<&RecHead<'_>>,
     cs: &'static Callsite,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
+    kept: Kept,
 ) {
     let ts = clock::now();
     // Take the state out of `Hot`: while it is out, this call holds the only
@@ -198,7 +311,7 @@ fn emit<L: ValueList>(
     let hot = hot();
     let p = hot.state.replace(ptr::null_mut());
     if p.is_null() {
-        return capture_slow(head, cs, ts, msg, values);
+        return capture_slow(head, cs, ts, msg, values, kept);
     }
     let held = Release { hot, state: p };
     match head {
@@ -210,7 +323,8 @@ fn emit<L: ValueList>(
                 let corr;
                 let h = RecHead {
                     kind: KIND_LOG,
-                    flags: 0,
+                    flags: kept.flags,
+                    adjusted: kept.adjusted,
                     ctx: hot.ctx.get(),
                     corr: if hot.has_corr.get() {
                         // SAFETY: a non-null `extra` holds a strong count
@@ -235,7 +349,8 @@ fn emit<L: ValueList>(
                 let ctx = TraceContext::default();
                 let h = RecHead {
                     kind: KIND_LOG,
-                    flags: 0,
+                    flags: kept.flags,
+                    adjusted: kept.adjusted,
                     ctx,
                     corr: None,
                     ts: None,
@@ -315,12 +430,23 @@ impl ThreadRing {
             // and take the scratch path, which has room for the real sizes.
             return false;
         }
-        let n = buf.finish();
+        let n = buf.finish_adjusted(head.adjusted);
         // SAFETY: `RecordBuf` initialized the first `n` bytes of `first`, which
         // are the chunk's first `n` slots (`first` is the chunk's first slice).
         unsafe { chunk.commit(n) };
         self.count(truncated);
         true
+    }
+
+    #[inline(always)]
+    fn count_unsampled(&mut self, level: usize) {
+        if let (Some(n), Some(shared)) = (
+            self.unsampled_dropped.get_mut(level),
+            self.shared.unsampled_dropped.get(level),
+        ) {
+            *n += 1;
+            shared.store(*n, Ordering::Relaxed);
+        }
     }
 
     #[inline(always)]
@@ -492,7 +618,7 @@ fn write_record<L: ValueList>(
     }
     values.record_all(&mut buf);
     let truncated = buf.is_truncated();
-    (buf.finish(), truncated)
+    (buf.finish_adjusted(head.adjusted), truncated)
 }
 
 /// No state in `Hot`: the thread's first call, a call nested inside a
@@ -506,9 +632,10 @@ fn capture_slow<L: ValueList>(
     ts: u64,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
+    kept: Kept,
 ) {
     if create_state() {
-        emit(head, cs, msg, values);
+        emit(head, cs, msg, values, kept);
         // `emit` took a new timestamp; the first call's is at most a
         // ring allocation later, which is what a first call costs.
         let _ = ts;
@@ -584,6 +711,7 @@ fn new_state() -> Option<ThreadState> {
     let shared = Arc::new(RingShared {
         produced: CachePadded::new(AtomicU64::new(0)),
         dropped: AtomicU64::new(0),
+        unsampled_dropped: [const { AtomicU64::new(0) }; LEVELS],
         thread,
     });
     engine.add_ring(NewRing {
@@ -599,6 +727,7 @@ fn new_state() -> Option<ThreadState> {
             limit,
             produced: 0,
             dropped: 0,
+            unsampled_dropped: [0; LEVELS],
         },
         scratch: vec![MaybeUninit::uninit(); limit + SLACK].into_boxed_slice(),
     })

@@ -291,6 +291,7 @@ impl Span {
             let head = RecHead {
                 kind: KIND_SPAN_START,
                 flags,
+                adjusted: 0,
                 ctx,
                 corr,
                 ts,
@@ -452,6 +453,7 @@ impl Span {
             let head = RecHead {
                 kind,
                 flags: 0,
+                adjusted: 0,
                 ctx: self.ctx,
                 corr: None,
                 ts: None,

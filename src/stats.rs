@@ -2,12 +2,39 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A snapshot of the engine's counters. Every record that reached an enabled
-/// call is accounted for: `produced == written + span_records + dropped +
-/// queued`, and after [`crate::flush()`] nothing is queued.
+/// A snapshot of the engine's counters.
+///
+/// # Accounting
+///
+/// Every record made by an enabled call (a log call the filter let through,
+/// or a span record) on a running engine is *produced*, and is then exactly
+/// one of:
+///
+/// * `written`: encoded and handed to the sinks (replayed records included);
+/// * `span_records`: a span record taken by the writer for the exporters;
+/// * `dropped`: lost to a full ring under `Overflow::Drop` (or a writer
+///   that had stopped);
+/// * `sampled_out`: removed by log sampling, at the call (its call site's
+///   sampler, or its trace unsampled under `Unsampled::Drop`) or by the
+///   writer (it left the debug buffer without an error in its trace);
+/// * `buffered`: held in the debug buffer right now;
+/// * still queued in a ring, on its way to the writer.
+///
+/// After [`crate::flush()`] returns (and the calls before it are done),
+/// nothing is queued, so
+///
+/// ```text
+/// produced == written + span_records + dropped + sampled_out + buffered
+/// ```
+///
+/// holds exactly (`corrupt` should stay 0). `discarded` counts the calls the
+/// engine could not take at all (before `init()`, after shutdown, while the
+/// thread's storage was torn down): they are not produced. The writer's own
+/// notices (`notices`) are lines, not produced records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Records captured by enabled calls (sampled-in, after filtering).
+    /// Records made by enabled calls (after filtering; log sampling's
+    /// decisions included): see Accounting above.
     pub produced: u64,
     /// Records the writer encoded and handed to the sinks.
     pub written: u64,
@@ -36,6 +63,32 @@ pub struct Stats {
     pub sink_lost: u64,
     /// Threads with a live ring.
     pub threads: u64,
+    /// Log records sampled out, all causes:
+    /// `sampled_out_callsite + sampled_out_unsampled + sampled_out_buffer`.
+    /// Exact once the calls are done and [`crate::flush()`] returned.
+    pub sampled_out: u64,
+    /// [`Stats::sampled_out`] per level, indexed by `Level as usize`
+    /// (`TRACE = 0` … `FATAL = 5`).
+    pub sampled_out_by_level: [u64; 6],
+    /// Sampled out by their call site's sampler (first N per period, then
+    /// every Mth); per call site: [`crate::sampling_stats`].
+    pub sampled_out_callsite: u64,
+    /// Sampled out at the call because their trace was not sampled
+    /// (`Unsampled::Drop`).
+    pub sampled_out_unsampled: u64,
+    /// Records of unsampled traces (`Unsampled::Buffer`) that left the debug
+    /// buffer without an error in their trace: evicted by its bounds, too
+    /// large for it, or still held at shutdown.
+    pub sampled_out_buffer: u64,
+    /// Records of unsampled traces held in the debug buffer now (produced,
+    /// neither written nor sampled out yet).
+    pub buffered: u64,
+    /// Bytes held in the debug buffer now: its records, each with its
+    /// thread's name (at most the buffer's `bytes` bound).
+    pub buffered_bytes: u64,
+    /// Records written from the debug buffer because an error came in their
+    /// trace (`"replayed":true`); counted in `written` too.
+    pub replayed: u64,
     /// Span records (start, attributes, events, status, end; a span without
     /// fields that nothing was recorded on is one record) the writer took
     /// from the rings and handed to the export thread. Written only while an
@@ -75,6 +128,14 @@ pub(crate) struct Counters {
     pub truncated: AtomicU64,
     pub invalid_utf8: AtomicU64,
     pub span_records: AtomicU64,
+    /// Debug buffer: records evicted (sampled out), per level.
+    pub buffer_evicted: [AtomicU64; crate::sampler::logs::LEVELS],
+    /// Debug buffer: records held now (a gauge the writer stores).
+    pub buffered: AtomicU64,
+    /// Debug buffer: bytes held now (a gauge the writer stores).
+    pub buffered_bytes: AtomicU64,
+    /// Debug buffer: records replayed.
+    pub replayed: AtomicU64,
 }
 
 impl Counters {

@@ -14,11 +14,15 @@ use crate::clock::Converter;
 use crate::encode::json;
 use crate::engine::{self, Engine, NewRing};
 use crate::export::ExportPipe;
+use crate::level::Level;
 use crate::record::{
-    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG,
-    KIND_MAX, KIND_SPAN, SLACK, Val, whole_span_end,
+    CTX_LEN, Decoder, FLAG_BUFFERED, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REPLAYED,
+    FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG, KIND_MAX, KIND_SPAN, SLACK, Val, whole_span_end,
 };
 use crate::ring::RingShared;
+use crate::sampler::buffer::DebugBuffer;
+use crate::sampler::logs::LEVELS;
+use crate::sampler::{self, Unsampled};
 use crate::sink::SinkSlot;
 use crate::stats::Counters;
 
@@ -36,6 +40,8 @@ pub(crate) const RESERVED_KEYS: &[&str] = &[
     "correlation_id",
     "thread",
     "truncated",
+    "adjusted_count",
+    "replayed",
     "exception.type",
     "exception.message",
     "exception.stacktrace",
@@ -52,6 +58,19 @@ pub(crate) struct WriterConfig {
     pub idle_poll: Duration,
     pub batch_bytes: usize,
     pub export: Option<ExportPipe>,
+    pub sampling: WriterSampling,
+}
+
+/// The writer's part of log sampling, fixed at `init()`.
+pub(crate) struct WriterSampling {
+    /// Debug buffer: records per trace (K) and bytes in all (B).
+    pub buffer_records: usize,
+    pub buffer_bytes: usize,
+    /// Allocate the debug buffer at start (`Unsampled::Buffer` at `init()`),
+    /// not at its first use.
+    pub buffer_now: bool,
+    /// Least time between two summaries of what was sampled out.
+    pub summary_interval: Duration,
 }
 
 struct RingEntry {
@@ -72,6 +91,7 @@ struct RingEntry {
 
 /// Per-call-site output pieces, escaped once.
 struct CallsiteMeta {
+    level: Level,
     /// `,"level":"INFO","target":"..","message":` plus the escaped message
     /// when it is static.
     head: Vec<u8>,
@@ -92,6 +112,31 @@ struct Encoder {
     export: Option<ExportPipe>,
     /// Unix time of the current pass, for exported records' observed time.
     observed: u64,
+    /// The debug buffer (allocated at start or at first use).
+    buffer: Option<DebugBuffer>,
+    buffer_limits: (usize, usize),
+    /// A record being buffered: level, thread name, record (reused).
+    hold: Vec<u8>,
+    /// `,"thread":"<name>"` of a record being replayed (reused).
+    replay_key: Vec<u8>,
+    /// Records evicted from the debug buffer per level: not yet added to
+    /// the counters, and in all.
+    evicted: [u64; LEVELS],
+    evicted_total: [u64; LEVELS],
+    /// Records replayed, not yet added to the counters.
+    replayed: u64,
+}
+
+/// The periodic summary of sampled-out records.
+struct Summary {
+    interval: Duration,
+    last: Instant,
+    /// Log sampling was on at some point (until then nothing is counted).
+    seen: bool,
+    /// Totals per level reported so far.
+    reported: [u64; LEVELS],
+    /// Totals per cause reported so far: call site, unsampled trace, buffer.
+    reported_causes: [u64; 3],
 }
 
 pub(crate) struct Writer {
@@ -102,6 +147,7 @@ pub(crate) struct Writer {
     idle_poll: Duration,
     batch_bytes: usize,
     flushed: u64,
+    summary: Summary,
 }
 
 /// Marks the writer as gone however it exits, releasing waiters.
@@ -137,6 +183,15 @@ impl Writer {
                 spans: 0,
                 export: cfg.export,
                 observed: 0,
+                buffer: cfg.sampling.buffer_now.then(|| {
+                    DebugBuffer::new(cfg.sampling.buffer_records, cfg.sampling.buffer_bytes)
+                }),
+                buffer_limits: (cfg.sampling.buffer_records, cfg.sampling.buffer_bytes),
+                hold: Vec::with_capacity(engine.settings.record_limit + SLACK + 2 + 255),
+                replay_key: Vec::with_capacity(64),
+                evicted: [0; LEVELS],
+                evicted_total: [0; LEVELS],
+                replayed: 0,
             },
             rings: Vec::new(),
             sinks: cfg.sinks,
@@ -144,6 +199,13 @@ impl Writer {
             idle_poll: cfg.idle_poll,
             batch_bytes: cfg.batch_bytes,
             flushed: 0,
+            summary: Summary {
+                interval: cfg.sampling.summary_interval,
+                last: Instant::now(),
+                seen: false,
+                reported: [0; LEVELS],
+                reported_causes: [0; 3],
+            },
         }
     }
 
@@ -164,6 +226,11 @@ impl Writer {
             self.enc.observed = self.enc.conv.unix_now();
             let n = self.drain(force);
             self.report_drops(force);
+            if shutting {
+                // What the debug buffer still holds is sampled out.
+                self.enc.release_buffer();
+            }
+            self.report_sampling(shutting);
             self.ship();
             if let Some(x) = self.enc.export.as_mut()
                 && (force || n == 0 || x.pending() * 2 >= EXPORT_SEND_BYTES)
@@ -290,6 +357,9 @@ impl Writer {
 
     fn ship(&mut self) {
         let enc = &mut self.enc;
+        // Also on a pass that only buffered records: the debug buffer's
+        // figures are current at every flush.
+        enc.publish_buffer();
         if enc.out.is_empty() {
             return;
         }
@@ -301,6 +371,47 @@ impl Writer {
         Counters::add(&counters.written, std::mem::take(&mut enc.written));
         Counters::add(&counters.span_records, std::mem::take(&mut enc.spans));
         enc.out.clear();
+    }
+
+    /// Emits the summary of what was sampled out since the last one, at most
+    /// once per interval (and at shutdown), when anything was.
+    fn report_sampling(&mut self, fin: bool) {
+        let sm = &mut self.summary;
+        if !sm.seen {
+            if sampler::log_mode() == 0 && self.enc.buffer.is_none() {
+                return;
+            }
+            sm.seen = true;
+        }
+        if !fin && sm.last.elapsed() < sm.interval {
+            return;
+        }
+        sm.last = Instant::now();
+        let caller = self.enc.engine.registry().caller_sampled_out();
+        let mut levels = [0u64; LEVELS];
+        for (l, n) in levels.iter_mut().enumerate() {
+            *n = caller.callsite[l] + caller.unsampled[l] + self.enc.evicted_total[l];
+        }
+        let causes = [
+            caller.callsite.iter().sum::<u64>(),
+            caller.unsampled.iter().sum::<u64>(),
+            self.enc.evicted_total.iter().sum::<u64>(),
+        ];
+        let total: u64 = causes.iter().sum();
+        let before: u64 = sm.reported_causes.iter().sum();
+        if total <= before {
+            return;
+        }
+        self.enc.summary(
+            total,
+            before,
+            &levels,
+            &sm.reported,
+            &causes,
+            &sm.reported_causes,
+        );
+        sm.reported = levels;
+        sm.reported_causes = causes;
     }
 
     /// Releases rings whose threads have exited and that are fully drained.
@@ -317,6 +428,14 @@ impl Writer {
                 reg.rings.retain(|s| !Arc::ptr_eq(s, &r.shared));
                 reg.retired.produced += r.shared.produced.load(Ordering::Relaxed);
                 reg.retired.dropped += r.shared.dropped.load(Ordering::Relaxed);
+                for (t, n) in reg
+                    .retired
+                    .unsampled_dropped
+                    .iter_mut()
+                    .zip(r.shared.unsampled_dropped.iter())
+                {
+                    *t += n.load(Ordering::Relaxed);
+                }
             } else {
                 i += 1;
             }
@@ -455,16 +574,44 @@ impl Encoder {
             if let Some(x) = self.export.as_mut() {
                 let ts = self.conv.to_unix_nanos(h.ts);
                 let end = end.map(|t| self.conv.to_unix_nanos(t));
-                x.push(rec, &h, ts, end, thread, self.observed);
+                x.push(rec, &h, ts, end, thread, self.observed, 0);
             }
             return true;
         }
+        if h.flags & FLAG_BUFFERED != 0 {
+            if let Some((trace, _)) = trace_of(rec, &h)
+                && self.hold(rec, &h, trace, thread)
+            {
+                return true;
+            }
+        } else if let Some((trace, flags)) = trace_of(rec, &h)
+            && flags & 1 == 0
+            && (self.buffer.is_some() || sampler::unsampled() == Unsampled::Buffer)
+            && self
+                .meta(h.callsite)
+                .is_some_and(|m| m.level >= Level::Error)
+        {
+            self.replay(trace);
+        }
+        self.write_log(rec, h, thread_key, thread, false)
+    }
+
+    /// Writes a log record as JSON and hands it to the exporters.
+    fn write_log(
+        &mut self,
+        rec: &[u8],
+        h: Header,
+        thread_key: &[u8],
+        thread: &str,
+        replayed: bool,
+    ) -> bool {
         let start = self.out.len();
-        if self.encode(rec, h, thread_key).is_some() {
+        if self.encode(rec, h, thread_key, replayed).is_some() {
             self.written += 1;
             if let Some(x) = self.export.as_mut().filter(|x| x.logs) {
                 let ts = self.conv.to_unix_nanos(h.ts);
-                x.push(rec, &h, ts, None, thread, self.observed);
+                let extra = if replayed { FLAG_REPLAYED } else { 0 };
+                x.push(rec, &h, ts, None, thread, self.observed, extra);
             }
             true
         } else {
@@ -473,7 +620,114 @@ impl Encoder {
         }
     }
 
-    fn encode(&mut self, rec: &[u8], h: Header, thread_key: &[u8]) -> Option<()> {
+    /// Holds a record of an unsampled trace in the debug buffer. False when
+    /// its trace was promoted by an error (the record is then written), or
+    /// its call site is unknown (the write path counts it as corrupt).
+    fn hold(&mut self, rec: &[u8], h: &Header, trace: u128, thread: &str) -> bool {
+        let Some(level) = self.meta(h.callsite).map(|m| m.level as u8) else {
+            return false;
+        };
+        let (k, b) = self.buffer_limits;
+        let buf = self.buffer.get_or_insert_with(|| DebugBuffer::new(k, b));
+        if buf.is_promoted(trace) {
+            return false;
+        }
+        // Stored as: level, thread name (cut to 255 bytes), record.
+        let name = cut_str(thread, 255);
+        self.hold.clear();
+        self.hold.push(level);
+        self.hold.push(name.len() as u8);
+        self.hold.extend_from_slice(name.as_bytes());
+        self.hold.extend_from_slice(rec);
+        let evicted = &mut self.evicted;
+        let total = &mut self.evicted_total;
+        buf.push_each(trace, &self.hold, &mut |e| {
+            if let Some(&l) = e.first()
+                && let (Some(a), Some(b)) = (evicted.get_mut(l as usize), total.get_mut(l as usize))
+            {
+                *a += 1;
+                *b += 1;
+            }
+        });
+        true
+    }
+
+    /// An error came in unsampled trace `trace`: writes its buffered records
+    /// first, in order, marked replayed; its later records are written.
+    fn replay(&mut self, trace: u128) {
+        let (k, b) = self.buffer_limits;
+        let mut buf = match self.buffer.take() {
+            Some(buf) => buf,
+            None => DebugBuffer::new(k, b),
+        };
+        buf.trigger(trace, |entry| {
+            if !self.replay_one(entry) {
+                Counters::add(&self.engine.counters.corrupt, 1);
+            }
+        });
+        self.buffer = Some(buf);
+    }
+
+    /// Writes one buffered entry (see [`Encoder::hold`]).
+    fn replay_one(&mut self, entry: &[u8]) -> bool {
+        let Some(&n) = entry.get(1) else {
+            return false;
+        };
+        let n = usize::from(n);
+        let (Some(name), Some(rec)) = (entry.get(2..2 + n), entry.get(2 + n..)) else {
+            return false;
+        };
+        let Some(head) = rec.get(..HEADER_LEN).and_then(|b| b.try_into().ok()) else {
+            return false;
+        };
+        let h = Header::parse(head);
+        let name = std::str::from_utf8(name).unwrap_or("");
+        let mut key = std::mem::take(&mut self.replay_key);
+        key.clear();
+        key.extend_from_slice(b",\"thread\":");
+        json::write_str(&mut key, name.as_bytes());
+        let ok = self.write_log(rec, h, &key, name, true);
+        self.replay_key = key;
+        if ok {
+            self.replayed += 1;
+        }
+        ok
+    }
+
+    /// Drops what the debug buffer holds (shutdown), counted as sampled out.
+    fn release_buffer(&mut self) {
+        let Some(buf) = self.buffer.as_mut() else {
+            return;
+        };
+        let evicted = &mut self.evicted;
+        let total = &mut self.evicted_total;
+        buf.clear_each(&mut |e| {
+            if let Some(&l) = e.first()
+                && let (Some(a), Some(b)) = (evicted.get_mut(l as usize), total.get_mut(l as usize))
+            {
+                *a += 1;
+                *b += 1;
+            }
+        });
+    }
+
+    /// Adds the debug buffer's figures to the counters.
+    fn publish_buffer(&mut self) {
+        let Some(buf) = self.buffer.as_ref() else {
+            return;
+        };
+        let c = &self.engine.counters;
+        for (n, counter) in self.evicted.iter_mut().zip(c.buffer_evicted.iter()) {
+            Counters::add(counter, std::mem::take(n));
+        }
+        Counters::add(&c.replayed, std::mem::take(&mut self.replayed));
+        c.buffered
+            .store(buf.buffered_records() as u64, Ordering::Relaxed);
+        c.buffered_bytes
+            .store(buf.buffered_bytes() as u64, Ordering::Relaxed);
+    }
+
+    fn encode(&mut self, rec: &[u8], h: Header, thread_key: &[u8], replayed: bool) -> Option<()> {
         let nanos = self.conv.to_unix_nanos(h.ts);
         // Take the pieces out of self so the meta borrow and the buffer can coexist.
         let mut out = std::mem::take(&mut self.out);
@@ -529,6 +783,13 @@ impl Encoder {
             if h.flags & FLAG_TRUNCATED != 0 {
                 out.extend_from_slice(b",\"truncated\":true");
             }
+            if h.adjusted > 1 {
+                out.extend_from_slice(b",\"adjusted_count\":");
+                json::write_u64(&mut out, u64::from(h.adjusted));
+            }
+            if replayed {
+                out.extend_from_slice(b",\"replayed\":true");
+            }
             out.extend_from_slice(b"}\n");
             Some(invalid)
         })();
@@ -555,6 +816,81 @@ impl Encoder {
         out.extend_from_slice(b"}\n");
         Counters::add(&self.engine.counters.notices, 1);
     }
+
+    /// Emits the writer's own INFO record summing up what was sampled out
+    /// since the last one (`now` / `before`: totals per level and cause).
+    fn summary(
+        &mut self,
+        total: u64,
+        before: u64,
+        levels: &[u64; LEVELS],
+        levels_before: &[u64; LEVELS],
+        causes: &[u64; 3],
+        causes_before: &[u64; 3],
+    ) {
+        const LEVEL_KEYS: [&[u8]; LEVELS] = [
+            b",\"sampled_out.trace\":",
+            b",\"sampled_out.debug\":",
+            b",\"sampled_out.info\":",
+            b",\"sampled_out.warn\":",
+            b",\"sampled_out.error\":",
+            b",\"sampled_out.fatal\":",
+        ];
+        const CAUSE_KEYS: [&[u8]; 3] = [
+            b",\"by_callsite\":",
+            b",\"by_unsampled_trace\":",
+            b",\"by_debug_buffer\":",
+        ];
+        let out = &mut self.out;
+        out.extend_from_slice(b"{\"timestamp\":");
+        self.ts.write(out, self.conv.unix_now());
+        out.extend_from_slice(
+            b",\"level\":\"INFO\",\"target\":\"datapunk_log\",\"message\":\"records sampled out\"",
+        );
+        out.extend_from_slice(b",\"sampled_out\":");
+        json::write_u64(out, total - before);
+        out.extend_from_slice(b",\"sampled_out_total\":");
+        json::write_u64(out, total);
+        for (l, key) in LEVEL_KEYS.iter().enumerate() {
+            let d = levels[l].saturating_sub(levels_before[l]);
+            if d != 0 {
+                out.extend_from_slice(key);
+                json::write_u64(out, d);
+            }
+        }
+        for (c, key) in CAUSE_KEYS.iter().enumerate() {
+            let d = causes[c].saturating_sub(causes_before[c]);
+            if d != 0 {
+                out.extend_from_slice(key);
+                json::write_u64(out, d);
+            }
+        }
+        if let Some(b) = &self.buffer {
+            out.extend_from_slice(b",\"buffered\":");
+            json::write_u64(out, b.buffered_records() as u64);
+        }
+        out.extend_from_slice(b"}\n");
+        Counters::add(&self.engine.counters.notices, 1);
+    }
+}
+
+/// Trace id and trace flags of a record with a context.
+fn trace_of(rec: &[u8], h: &Header) -> Option<(u128, u8)> {
+    if h.flags & FLAG_CTX == 0 {
+        return None;
+    }
+    let id = rec.get(HEADER_LEN..HEADER_LEN + 16)?;
+    let flags = *rec.get(HEADER_LEN + CTX_LEN - 1)?;
+    Some((u128::from_le_bytes(id.try_into().ok()?), flags))
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn cut_str(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn write_field(
@@ -619,6 +955,7 @@ fn write_field(
 }
 
 fn build_meta(m: &crate::callsite::Metadata) -> CallsiteMeta {
+    let level = m.level;
     let mut head = b",\"level\":\"".to_vec();
     head.extend_from_slice(m.level.as_str().as_bytes());
     head.extend_from_slice(b"\",\"target\":");
@@ -651,5 +988,5 @@ fn build_meta(m: &crate::callsite::Metadata) -> CallsiteMeta {
             k
         })
         .collect();
-    CallsiteMeta { head, keys }
+    CallsiteMeta { level, head, keys }
 }

@@ -127,6 +127,8 @@ fn export_with(exp: &mut OtlpExporter, case: &Case) -> Outcome {
         correlation_id: None,
         thread: "main",
         truncated: false,
+        adjusted_count: 1,
+        replayed: false,
         fields: &[],
     });
     exp.export_span(&SpanView {

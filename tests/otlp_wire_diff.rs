@@ -80,7 +80,7 @@ fn all_fields() -> Vec<Field<'static>> {
 }
 
 /// Records over several targets (coming back to earlier ones), levels,
-/// with and without trace, correlation id and thread name.
+/// with and without trace, correlation id, thread name and adjusted count.
 fn with_views(fields: &[Field<'_>], run: impl FnOnce(&[LogView<'_>])) {
     let targets: [&'static str; 4] = ["app::db", "app::http", "", "app::ünïcode"];
     let levels = [
@@ -124,6 +124,16 @@ fn with_views(fields: &[Field<'_>], run: impl FnOnce(&[LogView<'_>])) {
             },
             thread: if i % 5 == 0 { "" } else { "worker-1" },
             truncated: i % 7 == 0,
+            // Sampled-down records carry their adjusted count (both paths
+            // write it only above 1, and clamp it to i64::MAX).
+            adjusted_count: match i % 5 {
+                0 => 1,
+                1 => 100,
+                2 => 0,
+                3 => u64::MAX,
+                _ => 2,
+            },
+            replayed: i % 6 == 0,
             fields: &fields[..(i * 3) % (fields.len() + 1)],
         });
     }

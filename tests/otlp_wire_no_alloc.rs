@@ -63,6 +63,8 @@ fn per_batch(encoder: LogEncoder, n: usize) -> u64 {
         correlation_id: Some("req"),
         thread: "main",
         truncated: false,
+        adjusted_count: 1,
+        replayed: false,
         fields: &fields,
     };
     // Nothing listens there: the flush fails fast (no retries), which is

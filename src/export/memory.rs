@@ -92,6 +92,11 @@ pub struct OwnedLog {
     pub correlation_id: Option<String>,
     /// Thread name.
     pub thread: String,
+    /// How many records this one stands for (1 unless its call site's
+    /// sampler kept it out of a sampled-down stream).
+    pub adjusted_count: u64,
+    /// Written from the debug buffer when an error came in its trace.
+    pub replayed: bool,
     /// Fields.
     pub fields: Vec<(String, OwnedValue)>,
 }
@@ -258,6 +263,8 @@ impl Exporter for MemoryExporter {
             trace: log.trace,
             correlation_id: log.correlation_id.map(str::to_owned),
             thread: log.thread.to_owned(),
+            adjusted_count: log.adjusted_count,
+            replayed: log.replayed,
             fields: owned_fields(log.fields),
         };
         self.lock().logs.push(owned);

@@ -148,6 +148,13 @@ pub struct LogView<'a> {
     pub thread: &'a str,
     /// The text was cut at the record limit.
     pub truncated: bool,
+    /// How many records this one stands for when its call site's sampler
+    /// kept it out of a sampled-down stream (every Mth); 1 otherwise. OTLP
+    /// carries it as the attribute `sampling.adjusted_count` when above 1.
+    pub adjusted_count: u64,
+    /// Written from the debug buffer because an error came in its
+    /// (unsampled) trace.
+    pub replayed: bool,
     /// The fields, in call order.
     pub fields: &'a [Field<'a>],
 }

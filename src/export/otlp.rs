@@ -127,7 +127,10 @@
 //! Log records follow the OpenTelemetry log data model: timestamp and
 //! observed timestamp, severity number (`TRACE` 1, `DEBUG` 5, `INFO` 9,
 //! `WARN` 13, `ERROR` 17) and text, the message as a string body, typed
-//! attributes, `correlation_id` and `thread.name` attributes, the trace
+//! attributes, `correlation_id` and `thread.name` attributes,
+//! `sampling.adjusted_count` (an integer: how many records this one stands
+//! for) on a record kept by its call site's log sampler out of a
+//! sampled-down stream (only when above 1), the trace
 //! context (when the record is inside a trace; only the sampled flag is
 //! kept), and the call site's target as the instrumentation scope. Fields:
 //! booleans, integers up to `i64::MAX` and floats keep their type; larger
@@ -1157,6 +1160,7 @@ static EXCEPTION_MESSAGE: Key = Key::from_static_str("exception.message");
 static EXCEPTION_STACKTRACE: Key = Key::from_static_str("exception.stacktrace");
 static CORRELATION_ID: Key = Key::from_static_str("correlation_id");
 static THREAD_NAME: Key = Key::from_static_str("thread.name");
+static ADJUSTED_COUNT: Key = Key::from_static_str("sampling.adjusted_count");
 
 /// An attribute value, before it becomes a log [`AnyValue`] or a span
 /// [`Value`].
@@ -1339,6 +1343,10 @@ impl Mapper {
         if !log.thread.is_empty() {
             let name = self.thread_name(log.thread);
             rec.add_attribute(THREAD_NAME.clone(), AnyValue::String(name));
+        }
+        if log.adjusted_count > 1 {
+            let n = i64::try_from(log.adjusted_count).unwrap_or(i64::MAX);
+            rec.add_attribute(ADJUSTED_COUNT.clone(), AnyValue::Int(n));
         }
         if log.trace.is_some() {
             rec.set_trace_context(
@@ -2957,6 +2965,8 @@ mod tests {
             correlation_id: Some("req-42"),
             thread: "worker-1",
             truncated: false,
+            adjusted_count: 40,
+            replayed: false,
             fields: &fields,
         };
         let mut m = Mapper::new();
@@ -2993,6 +3003,7 @@ mod tests {
                 ),
                 ("correlation_id".into(), s("req-42")),
                 ("thread.name".into(), s("worker-1")),
+                ("sampling.adjusted_count".into(), AnyValue::Int(40)),
             ]
         );
         let tc = rec
@@ -3043,6 +3054,8 @@ mod tests {
                 correlation_id: None,
                 thread: "",
                 truncated: false,
+                adjusted_count: 1,
+                replayed: false,
                 fields: &[],
             };
             let (rec, _) = m.log_record(&view);
@@ -3220,6 +3233,8 @@ mod tests {
             correlation_id: None,
             thread: "main",
             truncated: false,
+            adjusted_count: 1,
+            replayed: false,
             fields: &[],
         };
         exp.set_resource(&Resource::builder().build_with(|_| None));

@@ -26,7 +26,8 @@
 //!
 //! The mapping is the one of the SDK path (see the module docs of
 //! [`super::otlp`]): same severities, body, attribute keys and order
-//! (fields, then `correlation_id`, then `thread.name`), same value rules
+//! (fields, then `correlation_id`, then `thread.name`, then
+//! `sampling.adjusted_count` when above 1), same value rules
 //! (integers above `i64::MAX` and 128-bit integers as decimal text,
 //! characters and lossily decoded bytes as strings, errors as the
 //! `exception.*` attributes, valueless fields left out), trace context only
@@ -294,6 +295,10 @@ fn for_each_attr<'a>(log: &LogView<'a>, mut out: impl FnMut(&'a str, Val<'a>)) {
     }
     if !log.thread.is_empty() {
         out("thread.name", Val::Str(log.thread));
+    }
+    if log.adjusted_count > 1 {
+        let n = i64::try_from(log.adjusted_count).unwrap_or(i64::MAX);
+        out("sampling.adjusted_count", Val::Int(n));
     }
 }
 
@@ -1175,6 +1180,8 @@ mod tests {
             correlation_id: Some("req-42"),
             thread: "worker-1",
             truncated: false,
+            adjusted_count: 1,
+            replayed: false,
             fields,
         }
     }
@@ -1259,7 +1266,9 @@ mod tests {
                 .attribute("n", 7)
                 .build_with(|_| None),
         );
-        enc.push(&view("app::db", "slow query", &fields));
+        let mut v = view("app::db", "slow query", &fields);
+        v.adjusted_count = 100;
+        enc.push(&v);
         let req = decode(&enc);
         assert_eq!(req.resource_logs.len(), 1);
         let rl = &req.resource_logs[0];
@@ -1295,6 +1304,7 @@ mod tests {
                 kv("exception.message", s("disk full")),
                 kv("correlation_id", s("req-42")),
                 kv("thread.name", s("worker-1")),
+                kv("sampling.adjusted_count", PV::IntValue(100)),
             ],
             flags: 1,
             trace_id: TRACE.trace_id.to_be_bytes().to_vec(),
@@ -1464,6 +1474,8 @@ mod tests {
                 correlation_id: corr.as_deref(),
                 thread: &thread,
                 truncated: false,
+                adjusted_count: 1,
+                replayed: false,
                 fields: &fields,
             };
             let mut enc = LogRequestEncoder::new();

@@ -18,9 +18,9 @@ use crate::callsite::Callsite;
 use crate::engine::{self, Engine};
 use crate::overflow::Overflow;
 use crate::record::{
-    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_TRUNCATED, FLAG_TS,
-    HEADER_LEN, Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END, KIND_SPAN_EVENT,
-    KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext, Val, whole_span_end,
+    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_REPLAYED, FLAG_TRUNCATED,
+    FLAG_TS, HEADER_LEN, Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END,
+    KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext, Val, whole_span_end,
 };
 use crate::resource::Resource;
 
@@ -181,7 +181,9 @@ impl Pipeline {
 impl ExportPipe {
     /// Hands one record to the export thread (batched into chunks).
     /// `unix_ts` replaces the ring's raw timestamp, and `end_unix_ts` the end
-    /// time of a whole span (`KIND_SPAN`).
+    /// time of a whole span (`KIND_SPAN`); `extra_flags` are added to the
+    /// header's flags (`FLAG_REPLAYED`).
+    #[allow(clippy::too_many_arguments)] // the writer's per-record call, kept flat
     pub(crate) fn push(
         &mut self,
         rec: &[u8],
@@ -190,6 +192,7 @@ impl ExportPipe {
         end_unix_ts: Option<u64>,
         thread: &str,
         now: u64,
+        extra_flags: u8,
     ) {
         let is_log = h.kind == KIND_LOG;
         let starts_span = h.kind == KIND_SPAN_START || h.kind == KIND_SPAN;
@@ -228,6 +231,7 @@ impl ExportPipe {
         let at = cur.len();
         cur.extend_from_slice(rec);
         cur[at + 16..at + 24].copy_from_slice(&unix_ts.to_le_bytes());
+        cur[at + 5] |= extra_flags;
         if let Some(end) = end_unix_ts {
             let tail = cur.len() - 8;
             cur[tail..].copy_from_slice(&end.to_le_bytes());
@@ -575,6 +579,8 @@ where
         correlation_id: corr,
         thread: e.thread,
         truncated: e.h.flags & FLAG_TRUNCATED != 0,
+        adjusted_count: u64::from(e.h.adjusted.max(1)),
+        replayed: e.h.flags & FLAG_REPLAYED != 0,
         fields,
     })
 }

@@ -28,9 +28,41 @@
 //! ```
 //!
 //! See the README's sampling section for the decision order and recipes.
+//!
+//! # Log sampling
+//!
+//! Log records are sampled in two stages, on the calling thread, before the
+//! record is serialized (see `log_config.rs` for the details):
+//!
+//! * **trace-aware**: a record below ERROR inside a trace that was not
+//!   sampled follows [`Unsampled`]: `Keep` (the default), `Drop`, or
+//!   `Buffer` (the writer holds the trace's most recent records in the
+//!   [`buffer::DebugBuffer`] and writes them, marked `"replayed":true`,
+//!   when an ERROR comes in that trace). Records without a trace and records
+//!   of sampled traces pass;
+//! * **per call site**: the level's [`LogPolicy`] keeps the first N records
+//!   of each period, then every Mth, with counters in the call site's
+//!   `static`; a record kept out of a sampled-down stream carries its
+//!   adjusted count (`"adjusted_count"`, OTLP `sampling.adjusted_count`).
+//!
+//! ```
+//! use datapunk_log::sampler::{self, LogPolicy, Unsampled};
+//! use datapunk_log::Level;
+//! use std::time::Duration;
+//!
+//! // 100 records per call site and second, then one in 100 (INFO and below).
+//! sampler::set_log_policy_below_error(LogPolicy::per_period(100, 100, Duration::from_secs(1)));
+//! sampler::set_unsampled(Unsampled::Buffer);
+//! assert_eq!(sampler::log_policy(Level::Error), LogPolicy::KEEP_ALL);
+//! # sampler::set_log_policy_below_error(LogPolicy::KEEP_ALL);
+//! # sampler::set_unsampled(Unsampled::Keep);
+//! ```
 
 pub mod adaptive;
+pub mod buffer;
 pub(crate) mod env;
+mod log_config;
+pub mod logs;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 pub mod rate_limit;
@@ -41,6 +73,14 @@ mod trace;
 pub use otel::OtelSampler;
 
 pub use adaptive::AdaptiveConfig;
+pub use log_config::{
+    BUFFER_ENV, DEFAULT_SUMMARY_INTERVAL, SAMPLING_ENV, SiteSamplingStats, UNSAMPLED_ENV,
+    log_policy, set_log_policy, set_log_policy_below_error, set_unsampled, unsampled,
+};
+pub(crate) use log_config::{
+    ERROR_INDEX, LogSampling, MODE_BUFFER, MODE_DROP, MODE_SITE, mode as log_mode, policy_at,
+};
+pub use logs::{LogPolicy, Unsampled};
 pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
 pub(crate) use trace::{
     Attrs, SpanParams, count_invalid_ot, decide_fast, decide_slow, install, is_truthy,
