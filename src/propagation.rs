@@ -19,7 +19,7 @@
 //! assert_eq!(p.baggage.get("region"), Some("eu west"));
 //! let id = p.ensure_correlation_id().to_string(); // none came in: one is made here
 //!
-//! let mut outgoing = HashMap::new();
+//! let mut outgoing: HashMap<String, String> = HashMap::new();
 //! inject(&p, &mut outgoing);
 //! assert_eq!(extract(&outgoing).correlation_id.as_deref(), Some(id.as_str()));
 //! ```
