@@ -7,24 +7,30 @@
 //! keep their share (spans kept through a rate limit carry no `th`: their
 //! probability is not exact). One request carries the debug override and is
 //! kept whatever the rules say. Prints what was kept, per tenant.
+//!
+//! Then the debug buffer: with traces unsampled and `Unsampled::Buffer`, a
+//! request that succeeds leaves no line, and a request that fails writes
+//! its earlier lines (marked `"replayed":true`) before its error.
 
 use std::collections::{BTreeMap, HashMap};
 
 use datapunk_log::export::MemoryExporter;
 use datapunk_log::propagation;
-use datapunk_log::sampler::{Rule, Sampler, SamplingConfig};
+use datapunk_log::sampler::{self, Rule, Sampler, SamplingConfig, Unsampled};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spans = MemoryExporter::spans_only();
+    let lines = datapunk_log::MemorySink::new();
     let sampling = SamplingConfig::new(Sampler::parent_based(Sampler::rules(vec![
         Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
         Rule::new(Sampler::probability(0.5).rate_limited(20.0, 20, ["tenant"])),
     ])));
     let _guard = datapunk_log::builder()
-        .null()
+        .memory(&lines)
         .ignore_env()
         .exporter(spans.clone())
         .sampling(sampling)
+        .unsampled_logs(Unsampled::Buffer)
         .init()?;
 
     let mut sent: BTreeMap<&str, u32> = BTreeMap::new();
@@ -82,6 +88,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "refused by the per-tenant limit: {}; kept by the debug override: {}",
         c.rate_limited, c.debug_kept
+    );
+
+    // The debug buffer: no trace is sampled now; the lines of unsampled
+    // traces wait in the writer's buffer.
+    sampler::update(SamplingConfig::new(Sampler::parent_based(
+        Sampler::AlwaysOff,
+    )));
+    let before = lines.lines().len();
+    for (order, fails) in [(41u32, false), (42, true)] {
+        let span = datapunk_log::span!("checkout", order);
+        let _e = span.enter();
+        datapunk_log::info!(order, "cart loaded");
+        datapunk_log::info!(order, card = "visa", "charging");
+        if fails {
+            datapunk_log::error!(order, reason = "card declined", "checkout failed");
+        }
+    }
+    datapunk_log::flush();
+    println!("\nlines written for the two unsampled requests (41 succeeded, 42 failed):");
+    for line in &lines.lines()[before..] {
+        println!("{line}");
+    }
+    let s = datapunk_log::stats();
+    println!(
+        "held in the debug buffer: {}; replayed: {}; sampled out so far: {}",
+        s.buffered, s.replayed, s.sampled_out
     );
     Ok(())
 }
