@@ -254,6 +254,21 @@ impl Span {
     ) -> Span {
         let th = d.threshold.map_or(NO_TH, Threshold::raw);
         if d.sampled && recording() {
+            if values.encoded_len() == Some(0) && extra.is_none() && th == NO_TH {
+                // The common recorded span: no fields (known at compile
+                // time), correlation id or tracestate. Nothing is written
+                // now; the end writes the whole span in one record (never
+                // 0: 0 means "nothing pending").
+                return Span {
+                    ctx,
+                    cs: Some(cs),
+                    owned: true,
+                    th,
+                    extra,
+                    pending_start: AtomicU64::new(clock::now().max(1)),
+                    start_flags: flags,
+                };
+            }
             Span::recorded(cs, values, ctx, th, extra, flags)
         } else {
             Span {
@@ -525,9 +540,8 @@ impl Drop for Span {
 }
 
 impl Span {
-    /// Writes the end of a recorded span (out of line: an unsampled span's
-    /// drop stays a test and a branch).
-    #[inline(never)]
+    /// Writes the end of a recorded span.
+    #[inline(always)]
     fn write_end(&mut self, cs: &'static Callsite) {
         let end = clock::now();
         let start = *self.pending_start.get_mut();
