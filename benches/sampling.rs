@@ -36,18 +36,10 @@ mod support;
 
 use support::chunked;
 
-#[derive(Debug)]
-struct NoopSpanExporter;
+#[path = "support/noop_spans.rs"]
+mod noop_spans;
 
-impl opentelemetry_sdk::trace::SpanExporter for NoopSpanExporter {
-    async fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        black_box(batch.len());
-        Ok(())
-    }
-}
+use noop_spans::NoopSpanExporter;
 
 fn main() {
     let _guard = datapunk_log::builder()

@@ -29,6 +29,11 @@ mod support;
 
 use support::chunked;
 
+#[path = "support/noop_spans.rs"]
+mod noop_spans;
+
+use noop_spans::NoopSpanExporter;
+
 const RING: usize = 64 << 20;
 
 /// Takes spans and drops them (the export thread still decodes them).
@@ -40,19 +45,6 @@ impl Exporter for Discard {
     }
     fn wants_logs(&self) -> bool {
         false
-    }
-}
-
-#[derive(Debug)]
-struct NoopSpanExporter;
-
-impl opentelemetry_sdk::trace::SpanExporter for NoopSpanExporter {
-    async fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        black_box(batch.len());
-        Ok(())
     }
 }
 

@@ -19,7 +19,7 @@
 //! assert_eq!(p.baggage.get("region"), Some("eu west"));
 //! let id = p.ensure_correlation_id().to_string(); // none came in: one is made here
 //!
-//! let mut outgoing: HashMap<String, String> = HashMap::new();
+//! let mut outgoing = HashMap::new();
 //! inject(&p, &mut outgoing);
 //! assert_eq!(extract(&outgoing).correlation_id.as_deref(), Some(id.as_str()));
 //! ```
@@ -122,7 +122,10 @@ impl Injector for BTreeMap<String, String> {
 
 /// A map holding every field of a header, in the order received (header
 /// names in lowercase): several `tracestate` or `baggage` fields are
-/// combined, two `traceparent` fields make the context invalid.
+/// combined, two `traceparent` fields make the context invalid. (Read side
+/// only: `inject` writes one field per header, into a
+/// `HashMap<String, String>` or any `Injector`, so that
+/// `inject(&p, &mut HashMap::new())` still needs no type annotation.)
 impl<S: BuildHasher> Extractor for HashMap<String, Vec<String>, S> {
     fn get(&self, key: &str) -> Option<&str> {
         HashMap::get(self, lowercase(key).as_ref())
@@ -134,13 +137,6 @@ impl<S: BuildHasher> Extractor for HashMap<String, Vec<String>, S> {
         HashMap::get(self, lowercase(key).as_ref())
             .map(|v| v.iter().map(String::as_str).collect())
             .unwrap_or_default()
-    }
-}
-
-/// Replaces every field of the header with one.
-impl<S: BuildHasher> Injector for HashMap<String, Vec<String>, S> {
-    fn set(&mut self, key: &str, value: String) {
-        self.insert(lowercase(key).into_owned(), vec![value]);
     }
 }
 
@@ -156,13 +152,6 @@ impl Extractor for BTreeMap<String, Vec<String>> {
         BTreeMap::get(self, lowercase(key).as_ref())
             .map(|v| v.iter().map(String::as_str).collect())
             .unwrap_or_default()
-    }
-}
-
-/// Replaces every field of the header with one.
-impl Injector for BTreeMap<String, Vec<String>> {
-    fn set(&mut self, key: &str, value: String) {
-        self.insert(lowercase(key).into_owned(), vec![value]);
     }
 }
 

@@ -3,53 +3,14 @@
 //! unsampled, records held in the debug buffer, evicted from it and
 //! replayed on an error, and the writer's summary records.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "common/process_alloc.rs"]
+mod process_alloc;
+
 use std::time::Duration;
 
 use datapunk_log::TraceContext;
 use datapunk_log::sampler::{self, LogPolicy, Unsampled};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: defers to the system allocator and only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Discards batches without allocating.
-struct Discard;
-impl datapunk_log::Sink for Discard {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use process_alloc::{Discard, allocations};
 
 fn unsampled(trace_id: u128) -> TraceContext {
     TraceContext {
@@ -88,9 +49,9 @@ fn dropped(n: u64) {
 #[test]
 fn log_sampling_allocates_nothing_after_warm_up() {
     // The counter works.
-    let a = ALLOCATIONS.load(Ordering::Relaxed);
+    let a = allocations();
     drop(std::hint::black_box(Box::new(1u64)));
-    assert!(ALLOCATIONS.load(Ordering::Relaxed) > a);
+    assert!(allocations() > a);
     let _guard = datapunk_log::builder()
         .sink(Box::new(Discard))
         .ignore_env()
@@ -115,7 +76,7 @@ fn log_sampling_allocates_nothing_after_warm_up() {
     sampler::set_unsampled(Unsampled::Buffer);
 
     let before = datapunk_log::stats();
-    let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
+    let allocations_before = allocations();
     for r in 0..5u128 {
         round(1000 * (r + 10), 2_000);
         datapunk_log::flush();
@@ -124,7 +85,7 @@ fn log_sampling_allocates_nothing_after_warm_up() {
     dropped(2_000);
     datapunk_log::flush();
     sampler::set_unsampled(Unsampled::Buffer);
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
+    let allocations = allocations() - allocations_before;
     let s = datapunk_log::stats();
     // Every path ran while counting.
     assert!(

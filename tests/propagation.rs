@@ -1185,10 +1185,4 @@ fn multi_field_map_carriers_keep_repeated_headers() {
     assert_eq!(p.parent, None);
     assert!(p.tracestate.is_empty());
     assert_eq!(delta(before).malformed_traceparent, 1);
-
-    // Inject replaces every field with one.
-    let mut out = two;
-    inject(&sample(), &mut out);
-    assert_eq!(out["traceparent"].len(), 1);
-    assert_eq!(extract(&out).parent.map(|t| t.span_id), Some(SPAN_ID));
 }

@@ -18,7 +18,7 @@ const HEADERS: [&str; 5] = [
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let mut carrier = HashMap::new();
+    let mut carrier: HashMap<String, String> = HashMap::new();
     for (name, value) in HEADERS.iter().zip(text.split('\n')) {
         carrier.insert(name.to_string(), value.to_string());
 
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let p1 = extract(&carrier);
-    let mut h1 = HashMap::new();
+    let mut h1: HashMap<String, String> = HashMap::new();
     inject(&p1, &mut h1);
     let p2 = extract(&h1);
     assert_eq!(p2.parent, p1.parent);
@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // From here on the round trip is exact.
-    let mut h2 = HashMap::new();
+    let mut h2: HashMap<String, String> = HashMap::new();
     inject(&p2, &mut h2);
     assert_eq!(h2, h1);
     assert_eq!(extract(&h2), p2);
