@@ -542,34 +542,44 @@ fn spans_table(o: &mut String, s: &Summary) {
             "span ratios subject / {} (above 1x = slower)",
             s.span_ratios[0].baseline
         );
-        let _ = writeln!(
+        ratio_rows(
             o,
-            "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
-            "subject", "method", "p50", "p99", "p99.9", "max"
-        );
-        for r in &s.span_ratios {
-            for (name, v) in [
-                ("call", [r.call_p50, r.call_p99, r.call_p999, r.call_max]),
+            "subject",
+            s.span_ratios.iter().map(|r| {
                 (
-                    "burst",
+                    r.subject.as_str(),
+                    [r.call_p50, r.call_p99, r.call_p999, r.call_max],
                     [r.burst_p50, r.burst_p99, r.burst_p999, r.burst_max],
-                ),
-            ] {
-                let _ = writeln!(
-                    o,
-                    "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
-                    if name == "call" {
-                        r.subject.as_str()
-                    } else {
-                        ""
-                    },
-                    name,
-                    opt_ratio(v[0]),
-                    opt_ratio(v[1]),
-                    opt_ratio(v[2]),
-                    opt_ratio(v[3])
-                );
-            }
+                )
+            }),
+        );
+    }
+}
+
+/// A ratio table's header and rows: per row, its call and burst ratios
+/// (p50, p99, p99.9, max).
+fn ratio_rows<'a>(
+    o: &mut String,
+    first_column: &str,
+    rows: impl Iterator<Item = (&'a str, [Option<f64>; 4], [Option<f64>; 4])>,
+) {
+    let _ = writeln!(
+        o,
+        "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
+        first_column, "method", "p50", "p99", "p99.9", "max"
+    );
+    for (label, call, burst) in rows {
+        for (name, v, label) in [("call", call, label), ("burst", burst, "")] {
+            let _ = writeln!(
+                o,
+                "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
+                label,
+                name,
+                opt_ratio(v[0]),
+                opt_ratio(v[1]),
+                opt_ratio(v[2]),
+                opt_ratio(v[3])
+            );
         }
     }
 }
@@ -869,31 +879,17 @@ fn sampling_table(o: &mut String, s: &Summary) {
             "sampling ratios {} / case (the SDK's figure ÷ the case's; above 1x = the SDK is slower)",
             s.sampling_ratios[0].baseline
         );
-        let _ = writeln!(
+        ratio_rows(
             o,
-            "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
-            "case", "method", "p50", "p99", "p99.9", "max"
-        );
-        for r in &s.sampling_ratios {
-            for (name, v) in [
-                ("call", [r.call_p50, r.call_p99, r.call_p999, r.call_max]),
+            "case",
+            s.sampling_ratios.iter().map(|r| {
                 (
-                    "burst",
+                    r.case.as_str(),
+                    [r.call_p50, r.call_p99, r.call_p999, r.call_max],
                     [r.burst_p50, r.burst_p99, r.burst_p999, r.burst_max],
-                ),
-            ] {
-                let _ = writeln!(
-                    o,
-                    "{:<18} {:<6} {:>8} {:>8} {:>8} {:>8}",
-                    if name == "call" { r.case.as_str() } else { "" },
-                    name,
-                    opt_ratio(v[0]),
-                    opt_ratio(v[1]),
-                    opt_ratio(v[2]),
-                    opt_ratio(v[3])
-                );
-            }
-        }
+                )
+            }),
+        );
     }
     for (case, what, target) in SAMPLING_TARGETS {
         if let Some((_, r)) = runs.iter().find(|(x, _)| x.case == case) {
