@@ -772,17 +772,7 @@ pub(crate) fn current_span_parts() -> (TraceContext, u64, Option<Arc<SpanExtra>>
     if !h.in_trace.get() {
         return (TraceContext::default(), NO_TH, None);
     }
-    let p = h.extra.get();
-    let extra = if p.is_null() {
-        None
-    } else {
-        // SAFETY: as in `current_extra`.
-        unsafe {
-            Arc::increment_strong_count(p);
-            Some(Arc::from_raw(p))
-        }
-    };
-    (h.ctx.get(), h.th.get(), extra)
+    (h.ctx.get(), h.th.get(), current_extra())
 }
 
 /// This thread's current span's optional part, shared.
