@@ -533,18 +533,7 @@ mod tests {
     const MS: u64 = 1_000_000;
     const SEC: u64 = 1_000_000_000;
 
-    /// SplitMix64: a fixed-seed PRNG for simulated trace randomness.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    }
+    use crate::sampler::test_rng::SplitMix as Rng;
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * b.abs().max(1e-300)
@@ -851,7 +840,7 @@ mod tests {
                 }
                 for (o, op) in ops.iter_mut().enumerate() {
                     if tick.is_multiple_of(TICKS_PER_SEC / op.per_sec) {
-                        let keep = a.decide(op.slot, op.rng.next_u64() >> 8);
+                        let keep = a.decide(op.slot, op.rng.next() >> 8);
                         kept[o][i as usize] += u64::from(keep);
                     }
                 }

@@ -585,19 +585,7 @@ mod tests {
         (1..=c).filter(|&n| p.decide(n) != 0).count() as u64
     }
 
-    /// xorshift64*: deterministic test randomness.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::sampler::test_rng::SplitMix as Rng;
 
     #[test]
     fn kept_sequence_first3_thereafter4() {

@@ -66,6 +66,8 @@ pub mod logs;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 pub mod rate_limit;
+#[cfg(test)]
+mod test_rng;
 pub mod threshold;
 mod trace;
 

@@ -1058,17 +1058,8 @@ mod tests {
 
     /// splitmix64: reproducible trace ids.
     fn ids(seed: u64) -> impl Iterator<Item = u128> {
-        let mut x = seed;
-        std::iter::repeat_with(move || {
-            let mut next = || {
-                x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = x;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^ (z >> 31)
-            };
-            (u128::from(next()) << 64) | u128::from(next())
-        })
+        let mut rng = crate::sampler::test_rng::SplitMix(seed);
+        std::iter::repeat_with(move || (u128::from(rng.next()) << 64) | u128::from(rng.next()))
     }
 
     struct Kv<'a>(&'a [(&'a str, &'a str)]);
