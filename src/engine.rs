@@ -68,7 +68,30 @@ impl Registry {
                 s.callsite[cs.metadata().level as usize] += n;
             }
         }
+        for (id, n) in self.rings.iter().flat_map(|r| r.sites.pending()) {
+            if let Some(cs) = self.callsite(id) {
+                s.callsite[cs.metadata().level as usize] += n;
+            }
+        }
         s
+    }
+
+    /// The call site of an id ([`Callsite::id`]: its index + 1).
+    pub(crate) fn callsite(&self, id: u32) -> Option<&'static Callsite> {
+        let i = usize::try_from(id).ok()?.checked_sub(1)?;
+        self.callsites.get(i).copied()
+    }
+
+    /// Sampled-out calls of each call site that live threads' slots hold,
+    /// indexed by call site id - 1.
+    fn pending_sampled_out(&self) -> Vec<u64> {
+        let mut v = vec![0u64; self.callsites.len()];
+        for (id, n) in self.rings.iter().flat_map(|r| r.sites.pending()) {
+            if let Some(t) = (id as usize).checked_sub(1).and_then(|i| v.get_mut(i)) {
+                *t += n;
+            }
+        }
+        v
     }
 }
 
@@ -292,14 +315,16 @@ impl Engine {
     /// Each call site whose log sampler decided at least one call.
     pub(crate) fn site_stats(&self) -> Vec<SiteSamplingStats> {
         let reg = self.registry();
+        let pending = reg.pending_sampled_out();
         reg.callsites
             .iter()
-            .filter(|cs| cs.sampler().calls() != 0)
-            .map(|cs| {
+            .zip(pending)
+            .filter(|(cs, p)| cs.sampler().calls() + p != 0)
+            .map(|(cs, pending)| {
                 let m = cs.metadata();
                 let sampler = cs.sampler();
                 let kept = sampler.kept();
-                let calls = sampler.calls();
+                let calls = sampler.calls() + pending;
                 SiteSamplingStats {
                     target: m.target,
                     file: m.file,

@@ -170,6 +170,7 @@ macro_rules! __dp_emit {
             if __DP_CS.is_enabled() {
                 $crate::__private::dispatch(
                     &__DP_CS,
+                    __DP_LEVEL,
                     $crate::__dp_msg_args!($($msg)*),
                     &$crate::__dp_cons!($($v),*),
                 );

@@ -18,12 +18,13 @@ use crate::callsite::Callsite;
 use crate::clock;
 use crate::corr::CorrId;
 use crate::engine::{self, Engine, NewRing};
+use crate::level::Level;
 use crate::overflow::Overflow;
 use crate::record::{
     CTX_LEN, FLAG_BUFFERED, HEADER_LEN, KIND_LOG, Prefix, RecordBuf, SLACK, TraceContext,
 };
-use crate::sampler::logs::LEVELS;
-use crate::sampler::{self, ERROR_INDEX, MODE_BUFFER, MODE_DROP, MODE_SITE};
+use crate::sampler::logs::{LEVELS, ThreadSlots};
+use crate::sampler::{self, ERROR_INDEX, MODE_BUFFER, MODE_DROP};
 use crate::span_extra::{NO_TH, SpanExtra, TsParts};
 use crate::value::ValueList;
 
@@ -37,6 +38,9 @@ pub(crate) struct RingShared {
     /// Log records of unsampled traces this thread sampled out under
     /// `Unsampled::Drop`, per level (written by the owner thread only).
     pub unsampled_dropped: [AtomicU64; LEVELS],
+    /// The thread's blocks of call-site sampling indices, and what they
+    /// sampled out (written by the owner thread only).
+    pub sites: ThreadSlots,
     /// Thread name, or its id when it has none.
     pub thread: String,
 }
@@ -49,7 +53,6 @@ struct ThreadRing {
     limit: usize,
     produced: u64,
     dropped: u64,
-    unsampled_dropped: [u64; LEVELS],
 }
 
 /// A thread's capture state: its ring and its scratch buffer.
@@ -70,6 +73,15 @@ struct Hot {
     /// `ctx` holds a trace or `corr` an id: checked first, so calls outside
     /// a trace copy nothing.
     in_trace: Cell<bool>,
+    /// `ctx` holds a trace that is not sampled: the log sampler's
+    /// `Unsampled::Drop` reads this one flag.
+    unsampled: Cell<bool>,
+    /// This thread's `RingShared::unsampled_dropped` while its state lives
+    /// (null before the first call and after teardown): counted through
+    /// directly, without taking the state, since only this thread writes it.
+    unsampled_counts: Cell<*const [AtomicU64; LEVELS]>,
+    /// This thread's `RingShared::sites`, under the same rule.
+    sites: Cell<*const ThreadSlots>,
     /// A correlation id is current (in `corr`).
     has_corr: Cell<bool>,
     /// The current span's `th` ([`NO_TH`]: none).
@@ -88,7 +100,11 @@ struct Owner(Option<Box<ThreadState>>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        HOT.with(|h| h.state.set(ptr::null_mut()));
+        HOT.with(|h| {
+            h.state.set(ptr::null_mut());
+            h.unsampled_counts.set(ptr::null());
+            h.sites.set(ptr::null());
+        });
         // The Box drops here: the producer end goes away, and the writer drains
         // the ring and then releases it.
     }
@@ -100,6 +116,9 @@ thread_local! {
             state: Cell::new(ptr::null_mut()),
             ctx: Cell::new(TraceContext { trace_id: 0, span_id: 0, parent_span_id: 0, trace_flags: 0 }),
             in_trace: Cell::new(false),
+            unsampled: Cell::new(false),
+            unsampled_counts: Cell::new(ptr::null()),
+            sites: Cell::new(ptr::null()),
             has_corr: Cell::new(false),
             th: Cell::new(NO_TH),
             extra: Cell::new(ptr::null()),
@@ -163,19 +182,25 @@ impl Kept {
 }
 
 /// Captures one record: called by the macros once the call site is enabled.
-/// `msg` is the formatted message of a call site with format arguments.
+/// `level` is the call site's (a constant where the macro expands); `msg`
+/// is the formatted message of a call site with format arguments.
 ///
 /// The log sampler decides first, before a clock read or any byte is
 /// written; with every policy at keep-all (the default) that is one relaxed
 /// load and a branch.
 #[doc(hidden)]
 #[inline(always)]
-pub fn dispatch<L: ValueList>(cs: &'static Callsite, msg: Option<fmt::Arguments<'_>>, values: &L) {
+pub fn dispatch<L: ValueList>(
+    cs: &'static Callsite,
+    level: Level,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
+) {
     let mode = sampler::log_mode();
     if mode == 0 {
         // The default: the capture inlined as before, with constants.
         emit(None, cs, msg, values, Kept::PLAIN);
-    } else if let Some(kept) = sample(mode, cs) {
+    } else if let Some(kept) = sample(mode, cs, level) {
         emit_sampled(cs, msg, values, kept);
     }
 }
@@ -194,62 +219,68 @@ fn emit_sampled<L: ValueList>(
 }
 
 /// The log sampler's two stages (see `sampler::log_config`): `None` when
-/// the record is sampled out (and counted), else how it is kept.
+/// the record is sampled out (and counted), else how it is kept. `level`
+/// is the call site's, a constant where the macro expands.
 #[inline(always)]
-fn sample(mode: u8, cs: &'static Callsite) -> Option<Kept> {
-    let level = cs.metadata().level as usize;
+fn sample(mode: u16, cs: &'static Callsite, level: Level) -> Option<Kept> {
+    let level = level as usize;
     let mut kept = Kept::PLAIN;
     if mode & (MODE_DROP | MODE_BUFFER) != 0 && level < ERROR_INDEX {
         let hot = hot();
-        if hot.in_trace.get() {
-            let ctx = hot.ctx.get();
-            if ctx.trace_id != 0 && ctx.trace_flags & 1 == 0 {
-                if mode & MODE_DROP != 0 {
-                    count_unsampled(hot, level);
-                    return None;
-                }
-                kept.flags = FLAG_BUFFERED;
+        if hot.unsampled.get() {
+            if mode & MODE_DROP != 0 {
+                count_unsampled(hot, level);
+                return None;
             }
+            kept.flags = FLAG_BUFFERED;
         }
     }
-    if mode & MODE_SITE != 0 {
-        let policy = sampler::policy_at(level);
-        if !policy.is_keep_all() {
-            match cs.sampler().sample(clock::coarse_mono_ns(), &policy) {
-                0 => return None,
-                n => kept.adjusted = u32::try_from(n).unwrap_or(u32::MAX),
-            }
+    if mode & sampler::mode_site_level(level) != 0 {
+        let now = clock::coarse_mono_ns();
+        let sites = hot().sites.get();
+        let n = if sites.is_null() {
+            cs.sampler().sample(now, &sampler::policy_at(level))
+        } else {
+            // SAFETY: a non-null pointer points into this thread's
+            // `RingShared`, kept alive by the thread's state, which clears
+            // the pointer before it is freed (`Owner`'s destructor); this
+            // thread is the table's owner.
+            unsafe { &*sites }.sample(cs.id(), cs.sampler(), now, || sampler::policy_at(level))
+        };
+        match n {
+            0 => return None,
+            n => kept.adjusted = u32::try_from(n).unwrap_or(u32::MAX),
         }
     }
     Some(kept)
 }
 
-/// Counts a record of an unsampled trace sampled out on this thread.
+/// Counts a record of an unsampled trace sampled out on this thread: one
+/// load and one store on a counter only this thread writes.
 #[inline(always)]
 fn count_unsampled(hot: &Hot, level: usize) {
-    let p = hot.state.replace(ptr::null_mut());
+    let p = hot.unsampled_counts.get();
     if p.is_null() {
         return count_unsampled_slow(level);
     }
-    let _held = Release { hot, state: p };
-    // SAFETY: taken out of `Hot` above (see `capture`); no user code runs
-    // while the reference lives, and `_held` puts the state back after.
-    unsafe { (*p).ring.count_unsampled(level) };
+    // SAFETY: a non-null pointer points into this thread's `RingShared`,
+    // kept alive by the thread's state, which clears the pointer before it
+    // is freed (`Owner`'s destructor).
+    let counts = unsafe { &*p };
+    if let Some(c) = counts.get(level) {
+        // Only this thread writes it: a load and a store, no locked add.
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
 }
 
-/// [`count_unsampled`] on a thread without a ring yet (or inside another
-/// call on this thread, where the record is discarded and counted).
+/// [`count_unsampled`] on a thread without a ring yet.
 #[cold]
 #[inline(never)]
 fn count_unsampled_slow(level: usize) {
     if create_state() {
-        let hot = hot();
-        let p = hot.state.replace(ptr::null_mut());
+        let p = hot().unsampled_counts.get();
         if !p.is_null() {
-            let _held = Release { hot, state: p };
-            // SAFETY: as in `count_unsampled`.
-            unsafe { (*p).ring.count_unsampled(level) };
-            return;
+            return count_unsampled(hot(), level);
         }
     }
     engine::count_discarded();
@@ -436,17 +467,6 @@ impl ThreadRing {
         unsafe { chunk.commit(n) };
         self.count(truncated);
         true
-    }
-
-    #[inline(always)]
-    fn count_unsampled(&mut self, level: usize) {
-        if let (Some(n), Some(shared)) = (
-            self.unsampled_dropped.get_mut(level),
-            self.shared.unsampled_dropped.get(level),
-        ) {
-            *n += 1;
-            shared.store(*n, Ordering::Relaxed);
-        }
     }
 
     #[inline(always)]
@@ -691,7 +711,13 @@ fn create_state() -> bool {
                 return false;
             };
             let boxed = owner.0.insert(Box::new(state));
-            HOT.with(|h| h.state.set(&mut **boxed as *mut ThreadState));
+            let counts: *const [AtomicU64; LEVELS] = &boxed.ring.shared.unsampled_dropped;
+            let sites: *const ThreadSlots = &boxed.ring.shared.sites;
+            HOT.with(|h| {
+                h.state.set(&mut **boxed as *mut ThreadState);
+                h.unsampled_counts.set(counts);
+                h.sites.set(sites);
+            });
             true
         })
         .unwrap_or(false)
@@ -712,6 +738,7 @@ fn new_state() -> Option<ThreadState> {
         produced: CachePadded::new(AtomicU64::new(0)),
         dropped: AtomicU64::new(0),
         unsampled_dropped: [const { AtomicU64::new(0) }; LEVELS],
+        sites: ThreadSlots::new(),
         thread,
     });
     engine.add_ring(NewRing {
@@ -727,16 +754,22 @@ fn new_state() -> Option<ThreadState> {
             limit,
             produced: 0,
             dropped: 0,
-            unsampled_dropped: [0; LEVELS],
         },
         scratch: vec![MaybeUninit::uninit(); limit + SLACK].into_boxed_slice(),
     })
 }
 
+/// Sets the flags that summarize the current context.
+#[inline(always)]
+fn set_trace(h: &Hot, ctx: &TraceContext, corr: bool) {
+    h.in_trace.set(ctx.is_some() || corr);
+    h.unsampled.set(ctx.is_some() && ctx.trace_flags & 1 == 0);
+}
+
 /// Replaces this thread's trace context, returning the previous one.
 pub(crate) fn set_context(ctx: TraceContext) -> TraceContext {
     HOT.with(|h| {
-        h.in_trace.set(ctx.is_some() || h.has_corr.get());
+        set_trace(h, &ctx, h.has_corr.get());
         h.th.set(NO_TH);
         let prev = h.ctx.replace(ctx);
         if prev.is_some() {
@@ -826,7 +859,7 @@ pub(crate) fn enter(ctx: TraceContext, th: u64, extra: Option<&Arc<SpanExtra>>) 
     h.th.set(th);
     let corr = has_corr(new);
     h.has_corr.set(corr);
-    h.in_trace.set(ctx.is_some() || corr);
+    set_trace(h, &ctx, corr);
     prev
 }
 
@@ -839,7 +872,7 @@ pub(crate) fn leave(prev: Prev) {
     let cur = h.extra.replace(prev.extra);
     let corr = has_corr(prev.extra);
     h.has_corr.set(corr);
-    h.in_trace.set(prev.ctx.is_some() || corr);
+    set_trace(h, &prev.ctx, corr);
     if !cur.is_null() {
         // SAFETY: `cur` was installed by `enter` with a count of its own,
         // which is released here, once.

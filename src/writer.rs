@@ -378,7 +378,7 @@ impl Writer {
     fn report_sampling(&mut self, fin: bool) {
         let sm = &mut self.summary;
         if !sm.seen {
-            if sampler::log_mode() == 0 && self.enc.buffer.is_none() {
+            if !sampler::log_sampling_ever_on() && self.enc.buffer.is_none() {
                 return;
             }
             sm.seen = true;
@@ -435,6 +435,13 @@ impl Writer {
                     .zip(r.shared.unsampled_dropped.iter())
                 {
                     *t += n.load(Ordering::Relaxed);
+                }
+                // The thread is gone: what its slots sampled out moves into
+                // the call sites' counters.
+                for (id, n) in r.shared.sites.pending() {
+                    if let Some(cs) = reg.callsite(id) {
+                        cs.sampler().add_sampled_out(n);
+                    }
                 }
             } else {
                 i += 1;

@@ -20,8 +20,8 @@
 //! relaxed load of [`mode`] and a branch is all a log call pays.
 
 use std::sync::Mutex;
-use std::sync::atomic::AtomicU8;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16};
 use std::time::Duration;
 
 use super::logs::{
@@ -39,11 +39,21 @@ pub const UNSAMPLED_ENV: &str = "DATAPUNK_LOG_UNSAMPLED";
 pub const BUFFER_ENV: &str = "DATAPUNK_LOG_BUFFER";
 
 /// Bit of [`mode`]: some level's policy is not keep-all.
-pub(crate) const MODE_SITE: u8 = 1;
+pub(crate) const MODE_SITE: u16 = 1;
 /// Bit of [`mode`]: records below ERROR of unsampled traces are dropped.
-pub(crate) const MODE_DROP: u8 = 2;
+pub(crate) const MODE_DROP: u16 = 2;
 /// Bit of [`mode`]: records below ERROR of unsampled traces are buffered.
-pub(crate) const MODE_BUFFER: u8 = 4;
+pub(crate) const MODE_BUFFER: u16 = 4;
+/// First of the [`mode`] bits that say which levels' policies are not
+/// keep-all (bit `MODE_SITE_LEVEL0 + level`), so a call site tests its
+/// constant level's bit instead of loading the policy.
+const MODE_SITE_LEVEL0: u16 = 8;
+
+/// The [`mode`] bit of a level whose policy is not keep-all.
+#[inline(always)]
+pub(crate) const fn mode_site_level(level: usize) -> u16 {
+    1 << (MODE_SITE_LEVEL0 as usize + level)
+}
 
 /// Index of ERROR in the level arrays; ERROR and FATAL always pass the
 /// trace-aware stage.
@@ -52,7 +62,10 @@ pub(crate) const ERROR_INDEX: usize = Level::Error as usize;
 static POLICIES: LevelPolicies = LevelPolicies::new();
 static UNSAMPLED: AtomicU8 = AtomicU8::new(UNSAMPLED_KEEP);
 /// What a log call checks first; 0 (the default) means "nothing to do".
-static MODE: AtomicU8 = AtomicU8::new(0);
+static MODE: AtomicU16 = AtomicU16::new(0);
+/// Some stage was on at some time since the process started (the writer's
+/// summary keeps reporting after the stages are turned off again).
+static EVER: AtomicBool = AtomicBool::new(false);
 /// Serializes the setters, so [`MODE`] always matches the last change.
 static CHANGE: Mutex<()> = Mutex::new(());
 
@@ -62,7 +75,7 @@ const UNSAMPLED_BUFFER: u8 = 2;
 
 /// The stages a log call runs now (bits `MODE_*`; 0: none). One relaxed load.
 #[inline(always)]
-pub(crate) fn mode() -> u8 {
+pub(crate) fn mode() -> u16 {
     MODE.load(Relaxed)
 }
 
@@ -74,15 +87,26 @@ pub(crate) fn policy_at(level: usize) -> LogPolicy {
 
 fn recompute() {
     let mut m = 0;
-    if (0..LEVELS).any(|l| !POLICIES.get(l).is_keep_all()) {
-        m |= MODE_SITE;
+    for l in 0..LEVELS {
+        if !POLICIES.get(l).is_keep_all() {
+            m |= MODE_SITE | mode_site_level(l);
+        }
     }
     match UNSAMPLED.load(Relaxed) {
         UNSAMPLED_DROP => m |= MODE_DROP,
         UNSAMPLED_BUFFER => m |= MODE_BUFFER,
         _ => {}
     }
+    if m != 0 {
+        EVER.store(true, Relaxed);
+    }
     MODE.store(m, Relaxed);
+}
+
+/// True once any stage has been on: what was sampled out while it was is
+/// still to be reported after it is turned off.
+pub(crate) fn ever_on() -> bool {
+    EVER.load(Relaxed)
 }
 
 fn change<R>(f: impl FnOnce() -> R) -> R {

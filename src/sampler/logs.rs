@@ -7,11 +7,14 @@
 //! `n <= first || (n - first) % thereafter == 0`, exactly zap's rule.
 //!
 //! * [`LogPolicy`] is the policy of one level (or one call site).
-//! * [`SiteCounter`] lives in a call site's `static` and makes the decision:
-//!   for a sampled-out call it costs one relaxed load, one `fetch_add` and a
-//!   few compares. A kept record carries an *adjusted count*, how many
-//!   records it stands for (`1` for the first `first`, `thereafter` for the
-//!   every-Mth ones), so a backend can extrapolate.
+//! * [`SiteCounter`] lives in a call site's `static`: it hands out the
+//!   indices of a period and counts what was kept and sampled out. A kept
+//!   record carries an *adjusted count*, how many records it stands for
+//!   (`1` for the first `first`, `thereafter` for the every-Mth ones), so a
+//!   backend can extrapolate.
+//! * `ThreadSlots` (the engine's, one per thread) takes indices in blocks
+//!   of `thereafter`, so a thread decides a sampled-out call with a few
+//!   loads and stores of its own and no locked instruction.
 //! * [`LevelPolicies`] holds one policy per level in atomics, so a reload can
 //!   change it without a lock.
 //! * [`parse_sampling_env`], [`parse_buffer_env`] and [`parse_unsampled_env`]
@@ -21,11 +24,12 @@
 //!
 //! The engine proves `produced == written + dropped + sampled_out + discarded`,
 //! so a counter reports exactly how many records it sampled out. It counts
-//! every call (the `fetch_add` it needs anyway to decide) and, on the kept
-//! path only, every kept record; sampled out is the difference. A sampled-out
-//! call pays no extra atomic, and the count stays exact when the policy
-//! changes in the middle of a period (a closed form such as [`kept_of`] would
-//! only be exact for a policy that never changes).
+//! decisions, not indices: kept records in the site's counter, sampled-out
+//! ones there (shared path) or in the thread's slot (moved to the site when
+//! the slot changes hands or the thread ends; the engine's stats add live
+//! slots). The count stays exact when the policy changes in the middle of a
+//! period (a closed form such as [`kept_of`] would only be exact for a
+//! policy that never changes).
 //!
 //! Time (`now`, [`LogPolicy::period`]) is a `u64` in units the caller
 //! chooses (raw clock ticks on the hot path); the environment parser returns
@@ -34,8 +38,8 @@
 #![warn(missing_docs)]
 
 use std::num::IntErrorKind;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
 
 /// Number of levels [`LevelPolicies`] holds: `TRACE = 0`, `DEBUG = 1`,
 /// `INFO = 2`, `WARN = 3`, `ERROR = 4`, `FATAL = 5` (a level's `repr(u8)`).
@@ -157,33 +161,39 @@ pub const fn kept_of(c: u64, first: u64, thereafter: u64) -> u64 {
 /// The sampling counters of one log call site; lives in the call site's
 /// `static` (hence [`SiteCounter::new`] is `const`).
 ///
+/// `count` hands out the indices `n` of a period (counted from 1) that
+/// [`LogPolicy::decide`] decides on: one at a time on the shared path
+/// ([`SiteCounter::sample`]), or in blocks to a thread's [`ThreadSlots`],
+/// which then decides a block's calls with no atomic read-modify-write.
+/// Accounting does not rest on `count` (a thread may leave part of a block
+/// unused when a period ends): kept records are counted in `kept`, sampled
+/// out ones in `out` on the shared path and in the thread's slot on the
+/// per-thread path (moved into `out` when the slot changes hands or its
+/// thread ends).
+///
 /// # Races
 ///
 /// All operations are relaxed. [`SiteCounter::sample`] loads `period_end`;
 /// the first caller that sees `now >= period_end` moves it with a
-/// compare-exchange and, if it wins, swaps `count` to 0 and adds the value
-/// swapped out to `closed` (the calls of finished periods). Every call does
-/// exactly one `fetch_add` on `count`, and that read-modify-write and the
-/// winner's `swap` are totally ordered on `count`, so each call lands in
-/// exactly one period's count: a call that read the old `period_end` but
-/// increments after the swap is counted in the new period, and it decides
-/// with the index `n` that `fetch_add` gave it there, so its decision is
-/// consistent with where it was counted (the calls of one period hold the
-/// indices `1..=c` exactly once each). Kept calls also increment `kept`, so
-/// `calls = closed + count` and `sampled_out = calls - kept` are exact once
-/// calls are quiescent, whatever the interleaving and even if the policy
-/// changed in between. While calls are in flight a reader can see a call
-/// counted but not yet its `kept` increment, or a swapped-out count not yet
-/// added to `closed`; the readers saturate and are exact again at rest.
+/// compare-exchange and, if it wins, swaps `count` to 0: the indices of the
+/// new period start again at 1. Every call takes its index from one
+/// `fetch_add` (a single index, or a block), and that read-modify-write and
+/// the winner's `swap` are totally ordered on `count`, so an index belongs
+/// to exactly one period and no index of a period is handed out twice.
+/// `kept` and `out` count actual decisions, so `calls = kept + out` (plus
+/// what live threads' slots hold) is exact once calls are quiescent, even if
+/// the policy changed in between. While calls are in flight a reader can see
+/// a slot's count before or after it moved into `out`; the readers are exact
+/// again at rest.
 #[derive(Debug)]
 pub struct SiteCounter {
     /// End of the current period (exclusive), in the caller's clock units;
     /// 0 before the first call, so the first call starts a period.
     period_end: AtomicU64,
-    /// Calls counted in the current period (the last swap's epoch).
+    /// Indices handed out in the current period.
     count: AtomicU64,
-    /// Calls counted in periods already rolled over.
-    closed: AtomicU64,
+    /// Calls sampled out (shared path, and slots that gave the site up).
+    out: AtomicU64,
     /// Records kept, all periods.
     kept: AtomicU64,
 }
@@ -195,14 +205,15 @@ impl SiteCounter {
         SiteCounter {
             period_end: AtomicU64::new(0),
             count: AtomicU64::new(0),
-            closed: AtomicU64::new(0),
+            out: AtomicU64::new(0),
             kept: AtomicU64::new(0),
         }
     }
 
     /// Decides one record at time `now` (caller's clock units, the same as
     /// `policy.period`): `0` samples it out; otherwise keep it, with this
-    /// adjusted count.
+    /// adjusted count. The shared path: one `fetch_add` for the index and
+    /// one for the count.
     ///
     /// Under a keep-all policy ([`LogPolicy::is_keep_all`]) this returns 1
     /// without touching the counters: such calls are neither kept nor
@@ -213,16 +224,24 @@ impl SiteCounter {
         if policy.is_keep_all() {
             return 1;
         }
-        let end = self.period_end.load(Relaxed);
-        if now >= end && policy.period != 0 {
-            self.roll(end, now, policy.period);
-        }
+        self.roll_if_due(now, policy.period);
         let n = self.count.fetch_add(1, Relaxed).wrapping_add(1);
         let adjusted = policy.decide(n);
-        if adjusted != 0 {
+        if adjusted == 0 {
+            self.out.fetch_add(1, Relaxed);
+        } else {
             self.kept.fetch_add(1, Relaxed);
         }
         adjusted
+    }
+
+    /// Starts a new period when `now` has passed the current one's end.
+    #[inline]
+    fn roll_if_due(&self, now: u64, period: u64) {
+        let end = self.period_end.load(Relaxed);
+        if now >= end && period != 0 {
+            self.roll(end, now, period);
+        }
     }
 
     /// Starts a new period at `now` if this caller wins the race for it.
@@ -235,17 +254,16 @@ impl SiteCounter {
             .compare_exchange(end, new_end, Relaxed, Relaxed)
             .is_ok()
         {
-            let c = self.count.swap(0, Relaxed);
-            self.closed.fetch_add(c, Relaxed);
+            self.count.swap(0, Relaxed);
         }
     }
 
-    /// Records this call site sampled out so far (exact once calls are
-    /// quiescent).
+    /// Records this call site sampled out on the shared path and in slots
+    /// that gave it up (exact once calls are quiescent); the engine adds
+    /// what live threads' slots hold.
     #[must_use]
     pub fn sampled_out(&self) -> u64 {
-        let kept = self.kept.load(Relaxed);
-        self.calls().saturating_sub(kept)
+        self.out.load(Relaxed)
     }
 
     /// Records this call site kept so far (under a sampling policy).
@@ -254,13 +272,290 @@ impl SiteCounter {
         self.kept.load(Relaxed)
     }
 
-    /// Calls this call site counted so far (kept + sampled out; calls under a
-    /// keep-all policy are not counted).
+    /// Calls this call site counted so far: kept + [`SiteCounter::sampled_out`]
+    /// (calls under a keep-all policy are not counted).
     #[must_use]
     pub fn calls(&self) -> u64 {
-        self.closed
+        self.kept().wrapping_add(self.sampled_out())
+    }
+
+    /// Adds sampled-out calls counted elsewhere (a slot's, a retired
+    /// thread's).
+    pub(crate) fn add_sampled_out(&self, n: u64) {
+        if n != 0 {
+            self.out.fetch_add(n, Relaxed);
+        }
+    }
+}
+
+/// Slots in a thread's [`ThreadSlots`].
+pub(crate) const THREAD_SLOTS: usize = 64;
+
+/// Largest block of indices a thread takes at once (a policy whose
+/// `thereafter` is larger takes blocks of this size).
+const MAX_BLOCK: u64 = 4096;
+
+/// What a sampled-out call reads of its slot: 32 bytes, so a slot's
+/// address is a shift away from the call site id.
+#[derive(Debug)]
+#[repr(C, align(32))]
+struct HotSlot {
+    /// The call site holding the slot (null: none), as its counter.
+    site: AtomicPtr<SiteCounter>,
+    /// Next index of the block to use.
+    next: AtomicU64,
+    /// Where the sampled-out run of the block stops (exclusive): its kept
+    /// index, or its end when it keeps none. A call at `stop` takes the
+    /// slow path, which keeps it (or takes a new block).
+    stop: AtomicU64,
+    /// End of the period the block belongs to.
+    period_end: AtomicU64,
+}
+
+impl HotSlot {
+    const fn new() -> HotSlot {
+        HotSlot {
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            next: AtomicU64::new(0),
+            stop: AtomicU64::new(0),
+            period_end: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The rest of a call site's block of indices on one thread. Every field
+/// (here and in its [`HotSlot`]) is written by the owning thread only
+/// (relaxed loads and stores, no locked instruction); the engine's stats
+/// read `site_id`, `next`, `start`, `used` and `kept`.
+#[derive(Debug)]
+struct Slot {
+    /// The call site id of the hot slot's site, for the engine's per-site
+    /// sums.
+    site_id: AtomicU32,
+    /// End of the block (exclusive).
+    end: AtomicU64,
+    /// The block's kept index (`u64::MAX`: none) and its adjusted count.
+    keep_at: AtomicU64,
+    adjusted: AtomicU64,
+    /// First index of the block.
+    start: AtomicU64,
+    /// Indices used in this slot's earlier blocks for `site`, and records
+    /// kept of all its blocks: the slot sampled out
+    /// `used + (next - start) - kept` calls not yet moved to the site.
+    used: AtomicU64,
+    kept: AtomicU64,
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            site_id: AtomicU32::new(0),
+            end: AtomicU64::new(0),
+            keep_at: AtomicU64::new(u64::MAX),
+            adjusted: AtomicU64::new(0),
+            start: AtomicU64::new(0),
+            used: AtomicU64::new(0),
+            kept: AtomicU64::new(0),
+        }
+    }
+
+    /// Calls sampled out through this slot (`hot` its hot part) and not
+    /// yet moved to its site.
+    fn out(&self, hot: &HotSlot) -> u64 {
+        let in_block = hot
+            .next
             .load(Relaxed)
-            .wrapping_add(self.count.load(Relaxed))
+            .saturating_sub(self.start.load(Relaxed));
+        (self.used.load(Relaxed) + in_block).saturating_sub(self.kept.load(Relaxed))
+    }
+}
+
+/// A thread's blocks of call-site indices: the per-thread path of the call
+/// site sampler.
+///
+/// A thread takes a block of `thereafter` consecutive indices of a call
+/// site's period with one `fetch_add` and decides the block's calls from its
+/// own slot (a compare, a store; the kept index is computed once per block),
+/// so a sampled-out call pays no locked instruction. The first `first`
+/// indices of a period are still taken one at a time, so the first N of a
+/// period are exactly the first N calls across threads. What differs from
+/// the shared path: a block belongs to the period it was taken in, and
+/// indices left unused when the period ends (or the slot goes to another
+/// call site) are not used, so a site keeps at most one record fewer per
+/// thread and period than every `thereafter`-th; a policy change reaches a
+/// block at its end (at most `thereafter` calls) or at the period's end.
+/// Slots are direct-mapped by call site id; a site meeting another in its
+/// slot takes it over, moving the other's count into that site's counter.
+#[derive(Debug)]
+pub(crate) struct ThreadSlots {
+    hot: [HotSlot; THREAD_SLOTS],
+    slots: [Slot; THREAD_SLOTS],
+}
+
+impl ThreadSlots {
+    pub(crate) const fn new() -> ThreadSlots {
+        ThreadSlots {
+            hot: [const { HotSlot::new() }; THREAD_SLOTS],
+            slots: [const { Slot::new() }; THREAD_SLOTS],
+        }
+    }
+
+    /// [`SiteCounter::sample`] for the calling thread (the owner of this
+    /// table), for a call whose level's policy (`policy`, read only when a
+    /// block runs out) is not keep-all: `site` is the call site's counter,
+    /// `id` its call site id. Must only be called by the thread that owns
+    /// the table.
+    #[inline(always)]
+    pub(crate) fn sample(
+        &self,
+        id: u32,
+        site: &'static SiteCounter,
+        now: u64,
+        policy: impl FnOnce() -> LogPolicy,
+    ) -> u64 {
+        let i = id as usize % THREAD_SLOTS;
+        let hot = &self.hot[i];
+        let n = hot.next.load(Relaxed);
+        if std::ptr::eq(hot.site.load(Relaxed), site)
+            && n < hot.stop.load(Relaxed)
+            && now < hot.period_end.load(Relaxed)
+        {
+            // Sampled out: one store of the thread's own.
+            hot.next.store(n + 1, Relaxed);
+            return 0;
+        }
+        self.slow(i, id, site, now, &policy())
+    }
+
+    /// A call the fast path did not settle: the block's kept index, or a
+    /// new block (and the slot, if another site held it).
+    #[cold]
+    #[inline(never)]
+    fn slow(
+        &self,
+        i: usize,
+        id: u32,
+        site: &'static SiteCounter,
+        now: u64,
+        policy: &LogPolicy,
+    ) -> u64 {
+        let (hot, slot) = (&self.hot[i], &self.slots[i]);
+        let n = hot.next.load(Relaxed);
+        if std::ptr::eq(hot.site.load(Relaxed), site)
+            && n < slot.end.load(Relaxed)
+            && now < hot.period_end.load(Relaxed)
+        {
+            // The block's kept index (`stop` is at it).
+            hot.next.store(n + 1, Relaxed);
+            if n == slot.keep_at.load(Relaxed) {
+                hot.stop.store(slot.end.load(Relaxed), Relaxed);
+                return Self::keep(slot, site, slot.adjusted.load(Relaxed));
+            }
+            return 0;
+        }
+        Self::refill(hot, slot, id, site, now, policy)
+    }
+
+    fn keep(slot: &Slot, site: &SiteCounter, adjusted: u64) -> u64 {
+        slot.kept.store(slot.kept.load(Relaxed) + 1, Relaxed);
+        site.kept.fetch_add(1, Relaxed);
+        adjusted
+    }
+
+    /// Takes a new block for `site` (and the slot, if another site held
+    /// it), then decides the call with its first index.
+    fn refill(
+        hot: &HotSlot,
+        slot: &Slot,
+        id: u32,
+        site: &'static SiteCounter,
+        now: u64,
+        policy: &LogPolicy,
+    ) -> u64 {
+        let held = hot.site.load(Relaxed);
+        let used = slot.used.load(Relaxed)
+            + hot
+                .next
+                .load(Relaxed)
+                .saturating_sub(slot.start.load(Relaxed));
+        if std::ptr::eq(held, site) {
+            slot.used.store(used, Relaxed);
+        } else {
+            let out = used.saturating_sub(slot.kept.load(Relaxed));
+            if !held.is_null() {
+                // SAFETY: `site` pointers stored in a slot come only from
+                // `&'static SiteCounter` (below), so `held` is valid for ever.
+                let held: &'static SiteCounter = unsafe { &*held };
+                held.add_sampled_out(out);
+            }
+            slot.used.store(0, Relaxed);
+            slot.kept.store(0, Relaxed);
+            hot.site.store(std::ptr::from_ref(site).cast_mut(), Relaxed);
+            slot.site_id.store(id, Relaxed);
+        }
+        // The old block is closed: nothing of it is left to count.
+        slot.start.store(hot.next.load(Relaxed), Relaxed);
+        slot.end.store(0, Relaxed);
+        hot.stop.store(0, Relaxed);
+        if policy.is_keep_all() {
+            // A reload made it keep-all since the caller looked.
+            return 1;
+        }
+        site.roll_if_due(now, policy.period);
+        let first = policy.first;
+        if site.count.load(Relaxed) < first {
+            // The first N of a period go one at a time on the shared path
+            // (which counts them), so they are exactly the first N calls.
+            return site.sample(now, policy);
+        }
+        let period_end = if policy.period == 0 {
+            u64::MAX
+        } else {
+            site.period_end.load(Relaxed)
+        };
+        let m = policy.thereafter;
+        let want = if m == 0 { MAX_BLOCK } else { m.min(MAX_BLOCK) };
+        let start = site.count.fetch_add(want, Relaxed).wrapping_add(1);
+        // Within the first N (the count was reset since it was read), only
+        // the first index is used.
+        let end = if start <= first {
+            start + 1
+        } else {
+            start.saturating_add(want)
+        };
+        let (keep_at, adjusted) = if start <= first {
+            (start, 1)
+        } else if m == 0 {
+            (u64::MAX, 0)
+        } else {
+            let r = (start - first) % m;
+            let k = if r == 0 { start } else { start + (m - r) };
+            if k < end { (k, m) } else { (u64::MAX, 0) }
+        };
+        // `start` before `next`, so a stats reader sees `next - start`
+        // small, never a stale block's span.
+        slot.start.store(start, Relaxed);
+        hot.next.store(start + 1, Relaxed);
+        slot.end.store(end, Relaxed);
+        slot.keep_at.store(keep_at, Relaxed);
+        slot.adjusted.store(adjusted, Relaxed);
+        hot.period_end.store(period_end, Relaxed);
+        if start == keep_at {
+            hot.stop.store(end, Relaxed);
+            return Self::keep(slot, site, adjusted);
+        }
+        hot.stop.store(keep_at.min(end), Relaxed);
+        0
+    }
+
+    /// Each held slot's call site id and the calls it sampled out and has
+    /// not moved into its site's counter.
+    pub(crate) fn pending(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.slots.iter().zip(self.hot.iter()).filter_map(|(s, h)| {
+            let id = s.site_id.load(Relaxed);
+            let out = s.out(h);
+            (id != 0 && out != 0).then_some((id, out))
+        })
     }
 }
 
@@ -811,6 +1106,124 @@ mod tests {
         assert_eq!(site.calls(), counted);
         assert_eq!(site.kept(), kept);
         assert_eq!(site.sampled_out(), counted - kept);
+    }
+
+    /// A counter for `ThreadSlots`, which takes `&'static` ones.
+    fn leaked_site() -> &'static SiteCounter {
+        Box::leak(Box::new(SiteCounter::new()))
+    }
+
+    #[test]
+    fn one_thread_blocks_decide_as_the_shared_path() {
+        // One thread uses its blocks to the end (within a period), so its
+        // decisions are the shared path's call for call, periods included.
+        for (first, thereafter) in [
+            (0, 0),
+            (0, 2),
+            (1, 3),
+            (5, 7),
+            (3, 0),
+            (2, 5000),
+            (100, 100),
+        ] {
+            for period in [0u64, 37] {
+                let p = LogPolicy::new(first, thereafter, period);
+                let (shared, blocks) = (leaked_site(), leaked_site());
+                let slots = ThreadSlots::new();
+                let mut kept = 0;
+                for i in 0..20_000u64 {
+                    let now = i / 3;
+                    let a = shared.sample(now, &p);
+                    let b = slots.sample(9, blocks, now, || p);
+                    assert_eq!(a, b, "call {i} of {p:?}");
+                    kept += u64::from(b != 0);
+                }
+                let pending: u64 = slots
+                    .pending()
+                    .map(|(id, n)| {
+                        assert_eq!(id, 9);
+                        n
+                    })
+                    .sum();
+                assert_eq!(blocks.kept(), kept);
+                assert_eq!(blocks.sampled_out() + pending, 20_000 - kept);
+                assert_eq!(shared.kept(), blocks.kept());
+            }
+        }
+    }
+
+    #[test]
+    fn a_slot_taken_over_moves_its_count_to_its_site() {
+        // Ids 3 and 3 + THREAD_SLOTS share a slot; alternating calls take it
+        // from each other, and nothing is lost.
+        let p = LogPolicy::new(1, 4, 0);
+        let (a, b) = (leaked_site(), leaked_site());
+        let slots = ThreadSlots::new();
+        let mut kept = [0u64; 2];
+        for i in 0..1_000u64 {
+            let (id, site, k) = if i % 3 == 0 {
+                (3, a, 0)
+            } else {
+                (3 + THREAD_SLOTS as u32, b, 1)
+            };
+            kept[k] += u64::from(slots.sample(id, site, 0, || p) != 0);
+        }
+        let pending: Vec<(u32, u64)> = slots.pending().collect();
+        let held = |id: u32| {
+            pending
+                .iter()
+                .filter(|p| p.0 == id)
+                .map(|p| p.1)
+                .sum::<u64>()
+        };
+        assert_eq!(a.kept(), kept[0]);
+        assert_eq!(b.kept(), kept[1]);
+        assert_eq!(a.sampled_out() + held(3) + a.kept(), 334);
+        assert_eq!(
+            b.sampled_out() + held(3 + THREAD_SLOTS as u32) + b.kept(),
+            666
+        );
+        // Each site's first call was kept; a site that loses its slot gives
+        // up the rest of its block, so it keeps no more than every 4th.
+        assert!(a.kept() >= 1 && a.kept() <= 1 + 333 / 4);
+    }
+
+    #[test]
+    fn two_threads_blocks_count_every_call_once() {
+        const ITERS: u64 = 200_000;
+        let site = leaked_site();
+        let p = LogPolicy::new(5, 7, 100);
+        let run = |tid: u64| {
+            let slots = ThreadSlots::new();
+            let (mut kept, mut out) = (0u64, 0u64);
+            for i in 0..ITERS {
+                let now = i / 50 + tid;
+                match slots.sample(1, site, now, || p) {
+                    0 => out += 1,
+                    a => {
+                        assert!(a == 1 || a == 7);
+                        kept += 1;
+                    }
+                }
+            }
+            let pending: u64 = slots.pending().map(|(_, n)| n).sum();
+            (kept, out, pending)
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let ha = s.spawn(|| run(0));
+            let hb = s.spawn(|| run(1));
+            (ha.join().unwrap(), hb.join().unwrap())
+        });
+        assert_eq!(a.0 + a.1, ITERS);
+        assert_eq!(b.0 + b.1, ITERS);
+        assert_eq!(site.kept(), a.0 + b.0);
+        // Sampled-out calls are counted once: in the slots, or in the site
+        // (the first N of a period go through the shared path, and a call
+        // there can come after the N were taken).
+        assert_eq!(site.sampled_out() + a.2 + b.2, a.1 + b.1);
+        // ~4000 periods of ~100 calls, 5 + 95/7 kept per period at most
+        // (one fewer per thread and period when a block is left unused).
+        assert!(site.kept() > 4_000 * 10 && site.kept() < 4_000 * 40);
     }
 
     #[test]

@@ -80,7 +80,8 @@ pub use log_config::{
     log_policy, set_log_policy, set_log_policy_below_error, set_unsampled, unsampled,
 };
 pub(crate) use log_config::{
-    ERROR_INDEX, LogSampling, MODE_BUFFER, MODE_DROP, MODE_SITE, mode as log_mode, policy_at,
+    ERROR_INDEX, LogSampling, MODE_BUFFER, MODE_DROP, ever_on as log_sampling_ever_on,
+    mode as log_mode, mode_site_level, policy_at,
 };
 pub use logs::{LogPolicy, Unsampled};
 pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
