@@ -114,6 +114,49 @@ impl From<Option<TraceContext>> for Parent<'_> {
     }
 }
 
+/// A span's ids and flags, held as 64-bit words: a [`TraceContext`] is
+/// 16-byte aligned for its `u128` (48 bytes with padding), and a `Span`
+/// holding one was moved around with its padding on every start.
+#[derive(Clone, Copy)]
+struct Ids {
+    trace_hi: u64,
+    trace_lo: u64,
+    span_id: u64,
+    parent_span_id: u64,
+    flags: u8,
+}
+
+impl Ids {
+    const ZERO: Ids = Ids {
+        trace_hi: 0,
+        trace_lo: 0,
+        span_id: 0,
+        parent_span_id: 0,
+        flags: 0,
+    };
+
+    #[inline(always)]
+    fn of(c: TraceContext) -> Ids {
+        Ids {
+            trace_hi: (c.trace_id >> 64) as u64,
+            trace_lo: c.trace_id as u64,
+            span_id: c.span_id,
+            parent_span_id: c.parent_span_id,
+            flags: c.trace_flags,
+        }
+    }
+
+    #[inline(always)]
+    fn ctx(self) -> TraceContext {
+        TraceContext {
+            trace_id: (u128::from(self.trace_hi) << 64) | u128::from(self.trace_lo),
+            span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
+            trace_flags: self.flags,
+        }
+    }
+}
+
 /// A span's final status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status<'a> {
@@ -130,11 +173,10 @@ pub enum Status<'a> {
 /// between threads. A span that was disabled by the filter, or made with
 /// [`Span::none`], does nothing.
 pub struct Span {
-    ctx: TraceContext,
-    /// The call site, when the span's records are written.
+    ids: Ids,
+    /// The call site, when the span's records are written (a span this
+    /// handle ends; `None` for an unsampled span, a view or none).
     cs: Option<&'static Callsite>,
-    /// True for a span this handle ends (not a [`Span::current`] view).
-    owned: bool,
     /// The span's `th` (consistent probability sampling), [`NO_TH`]: none.
     th: u64,
     /// Correlation id and tracestate beyond `th`: only spans of a request
@@ -153,7 +195,7 @@ impl std::fmt::Debug for Span {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Span")
             .field("name", &self.cs.map(|c| c.metadata().message))
-            .field("context", &self.ctx)
+            .field("context", &self.ctx())
             .field("correlation_id", &self.correlation_id())
             .finish()
     }
@@ -163,14 +205,8 @@ impl Span {
     /// A span that does nothing: entering it leaves the context as it is.
     pub const fn none() -> Span {
         Span {
-            ctx: TraceContext {
-                trace_id: 0,
-                span_id: 0,
-                parent_span_id: 0,
-                trace_flags: 0,
-            },
+            ids: Ids::ZERO,
             cs: None,
-            owned: false,
             th: NO_TH,
             extra: None,
             pending_start: AtomicU64::new(0),
@@ -184,9 +220,8 @@ impl Span {
     pub fn current() -> Span {
         let ctx = current_or_interop();
         Span {
-            ctx,
+            ids: Ids::of(ctx),
             cs: None,
-            owned: false,
             th: ring::current_th(),
             extra: ring::current_extra(),
             pending_start: AtomicU64::new(0),
@@ -260,9 +295,8 @@ impl Span {
                 // now; the end writes the whole span in one record (never
                 // 0: 0 means "nothing pending").
                 return Span {
-                    ctx,
+                    ids: Ids::of(ctx),
                     cs: Some(cs),
-                    owned: true,
                     th,
                     extra,
                     pending_start: AtomicU64::new(clock::now().max(1)),
@@ -272,9 +306,8 @@ impl Span {
             Span::recorded(cs, values, ctx, th, extra, flags)
         } else {
             Span {
-                ctx,
+                ids: Ids::of(ctx),
                 cs: None,
-                owned: true,
                 th,
                 extra,
                 pending_start: AtomicU64::new(0),
@@ -314,9 +347,8 @@ impl Span {
             ring::dispatch_span(&head, cs, values);
         }
         Span {
-            ctx,
+            ids: Ids::of(ctx),
             cs: Some(cs),
-            owned: true,
             th,
             extra,
             pending_start: AtomicU64::new(pending_start),
@@ -339,7 +371,7 @@ impl Span {
                 (ctx, th, extra, false)
             }
             Parent::Root => (TraceContext::default(), NO_TH, new_trace_extra(), false),
-            Parent::Span(s) => (s.ctx, s.th, s.extra.clone(), false),
+            Parent::Span(s) => (s.ctx(), s.th, s.extra.clone(), false),
             Parent::Remote(p) => {
                 let (th, extra) = SpanExtra::from_propagated(p);
                 (
@@ -401,7 +433,7 @@ impl Span {
     /// Whether the span was sampled: it is recorded and exported, and its
     /// sampled flag propagates. An unsampled span still sets the context.
     pub fn is_sampled(&self) -> bool {
-        self.ctx.trace_flags & FLAG_SAMPLED != 0
+        self.ctx().trace_flags & FLAG_SAMPLED != 0
     }
 
     /// The span's W3C tracestate (`ot=th:…` when its probability is exact,
@@ -412,7 +444,12 @@ impl Span {
 
     /// The span's trace context (all zero for [`Span::none`]).
     pub fn context(&self) -> TraceContext {
-        self.ctx
+        self.ctx()
+    }
+
+    #[inline(always)]
+    fn ctx(&self) -> TraceContext {
+        self.ids.ctx()
     }
 
     /// The correlation id the span carries, if any.
@@ -425,15 +462,15 @@ impl Span {
 
     /// True for a span that does nothing ([`Span::none`], or disabled).
     pub fn is_none(&self) -> bool {
-        !self.ctx.is_some() && self.extra.is_none()
+        !self.ctx().is_some() && self.extra.is_none()
     }
 
     /// The span as a W3C `traceparent`, for calls to other services.
     pub fn traceparent(&self) -> Option<TraceParent> {
-        self.ctx.is_some().then_some(TraceParent {
-            trace_id: self.ctx.trace_id,
-            span_id: self.ctx.span_id,
-            flags: self.ctx.trace_flags,
+        self.ctx().is_some().then_some(TraceParent {
+            trace_id: self.ctx().trace_id,
+            span_id: self.ctx().span_id,
+            flags: self.ctx().trace_flags,
         })
     }
 
@@ -446,7 +483,7 @@ impl Span {
                 _span: PhantomData,
             };
         }
-        let prev = ring::enter(self.ctx, self.th, self.extra.as_ref());
+        let prev = ring::enter(self.ctx(), self.th, self.extra.as_ref());
         Entered {
             prev: Some(prev),
             _span: PhantomData,
@@ -461,15 +498,13 @@ impl Span {
 
     #[inline(always)]
     fn emit<L: ValueList>(&self, kind: u8, values: &L) {
-        if let Some(cs) = self.cs
-            && self.owned
-        {
+        if let Some(cs) = self.cs {
             self.write_pending_start(cs);
             let head = RecHead {
                 kind,
                 flags: 0,
                 adjusted: 0,
-                ctx: self.ctx,
+                ctx: self.ctx(),
                 corr: None,
                 ts: None,
             };
@@ -491,7 +526,7 @@ impl Span {
                     self.start_flags,
                     cs.id(),
                     ts,
-                    &self.ctx,
+                    &self.ctx(),
                 ));
             }
         }
@@ -529,11 +564,12 @@ impl Span {
 }
 
 impl Drop for Span {
+    /// A span that is not recorded (unsampled, a view, or none) only
+    /// releases its optional part: the end of a recorded one is out of
+    /// line, so the others' drop stays a compare inlined at the caller.
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some(cs) = self.cs
-            && self.owned
-        {
+        if let Some(cs) = self.cs {
             self.write_end(cs);
         }
     }
@@ -541,7 +577,7 @@ impl Drop for Span {
 
 impl Span {
     /// Writes the end of a recorded span.
-    #[inline(always)]
+    #[inline(never)]
     fn write_end(&mut self, cs: &'static Callsite) {
         let end = clock::now();
         let start = *self.pending_start.get_mut();
@@ -551,10 +587,10 @@ impl Span {
                 cs.id(),
                 start,
                 end,
-                &self.ctx,
+                &self.ctx(),
             ));
         } else {
-            ring::dispatch_fixed(&fixed_record(KIND_SPAN_END, 0, cs.id(), end, &self.ctx));
+            ring::dispatch_fixed(&fixed_record(KIND_SPAN_END, 0, cs.id(), end, &self.ctx()));
         }
     }
 }
