@@ -618,8 +618,9 @@ fn new_trace_extra() -> Option<Arc<SpanExtra>> {
 }
 
 /// A span's fields at its start, looked up by name for the sampler's rules
-/// and rate-limit keys. Only a lookup of a name the call site has pays: the
-/// values are encoded on the stack and the one asked for decoded.
+/// and rate-limit keys. Only a lookup of a name the call site has pays:
+/// strings, integers and booleans give their text directly; other values
+/// are encoded on the stack and the one asked for decoded.
 struct CallAttrs<'a, L> {
     cs: &'static Callsite,
     values: &'a L,
@@ -631,7 +632,7 @@ impl<L: ValueList> sampler::Attrs for CallAttrs<'_, L> {
         let Some(i) = fields.iter().position(|n| *n == key) else {
             return false;
         };
-        field_text(self.values, i, f)
+        self.values.feed_nth(i, f) || field_text(self.values, i, f)
     }
 
     fn site(&self) -> Option<(u32, &'static [&'static str])> {
@@ -825,5 +826,68 @@ impl<F: Future> Future for Instrumented<F> {
         let this = self.project();
         let _e = this.span.enter();
         this.inner.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+    use std::num::NonZeroU32;
+
+    /// What the sampler sees of value `i`: through `feed_text`, and
+    /// through the encoding (which every value has).
+    fn both<L: ValueList>(values: &L, i: usize) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        let mut direct = None;
+        let fed = values.feed_nth(i, &mut |b| direct = Some(b.to_vec()));
+        assert_eq!(fed, direct.is_some());
+        let mut encoded = None;
+        let found = field_text(values, i, &mut |b| encoded = Some(b.to_vec()));
+        assert_eq!(found, encoded.is_some());
+        (direct, encoded)
+    }
+
+    #[test]
+    fn the_direct_text_of_a_value_is_its_encoded_text() {
+        let s = String::from("owned");
+        let values = (
+            "acme",
+            (
+                42u8,
+                (
+                    -7i32,
+                    (
+                        true,
+                        (
+                            Some("x"),
+                            (
+                                None::<&str>,
+                                (
+                                    &s,
+                                    (
+                                        Cow::Borrowed("cow"),
+                                        (
+                                            u64::MAX,
+                                            (i64::MIN, (NonZeroU32::new(9).unwrap(), (false, ()))),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        );
+        for i in 0..12 {
+            let (direct, encoded) = both(&values, i);
+            assert_eq!(direct, encoded, "value {i}");
+            assert!(direct.is_some(), "value {i} has a direct text");
+        }
+        // Past the end: neither.
+        assert_eq!(both(&values, 12), (None, None));
+        // A value without a direct text (a float) is still read, encoded.
+        let (direct, encoded) = both(&(0.5f64, ()), 0);
+        assert_eq!(direct, None);
+        assert_eq!(encoded.as_deref(), Some(&b"0.5"[..]));
     }
 }

@@ -28,6 +28,16 @@ pub trait Value {
     fn encoded_len(&self) -> Option<usize> {
         None
     }
+    /// Feeds the value's text (numbers in decimal, booleans as
+    /// `true`/`false`, strings as they are, `None` as nothing) to `f`, for
+    /// the sampler's rules and rate-limit keys; false when the value has no
+    /// such text without being encoded (the sampler then encodes it).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        let _ = f;
+        false
+    }
 }
 
 /// The values of one call, as a cons list `(v1, (v2, (v3, ())))` built by the
@@ -43,6 +53,12 @@ pub trait ValueList {
     /// nothing.
     fn record_nth(&self, n: usize, buf: &mut RecordBuf<'_>) -> bool {
         let _ = (n, buf);
+        false
+    }
+    /// [`Value::feed_text`] of value `n`; false when there is none or it
+    /// has no such text.
+    fn feed_nth(&self, n: usize, f: &mut dyn FnMut(&[u8])) -> bool {
+        let _ = (n, f);
         false
     }
 }
@@ -75,6 +91,14 @@ impl<H: Value, T: ValueList> ValueList for (H, T) {
             self.1.record_nth(n - 1, buf)
         }
     }
+    #[inline]
+    fn feed_nth(&self, n: usize, f: &mut dyn FnMut(&[u8])) -> bool {
+        if n == 0 {
+            self.0.feed_text(f)
+        } else {
+            self.1.feed_nth(n - 1, f)
+        }
+    }
 }
 
 macro_rules! unsigned {
@@ -84,6 +108,11 @@ macro_rules! unsigned {
             fn record(&self, buf: &mut RecordBuf<'_>) { buf.u64(*self as u64) }
             #[inline(always)]
             fn encoded_len(&self) -> Option<usize> { Some(9) }
+            #[inline]
+            fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+                f(itoa::Buffer::new().format(*self).as_bytes());
+                true
+            }
         }
     )*};
 }
@@ -94,6 +123,11 @@ macro_rules! signed {
             fn record(&self, buf: &mut RecordBuf<'_>) { buf.i64(*self as i64) }
             #[inline(always)]
             fn encoded_len(&self) -> Option<usize> { Some(9) }
+            #[inline]
+            fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+                f(itoa::Buffer::new().format(*self).as_bytes());
+                true
+            }
         }
     )*};
 }
@@ -107,6 +141,10 @@ macro_rules! nonzero {
             fn record(&self, buf: &mut RecordBuf<'_>) { self.get().record(buf) }
             #[inline(always)]
             fn encoded_len(&self) -> Option<usize> { Some(9) }
+            #[inline]
+            fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+                self.get().feed_text(f)
+            }
         }
     )*};
 }
@@ -172,6 +210,11 @@ impl Value for bool {
     fn encoded_len(&self) -> Option<usize> {
         Some(1)
     }
+    #[inline]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        f(if *self { b"true" } else { b"false" });
+        true
+    }
 }
 impl Value for char {
     #[inline(always)]
@@ -191,6 +234,11 @@ impl Value for str {
     #[inline(always)]
     fn encoded_len(&self) -> Option<usize> {
         Some(5 + self.len())
+    }
+    #[inline]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        f(self.as_bytes());
+        true
     }
 }
 impl Value for [u8] {
@@ -232,6 +280,11 @@ impl Value for String {
     fn encoded_len(&self) -> Option<usize> {
         Some(5 + self.len())
     }
+    #[inline]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        f(self.as_bytes());
+        true
+    }
 }
 impl Value for Cow<'_, str> {
     #[inline(always)]
@@ -241,6 +294,11 @@ impl Value for Cow<'_, str> {
     #[inline(always)]
     fn encoded_len(&self) -> Option<usize> {
         Some(5 + self.len())
+    }
+    #[inline]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        f(self.as_bytes());
+        true
     }
 }
 impl<T: Value + ?Sized> Value for &T {
@@ -252,6 +310,10 @@ impl<T: Value + ?Sized> Value for &T {
     fn encoded_len(&self) -> Option<usize> {
         (**self).encoded_len()
     }
+    #[inline(always)]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        (**self).feed_text(f)
+    }
 }
 impl<T: Value + ?Sized> Value for &mut T {
     #[inline(always)]
@@ -261,6 +323,10 @@ impl<T: Value + ?Sized> Value for &mut T {
     #[inline(always)]
     fn encoded_len(&self) -> Option<usize> {
         (**self).encoded_len()
+    }
+    #[inline(always)]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        (**self).feed_text(f)
     }
 }
 impl<T: Value + ?Sized> Value for Box<T> {
@@ -272,6 +338,10 @@ impl<T: Value + ?Sized> Value for Box<T> {
     fn encoded_len(&self) -> Option<usize> {
         (**self).encoded_len()
     }
+    #[inline(always)]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        (**self).feed_text(f)
+    }
 }
 impl<T: Value + ?Sized> Value for Arc<T> {
     #[inline(always)]
@@ -282,6 +352,10 @@ impl<T: Value + ?Sized> Value for Arc<T> {
     fn encoded_len(&self) -> Option<usize> {
         (**self).encoded_len()
     }
+    #[inline(always)]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        (**self).feed_text(f)
+    }
 }
 impl<T: Value + ?Sized> Value for Rc<T> {
     #[inline(always)]
@@ -291,6 +365,10 @@ impl<T: Value + ?Sized> Value for Rc<T> {
     #[inline(always)]
     fn encoded_len(&self) -> Option<usize> {
         (**self).encoded_len()
+    }
+    #[inline(always)]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        (**self).feed_text(f)
     }
 }
 impl<T: Value> Value for Option<T> {
@@ -306,6 +384,16 @@ impl<T: Value> Value for Option<T> {
         match self {
             Some(v) => v.encoded_len(),
             None => Some(1),
+        }
+    }
+    #[inline]
+    fn feed_text(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        match self {
+            Some(v) => v.feed_text(f),
+            None => {
+                f(b"");
+                true
+            }
         }
     }
 }
