@@ -181,7 +181,7 @@ impl Condition {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamplingProfile {
-    /// The cases, in the order they run (default: all five).
+    /// The cases, in the order they run (default: all eight).
     #[serde(default = "all_sampling_cases")]
     pub cases: Vec<SamplingCase>,
     /// Spans made, untimed, before measuring.
@@ -231,14 +231,26 @@ pub enum SamplingCase {
     /// datapunk-log, two threads on one hot `tenant` of
     /// `AlwaysOn.rate_limited(R, B, ["tenant"])`.
     HotKey,
+    /// datapunk-log, the latency scenario's log record under the default
+    /// (keep-all) log sampling: the capture the next two are set against.
+    LogKept,
+    /// The same record, its call site sampled at 1 in 100
+    /// (`first = 0, thereafter = 100`).
+    LogSampledOut,
+    /// The same record inside an entered unsampled span, under
+    /// `Unsampled::Drop`.
+    LogUnsampledDrop,
 }
 
-pub const ALL_SAMPLING_CASES: [SamplingCase; 5] = [
+pub const ALL_SAMPLING_CASES: [SamplingCase; 8] = [
     SamplingCase::Probability,
     SamplingCase::AlwaysOff,
     SamplingCase::Rules,
     SamplingCase::OtelSdk,
     SamplingCase::HotKey,
+    SamplingCase::LogKept,
+    SamplingCase::LogSampledOut,
+    SamplingCase::LogUnsampledDrop,
 ];
 
 fn all_sampling_cases() -> Vec<SamplingCase> {
@@ -253,6 +265,9 @@ impl SamplingCase {
             SamplingCase::Rules => "rules",
             SamplingCase::OtelSdk => "otel-sdk",
             SamplingCase::HotKey => "hot-key",
+            SamplingCase::LogKept => "log-kept",
+            SamplingCase::LogSampledOut => "log-sampled-out",
+            SamplingCase::LogUnsampledDrop => "log-unsampled-drop",
         }
     }
 

@@ -30,16 +30,32 @@
 //!   they can, every Nth timed between fenced TSC reads. Reported: each
 //!   thread's percentiles, the wall time, the spans kept beside the bound
 //!   B + R·t, and `sampler::counters().rate_limited`.
+//!
+//! Log sampling, the latency scenario's record (`info!` with `user_id`,
+//! `latency`, `route`) timed by the same `call` and `burst` methods:
+//!
+//! - `log-kept`: the default policies (keep all): the capture, for
+//!   comparison.
+//! - `log-sampled-out`: the INFO policy `first = 0, thereafter = 100,
+//!   period = 0` (one record in 100 kept, with `adjusted_count` 100).
+//! - `log-unsampled-drop`: inside an entered unsampled root span
+//!   (`parent_based(always_off)`) under `Unsampled::Drop`.
+//!
+//! For these, `kept` is what the log sampler let through (calls minus the
+//! engine's `sampled_out`), `exported` the records written, and `lost` the
+//! records a full ring dropped, all from `stats()` around each method.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use datapunk_log::ClockSource;
-use datapunk_log::sampler::{self, Rule, Sampler, SamplingConfig};
+use datapunk_log::sampler::{self, LogPolicy, Rule, Sampler, SamplingConfig, Unsampled};
 
 use crate::profile::{SamplingCase, SamplingProfile};
-use crate::results::{Distribution, HotKeyResult, HotThread, SamplerCounters, SamplingResult};
+use crate::results::{
+    Distribution, HotKeyResult, HotThread, SampledMethod, SamplerCounters, SamplingResult,
+};
 use crate::scenario::{self, ChildSpec};
 use crate::spans::{Datapunk, OtelSdk, SpanMethods, Spanner, time_spans};
 use crate::subject::SubjectKind;
@@ -81,6 +97,13 @@ pub fn sampler_text(c: SamplingCase, p: &SamplingProfile) -> String {
             "AlwaysOn.rate_limited({}/s, burst {}, [tenant])",
             p.hot_per_second, p.hot_burst
         ),
+        SamplingCase::LogKept => "log sampling off (every policy keep-all)".into(),
+        SamplingCase::LogSampledOut => {
+            format!("INFO call sites: first 0, then 1 in {LOG_EVERY} (no period)")
+        }
+        SamplingCase::LogUnsampledDrop => {
+            "Unsampled::Drop, inside parent_based(always_off) root".into()
+        }
     }
 }
 
@@ -103,6 +126,12 @@ pub fn case_description(c: SamplingCase, p: &SamplingProfile) -> String {
             "opentelemetry_sdk 0.33 SdkTracerProvider with Sampler::{}, BatchSpanProcessor (defaults: queue 2048, own thread), discarding SpanExporter; tracer.start(\"checkout\") + end()",
             sampler_text(c, p)
         ),
+        SamplingCase::LogKept | SamplingCase::LogSampledOut | SamplingCase::LogUnsampledDrop => {
+            format!(
+                "datapunk-log {}: info!(user_id, latency, route, \"request handled\"), the latency scenario's record; records to a null sink and an exporter discarding on the export thread; ring pre-faulted (prepare_thread), Overflow::Drop, precise clock",
+                sampler_text(c, p)
+            )
+        }
         SamplingCase::HotKey => format!(
             "datapunk-log {}: {HOT_THREADS} threads each start {} span!(\"checkout\", tenant = \"hot\") + drop as fast as they can (a count, not a time), every {}th timed between fenced TSC reads; admitted spans exported as above. On a 2-core machine the two producers share the cores with the writer and export threads, so their figures include that competition",
             sampler_text(c, p),
@@ -116,8 +145,9 @@ pub fn case_description(c: SamplingCase, p: &SamplingProfile) -> String {
 /// bind).
 fn probability(c: SamplingCase) -> f64 {
     match c {
-        SamplingCase::AlwaysOff => 0.0,
-        SamplingCase::HotKey => 1.0,
+        SamplingCase::AlwaysOff | SamplingCase::LogUnsampledDrop => 0.0,
+        SamplingCase::HotKey | SamplingCase::LogKept => 1.0,
+        SamplingCase::LogSampledOut => 1.0 / LOG_EVERY as f64,
         SamplingCase::Probability | SamplingCase::Rules | SamplingCase::OtelSdk => PROBABILITY,
     }
 }
@@ -139,7 +169,10 @@ fn config(c: SamplingCase, p: &SamplingProfile) -> Option<SamplingConfig> {
         SamplingCase::HotKey => {
             Sampler::AlwaysOn.rate_limited(p.hot_per_second, p.hot_burst, ["tenant"])
         }
-        SamplingCase::OtelSdk => return None,
+        SamplingCase::LogUnsampledDrop => Sampler::parent_based(Sampler::AlwaysOff),
+        SamplingCase::OtelSdk | SamplingCase::LogKept | SamplingCase::LogSampledOut => {
+            return None;
+        }
     };
     Some(SamplingConfig::new(s))
 }
@@ -199,6 +232,12 @@ pub fn run(spec: &ChildSpec) -> Result<serde_json::Value, String> {
             let r = hot_key(p, spec.calibration, run.subtract)?;
             return serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"));
         }
+        SamplingCase::LogKept | SamplingCase::LogSampledOut | SamplingCase::LogUnsampledDrop => run
+            .log(Datapunk::<false>::new(
+                clock,
+                p.ring_capacity,
+                config(case, p),
+            )?)?,
     };
     serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
 }
@@ -243,6 +282,139 @@ impl Single<'_> {
             exported_total: exported,
             lost_warmup: t.lost_warmup,
             counters: subject.is_datapunk().then(counters),
+            subject_stats: stats,
+            wall_s: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// `log-sampled-out` keeps one record in this many.
+pub const LOG_EVERY: u64 = 100;
+
+/// The latency scenario's record.
+#[inline(always)]
+fn log_call(i: u64) {
+    let user_id = black_box(i);
+    let latency = black_box((i & 1023) as f64 * 0.25 + 0.5);
+    let route = black_box(crate::scenario::ROUTE);
+    datapunk_log::info!(user_id, latency, route, "request handled");
+}
+
+/// What `stats()` says of the log records so far.
+#[derive(Clone, Copy)]
+struct LogCounts {
+    sampled_out: u64,
+    written: u64,
+    dropped: u64,
+}
+
+impl LogCounts {
+    fn now() -> LogCounts {
+        datapunk_log::flush();
+        let s = datapunk_log::stats();
+        LogCounts {
+            sampled_out: s.sampled_out,
+            written: s.written,
+            dropped: s.dropped,
+        }
+    }
+
+    /// A method's figures: `calls` made since `self`.
+    fn method(self, dist: Distribution, calls: u64) -> SampledMethod {
+        let now = LogCounts::now();
+        SampledMethod {
+            dist,
+            spans: calls,
+            kept: calls.saturating_sub(now.sampled_out - self.sampled_out),
+            exported: now.written - self.written,
+            lost: now.dropped - self.dropped,
+        }
+    }
+}
+
+impl Single<'_> {
+    /// A log case: the record timed by `call` and `burst`, under the case's
+    /// log sampling.
+    fn log(&self, d: Datapunk<false>) -> Result<SamplingResult, String> {
+        let p = self.p;
+        let started = Instant::now();
+        let (overhead, minus) = scenario::rdtsc_overhead(&self.cal, self.subtract);
+        let _root = match self.case {
+            SamplingCase::LogSampledOut => {
+                sampler::set_log_policy(datapunk_log::Level::Info, LogPolicy::new(0, LOG_EVERY, 0));
+                None
+            }
+            SamplingCase::LogUnsampledDrop => {
+                sampler::set_unsampled(Unsampled::Drop);
+                let root = datapunk_log::span!("request");
+                if root.is_sampled() {
+                    return Err("log-unsampled-drop: the root span was sampled".into());
+                }
+                Some(root)
+            }
+            _ => None,
+        };
+        let _entered = _root.as_ref().map(|r| r.enter());
+        let c0 = LogCounts::now();
+        let mut i = 0u64;
+        for _ in 0..p.warmup_calls {
+            log_call(i);
+            i += 1;
+        }
+        datapunk_log::prepare_thread();
+        let c1 = LogCounts::now();
+        let lost_warmup = c1.dropped - c0.dropped;
+
+        let mut ticks = Vec::with_capacity(p.call_samples as usize);
+        for _ in 0..p.call_samples {
+            let t0 = tsc::start();
+            log_call(i);
+            let t1 = tsc::stop();
+            ticks.push(t1.wrapping_sub(t0));
+            i += 1;
+        }
+        let call = c1.method(
+            Distribution::from_ticks(&ticks, 1, minus, &self.cal),
+            p.call_samples,
+        );
+        let c2 = LogCounts::now();
+
+        let pause = self.cal.to_ticks(p.burst_pause_ns as f64);
+        ticks.clear();
+        for _ in 0..p.bursts {
+            tsc::spin_ticks(pause);
+            let t0 = tsc::start();
+            for _ in 0..p.burst_size {
+                log_call(i);
+                i += 1;
+            }
+            let t1 = tsc::stop();
+            ticks.push(t1.wrapping_sub(t0));
+        }
+        let burst = c2.method(
+            Distribution::from_ticks(&ticks, p.burst_size, minus, &self.cal),
+            p.bursts * p.burst_size,
+        );
+        let end = LogCounts::now();
+        drop(_entered);
+        let stats = d.finish()?;
+        let subject = self.case.subject();
+        Ok(SamplingResult {
+            case: self.case.name().into(),
+            subject: subject.name().into(),
+            sampler: sampler_text(self.case, p),
+            probability: probability(self.case),
+            rdtsc_overhead: overhead,
+            rdtsc_overhead_subtracted: self.subtract,
+            call,
+            burst,
+            burst_size: p.burst_size,
+            burst_pause_ns: p.burst_pause_ns,
+            spans_total: i,
+            kept_total: i.saturating_sub(end.sampled_out - c0.sampled_out),
+            exported_total: end.written - c0.written,
+            lost_warmup,
+            counters: Some(counters()),
             subject_stats: stats,
             wall_s: started.elapsed().as_secs_f64(),
         })
