@@ -91,5 +91,5 @@ pub(crate) use trace::{
 };
 pub use trace::{
     DEBUG_BAGGAGE_KEY, DEBUG_HEADER, Decision, ParentBased, ParentKind, Rule, Sampler,
-    SamplingConfig, SamplingCounters, counters, current, update,
+    SamplingConfig, SamplingCounters, counters, current, tick_at, update,
 };

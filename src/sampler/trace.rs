@@ -971,7 +971,17 @@ pub(crate) fn decide_slow(p: &SpanParams<'_>) -> Decision {
 
 /// Moves adaptive probabilities on (called by the writer on every pass).
 pub(crate) fn tick() {
-    CONFIG.load().root.tick(now_ns());
+    tick_at(now_ns());
+}
+
+/// Moves adaptive probabilities on as the writer does on every pass, as if
+/// the monotonic clock the sampler reads said `now_ns`: for tests and
+/// simulations that drive time themselves. An interval is due when
+/// `now_ns` passes the last update by the configured interval; a time
+/// earlier than the last update is never due.
+#[doc(hidden)]
+pub fn tick_at(now_ns: u64) {
+    CONFIG.load().root.tick(now_ns);
 }
 
 /// Monotonic nanoseconds for rate limits: the writer's coarse clock when
