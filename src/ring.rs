@@ -891,28 +891,48 @@ pub(crate) fn current_correlation_id() -> Option<String> {
     corr.map(|c| c.as_str().to_owned())
 }
 
+/// wyrand's increment (the Weyl sequence's step) and its mixing constant.
+const WY_INC: u64 = 0xa076_1d64_78bd_642f;
+const WY_XOR: u64 = 0xe703_7ed1_a0b4_28db;
+
 /// `N` fresh non-zero random `u64`s from this thread's generator.
 #[inline(always)]
 pub(crate) fn next_randoms<const N: usize>() -> [u64; N] {
+    let base = reserve_randoms::<N>();
+    let mut out = [0u64; N];
+    for (k, o) in (1u64..).zip(out.iter_mut()) {
+        *o = random_at(base, k);
+    }
+    out
+}
+
+/// Reserves the next `N` outputs of this thread's generator without
+/// computing them: returns the state they are drawn from, for
+/// [`random_at`] (a span whose ids nobody may read draws them late).
+#[inline(always)]
+pub(crate) fn reserve_randoms<const N: usize>() -> u64 {
     let h = hot();
     let mut x = h.rng.get();
     if x == 0 {
         x = seed();
     }
-    let mut out = [0u64; N];
-    for o in out.iter_mut() {
-        // wyrand (Wang Yi; passes BigCrush and PractRand): a Weyl sequence
-        // mixed by one 64x64->128 multiply. The outputs depend on the state
-        // only through the addition, so several are computed side by side
-        // (a root span takes three). An output of 0 (probability 2^-64)
-        // becomes 1: ids are never zero.
-        x = x.wrapping_add(0xa076_1d64_78bd_642f);
-        let t = u128::from(x) * u128::from(x ^ 0xe703_7ed1_a0b4_28db);
-        let v = (t >> 64) as u64 ^ t as u64;
-        *o = v | u64::from(v == 0);
-    }
-    h.rng.set(x);
-    out
+    h.rng.set(x.wrapping_add((N as u64).wrapping_mul(WY_INC)));
+    x
+}
+
+/// Output `k` (counted from 1) of the outputs reserved at `base`: the same
+/// value [`next_randoms`] gives, whenever it is computed.
+///
+/// wyrand (Wang Yi; passes BigCrush and PractRand): a Weyl sequence mixed
+/// by one 64x64->128 multiply. An output depends on the state only through
+/// the addition, so outputs are computed side by side, or later. An output
+/// of 0 (probability 2^-64) becomes 1: ids are never zero.
+#[inline(always)]
+pub(crate) fn random_at(base: u64, k: u64) -> u64 {
+    let x = base.wrapping_add(k.wrapping_mul(WY_INC));
+    let t = u128::from(x) * u128::from(x ^ WY_XOR);
+    let v = (t >> 64) as u64 ^ t as u64;
+    v | u64::from(v == 0)
 }
 
 #[cold]

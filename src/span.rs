@@ -117,6 +117,13 @@ impl From<Option<TraceContext>> for Parent<'_> {
 /// A span's ids and flags, held as 64-bit words: a [`TraceContext`] is
 /// 16-byte aligned for its `u128` (48 bytes with padding), and a `Span`
 /// holding one was moved around with its padding on every start.
+///
+/// A span the sampler did not keep may hold its ids *reserved* instead
+/// (`lazy`): the thread's generator was advanced past them at the start,
+/// and `span_id` holds the generator state they are drawn from
+/// ([`ring::random_at`]), so they are computed, always to the same values,
+/// only when read: a span that is started and ended without anyone looking
+/// at its ids never computes them.
 #[derive(Clone, Copy)]
 struct Ids {
     trace_hi: u64,
@@ -124,7 +131,16 @@ struct Ids {
     span_id: u64,
     parent_span_id: u64,
     flags: u8,
+    lazy: u8,
 }
+
+/// [`Ids::lazy`]: the ids are as stored.
+const EAGER: u8 = 0;
+/// A root's three ids are reserved: span id output 1, trace id outputs 2
+/// (high half) and 3 (low half), as [`ring::next_randoms`] orders them.
+const LAZY_ROOT: u8 = 1;
+/// A child's span id is reserved (output 1); its trace id is stored.
+const LAZY_SPAN: u8 = 2;
 
 impl Ids {
     const ZERO: Ids = Ids {
@@ -133,6 +149,7 @@ impl Ids {
         span_id: 0,
         parent_span_id: 0,
         flags: 0,
+        lazy: EAGER,
     };
 
     #[inline(always)]
@@ -143,14 +160,73 @@ impl Ids {
             span_id: c.span_id,
             parent_span_id: c.parent_span_id,
             flags: c.trace_flags,
+            lazy: EAGER,
+        }
+    }
+
+    /// An unsampled root whose ids were reserved at `base`.
+    #[inline(always)]
+    fn lazy_root(base: u64) -> Ids {
+        Ids {
+            trace_hi: 0,
+            trace_lo: 0,
+            span_id: base,
+            parent_span_id: 0,
+            flags: FLAG_RANDOM,
+            lazy: LAZY_ROOT,
+        }
+    }
+
+    /// An unsampled child of `parent` whose span id is reserved now.
+    #[inline(always)]
+    fn lazy_child(parent: &TraceContext, flags: u8) -> Ids {
+        Ids {
+            trace_hi: (parent.trace_id >> 64) as u64,
+            trace_lo: parent.trace_id as u64,
+            span_id: ring::reserve_randoms::<1>(),
+            parent_span_id: parent.span_id,
+            flags,
+            lazy: LAZY_SPAN,
+        }
+    }
+
+    /// True when the span has no trace (a disabled span, `Span::none`).
+    #[inline(always)]
+    fn is_zero(&self) -> bool {
+        self.lazy == EAGER && self.trace_hi == 0 && self.trace_lo == 0
+    }
+
+    /// The ids as stored: those of a span whose ids are not reserved (a
+    /// recorded span's always are).
+    #[inline(always)]
+    fn stored(self) -> TraceContext {
+        debug_assert_eq!(self.lazy, EAGER);
+        TraceContext {
+            trace_id: (u128::from(self.trace_hi) << 64) | u128::from(self.trace_lo),
+            span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
+            trace_flags: self.flags,
         }
     }
 
     #[inline(always)]
     fn ctx(self) -> TraceContext {
+        let (hi, lo, span_id) = match self.lazy {
+            LAZY_ROOT => (
+                ring::random_at(self.span_id, 2),
+                ring::random_at(self.span_id, 3),
+                ring::random_at(self.span_id, 1),
+            ),
+            LAZY_SPAN => (
+                self.trace_hi,
+                self.trace_lo,
+                ring::random_at(self.span_id, 1),
+            ),
+            _ => (self.trace_hi, self.trace_lo, self.span_id),
+        };
         TraceContext {
-            trace_id: (u128::from(self.trace_hi) << 64) | u128::from(self.trace_lo),
-            span_id: self.span_id,
+            trace_id: (u128::from(hi) << 64) | u128::from(lo),
+            span_id,
             parent_span_id: self.parent_span_id,
             trace_flags: self.flags,
         }
@@ -175,7 +251,8 @@ pub enum Status<'a> {
 pub struct Span {
     ids: Ids,
     /// The call site, when the span's records are written (a span this
-    /// handle ends; `None` for an unsampled span, a view or none).
+    /// handle ends; `None` for an unsampled span, a view or none). A span
+    /// with a call site never has reserved ids ([`Ids::stored`]).
     cs: Option<&'static Callsite>,
     /// The span's `th` (consistent probability sampling), [`NO_TH`]: none.
     th: u64,
@@ -244,14 +321,21 @@ impl Span {
                 #[cfg(not(feature = "opentelemetry"))]
                 let interop = false;
                 if !interop && let Some(mode) = sampler::root_shortcut() {
-                    let [span_id, hi, lo] = ring::next_randoms::<3>();
-                    let trace_id = (u128::from(hi) << 64) | u128::from(lo);
-                    let d = mode.decide(trace_id);
+                    // The three ids are reserved now and computed when
+                    // needed: at once for a decision on the trace id or a
+                    // kept span, on first read (enter, context, a child)
+                    // for a span nobody may look at.
+                    let base = ring::reserve_randoms::<3>();
+                    let d = mode.decide_with(|| ring::random_at(base, 3));
+                    if !d.sampled {
+                        return Span::unrecorded(Ids::lazy_root(base), None);
+                    }
                     let ctx = TraceContext {
-                        trace_id,
-                        span_id,
+                        trace_id: (u128::from(ring::random_at(base, 2)) << 64)
+                            | u128::from(ring::random_at(base, 3)),
+                        span_id: ring::random_at(base, 1),
                         parent_span_id: 0,
-                        trace_flags: FLAG_RANDOM | u8::from(d.sampled),
+                        trace_flags: FLAG_RANDOM | FLAG_SAMPLED,
                     };
                     return Span::finish(cs, values, ctx, d, None, 0);
                 }
@@ -262,11 +346,15 @@ impl Span {
                     let rv = extra.as_deref().and_then(|e| e.rv);
                     let th = Threshold::from_raw(th);
                     if let Some(d) = sampler::decide_fast(parent.trace_id, rv, kind, th, false) {
+                        let flags = (parent.trace_flags & !FLAG_SAMPLED) | u8::from(d.sampled);
+                        if !d.sampled {
+                            return Span::unrecorded(Ids::lazy_child(&parent, flags), extra);
+                        }
                         let ctx = TraceContext {
                             trace_id: parent.trace_id,
                             span_id: new_span_id(),
                             parent_span_id: parent.span_id,
-                            trace_flags: (parent.trace_flags & !FLAG_SAMPLED) | u8::from(d.sampled),
+                            trace_flags: flags,
                         };
                         return Span::finish(cs, values, ctx, d, extra, 0);
                     }
@@ -274,6 +362,20 @@ impl Span {
             }
         }
         Span::start_general(cs, parent, values)
+    }
+
+    /// A span the sampler did not keep: it sets the context and records
+    /// nothing (no `th`: its probability decided against it).
+    #[inline(always)]
+    fn unrecorded(ids: Ids, extra: Option<Arc<SpanExtra>>) -> Span {
+        Span {
+            ids,
+            cs: None,
+            th: NO_TH,
+            extra,
+            pending_start: AtomicU64::new(0),
+            start_flags: 0,
+        }
     }
 
     /// The span of a decision: recorded (its start written, or kept
@@ -433,7 +535,7 @@ impl Span {
     /// Whether the span was sampled: it is recorded and exported, and its
     /// sampled flag propagates. An unsampled span still sets the context.
     pub fn is_sampled(&self) -> bool {
-        self.ctx().trace_flags & FLAG_SAMPLED != 0
+        self.ids.flags & FLAG_SAMPLED != 0
     }
 
     /// The span's W3C tracestate (`ot=th:…` when its probability is exact,
@@ -462,15 +564,16 @@ impl Span {
 
     /// True for a span that does nothing ([`Span::none`], or disabled).
     pub fn is_none(&self) -> bool {
-        !self.ctx().is_some() && self.extra.is_none()
+        self.ids.is_zero() && self.extra.is_none()
     }
 
     /// The span as a W3C `traceparent`, for calls to other services.
     pub fn traceparent(&self) -> Option<TraceParent> {
-        self.ctx().is_some().then_some(TraceParent {
-            trace_id: self.ctx().trace_id,
-            span_id: self.ctx().span_id,
-            flags: self.ctx().trace_flags,
+        let ctx = self.ctx();
+        ctx.is_some().then_some(TraceParent {
+            trace_id: ctx.trace_id,
+            span_id: ctx.span_id,
+            flags: ctx.trace_flags,
         })
     }
 
@@ -504,7 +607,7 @@ impl Span {
                 kind,
                 flags: 0,
                 adjusted: 0,
-                ctx: self.ctx(),
+                ctx: self.ids.stored(),
                 corr: None,
                 ts: None,
             };
@@ -526,7 +629,7 @@ impl Span {
                     self.start_flags,
                     cs.id(),
                     ts,
-                    &self.ctx(),
+                    &self.ids.stored(),
                 ));
             }
         }
@@ -587,10 +690,16 @@ impl Span {
                 cs.id(),
                 start,
                 end,
-                &self.ctx(),
+                &self.ids.stored(),
             ));
         } else {
-            ring::dispatch_fixed(&fixed_record(KIND_SPAN_END, 0, cs.id(), end, &self.ctx()));
+            ring::dispatch_fixed(&fixed_record(
+                KIND_SPAN_END,
+                0,
+                cs.id(),
+                end,
+                &self.ids.stored(),
+            ));
         }
     }
 }

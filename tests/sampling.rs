@@ -317,3 +317,53 @@ fn th_is_left_out_rather_than_making_the_ot_value_too_long() {
     assert_eq!(ts.get("vendor"), Some("a"));
     sampler::update(SamplingConfig::default());
 }
+
+#[test]
+fn unsampled_spans_draw_their_ids_late_and_always_to_the_same_values() {
+    let _s = serial();
+    setup();
+    // probability(0.5): T = 2^55. A root is kept iff the low 56 bits of its
+    // trace id are >= T; an unsampled root computes its ids only when they
+    // are read, and they must be the ids the decision was made on.
+    sampler::update(SamplingConfig::new(Sampler::parent_based(
+        Sampler::probability(0.5),
+    )));
+    let t = 1u64 << 55;
+    let low56 = |id: u128| (id as u64) & ((1 << 56) - 1);
+    let mut seen = std::collections::HashSet::new();
+    let (mut kept, mut dropped) = (0, 0);
+    for _ in 0..2_000 {
+        let s = datapunk_log::span!("late_root");
+        let ctx = s.context();
+        assert_eq!(s.context(), ctx, "read twice, the same ids");
+        assert!(ctx.trace_id != 0 && ctx.span_id != 0);
+        assert!(seen.insert(ctx.trace_id), "a trace id repeated");
+        if s.is_sampled() {
+            kept += 1;
+            assert!(low56(ctx.trace_id) >= t);
+        } else {
+            dropped += 1;
+            assert!(low56(ctx.trace_id) < t, "the decision's trace id");
+            assert_eq!(ctx.trace_flags, 0x02);
+            let tp = s.traceparent().expect("a context");
+            assert_eq!((tp.trace_id, tp.span_id), (ctx.trace_id, ctx.span_id));
+            let _e = s.enter();
+            assert_eq!(Span::current().context(), ctx, "entered: the same ids");
+            let child = datapunk_log::span!("late_child");
+            assert!(!child.is_sampled());
+            let c = child.context();
+            assert_eq!(child.context(), c);
+            assert_eq!((c.trace_id, c.parent_span_id), (ctx.trace_id, ctx.span_id));
+            assert_ne!(c.span_id, ctx.span_id);
+            let _ce = child.enter();
+            assert_eq!(Span::current().context(), c);
+            let grandchild = datapunk_log::span!(parent: &child, "late_grandchild");
+            assert_eq!(grandchild.context().parent_span_id, c.span_id);
+        }
+    }
+    assert!(
+        kept > 800 && dropped > 800,
+        "{kept} kept, {dropped} dropped"
+    );
+    sampler::update(SamplingConfig::default());
+}

@@ -875,7 +875,23 @@ fn decide(p: &SpanParams<'_>) -> Decision {
 pub(crate) struct RootShortcut(u64);
 
 impl RootShortcut {
-    /// The decision for a root with `trace_id` (no `rv`, no debug switch).
+    /// [`RootShortcut::decide`] for a root whose trace id's low 64 bits
+    /// `low` computes, called only when the decision reads them (a
+    /// probability does; always-on and always-off do not).
+    #[inline(always)]
+    pub(crate) fn decide_with(self, low: impl FnOnce() -> u64) -> Decision {
+        match self.0 >> ROOT_SHIFT {
+            ROOT_DROP => Decision::DROP,
+            ROOT_KEEP => Decision {
+                sampled: true,
+                threshold: None,
+            },
+            _ => self.decide(u128::from(low())),
+        }
+    }
+
+    /// The decision for a root with `trace_id` (no `rv`, no debug switch;
+    /// only its low 56 bits are read).
     #[inline(always)]
     pub(crate) fn decide(self, trace_id: u128) -> Decision {
         match self.0 >> ROOT_SHIFT {
