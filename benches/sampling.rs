@@ -6,6 +6,9 @@
 //! drop (a sampled span's records are timed in the `spans` bench).
 //!
 //! - `unsampled_root_start_end`: `parent_based(always_off)`, a root span.
+//! - `unsampled_root_enter_start_end`: the same root entered and left
+//!   between its start and end (its ids, drawn late, are computed at the
+//!   enter).
 //! - `unsampled_child_start_end`: a child inside an entered unsampled root
 //!   (the local-parent shortcut).
 //! - `root_probability_rules_rate_limit`: rules (an `error` attribute rule,
@@ -60,6 +63,17 @@ fn main() {
         b.iter_custom(|iters| {
             chunked(iters, |_| {
                 let s = datapunk_log::span!("checkout");
+                black_box(&s);
+            })
+        })
+    });
+    g.bench_function("unsampled_root_enter_start_end", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |_| {
+                let s = datapunk_log::span!("checkout");
+                let e = s.enter();
+                black_box(&e);
+                drop(e);
                 black_box(&s);
             })
         })
