@@ -59,7 +59,7 @@ use crate::results::{
 use crate::scenario::{self, ChildSpec};
 use crate::spans::{Datapunk, OtelSdk, SpanMethods, Spanner, time_spans};
 use crate::subject::SubjectKind;
-use crate::tsc::{self, Calibration};
+use crate::tsc::{self, Calibration, Overhead};
 
 /// The root probability of `probability`, `rules` and `otel-sdk`.
 pub const PROBABILITY: f64 = 0.1;
@@ -265,27 +265,57 @@ impl Single<'_> {
         let t = time_spans::<S, true>(&s, &m, &self.cal, minus);
         let exported = s.exported();
         let stats = s.finish()?;
-        let subject = self.case.subject();
-        Ok(SamplingResult {
-            case: self.case.name().into(),
-            subject: subject.name().into(),
-            sampler: sampler_text(self.case, p),
-            probability: probability(self.case),
-            rdtsc_overhead: overhead,
-            rdtsc_overhead_subtracted: self.subtract,
+        Ok(self.result(Measured {
+            overhead,
             call: t.call,
             burst: t.burst,
-            burst_size: p.burst_size,
-            burst_pause_ns: p.burst_pause_ns,
             spans_total: t.spans_total,
             kept_total: t.kept_total,
             exported_total: exported,
             lost_warmup: t.lost_warmup,
-            counters: subject.is_datapunk().then(counters),
-            subject_stats: stats,
-            wall_s: started.elapsed().as_secs_f64(),
-        })
+            counters: self.case.subject().is_datapunk().then(counters),
+            stats,
+            started,
+        }))
     }
+
+    /// The case's result from what it measured.
+    fn result(&self, m: Measured) -> SamplingResult {
+        let p = self.p;
+        SamplingResult {
+            case: self.case.name().into(),
+            subject: self.case.subject().name().into(),
+            sampler: sampler_text(self.case, p),
+            probability: probability(self.case),
+            rdtsc_overhead: m.overhead,
+            rdtsc_overhead_subtracted: self.subtract,
+            call: m.call,
+            burst: m.burst,
+            burst_size: p.burst_size,
+            burst_pause_ns: p.burst_pause_ns,
+            spans_total: m.spans_total,
+            kept_total: m.kept_total,
+            exported_total: m.exported_total,
+            lost_warmup: m.lost_warmup,
+            counters: m.counters,
+            subject_stats: m.stats,
+            wall_s: m.started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// What a single-thread case measured.
+struct Measured {
+    overhead: Overhead,
+    call: SampledMethod,
+    burst: SampledMethod,
+    spans_total: u64,
+    kept_total: u64,
+    exported_total: u64,
+    lost_warmup: u64,
+    counters: Option<SamplerCounters>,
+    stats: Option<serde_json::Value>,
+    started: Instant,
 }
 
 /// `log-sampled-out` keeps one record in this many.
@@ -398,26 +428,18 @@ impl Single<'_> {
         let end = LogCounts::now();
         drop(_entered);
         let stats = d.finish()?;
-        let subject = self.case.subject();
-        Ok(SamplingResult {
-            case: self.case.name().into(),
-            subject: subject.name().into(),
-            sampler: sampler_text(self.case, p),
-            probability: probability(self.case),
-            rdtsc_overhead: overhead,
-            rdtsc_overhead_subtracted: self.subtract,
+        Ok(self.result(Measured {
+            overhead,
             call,
             burst,
-            burst_size: p.burst_size,
-            burst_pause_ns: p.burst_pause_ns,
             spans_total: i,
             kept_total: i.saturating_sub(end.sampled_out - c0.sampled_out),
             exported_total: end.written - c0.written,
             lost_warmup,
             counters: Some(counters()),
-            subject_stats: stats,
-            wall_s: started.elapsed().as_secs_f64(),
-        })
+            stats,
+            started,
+        }))
     }
 }
 

@@ -1108,6 +1108,15 @@ mod tests {
         assert_eq!(site.sampled_out(), counted - kept);
     }
 
+    /// `run(0)` and `run(1)` on two threads at once.
+    fn on_two_threads<R: Send>(run: impl Fn(u64) -> R + Sync) -> (R, R) {
+        std::thread::scope(|s| {
+            let ha = s.spawn(|| run(0));
+            let hb = s.spawn(|| run(1));
+            (ha.join().unwrap(), hb.join().unwrap())
+        })
+    }
+
     /// A counter for `ThreadSlots`, which takes `&'static` ones.
     fn leaked_site() -> &'static SiteCounter {
         Box::leak(Box::new(SiteCounter::new()))
@@ -1209,11 +1218,7 @@ mod tests {
             let pending: u64 = slots.pending().map(|(_, n)| n).sum();
             (kept, out, pending)
         };
-        let (a, b) = std::thread::scope(|s| {
-            let ha = s.spawn(|| run(0));
-            let hb = s.spawn(|| run(1));
-            (ha.join().unwrap(), hb.join().unwrap())
-        });
+        let (a, b) = on_two_threads(run);
         assert_eq!(a.0 + a.1, ITERS);
         assert_eq!(b.0 + b.1, ITERS);
         assert_eq!(site.kept(), a.0 + b.0);
@@ -1247,11 +1252,7 @@ mod tests {
             }
             (kept, dropped, adjusted)
         };
-        let (a, b) = std::thread::scope(|s| {
-            let ha = s.spawn(|| run(0));
-            let hb = s.spawn(|| run(1));
-            (ha.join().unwrap(), hb.join().unwrap())
-        });
+        let (a, b) = on_two_threads(run);
         assert_eq!(a.0 + a.1, ITERS);
         assert_eq!(b.0 + b.1, ITERS);
         assert_eq!(site.calls(), 2 * ITERS);
@@ -1287,11 +1288,7 @@ mod tests {
             }
             (counted, dropped)
         };
-        let (a, b) = std::thread::scope(|s| {
-            let ha = s.spawn(|| run(0));
-            let hb = s.spawn(|| run(1));
-            (ha.join().unwrap(), hb.join().unwrap())
-        });
+        let (a, b) = on_two_threads(run);
         assert_eq!(site.calls(), a.0 + b.0);
         assert_eq!(site.sampled_out(), a.1 + b.1);
         assert_eq!(site.kept() + site.sampled_out(), a.0 + b.0);
