@@ -4,7 +4,9 @@
 //! Within each period a call site keeps its first `first` records, then every
 //! `thereafter`-th one (`thereafter == 0`: none after the first `first`). The
 //! `n`-th call of a period (counted from 1) is kept iff
-//! `n <= first || (n - first) % thereafter == 0`, exactly zap's rule.
+//! `n <= first || (n - first) % thereafter == 0`, exactly zap's rule. (The
+//! engine numbers the calls after the first N in per-thread blocks: see
+//! `ThreadSlots` for how that differs from one shared count.)
 //!
 //! * [`LogPolicy`] is the policy of one level (or one call site).
 //! * [`SiteCounter`] lives in a call site's `static`: it hands out the
