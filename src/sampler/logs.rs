@@ -1163,6 +1163,75 @@ mod tests {
         }
     }
 
+    /// One step of [`blocks_count_every_call_once_whatever_happens`]: a
+    /// call at a site (0..4; sites 0 and 1 share a slot, as do 2 and 3),
+    /// the clock moved on, or a policy changed.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Call(usize),
+        Advance(u64),
+        Policy(u64, u64, u64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            8 => (0usize..4).prop_map(Step::Call),
+            1 => (0u64..40).prop_map(Step::Advance),
+            1 => (0u64..4, 0u64..5, 0u64..30).prop_map(|(f, t, p)| Step::Policy(f, t, p)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the calls, slot take-overs, period ends and policy
+        /// changes (to and from keep-all included), every call decided under
+        /// a sampling policy is counted once: kept in the site, sampled out in the
+        /// site or its slot; and a kept record's adjusted count is 1 or the
+        /// policy's `thereafter` at the time its block was taken.
+        #[test]
+        fn blocks_count_every_call_once_whatever_happens(
+            steps in proptest::collection::vec(step(), 1..400),
+        ) {
+            let sites: Vec<&'static SiteCounter> = (0..4).map(|_| leaked_site()).collect();
+            let ids = [5u32, 5 + THREAD_SLOTS as u32, 9, 9 + THREAD_SLOTS as u32];
+            let slots = ThreadSlots::new();
+            let mut policy = LogPolicy::new(2, 3, 10);
+            let mut thereafters = vec![3u64];
+            let mut now = 0u64;
+            let (mut counted, mut kept) = ([0u64; 4], [0u64; 4]);
+            for s in &steps {
+                match *s {
+                    // As the engine: a keep-all level never reaches the
+                    // sampler (its bit in the mode word is clear).
+                    Step::Call(_) if policy.is_keep_all() => {}
+                    Step::Call(i) => {
+                        let a = slots.sample(ids[i], sites[i], now, || policy);
+                        counted[i] += 1;
+                        if a != 0 {
+                            kept[i] += 1;
+                            proptest::prop_assert!(a == 1 || thereafters.contains(&a), "adjusted {}", a);
+                        }
+                    }
+                    Step::Advance(d) => now += d,
+                    Step::Policy(f, t, p) => {
+                        policy = LogPolicy::new(f, t, p);
+                        thereafters.push(t);
+                    }
+                }
+            }
+            let pending: Vec<(u32, u64)> = slots.pending().collect();
+            for i in 0..4 {
+                let held: u64 = pending.iter().filter(|p| p.0 == ids[i]).map(|p| p.1).sum();
+                proptest::prop_assert_eq!(sites[i].kept(), kept[i], "site {}", i);
+                proptest::prop_assert_eq!(
+                    sites[i].kept() + sites[i].sampled_out() + held,
+                    counted[i],
+                    "site {}", i
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_slot_taken_over_moves_its_count_to_its_site() {
         // Ids 3 and 3 + THREAD_SLOTS share a slot; alternating calls take it
