@@ -340,6 +340,17 @@ impl Span {
                     return Span::finish(cs, values, ctx, d, None, 0);
                 }
             } else {
+                let parent = ring::current_ctx();
+                if parent.is_some()
+                    && parent.trace_flags & FLAG_SAMPLED == 0
+                    && sampler::follows_local_parent()
+                {
+                    // An unsampled parent, followed: nothing else to read.
+                    return Span::unrecorded(
+                        Ids::lazy_child(&parent, parent.trace_flags),
+                        ring::current_extra(),
+                    );
+                }
                 let (parent, th, extra) = ring::current_span_parts();
                 if parent.is_some() {
                     let kind = ParentKind::of(true, false, parent.trace_flags);

@@ -915,6 +915,13 @@ impl RootShortcut {
     }
 }
 
+/// True when a child of a local parent follows its parent's decision (the
+/// default delegates): one load settles an unsampled parent's child.
+#[inline(always)]
+pub(crate) fn follows_local_parent() -> bool {
+    FAST.load(Relaxed) & FOLLOW_LOCAL != 0
+}
+
 /// The shortcut for roots of the configuration in force, if it has one.
 #[inline(always)]
 pub(crate) fn root_shortcut() -> Option<RootShortcut> {
