@@ -533,8 +533,13 @@ impl Node {
                 limiter,
                 key,
             } => {
-                let i = inner.intent(p, r);
-                if !i.keeps(r) {
+                // The usual inner samplers are read here, without a call.
+                let keeps = match **inner {
+                    Node::AlwaysOn => true,
+                    Node::Probability(t) => t.keeps(r),
+                    ref other => other.intent(p, r).keeps(r),
+                };
+                if !keeps {
                     return Intent::DROP;
                 }
                 let mut h = KeyHasher::new();
