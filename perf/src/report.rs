@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::results::{
-    CollectorRatio, CollectorResult, CollectorRun, Distribution, Method, OtlpRatio, OtlpResult,
-    Ratio, SamplingRatio, SamplingResult, SamplingRun, ScenarioRun, SpanRatio, SpanResult,
-    SubjectResult, Summary,
+    CollectorRatio, CollectorResult, CollectorRun, Distribution, Method, MethodRatios, OtlpRatio,
+    OtlpResult, Ratio, SamplingRatio, SamplingResult, SamplingRun, ScenarioRun, SpanRatio,
+    SpanResult, SubjectResult, Summary,
 };
 use crate::subject::SubjectKind;
 
@@ -33,29 +33,13 @@ pub fn span_ratios(runs: &[ScenarioRun<SpanResult>], baseline: SubjectKind) -> V
     let b = base.result.as_ref().expect("baseline has a result");
     runs.iter()
         .filter(|r| r.subject != base.subject)
-        .map(|r| {
-            let x = r.result.as_ref();
-            fn call(x: &SpanResult) -> &Distribution {
-                &x.call.dist
-            }
-            fn burst(x: &SpanResult) -> &Distribution {
-                &x.burst.dist
-            }
-            let f = |get: fn(&SpanResult) -> &Distribution, v: fn(&Distribution) -> f64| {
-                x.and_then(|x| div(v(get(x)), v(get(b))))
-            };
-            SpanRatio {
-                subject: r.subject.clone(),
-                baseline: base.subject.clone(),
-                call_p50: f(call, |d| d.p50_ns),
-                call_p99: f(call, |d| d.p99_ns),
-                call_p999: f(call, |d| d.p999_ns),
-                call_max: f(call, |d| d.max_ns),
-                burst_p50: f(burst, |d| d.p50_ns),
-                burst_p99: f(burst, |d| d.p99_ns),
-                burst_p999: f(burst, |d| d.p999_ns),
-                burst_max: f(burst, |d| d.max_ns),
-            }
+        .map(|r| SpanRatio {
+            subject: r.subject.clone(),
+            baseline: base.subject.clone(),
+            ratios: MethodRatios::between(
+                r.result.as_ref().map(|x| (&x.call.dist, &x.burst.dist)),
+                Some((&b.call.dist, &b.burst.dist)),
+            ),
         })
         .collect()
 }
@@ -120,21 +104,13 @@ pub fn sampling_ratios(runs: &[SamplingRun]) -> Vec<SamplingRatio> {
     };
     runs.iter()
         .filter(|r| r.case != base_name && r.hot_key.is_none() && !r.case.starts_with("log-"))
-        .map(|r| {
-            let x = r.result.as_ref();
-            let f = |get: fn(&SamplingResult) -> f64| x.and_then(|x| div(get(b), get(x)));
-            SamplingRatio {
-                case: r.case.clone(),
-                baseline: base_name.into(),
-                call_p50: f(|x| x.call.dist.p50_ns),
-                call_p99: f(|x| x.call.dist.p99_ns),
-                call_p999: f(|x| x.call.dist.p999_ns),
-                call_max: f(|x| x.call.dist.max_ns),
-                burst_p50: f(|x| x.burst.dist.p50_ns),
-                burst_p99: f(|x| x.burst.dist.p99_ns),
-                burst_p999: f(|x| x.burst.dist.p999_ns),
-                burst_max: f(|x| x.burst.dist.max_ns),
-            }
+        .map(|r| SamplingRatio {
+            case: r.case.clone(),
+            baseline: base_name.into(),
+            ratios: MethodRatios::between(
+                Some((&b.call.dist, &b.burst.dist)),
+                r.result.as_ref().map(|x| (&x.call.dist, &x.burst.dist)),
+            ),
         })
         .collect()
 }
@@ -546,11 +522,8 @@ fn spans_table(o: &mut String, s: &Summary) {
             o,
             "subject",
             s.span_ratios.iter().map(|r| {
-                (
-                    r.subject.as_str(),
-                    [r.call_p50, r.call_p99, r.call_p999, r.call_max],
-                    [r.burst_p50, r.burst_p99, r.burst_p999, r.burst_max],
-                )
+                let (call, burst) = r.ratios.rows();
+                (r.subject.as_str(), call, burst)
             }),
         );
     }
@@ -897,11 +870,8 @@ fn sampling_table(o: &mut String, s: &Summary) {
             o,
             "case",
             s.sampling_ratios.iter().map(|r| {
-                (
-                    r.case.as_str(),
-                    [r.call_p50, r.call_p99, r.call_p999, r.call_max],
-                    [r.burst_p50, r.burst_p99, r.burst_p999, r.burst_max],
-                )
+                let (call, burst) = r.ratios.rows();
+                (r.case.as_str(), call, burst)
             }),
         );
     }

@@ -274,14 +274,8 @@ pub struct SamplingRun {
 pub struct SamplingRatio {
     pub case: String,
     pub baseline: String,
-    pub call_p50: Option<f64>,
-    pub call_p99: Option<f64>,
-    pub call_p999: Option<f64>,
-    pub call_max: Option<f64>,
-    pub burst_p50: Option<f64>,
-    pub burst_p99: Option<f64>,
-    pub burst_p999: Option<f64>,
-    pub burst_max: Option<f64>,
+    #[serde(flatten)]
+    pub ratios: MethodRatios,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -327,6 +321,15 @@ pub struct ScenarioRun<T> {
 pub struct SpanRatio {
     pub subject: String,
     pub baseline: String,
+    #[serde(flatten)]
+    pub ratios: MethodRatios,
+}
+
+/// The ratios of two call/burst measurements, p50, p99, p99.9 and max of
+/// each (the span and sampling scenarios' ratios; `None` where a side has
+/// no result or the divisor is 0).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MethodRatios {
     pub call_p50: Option<f64>,
     pub call_p99: Option<f64>,
     pub call_p999: Option<f64>,
@@ -335,6 +338,42 @@ pub struct SpanRatio {
     pub burst_p99: Option<f64>,
     pub burst_p999: Option<f64>,
     pub burst_max: Option<f64>,
+}
+
+impl MethodRatios {
+    /// `num` ÷ `den`, each its (call, burst) distributions.
+    pub fn between(
+        num: Option<(&Distribution, &Distribution)>,
+        den: Option<(&Distribution, &Distribution)>,
+    ) -> MethodRatios {
+        let f = |pick: fn((&Distribution, &Distribution)) -> f64| {
+            let (n, d) = (pick(num?), pick(den?));
+            (d > 0.0).then(|| n / d)
+        };
+        MethodRatios {
+            call_p50: f(|m| m.0.p50_ns),
+            call_p99: f(|m| m.0.p99_ns),
+            call_p999: f(|m| m.0.p999_ns),
+            call_max: f(|m| m.0.max_ns),
+            burst_p50: f(|m| m.1.p50_ns),
+            burst_p99: f(|m| m.1.p99_ns),
+            burst_p999: f(|m| m.1.p999_ns),
+            burst_max: f(|m| m.1.max_ns),
+        }
+    }
+
+    /// The call and the burst ratios, each p50, p99, p99.9, max.
+    pub fn rows(&self) -> ([Option<f64>; 4], [Option<f64>; 4]) {
+        (
+            [self.call_p50, self.call_p99, self.call_p999, self.call_max],
+            [
+                self.burst_p50,
+                self.burst_p99,
+                self.burst_p999,
+                self.burst_max,
+            ],
+        )
+    }
 }
 
 /// OTLP scenario: the subject's delivered records/s over the baseline's
