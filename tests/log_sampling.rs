@@ -9,39 +9,22 @@
 
 mod common;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Line, lines_for, lines_of, serial};
-use datapunk_log::export::{MemoryExporter, OwnedValue};
+use common::{Line, SharedEngine, lines_for, lines_of, serial};
+use datapunk_log::export::OwnedValue;
 use datapunk_log::sampler::{self, LogPolicy, Sampler, SamplingConfig, Unsampled};
-use datapunk_log::{Guard, Level, MemorySink, Stats, TraceContext};
+use datapunk_log::{Level, Stats, TraceContext};
 
 /// Debug buffer bounds of this binary's engine.
 const BUFFER_RECORDS: usize = 4;
 const BUFFER_BYTES: usize = 64 << 10;
 
-struct Setup {
-    sink: MemorySink,
-    exporter: MemoryExporter,
-    _guard: Guard,
-}
-
-fn setup() -> &'static Setup {
-    static S: OnceLock<Setup> = OnceLock::new();
-    S.get_or_init(|| {
-        let exporter = MemoryExporter::new();
-        let (sink, guard) = common::memory_engine(|b| {
-            b.exporter(exporter.clone())
-                .filter("trace")
-                .debug_buffer(BUFFER_RECORDS, BUFFER_BYTES)
-                .sampling_summary_interval(Duration::ZERO)
-        });
-        Setup {
-            sink,
-            exporter,
-            _guard: guard,
-        }
+fn setup() -> &'static SharedEngine {
+    common::shared_with_exporter(|b| {
+        b.filter("trace")
+            .debug_buffer(BUFFER_RECORDS, BUFFER_BYTES)
+            .sampling_summary_interval(Duration::ZERO)
     })
 }
 

@@ -6,31 +6,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
-use common::{lines_of, serial};
-use datapunk_log::export::MemoryExporter;
+use common::{SharedEngine, lines_of, serial};
 use datapunk_log::propagation::{self, Propagated, TraceParent};
 use datapunk_log::sampler::{self, Rule, Sampler, SamplingConfig};
-use datapunk_log::{Guard, MemorySink, Parent, Span};
+use datapunk_log::{Parent, Span};
 
-struct Setup {
-    sink: MemorySink,
-    exporter: MemoryExporter,
-    _guard: Guard,
-}
-
-fn setup() -> &'static Setup {
-    static S: OnceLock<Setup> = OnceLock::new();
-    S.get_or_init(|| {
-        let exporter = MemoryExporter::new();
-        let (sink, guard) = common::memory_engine(|b| b.exporter(exporter.clone()));
-        Setup {
-            sink,
-            exporter,
-            _guard: guard,
-        }
-    })
+fn setup() -> &'static SharedEngine {
+    common::shared_with_exporter(|b| b)
 }
 
 fn exported(name: &str) -> Vec<datapunk_log::export::OwnedSpan> {

@@ -7,35 +7,15 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
-use common::{Line, lines_of, serial};
-use datapunk_log::export::{MemoryExporter, OwnedSpan, OwnedStatus, OwnedValue};
+use common::{Line, SharedEngine, lines_of, serial};
+use datapunk_log::export::{OwnedSpan, OwnedStatus, OwnedValue};
 use datapunk_log::propagation::{self, Propagated};
-use datapunk_log::{Guard, Instrument, Level, MemorySink, Parent, Span, Status, TraceContext};
+use datapunk_log::{Instrument, Level, Parent, Span, Status, TraceContext};
 
-struct Setup {
-    sink: MemorySink,
-    exporter: MemoryExporter,
-    _guard: Guard,
-}
-
-fn setup() -> &'static Setup {
-    static S: OnceLock<Setup> = OnceLock::new();
-    S.get_or_init(|| {
-        let exporter = MemoryExporter::new();
-        let (sink, guard) = common::memory_engine(|b| {
-            b.exporter(exporter.clone())
-                .service_name("span-tests")
-                .service_version("9.9.9")
-        });
-        Setup {
-            sink,
-            exporter,
-            _guard: guard,
-        }
-    })
+fn setup() -> &'static SharedEngine {
+    common::shared_with_exporter(|b| b.service_name("span-tests").service_version("9.9.9"))
 }
 
 fn lines_with(msg: &str) -> Vec<Line> {

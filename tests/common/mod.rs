@@ -359,6 +359,30 @@ pub fn shared_sink(configure: fn(Builder) -> Builder) -> &'static MemorySink {
     &ENGINE.get_or_init(|| memory_engine(configure)).0
 }
 
+/// The sink and span exporter of the engine the tests of this binary share.
+pub struct SharedEngine {
+    pub sink: MemorySink,
+    pub exporter: datapunk_log::export::MemoryExporter,
+    _guard: Guard,
+}
+
+/// The engine the tests of this binary share, with a memory sink and a
+/// memory exporter, installed by the first call with `configure`'s options
+/// (applied after the exporter); it stays up for the rest of the process.
+/// A binary uses this or [`shared_sink`], not both (one engine per process).
+pub fn shared_with_exporter(configure: fn(Builder) -> Builder) -> &'static SharedEngine {
+    static ENGINE: OnceLock<SharedEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let exporter = datapunk_log::export::MemoryExporter::new();
+        let (sink, guard) = memory_engine(|b| configure(b.exporter(exporter.clone())));
+        SharedEngine {
+            sink,
+            exporter,
+            _guard: guard,
+        }
+    })
+}
+
 /// Serializes the tests that compare global counters.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
