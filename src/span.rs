@@ -328,7 +328,7 @@ impl Span {
                     let base = ring::reserve_randoms::<3>();
                     let d = mode.decide_with(|| ring::random_at(base, 3));
                     if !d.sampled {
-                        return Span::unrecorded(Ids::lazy_root(base), None);
+                        return Span::unrecorded(Ids::lazy_root(base), NO_TH, None);
                     }
                     let ctx = TraceContext {
                         trace_id: (u128::from(ring::random_at(base, 2)) << 64)
@@ -348,6 +348,7 @@ impl Span {
                     // An unsampled parent, followed: nothing else to read.
                     return Span::unrecorded(
                         Ids::lazy_child(&parent, parent.trace_flags),
+                        NO_TH,
                         ring::current_extra(),
                     );
                 }
@@ -359,7 +360,7 @@ impl Span {
                     if let Some(d) = sampler::decide_fast(parent.trace_id, rv, kind, th, false) {
                         let flags = (parent.trace_flags & !FLAG_SAMPLED) | u8::from(d.sampled);
                         if !d.sampled {
-                            return Span::unrecorded(Ids::lazy_child(&parent, flags), extra);
+                            return Span::unrecorded(Ids::lazy_child(&parent, flags), NO_TH, extra);
                         }
                         let ctx = TraceContext {
                             trace_id: parent.trace_id,
@@ -375,14 +376,14 @@ impl Span {
         Span::start_general(cs, parent, values)
     }
 
-    /// A span the sampler did not keep: it sets the context and records
-    /// nothing (no `th`: its probability decided against it).
+    /// A span that records nothing (the sampler did not keep it, or no
+    /// exporter takes spans): it sets the context.
     #[inline(always)]
-    fn unrecorded(ids: Ids, extra: Option<Arc<SpanExtra>>) -> Span {
+    fn unrecorded(ids: Ids, th: u64, extra: Option<Arc<SpanExtra>>) -> Span {
         Span {
             ids,
             cs: None,
-            th: NO_TH,
+            th,
             extra,
             pending_start: AtomicU64::new(0),
             start_flags: 0,
@@ -418,14 +419,7 @@ impl Span {
             }
             Span::recorded(cs, values, ctx, th, extra, flags)
         } else {
-            Span {
-                ids: Ids::of(ctx),
-                cs: None,
-                th,
-                extra,
-                pending_start: AtomicU64::new(0),
-                start_flags: flags,
-            }
+            Span::unrecorded(Ids::of(ctx), th, extra)
         }
     }
 
