@@ -369,7 +369,7 @@ impl Single<'_> {
         let p = self.p;
         let started = Instant::now();
         let (overhead, minus) = scenario::rdtsc_overhead(&self.cal, self.subtract);
-        let _root = match self.case {
+        let root = match self.case {
             SamplingCase::LogSampledOut => {
                 sampler::set_log_policy(datapunk_log::Level::Info, LogPolicy::new(0, LOG_EVERY, 0));
                 None
@@ -384,7 +384,7 @@ impl Single<'_> {
             }
             _ => None,
         };
-        let _entered = _root.as_ref().map(|r| r.enter());
+        let entered = root.as_ref().map(|r| r.enter());
         let c0 = LogCounts::now();
         let mut i = 0u64;
         for _ in 0..p.warmup_calls {
@@ -426,7 +426,7 @@ impl Single<'_> {
             p.bursts * p.burst_size,
         );
         let end = LogCounts::now();
-        drop(_entered);
+        drop(entered);
         let stats = d.finish()?;
         Ok(self.result(Measured {
             overhead,
