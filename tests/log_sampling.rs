@@ -538,13 +538,6 @@ fn the_writer_sums_up_what_was_sampled_out() {
         .into_iter()
         .filter(|l| l.message() == "records sampled out")
         .collect();
-    eprintln!(
-        "DBG {s:?} {:?}",
-        lines_for(&setup.sink, "datapunk_log")
-            .iter()
-            .map(|l| l.message().to_string())
-            .collect::<Vec<_>>()
-    );
     let last = summaries.last().expect("a summary record");
     assert_eq!(last.str("level"), "INFO");
     assert_eq!(last.u64("sampled_out_total"), s.sampled_out);
