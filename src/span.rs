@@ -339,6 +339,9 @@ impl Span {
                     };
                     return Span::finish(cs, values, ctx, d, None, 0);
                 }
+                if !interop {
+                    return Span::start_root(cs, values);
+                }
             } else {
                 let parent = ring::current_ctx();
                 if parent.is_some()
@@ -461,6 +464,46 @@ impl Span {
             pending_start: AtomicU64::new(pending_start),
             start_flags: flags,
         }
+    }
+
+    /// A root in the current context, outside any trace, that the
+    /// shortcut word does not decide (rules, rate limits, adaptive rates,
+    /// always-kept names, a ceiling): the ids are reserved as on the short
+    /// path (an unsampled root's computed when read) and the compiled
+    /// configuration decides, with what it worked out for this call site.
+    #[inline(never)]
+    fn start_root<L: ValueList>(cs: &'static Callsite, values: &L) -> Span {
+        let base = ring::reserve_randoms::<3>();
+        let trace_id =
+            (u128::from(ring::random_at(base, 2)) << 64) | u128::from(ring::random_at(base, 3));
+        let attrs = CallAttrs { cs, values };
+        let d = match sampler::decide_site_root(cs.id(), trace_id, &attrs) {
+            Some(d) => d,
+            None => {
+                let meta = cs.metadata();
+                sampler::decide_slow(&SpanParams {
+                    trace_id,
+                    rv: None,
+                    parent: ParentKind::Root,
+                    parent_th: None,
+                    debug: false,
+                    name: meta.message,
+                    target: meta.target,
+                    level: meta.level,
+                    attrs: &attrs,
+                })
+            }
+        };
+        if !d.sampled {
+            return Span::unrecorded(Ids::lazy_root(base), NO_TH, None);
+        }
+        let ctx = TraceContext {
+            trace_id,
+            span_id: ring::random_at(base, 1),
+            parent_span_id: 0,
+            trace_flags: FLAG_RANDOM | FLAG_SAMPLED,
+        };
+        Span::finish(cs, values, ctx, d, None, 0)
     }
 
     /// Every other start: out of line, so the short path's frame stays small.
@@ -746,7 +789,12 @@ impl<L: ValueList> sampler::Attrs for CallAttrs<'_, L> {
         let Some(i) = fields.iter().position(|n| *n == key) else {
             return false;
         };
-        self.values.feed_nth(i, f) || field_text(self.values, i, f)
+        self.text_at(i, f)
+    }
+
+    #[inline]
+    fn text_at(&self, index: usize, f: &mut dyn FnMut(&[u8])) -> bool {
+        self.values.feed_nth(index, f) || field_text(self.values, index, f)
     }
 
     fn site(&self) -> Option<(u32, &'static [&'static str])> {

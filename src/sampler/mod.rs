@@ -86,8 +86,8 @@ pub(crate) use log_config::{
 pub use logs::{LogPolicy, Unsampled};
 pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
 pub(crate) use trace::{
-    Attrs, SpanParams, count_invalid_ot, decide_fast, decide_slow, follows_local_parent, install,
-    is_truthy, root_shortcut, tick,
+    Attrs, SpanParams, count_invalid_ot, decide_fast, decide_site_root, decide_slow,
+    follows_local_parent, install, is_truthy, root_shortcut, tick,
 };
 pub use trace::{
     DEBUG_BAGGAGE_KEY, DEBUG_HEADER, Decision, ParentBased, ParentKind, Rule, Sampler,

@@ -335,7 +335,7 @@ impl fmt::Debug for KeyedLimiter {
 /// [`KeyHasher::write`] also folds in its length, so `("ab", "c")` and
 /// `("a", "bc")` differ; [`KeyHasher::finish`] applies MurmurHash3's
 /// 64-bit finalizer so every input bit reaches every output bit.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct KeyHasher(u64);
 
 impl KeyHasher {
@@ -362,10 +362,8 @@ impl KeyHasher {
         for w in words {
             self.mix(u64::from_le_bytes(*w));
         }
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(last));
+        if let Some(w) = tail_word(rest) {
+            self.mix(w);
         }
         self.mix(Self::LEN_TAG ^ bytes.len() as u64);
     }
@@ -385,6 +383,25 @@ impl KeyHasher {
         h ^= h >> 33;
         h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
         h ^ (h >> 33)
+    }
+}
+
+/// The 1 to 7 bytes left after the whole words as one word, read without a
+/// copy: two overlapping 4-byte reads for 4 to 7 bytes, the first, middle
+/// and last byte for 1 to 3 (together they cover every byte, and the
+/// length is folded in after, so equal words mean equal tails). `None`
+/// when nothing is left.
+#[inline]
+fn tail_word(rest: &[u8]) -> Option<u64> {
+    let n = rest.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let hi = u32::from_le_bytes([rest[n - 4], rest[n - 3], rest[n - 2], rest[n - 1]]);
+        Some(u64::from(lo) | (u64::from(hi) << 32))
+    } else if n > 0 {
+        Some(u64::from(rest[0]) | (u64::from(rest[n / 2]) << 8) | (u64::from(rest[n - 1]) << 16))
+    } else {
+        None
     }
 }
 

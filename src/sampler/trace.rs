@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use arc_swap::ArcSwap;
 use arc_swap::cache::Cache;
@@ -337,6 +337,11 @@ pub(crate) trait Attrs {
     fn site(&self) -> Option<(u32, &'static [&'static str])> {
         None
     }
+    /// [`Attrs::text`] of the call site's field `index` (its position in
+    /// [`Attrs::site`]'s names); false when absent.
+    fn text_at(&self, _index: usize, _f: &mut dyn FnMut(&[u8])) -> bool {
+        false
+    }
 }
 
 /// No attributes.
@@ -414,7 +419,8 @@ enum Node {
     Adaptive(Adaptive),
     RateLimited {
         inner: Box<Node>,
-        limiter: KeyedLimiter,
+        /// Shared with the call sites' [`SiteRoot`]s.
+        limiter: Arc<KeyedLimiter>,
         key: Vec<String>,
     },
 }
@@ -461,7 +467,7 @@ impl Node {
                 key,
             } => Node::RateLimited {
                 inner: Box::new(Node::compile(inner, precision)),
-                limiter: KeyedLimiter::new(*per_second, *burst, LIMITER_CELLS),
+                limiter: Arc::new(KeyedLimiter::new(*per_second, *burst, LIMITER_CELLS)),
                 key: key.clone(),
             },
         }
@@ -542,18 +548,13 @@ impl Node {
                 if !keeps {
                     return Intent::DROP;
                 }
-                let mut h = KeyHasher::new();
-                h.write(p.name.as_bytes());
+                let mut h = key_prefix(p.name, key);
                 for k in key {
-                    h.write(k.as_bytes());
-                    p.attrs.text(k, &mut |b| h.write(b));
+                    if !p.attrs.text(k, &mut |b| h.write(b)) {
+                        h.write_u64(KEY_ABSENT);
+                    }
                 }
-                if limiter.admit(h.finish(), now_ns()) {
-                    Intent::KEEP_UNRELIABLE
-                } else {
-                    COUNTERS.rate_limited.add();
-                    Intent::DROP
-                }
+                admit(limiter, &h)
             }
         }
     }
@@ -602,6 +603,32 @@ impl Node {
             Node::ParentThreshold(_) => true,
             _ => false,
         }
+    }
+}
+
+/// A rate limiter's key for a span: its name and key attribute names
+/// (what a call site fixes, hashed once per call site), then each key
+/// attribute's text or [`KEY_ABSENT`].
+fn key_prefix(name: &str, key: &[String]) -> KeyHasher {
+    let mut h = KeyHasher::new();
+    h.write(name.as_bytes());
+    for k in key {
+        h.write(k.as_bytes());
+    }
+    h
+}
+
+/// Stands for a key attribute a span does not have.
+const KEY_ABSENT: u64 = 0xAB5E_47AB_5E47_AB5E;
+
+/// One request of the key hashed into `h`.
+#[inline]
+fn admit(limiter: &KeyedLimiter, h: &KeyHasher) -> Intent {
+    if limiter.admit(h.finish(), now_ns()) {
+        Intent::KEEP_UNRELIABLE
+    } else {
+        COUNTERS.rate_limited.add();
+        Intent::DROP
     }
 }
 
@@ -721,12 +748,125 @@ fn rule_matches(rule: &Rule, p: &SpanParams<'_>) -> bool {
     })
 }
 
+/// How the roots of one call site are decided, worked out at its first
+/// root span from what the call site fixes (name, target, level, field
+/// names): always-kept names, rules that cannot match and the delegates
+/// above the deciding sampler are settled once, and a rate limiter's key
+/// prefix and field positions are known. What is left per span is one
+/// threshold compare and, for a limiter, its key's values and one cell.
+enum SiteRoot {
+    /// An always-kept name: kept with p = 1, the ceiling not asked.
+    AlwaysKept,
+    /// This intent, whatever the span's values.
+    Fixed(Intent),
+    /// A probability.
+    Probability(Threshold),
+    /// A rate limit per key over always-on (`None`) or a probability.
+    Limited {
+        inner: Option<Threshold>,
+        limiter: Arc<KeyedLimiter>,
+        /// [`key_prefix`] of the name and key attribute names.
+        prefix: KeyHasher,
+        /// Each key attribute's position among the call site's fields
+        /// ([`SiteRoot::ABSENT`]: not one of them).
+        fields: [u16; SiteRoot::MAX_KEYS],
+        keys: u8,
+    },
+    /// Anything else (attribute rules, adaptive, any-of, nested rules):
+    /// the compiled tree, per span.
+    General,
+}
+
+impl SiteRoot {
+    /// Key attributes a [`SiteRoot::Limited`] holds positions for.
+    const MAX_KEYS: usize = 4;
+    const ABSENT: u16 = u16::MAX;
+
+    /// What the call site that `p` and `fields` describe fixes of `node`'s
+    /// decisions on roots.
+    fn resolve(node: &Node, p: &SpanParams<'_>, fields: &[&str]) -> SiteRoot {
+        match node {
+            Node::AlwaysOn => SiteRoot::Fixed(Intent::KEEP_UNRELIABLE),
+            Node::AlwaysOff => SiteRoot::Fixed(Intent::DROP),
+            Node::Probability(t) => SiteRoot::Probability(*t),
+            Node::Rules(rules, _) => match SitePlans::work_out(rules, p, fields) {
+                PLAN_NONE => SiteRoot::Fixed(Intent::DROP),
+                v if v & PLAN_FROM != 0 => SiteRoot::General,
+                v => SiteRoot::resolve(&rules[v as usize - 1].1, p, fields),
+            },
+            Node::RateLimited {
+                inner,
+                limiter,
+                key,
+            } if key.len() <= SiteRoot::MAX_KEYS => {
+                let inner = match **inner {
+                    Node::AlwaysOn => None,
+                    Node::Probability(t) => Some(t),
+                    _ => return SiteRoot::General,
+                };
+                let mut at = [SiteRoot::ABSENT; SiteRoot::MAX_KEYS];
+                for (slot, k) in at.iter_mut().zip(key) {
+                    if let Some(i) = fields.iter().position(|f| f == k) {
+                        *slot = u16::try_from(i).unwrap_or(SiteRoot::ABSENT);
+                    }
+                }
+                SiteRoot::Limited {
+                    inner,
+                    limiter: Arc::clone(limiter),
+                    prefix: key_prefix(p.name, key),
+                    fields: at,
+                    keys: key.len() as u8,
+                }
+            }
+            _ => SiteRoot::General,
+        }
+    }
+
+    /// The intent for a root of the call site with randomness `r`; `None`
+    /// for [`SiteRoot::General`] and [`SiteRoot::AlwaysKept`].
+    #[inline]
+    fn intent(&self, attrs: &dyn Attrs, r: u64) -> Option<Intent> {
+        Some(match self {
+            SiteRoot::Fixed(i) => *i,
+            SiteRoot::Probability(t) => Intent {
+                threshold: Some(*t),
+                reliable: true,
+            },
+            SiteRoot::Limited {
+                inner,
+                limiter,
+                prefix,
+                fields,
+                keys,
+            } => {
+                if inner.is_some_and(|t| !t.keeps(r)) {
+                    return Some(Intent::DROP);
+                }
+                let mut h = *prefix;
+                for &i in &fields[..usize::from(*keys)] {
+                    if i == SiteRoot::ABSENT || !attrs.text_at(usize::from(i), &mut |b| h.write(b))
+                    {
+                        h.write_u64(KEY_ABSENT);
+                    }
+                }
+                admit(limiter, &h)
+            }
+            SiteRoot::AlwaysKept | SiteRoot::General => return None,
+        })
+    }
+}
+
+/// Per call site (by registry id, up to [`PLAN_SITES`]), its [`SiteRoot`];
+/// the table is allocated at the first root that needs it.
+type SiteRoots = OnceLock<Box<[OnceLock<SiteRoot>]>>;
+
 /// The configuration in force, compiled.
 pub(super) struct Compiled {
     config: SamplingConfig,
     root: Node,
     always_keep: Vec<String>,
     ceiling: Option<Ceiling>,
+    site_roots: SiteRoots,
 }
 
 impl Compiled {
@@ -737,7 +877,69 @@ impl Compiled {
             ceiling: config.ceiling.map(|(r, b)| Ceiling::new(r, b)),
             root,
             config,
+            site_roots: OnceLock::new(),
         }
+    }
+
+    /// The [`SiteRoot`] of the root span `p`'s call site, if it has one.
+    #[inline]
+    fn site_root(&self, p: &SpanParams<'_>) -> Option<&SiteRoot> {
+        let (id, fields) = p.attrs.site()?;
+        let table = self
+            .site_roots
+            .get_or_init(|| (0..PLAN_SITES).map(|_| OnceLock::new()).collect());
+        let slot = table.get(id as usize)?;
+        Some(slot.get_or_init(|| {
+            if self.always_keep.iter().any(|n| n == p.name) {
+                SiteRoot::AlwaysKept
+            } else {
+                SiteRoot::resolve(self.root.root_node(), p, fields)
+            }
+        }))
+    }
+
+    /// The decision for a root outside any trace at call site `id`, when
+    /// this configuration has worked out that call site's [`SiteRoot`] and
+    /// it settles the decision; `None`: ask [`Compiled::decide`].
+    #[inline]
+    fn decide_site_root(&self, id: u32, trace_id: u128, attrs: &dyn Attrs) -> Option<Decision> {
+        // No table while the debug switch is on: `decide` returns first.
+        let site = self.site_roots.get()?.get(id as usize)?.get()?;
+        let r = randomness(trace_id, None);
+        if let SiteRoot::AlwaysKept = site {
+            return Some(Decision {
+                sampled: true,
+                threshold: Some(Threshold::ALWAYS),
+            });
+        }
+        let intent = site.intent(attrs, r)?;
+        Some(self.conclude(intent, r, true))
+    }
+
+    /// The decision of `intent` for randomness `r`; a root kept by it also
+    /// needs the ceiling's admission.
+    #[inline]
+    fn conclude(&self, intent: Intent, r: u64, root: bool) -> Decision {
+        if !intent.keeps(r) {
+            return Decision::DROP;
+        }
+        let mut d = Decision {
+            sampled: true,
+            threshold: if intent.reliable {
+                intent.threshold
+            } else {
+                None
+            },
+        };
+        if root && let Some(c) = &self.ceiling {
+            if c.admit(now_ns()) {
+                d.threshold = None;
+            } else {
+                COUNTERS.ceiling_rejected.fetch_add(1, Relaxed);
+                return Decision::DROP;
+            }
+        }
+        d
     }
 
     pub(super) fn decide(&self, p: &SpanParams<'_>) -> Decision {
@@ -755,10 +957,20 @@ impl Compiled {
                 threshold: None,
             };
         }
-        if decides_here
-            && !self.always_keep.is_empty()
-            && self.always_keep.iter().any(|n| n == p.name)
-        {
+        let site = if p.parent == ParentKind::Root {
+            self.site_root(p)
+        } else {
+            None
+        };
+        let always_kept = match site {
+            Some(s) => matches!(s, SiteRoot::AlwaysKept),
+            None => {
+                decides_here
+                    && !self.always_keep.is_empty()
+                    && self.always_keep.iter().any(|n| n == p.name)
+            }
+        };
+        if always_kept {
             return Decision {
                 sampled: true,
                 // p = 1 is exact at a root; a remote parent's trace was
@@ -766,29 +978,11 @@ impl Compiled {
                 threshold: (p.parent == ParentKind::Root).then_some(Threshold::ALWAYS),
             };
         }
-        let intent = self.root.intent(p, r);
-        if !intent.keeps(r) {
-            return Decision::DROP;
-        }
-        let mut d = Decision {
-            sampled: true,
-            threshold: if intent.reliable {
-                intent.threshold
-            } else {
-                None
-            },
+        let intent = match site.and_then(|s| s.intent(p.attrs, r)) {
+            Some(i) => i,
+            None => self.root.intent(p, r),
         };
-        if p.parent == ParentKind::Root
-            && let Some(c) = &self.ceiling
-        {
-            if c.admit(now_ns()) {
-                d.threshold = None;
-            } else {
-                COUNTERS.ceiling_rejected.fetch_add(1, Relaxed);
-                return Decision::DROP;
-            }
-        }
-        d
+        self.conclude(intent, r, p.parent == ParentKind::Root)
     }
 }
 
@@ -980,6 +1174,22 @@ pub(crate) fn decide_fast(
         ParentKind::RemoteNotSampled if !debug && w & FOLLOW_REMOTE != 0 => Some(Decision::DROP),
         _ => None,
     }
+}
+
+/// The decision for a root span outside any trace (no `rv`, no debug
+/// switch from a request) at call site `id` whose field values `attrs`
+/// holds, from what the configuration in force worked out for that call
+/// site at its first root; `None` (not yet worked out, or not settled per
+/// call site): ask [`decide_slow`].
+#[inline(never)]
+pub(crate) fn decide_site_root(id: u32, trace_id: u128, attrs: &dyn Attrs) -> Option<Decision> {
+    CACHE
+        .try_with(|c| match c.try_borrow_mut() {
+            Ok(mut c) => c.load().decide_site_root(id, trace_id, attrs),
+            Err(_) => None,
+        })
+        .ok()
+        .flatten()
 }
 
 #[inline(never)]
@@ -1450,6 +1660,248 @@ mod tests {
                 threshold: None
             }
         );
+    }
+
+    /// A call site: its registry id, field names and this span's values
+    /// (as the `span!` macro's attributes are).
+    struct Site<'a> {
+        id: u32,
+        fields: &'static [&'static str],
+        values: &'a [&'a str],
+    }
+
+    impl Attrs for Site<'_> {
+        fn text(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> bool {
+            match self.fields.iter().position(|k| *k == key) {
+                Some(i) => self.text_at(i, f),
+                None => false,
+            }
+        }
+        fn site(&self) -> Option<(u32, &'static [&'static str])> {
+            Some((self.id, self.fields))
+        }
+        fn text_at(&self, index: usize, f: &mut dyn FnMut(&[u8])) -> bool {
+            match self.values.get(index) {
+                Some(v) => {
+                    f(v.as_bytes());
+                    true
+                }
+                None => false,
+            }
+        }
+    }
+
+    /// The same values without a call site: the compiled tree, per span.
+    struct NoSite<'a>(&'a Site<'a>);
+
+    impl Attrs for NoSite<'_> {
+        fn text(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> bool {
+            self.0.text(key, f)
+        }
+    }
+
+    fn root_params<'a>(
+        trace_id: u128,
+        name: &'a str,
+        level: Level,
+        attrs: &'a dyn Attrs,
+    ) -> SpanParams<'a> {
+        SpanParams {
+            trace_id,
+            rv: None,
+            parent: ParentKind::Root,
+            parent_th: None,
+            debug: false,
+            name,
+            target: "svc::api",
+            level,
+            attrs,
+        }
+    }
+
+    /// What a call site works out for its roots (rules skipped, always-kept
+    /// names, probabilities, a limiter's key) decides each root as the
+    /// compiled tree does, for call sites that fix the decision and for
+    /// those that leave it to the values; before its first root a call site
+    /// has nothing worked out and the full path decides.
+    #[test]
+    fn a_call_sites_worked_out_roots_decide_as_the_compiled_tree() {
+        let rules = || {
+            Sampler::rules(vec![
+                Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+                Rule::new(Sampler::probability(0.01)).name("health*"),
+                Rule::new(Sampler::AlwaysOff).min_level(Level::Warn),
+                Rule::new(Sampler::probability(0.5).rate_limited(1e9, 1_000_000, ["tenant"])),
+            ])
+        };
+        let configs = [
+            SamplingConfig::new(Sampler::parent_based(rules())),
+            SamplingConfig::new(rules()),
+            SamplingConfig::new(Sampler::parent_based(rules())).always_keep(["checkout"]),
+            SamplingConfig::new(Sampler::parent_based(Sampler::rules(vec![
+                Rule::new(Sampler::probability(0.25)).name("never*"),
+            ]))),
+            SamplingConfig::new(Sampler::AlwaysOn.rate_limited(1e9, 1_000_000, ["tenant", "user"])),
+            SamplingConfig::new(Sampler::any_of(vec![
+                Sampler::probability(0.1),
+                Sampler::probability(0.2),
+            ])),
+            SamplingConfig::new(Sampler::parent_based(Sampler::probability(0.3)))
+                .max_root_traces_per_second(1e12),
+        ];
+        // (call site, name, level): fixed by rules, skipped rules, values
+        // read per span, a key attribute the call site lacks.
+        let sites = [
+            (
+                Site {
+                    id: 1,
+                    fields: &["tenant"],
+                    values: &["acme"],
+                },
+                "checkout",
+                Level::Info,
+            ),
+            (
+                Site {
+                    id: 2,
+                    fields: &["tenant"],
+                    values: &["acme"],
+                },
+                "healthz",
+                Level::Info,
+            ),
+            (
+                Site {
+                    id: 3,
+                    fields: &["error", "tenant"],
+                    values: &["true", "a"],
+                },
+                "pay",
+                Level::Info,
+            ),
+            (
+                Site {
+                    id: 4,
+                    fields: &["error", "tenant"],
+                    values: &["false", "a"],
+                },
+                "pay",
+                Level::Info,
+            ),
+            (
+                Site {
+                    id: 5,
+                    fields: &["tenant"],
+                    values: &["acme"],
+                },
+                "checkout",
+                Level::Error,
+            ),
+            (
+                Site {
+                    id: 6,
+                    fields: &[],
+                    values: &[],
+                },
+                "bare",
+                Level::Info,
+            ),
+            (
+                Site {
+                    id: 7,
+                    fields: &["user", "tenant"],
+                    values: &["u1", "t1"],
+                },
+                "checkout",
+                Level::Info,
+            ),
+        ];
+        let mut settled = vec![];
+        for (c, config) in configs.into_iter().enumerate() {
+            let by_site = Compiled::new(config.clone());
+            let by_tree = Compiled::new(config.clone());
+            for (site, name, level) in &sites {
+                let mut n_settled = 0;
+                let ids: Vec<u128> = ids(u64::from(site.id)).take(2_000).collect();
+                assert_eq!(
+                    by_site.decide_site_root(site.id, ids[0], site),
+                    None,
+                    "nothing worked out before the first root"
+                );
+                for (n, &id) in ids.iter().enumerate() {
+                    let tree = by_tree.decide(&root_params(id, name, *level, &NoSite(site)));
+                    let full = by_site.decide(&root_params(id, name, *level, site));
+                    assert_eq!(full, tree, "{config:?} {name} span {n}");
+                    if let Some(d) = by_site.decide_site_root(site.id, id, site) {
+                        assert_eq!(d, tree, "{config:?} {name} span {n} by its call site");
+                        n_settled += 1;
+                    }
+                }
+                settled.push(((c, site.id), n_settled));
+            }
+        }
+        let settled = |c: usize, id: u32| settled.iter().find(|(k, _)| *k == (c, id)).unwrap().1;
+        // Rules settled per call site, a limiter's key, always-kept names;
+        // the error rule reads the values (call sites 3 and 4), as do
+        // any-of and the adaptive-free probability under a ceiling (settled:
+        // the ceiling is asked after).
+        for (c, id) in [
+            (0, 1),
+            (0, 2),
+            (0, 5),
+            (0, 6),
+            (1, 1),
+            (2, 1),
+            (2, 2),
+            (3, 1),
+            (4, 7),
+            (6, 1),
+        ] {
+            assert_eq!(settled(c, id), 2_000, "config {c}, call site {id}");
+        }
+        for (c, id) in [(0, 3), (0, 4), (5, 1)] {
+            assert_eq!(settled(c, id), 0, "config {c}, call site {id}");
+        }
+    }
+
+    /// A limiter's key is the same through a call site and through the
+    /// tree (an absent key attribute included): both take from one budget.
+    #[test]
+    fn a_call_site_and_the_tree_share_a_keys_budget() {
+        let c = compiled(Sampler::AlwaysOn.rate_limited(1e-9, 2, ["tenant", "user"]));
+        let acme = Site {
+            id: 9,
+            fields: &["tenant"],
+            values: &["acme"],
+        };
+        let other = Site {
+            id: 10,
+            fields: &["tenant"],
+            values: &["other"],
+        };
+        let mut ids = ids(5);
+        let mut by_tree = |site: &Site<'_>| {
+            c.decide(&root_params(
+                ids.next().unwrap(),
+                "op",
+                Level::Info,
+                &NoSite(site),
+            ))
+            .sampled
+        };
+        assert!(by_tree(&acme));
+        let first = c.decide(&root_params(1, "op", Level::Info, &acme));
+        assert!(first.sampled, "the second of a burst of 2");
+        assert_eq!(c.decide_site_root(acme.id, 2, &acme), Some(Decision::DROP));
+        assert!(!by_tree(&acme));
+        assert!(by_tree(&other), "another key keeps its own budget");
+        assert_eq!(
+            c.decide_site_root(other.id, 3, &other),
+            None,
+            "not worked out yet for this call site"
+        );
+        assert!(c.decide(&root_params(4, "op", Level::Info, &other)).sampled);
+        assert!(!c.decide(&root_params(5, "op", Level::Info, &other)).sampled);
     }
 
     /// The one-load shortcuts decide exactly as the compiled configuration
