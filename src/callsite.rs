@@ -6,7 +6,7 @@
 //! The call site also caches whether it is enabled, so a disabled call costs one
 //! load of [`Callsite::interest`].
 
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::level::Level;
 use crate::sampler::logs::SiteCounter;
@@ -44,6 +44,10 @@ pub struct Callsite {
     /// The log sampler's counters (see `sampler::logs`); untouched while
     /// the level's policy keeps everything.
     sampler: SiteCounter,
+    /// How the trace sampler decides this call site's roots, in the form
+    /// of its shortcut word (see `sampler::trace`); 0: not worked out for
+    /// the configuration in force.
+    roots: AtomicU64,
     meta: Metadata,
 }
 
@@ -65,6 +69,7 @@ impl Callsite {
             interest: AtomicU8::new(UNKNOWN),
             id: AtomicU32::new(0),
             sampler: SiteCounter::new(),
+            roots: AtomicU64::new(0),
             meta: Metadata {
                 level,
                 target,
@@ -97,6 +102,32 @@ impl Callsite {
     #[inline(always)]
     pub(crate) fn sampler(&self) -> &SiteCounter {
         &self.sampler
+    }
+
+    /// The trace sampler's word for this call site's roots (0: none).
+    #[inline(always)]
+    pub(crate) fn roots_word(&self) -> u64 {
+        self.roots.load(Ordering::Relaxed)
+    }
+
+    /// Publishes `word` for this call site's roots, then takes it back if
+    /// `still_current` says the configuration it came from was replaced
+    /// meanwhile (whose update may have cleared the words before this
+    /// store). Sequentially consistent with [`Callsite::clear_roots_word`]
+    /// and the configuration's generation, so a stale word never outlives
+    /// the update that replaced its configuration.
+    pub(crate) fn publish_roots_word(&self, word: u64, still_current: impl FnOnce() -> bool) {
+        self.roots.store(word, Ordering::SeqCst);
+        if !still_current() {
+            let _ = self
+                .roots
+                .compare_exchange(word, 0, Ordering::SeqCst, Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets the roots word (a new sampling configuration is in force).
+    pub(crate) fn clear_roots_word(&self) {
+        self.roots.store(0, Ordering::SeqCst);
     }
 
     /// The registry id of the call site (0 before registration).

@@ -386,6 +386,13 @@ pub(crate) fn register_callsite(cs: &'static Callsite) -> bool {
     enabled
 }
 
+/// Calls `f` with every registered call site (none before `init()`).
+pub(crate) fn for_each_callsite(mut f: impl FnMut(&'static Callsite)) {
+    if let Some(engine) = ENGINE.get() {
+        engine.registry().callsites.iter().for_each(|cs| f(cs));
+    }
+}
+
 /// Looks up a registered call site by id (writer side, on a cache miss).
 pub(crate) fn callsite(engine: &Engine, id: u32) -> Option<&'static Callsite> {
     let reg = engine.registry();

@@ -320,15 +320,23 @@ impl Span {
                 let interop = crate::context::interop_enabled();
                 #[cfg(not(feature = "opentelemetry"))]
                 let interop = false;
-                if !interop && let Some(mode) = sampler::root_shortcut() {
+                if !interop {
                     // The three ids are reserved now and computed when
                     // needed: at once for a decision on the trace id or a
                     // kept span, on first read (enter, context, a child)
                     // for a span nobody may look at.
                     let base = ring::reserve_randoms::<3>();
+                    // The configuration's word, else the call site's (what
+                    // its first root found the call site alone decides).
+                    let Some(mode) = sampler::root_shortcut(cs) else {
+                        return Span::start_root(cs, values, base);
+                    };
                     let d = mode.decide_with(|| ring::random_at(base, 3));
                     if !d.sampled {
                         return Span::unrecorded(Ids::lazy_root(base), NO_TH, None);
+                    }
+                    if mode.asks_site() {
+                        return Span::start_root(cs, values, base);
                     }
                     let ctx = TraceContext {
                         trace_id: (u128::from(ring::random_at(base, 2)) << 64)
@@ -338,9 +346,6 @@ impl Span {
                         trace_flags: FLAG_RANDOM | FLAG_SAMPLED,
                     };
                     return Span::finish(cs, values, ctx, d, None, 0);
-                }
-                if !interop {
-                    return Span::start_root(cs, values);
                 }
             } else {
                 let parent = ring::current_ctx();
@@ -466,14 +471,13 @@ impl Span {
         }
     }
 
-    /// A root in the current context, outside any trace, that the
-    /// shortcut word does not decide (rules, rate limits, adaptive rates,
-    /// always-kept names, a ceiling): the ids are reserved as on the short
-    /// path (an unsampled root's computed when read) and the compiled
-    /// configuration decides, with what it worked out for this call site.
+    /// A root in the current context, outside any trace, with ids reserved
+    /// at `base`, that no shortcut word decides (rules, rate limits,
+    /// adaptive rates, always-kept names, a ceiling): the compiled
+    /// configuration decides, with what it worked out for this call site,
+    /// and the first root tells the call site its word.
     #[inline(never)]
-    fn start_root<L: ValueList>(cs: &'static Callsite, values: &L) -> Span {
-        let base = ring::reserve_randoms::<3>();
+    fn start_root<L: ValueList>(cs: &'static Callsite, values: &L, base: u64) -> Span {
         let trace_id =
             (u128::from(ring::random_at(base, 2)) << 64) | u128::from(ring::random_at(base, 3));
         let attrs = CallAttrs { cs, values };
@@ -494,6 +498,9 @@ impl Span {
                 })
             }
         };
+        if sampler::site_word_stale(cs) {
+            sampler::publish_site_root(cs);
+        }
         if !d.sampled {
             return Span::unrecorded(Ids::lazy_root(base), NO_TH, None);
         }

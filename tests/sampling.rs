@@ -350,3 +350,126 @@ fn unsampled_spans_draw_their_ids_late_and_always_to_the_same_values() {
     );
     sampler::update(SamplingConfig::default());
 }
+
+/// One call site's root span (the same static every call).
+fn checkout_root(tenant: &str) -> Span {
+    datapunk_log::span!("checkout", tenant = tenant)
+}
+
+/// What a call site's first root works out (a rule that its name alone
+/// selects) decides its later roots; an update replaces it at once, for
+/// fixed decisions, probabilities (with their `th`), always-kept names, a
+/// ceiling and a per-key rate limit the call site's word leaves to the full
+/// decision.
+#[test]
+fn a_call_sites_worked_out_decision_follows_every_update() {
+    let _s = serial();
+    setup();
+    let rules = |checkout: Sampler| {
+        SamplingConfig::new(Sampler::parent_based(Sampler::rules(vec![
+            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+            Rule::new(checkout).name("checkout"),
+            Rule::new(Sampler::AlwaysOn),
+        ])))
+    };
+    let decisions = |n: usize| -> Vec<(bool, Option<String>)> {
+        (0..n)
+            .map(|_| {
+                let s = checkout_root("acme");
+                (s.is_sampled(), s.tracestate().get("ot").map(str::to_owned))
+            })
+            .collect()
+    };
+    sampler::update(rules(Sampler::AlwaysOff));
+    assert!(decisions(50).iter().all(|(kept, _)| !kept));
+    sampler::update(rules(Sampler::AlwaysOn));
+    assert!(decisions(50).iter().all(|(kept, ts)| *kept && ts.is_none()));
+    sampler::update(rules(Sampler::probability(0.5)));
+    let d = decisions(400);
+    let kept = d.iter().filter(|(k, _)| *k).count();
+    assert!((100..=300).contains(&kept), "kept {kept} of 400 at p = 0.5");
+    assert!(
+        d.iter()
+            .filter(|(k, _)| *k)
+            .all(|(_, ts)| ts.as_deref() == Some("th:8"))
+    );
+    sampler::update(rules(Sampler::AlwaysOff).always_keep(["checkout"]));
+    assert!(
+        decisions(50)
+            .iter()
+            .all(|(kept, ts)| *kept && ts.as_deref() == Some("th:0"))
+    );
+
+    // A ceiling of a burst of 5 (and 1e-9 a second after): the call site's
+    // kept roots still ask it.
+    let before = sampler::counters();
+    sampler::update(rules(Sampler::AlwaysOn).max_root_traces_per_second(1e-9));
+    let kept = decisions(50).iter().filter(|(k, _)| *k).count();
+    assert!((1..=5).contains(&kept), "the ceiling kept {kept}");
+    let after = sampler::counters();
+    assert_eq!(
+        after.ceiling_rejected - before.ceiling_rejected,
+        50 - kept as u64
+    );
+
+    // A rate limit per tenant behind the rule: a burst of 3 per tenant.
+    sampler::update(rules(Sampler::AlwaysOn.rate_limited(1e-9, 3, ["tenant"])));
+    let kept_acme = decisions(20).iter().filter(|(k, _)| *k).count();
+    assert_eq!(kept_acme, 3);
+    let kept_other = (0..20)
+        .filter(|_| checkout_root("other").is_sampled())
+        .count();
+    assert_eq!(kept_other, 3, "another tenant has its own budget");
+    sampler::update(SamplingConfig::default());
+    assert!(decisions(5).iter().all(|(kept, _)| *kept));
+}
+
+/// Once `update` returns, a call site decides by the new configuration,
+/// even while another thread keeps deciding (and publishing what it worked
+/// out for) roots of the same call site under the configurations being
+/// replaced. Bounded by a count of updates, not by time.
+#[test]
+fn no_call_site_word_outlives_the_update_that_replaced_it() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let _s = serial();
+    setup();
+    let rules = |on: bool| {
+        SamplingConfig::new(Sampler::parent_based(Sampler::rules(vec![
+            Rule::new(if on {
+                Sampler::AlwaysOn
+            } else {
+                Sampler::AlwaysOff
+            })
+            .name("checkout"),
+            Rule::new(Sampler::AlwaysOn),
+        ])))
+    };
+    /// Stops the other thread however the checks end (a failed assertion
+    /// included: the scope waits for it before the panic goes on).
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Relaxed);
+        }
+    }
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..100_000_000u64 {
+                if stop.load(Relaxed) {
+                    break;
+                }
+                std::hint::black_box(checkout_root("x"));
+            }
+        });
+        let _stop = StopOnDrop(&stop);
+        for round in 0..2_000 {
+            let on = round % 2 == 0;
+            sampler::update(rules(on));
+            for _ in 0..4 {
+                assert_eq!(checkout_root("x").is_sampled(), on, "round {round}");
+            }
+        }
+    });
+    sampler::update(SamplingConfig::default());
+}

@@ -87,7 +87,8 @@ pub use logs::{LogPolicy, Unsampled};
 pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
 pub(crate) use trace::{
     Attrs, SpanParams, count_invalid_ot, decide_fast, decide_site_root, decide_slow,
-    follows_local_parent, install, is_truthy, root_shortcut, tick,
+    follows_local_parent, install, is_truthy, publish_site_root, root_shortcut, site_word_stale,
+    tick,
 };
 pub use trace::{
     DEBUG_BAGGAGE_KEY, DEBUG_HEADER, Decision, ParentBased, ParentKind, Rule, Sampler,

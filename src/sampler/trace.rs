@@ -8,8 +8,11 @@
 //! reliable carries it as `th` in its tracestate.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Relaxed, SeqCst},
+};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
 use arc_swap::cache::Cache;
@@ -17,6 +20,7 @@ use arc_swap::cache::Cache;
 use super::adaptive::{Adaptive, AdaptiveConfig};
 use super::rate_limit::{Ceiling, KeyHasher, KeyedLimiter};
 use super::threshold::{DEFAULT_PRECISION, Threshold, randomness, th_consistent};
+use crate::callsite::Callsite;
 use crate::level::Level;
 
 /// Baggage member that switches the debug override on for one request
@@ -822,6 +826,25 @@ impl SiteRoot {
         }
     }
 
+    /// This call site's shortcut word ([`site_shortcut`]): `ceiling` says
+    /// whether roots kept by a probability or always-on need the
+    /// ceiling's admission (then they ask the full decision).
+    fn word(&self, ceiling: bool) -> u64 {
+        let ask = if ceiling { SITE_ASK } else { 0 };
+        match self {
+            // p = 1, kept with `th:0`, the ceiling not asked.
+            SiteRoot::AlwaysKept => ROOT_PROBABILITY << ROOT_SHIFT,
+            SiteRoot::Fixed(i) if i.threshold.is_none() => ROOT_DROP << ROOT_SHIFT,
+            SiteRoot::Fixed(_) => (ROOT_KEEP << ROOT_SHIFT) | ask,
+            SiteRoot::Probability(t) => (ROOT_PROBABILITY << ROOT_SHIFT) | t.raw() | ask,
+            SiteRoot::Limited { inner: None, .. } => (ROOT_KEEP << ROOT_SHIFT) | SITE_ASK,
+            SiteRoot::Limited { inner: Some(t), .. } => {
+                (ROOT_PROBABILITY << ROOT_SHIFT) | t.raw() | SITE_ASK
+            }
+            SiteRoot::General => SITE_GENERAL,
+        }
+    }
+
     /// The intent for a root of the call site with randomness `r`; `None`
     /// for [`SiteRoot::General`] and [`SiteRoot::AlwaysKept`].
     #[inline]
@@ -867,6 +890,8 @@ pub(super) struct Compiled {
     always_keep: Vec<String>,
     ceiling: Option<Ceiling>,
     site_roots: SiteRoots,
+    /// Set by [`update`] ([`CONFIG_GEN`] while this one is in force).
+    generation: u64,
 }
 
 impl Compiled {
@@ -878,6 +903,7 @@ impl Compiled {
             root,
             config,
             site_roots: OnceLock::new(),
+            generation: 0,
         }
     }
 
@@ -990,10 +1016,13 @@ static CONFIG: LazyLock<ArcSwap<Compiled>> =
     LazyLock::new(|| ArcSwap::from_pointee(Compiled::new(SamplingConfig::default())));
 
 /// The shortcuts of the configuration in force, in one word read with one
-/// load (so a decision sees one configuration): bits 0..=56 the root
-/// threshold, then the flags below. A decision that none of them covers
-/// takes the compiled configuration.
-static FAST: AtomicU64 = AtomicU64::new(FOLLOW_LOCAL | FOLLOW_REMOTE | (ROOT_KEEP << ROOT_SHIFT));
+/// load (so a decision sees one configuration): bits 0..=55 the root
+/// threshold (below 2^56: a probability's), then the flags below and the
+/// generation ([`GEN_SHIFT`]). A decision that none of them covers takes
+/// a call site's word ([`root_shortcut`]) or the compiled configuration.
+/// A call site's word has the same layout, with [`SITE_ASK`] at bit 56.
+static FAST: AtomicU64 =
+    AtomicU64::new(FOLLOW_LOCAL | FOLLOW_REMOTE | (ROOT_KEEP << ROOT_SHIFT) | (1 << GEN_SHIFT));
 /// Children of a local parent follow it (the default delegates).
 const FOLLOW_LOCAL: u64 = 1 << 57;
 /// Children of a remote parent follow it, passing a consistent `th` on.
@@ -1004,7 +1033,30 @@ const ROOT_SLOW: u64 = 0;
 const ROOT_DROP: u64 = 1;
 const ROOT_KEEP: u64 = 2;
 const ROOT_PROBABILITY: u64 = 3;
-const T_MASK: u64 = (1 << 57) - 1;
+const ROOT_MASK: u64 = 3;
+const T_MASK: u64 = (1 << 56) - 1;
+/// In a call site's word: a root its shortcut keeps is decided in full
+/// ([`RootShortcut::asks_site`]). Bit 56, above every threshold a
+/// shortcut holds (a probability's is below 2^56; [`FAST`] never sets it).
+const SITE_ASK: u64 = 1 << 56;
+/// In a call site's word: no shortcut (the decision reads the span's
+/// values, or the debug switch is on); the word is its generation alone,
+/// so nothing more is published.
+const SITE_GENERAL: u64 = 0;
+/// Bits 61..=63 of [`FAST`] and of a call site's word: the configuration's
+/// generation, 1 to 7 (0 in [`FAST`] while an update is under way); a call
+/// site's word counts only when its generation is [`FAST`]'s.
+const GEN_SHIFT: u32 = 61;
+
+/// The generation bits of configuration `generation`.
+fn gen_bits(generation: u64) -> u64 {
+    (generation % 7 + 1) << GEN_SHIFT
+}
+
+/// The generation of the configuration in force (see [`update`]).
+static CONFIG_GEN: AtomicU64 = AtomicU64::new(0);
+/// Serializes [`update`]s (generations and call-site words in order).
+static UPDATING: Mutex<()> = Mutex::new(());
 
 /// The [`FAST`] word of a configuration.
 fn fast_word(c: &Compiled) -> u64 {
@@ -1044,12 +1096,22 @@ pub(crate) fn install(config: SamplingConfig) {
 /// update is decided by the old or the new configuration. Rate-limit
 /// budgets and adaptive probabilities start afresh.
 pub fn update(config: SamplingConfig) {
-    let compiled = Compiled::new(config);
-    let fast = fast_word(&compiled);
+    let _serial = UPDATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut compiled = Compiled::new(config);
+    let generation = CONFIG_GEN.load(Relaxed) + 1;
+    compiled.generation = generation;
+    let fast = fast_word(&compiled) | gen_bits(generation);
     // Slow path first, so no decision takes the new shortcuts with the old
     // configuration behind them.
     FAST.store(0, Relaxed);
     CONFIG.store(Arc::new(compiled));
+    // Then the call sites' words of the old configuration go; a word
+    // published from it after this finds the generation moved on and takes
+    // itself back (`Callsite::publish_roots_word`).
+    CONFIG_GEN.store(generation, SeqCst);
+    crate::engine::for_each_callsite(Callsite::clear_roots_word);
     FAST.store(fast, Relaxed);
 }
 
@@ -1079,7 +1141,7 @@ impl RootShortcut {
     /// probability does; always-on and always-off do not).
     #[inline(always)]
     pub(crate) fn decide_with(self, low: impl FnOnce() -> u64) -> Decision {
-        match self.0 >> ROOT_SHIFT {
+        match (self.0 >> ROOT_SHIFT) & ROOT_MASK {
             ROOT_DROP => Decision::DROP,
             ROOT_KEEP => Decision {
                 sampled: true,
@@ -1093,7 +1155,7 @@ impl RootShortcut {
     /// only its low 56 bits are read).
     #[inline(always)]
     pub(crate) fn decide(self, trace_id: u128) -> Decision {
-        match self.0 >> ROOT_SHIFT {
+        match (self.0 >> ROOT_SHIFT) & ROOT_MASK {
             ROOT_DROP => Decision::DROP,
             ROOT_KEEP => Decision {
                 sampled: true,
@@ -1114,6 +1176,53 @@ impl RootShortcut {
     }
 }
 
+impl RootShortcut {
+    /// A root this word keeps still needs the call site's full decision
+    /// (a rate limit, or the ceiling), made by [`decide_site_root`].
+    #[inline(always)]
+    pub(crate) fn asks_site(self) -> bool {
+        self.0 & SITE_ASK != 0
+    }
+}
+
+/// True when call site `cs` has no word of the configuration in force:
+/// its next root decided in full publishes one ([`publish_site_root`]).
+#[inline]
+pub(crate) fn site_word_stale(cs: &Callsite) -> bool {
+    (cs.roots_word() ^ FAST.load(Relaxed)) >> GEN_SHIFT != 0
+}
+
+/// Publishes for call site `cs` the shortcut word of what the configuration
+/// in force worked out for its roots ([`SiteRoot::word`]), once its first
+/// root is decided; call sites whose decision reads the span's values get a
+/// word that says so, and are not asked again.
+#[cold]
+pub(crate) fn publish_site_root(cs: &Callsite) {
+    let _ = CACHE.try_with(|c| {
+        let Ok(mut c) = c.try_borrow_mut() else {
+            return;
+        };
+        let c = c.load();
+        let word = gen_bits(c.generation)
+            | if c.config.debug {
+                SITE_GENERAL
+            } else {
+                match c
+                    .site_roots
+                    .get()
+                    .and_then(|t| t.get(cs.id() as usize))
+                    .and_then(OnceLock::get)
+                {
+                    Some(site) => site.word(c.ceiling.is_some()),
+                    None => return,
+                }
+            };
+        if CONFIG_GEN.load(SeqCst) == c.generation {
+            cs.publish_roots_word(word, || CONFIG_GEN.load(SeqCst) == c.generation);
+        }
+    });
+}
+
 /// True when a child of a local parent follows its parent's decision (the
 /// default delegates): one load settles an unsampled parent's child.
 #[inline(always)]
@@ -1121,11 +1230,21 @@ pub(crate) fn follows_local_parent() -> bool {
     FAST.load(Relaxed) & FOLLOW_LOCAL != 0
 }
 
-/// The shortcut for roots of the configuration in force, if it has one.
+/// The shortcut for roots at call site `cs`: the configuration's own when
+/// one load settles every root, else the call site's word once a root of it
+/// has been decided in full and its decision found to depend on the call
+/// site alone (or, with [`RootShortcut::asks_site`], its rejections: a
+/// rate limit's inner probability), when that word is of the configuration
+/// in force.
 #[inline(always)]
-pub(crate) fn root_shortcut() -> Option<RootShortcut> {
-    let w = FAST.load(Relaxed);
-    (w >> ROOT_SHIFT != ROOT_SLOW).then_some(RootShortcut(w))
+pub(crate) fn root_shortcut(cs: &Callsite) -> Option<RootShortcut> {
+    let f = FAST.load(Relaxed);
+    if (f >> ROOT_SHIFT) & ROOT_MASK != ROOT_SLOW {
+        return Some(RootShortcut(f));
+    }
+    let w = cs.roots_word();
+    ((w ^ f) >> GEN_SHIFT == 0 && (w >> ROOT_SHIFT) & ROOT_MASK != ROOT_SLOW)
+        .then_some(RootShortcut(w))
 }
 
 /// The decision of the configurations [`FAST`] covers, from what a span
@@ -1145,7 +1264,7 @@ pub(crate) fn decide_fast(
             threshold: parent_th.filter(|t| th_consistent(*t, randomness(trace_id, rv))),
         }),
         ParentKind::LocalNotSampled if w & FOLLOW_LOCAL != 0 => Some(Decision::DROP),
-        ParentKind::Root if !debug => match w >> ROOT_SHIFT {
+        ParentKind::Root if !debug => match (w >> ROOT_SHIFT) & ROOT_MASK {
             ROOT_DROP => Some(Decision::DROP),
             ROOT_KEEP => Some(Decision {
                 sampled: true,
