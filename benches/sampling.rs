@@ -13,8 +13,15 @@
 //!   (the local-parent shortcut).
 //! - `root_probability_rules_rate_limit`: rules (an `error` attribute rule,
 //!   a name-prefix rule), then `probability(0.5)` limited per `tenant`
-//!   (10^9/s, never binding), a `tenant` attribute on the span: the full
-//!   decision, half of it through the limiter.
+//!   (10^9/s, never binding), a `tenant` attribute on the span: the half
+//!   the probability rejects is settled by the call site's word, the other
+//!   half goes through the limiter.
+//! - `root_rate_limited`: `AlwaysOn` limited per `tenant` (never binding):
+//!   every root hashes its key and takes from the limiter's cell.
+//! - `root_rules_by_name`: the same two rules, then `probability(0.1)` for
+//!   the span's name, a `tenant` attribute on the span: the call site's
+//!   first root finds that its name alone selects the rule, and its word
+//!   decides the rest with one threshold compare.
 //! - `root_probability`: `parent_based(probability(0.1))`.
 //! - `log_outside_trace` / `log_inside_unsampled_span`: the same 3-field
 //!   record outside any trace and inside an entered unsampled span.
@@ -115,6 +122,32 @@ fn main() {
         ],
     ))));
     g.bench_function("root_probability_rules_rate_limit", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |_| {
+                let s = datapunk_log::span!("checkout", tenant = "acme");
+                black_box(&s);
+            })
+        })
+    });
+    sampler::update(SamplingConfig::new(Sampler::parent_based(
+        Sampler::AlwaysOn.rate_limited(1e9, 1_000_000, ["tenant"]),
+    )));
+    g.bench_function("root_rate_limited", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |_| {
+                let s = datapunk_log::span!("checkout", tenant = "acme");
+                black_box(&s);
+            })
+        })
+    });
+    sampler::update(SamplingConfig::new(Sampler::parent_based(Sampler::rules(
+        vec![
+            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+            Rule::new(Sampler::probability(0.01)).name("health*"),
+            Rule::new(Sampler::probability(0.1)).name("checkout"),
+        ],
+    ))));
+    g.bench_function("root_rules_by_name", |b| {
         b.iter_custom(|iters| {
             chunked(iters, |_| {
                 let s = datapunk_log::span!("checkout", tenant = "acme");
