@@ -79,6 +79,7 @@ pub(crate) fn from_env() -> (Option<Sampler>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn pb(s: Sampler) -> Sampler {
         Sampler::parent_based(s)
@@ -133,6 +134,52 @@ mod tests {
             assert_eq!(got, Some(Sampler::probability(1.0)), "{bad}");
             let w = w.expect("a warning");
             assert!(w.contains(TRACES_SAMPLER_ARG_ENV), "{w}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the two variables hold (they come from whoever deploys
+        /// the service): no panic; a sampler is given exactly when the
+        /// first is set; a warning names its variable; a ratio sampler's
+        /// probability is the argument when it is a ratio in [0, 1], else
+        /// 1.0 with a warning.
+        #[test]
+        fn any_values_give_a_sampler_or_a_named_warning(
+            name in prop_oneof![
+                proptest::string::string_regex(
+                    "(?i)(parentbased_)?(always_on|always_off|traceidratio|jaeger_remote)|xray"
+                )
+                .unwrap(),
+                any::<String>(),
+            ],
+            arg in proptest::option::of(prop_oneof![
+                (0.0f64..=1.0).prop_map(|p| p.to_string()),
+                any::<String>(),
+            ]),
+        ) {
+            let (got, w) = from_vars(Some(name.as_str()), arg.as_deref());
+            prop_assert_eq!(got.is_some(), !name.trim().is_empty());
+            if let Some(w) = &w {
+                prop_assert!(w.contains(TRACES_SAMPLER_ENV) || w.contains(TRACES_SAMPLER_ARG_ENV), "{}", w);
+            }
+            let lower = name.trim().to_ascii_lowercase();
+            let ratio = lower == "traceidratio" || lower == "parentbased_traceidratio";
+            if ratio {
+                let want = match arg.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+                    None => Some(1.0),
+                    Some(a) => a.parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p)),
+                };
+                let p = match got.as_ref().unwrap() {
+                    Sampler::Probability(p) => *p,
+                    Sampler::ParentBased(d) => match &d.root {
+                        Sampler::Probability(p) => *p,
+                        other => return Err(TestCaseError::fail(format!("{other:?}"))),
+                    },
+                    other => return Err(TestCaseError::fail(format!("{other:?}"))),
+                };
+                prop_assert_eq!(p, want.unwrap_or(1.0));
+                prop_assert_eq!(w.is_some(), want.is_none());
+            }
         }
     }
 
