@@ -165,7 +165,7 @@ pub const fn kept_of(c: u64, first: u64, thereafter: u64) -> u64 {
 ///
 /// `count` hands out the indices `n` of a period (counted from 1) that
 /// [`LogPolicy::decide`] decides on: one at a time on the shared path
-/// ([`SiteCounter::sample`]), or in blocks to a thread's [`ThreadSlots`],
+/// ([`SiteCounter::sample`]), or in blocks to a thread's `ThreadSlots`,
 /// which then decides a block's calls with no atomic read-modify-write.
 /// Accounting does not rest on `count` (a thread may leave part of a block
 /// unused when a period ends): kept records are counted in `kept`, sampled

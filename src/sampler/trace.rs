@@ -6,6 +6,17 @@
 //! OpenTelemetry's composite samplers do. The final decision compares the
 //! trace's randomness with the threshold; a kept span whose threshold is
 //! reliable carries it as `th` in its tracestate.
+//!
+//! Roots are decided without walking the tree where possible: one load of
+//! [`FAST`] when the configuration decides every root alike; else each call
+//! site's first root works out what the call site fixes ([`SiteRoot`]: rules
+//! skipped or selected by name, target and level, always-kept names, a rate
+//! limiter's key prefix and field positions) and publishes a word of the
+//! same layout as [`FAST`] in the call site's static (`Callsite::roots_word`),
+//! so its later roots take one compare; only roots a rate limit or the
+//! ceiling must admit go on to [`decide_site_root`]. Both words carry the
+//! configuration's generation: [`update`] clears the call sites' words, and
+//! a word published from a replaced configuration never counts.
 
 use std::cell::RefCell;
 use std::sync::atomic::{
@@ -826,7 +837,7 @@ impl SiteRoot {
         }
     }
 
-    /// This call site's shortcut word ([`site_shortcut`]): `ceiling` says
+    /// This call site's shortcut word ([`root_shortcut`]): `ceiling` says
     /// whether roots kept by a probability or always-on need the
     /// ceiling's admission (then they ask the full decision).
     fn word(&self, ceiling: bool) -> u64 {
