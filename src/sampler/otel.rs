@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
@@ -68,26 +68,23 @@ impl ShouldSample for OtelSampler {
         attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        let parent = parent_context
+        let span = parent_context
             .filter(|c| c.has_active_span())
-            .map(|c| c.span().span_context().clone())
+            .map(|c| c.span());
+        let parent = span
+            .as_ref()
+            .map(|s| s.span_context())
             .filter(|sc| sc.is_valid());
         let debug = parent_context.is_some_and(|c| {
             c.baggage()
                 .get(DEBUG_BAGGAGE_KEY)
                 .is_some_and(|v| super::is_truthy(v.as_str()))
         });
-        let (kind, trace_state) = match &parent {
-            Some(sc) => (
-                ParentKind::of(true, sc.is_remote(), sc.trace_flags().to_u8()),
-                sc.trace_state().clone(),
-            ),
-            None => (ParentKind::Root, TraceState::default()),
-        };
-        let (mut ot, issues) = trace_state
-            .get(OT_KEY)
-            .map(OtValue::parse)
-            .unwrap_or_default();
+        let kind = parent.map_or(ParentKind::Root, |sc| {
+            ParentKind::of(true, sc.is_remote(), sc.trace_flags().to_u8())
+        });
+        let incoming = parent.and_then(|sc| sc.trace_state().get(OT_KEY));
+        let (mut ot, issues) = incoming.map(OtValue::parse).unwrap_or_default();
         if !issues.is_empty() {
             super::count_invalid_ot();
         }
@@ -103,14 +100,25 @@ impl ShouldSample for OtelSampler {
             attrs: &KvAttrs(attributes),
         });
         ot.th = d.threshold;
-        let trace_state = if ot.is_empty() {
-            trace_state.delete(OT_KEY)
+        let parent_state = || {
+            parent
+                .map(|sc| sc.trace_state().clone())
+                .unwrap_or_default()
+        };
+        // With no `ot` member before or after (a dropped root, a root kept
+        // without an exact probability) the tracestate stays as it is,
+        // without allocating; otherwise the member is written at the front.
+        let trace_state = if incoming.is_none() && ot.is_empty() {
+            parent_state()
+        } else if ot.is_empty() {
+            let ts = parent_state();
+            ts.delete(OT_KEY).unwrap_or(ts)
         } else {
+            let ts = parent_state();
             let mut v = String::new();
             ot.write(&mut v);
-            trace_state.insert(OT_KEY, v)
-        }
-        .unwrap_or(trace_state);
+            ts.insert(OT_KEY, v).unwrap_or(ts)
+        };
         SamplingResult {
             decision: if d.sampled {
                 SamplingDecision::RecordAndSample
