@@ -351,6 +351,16 @@ fn unsampled_spans_draw_their_ids_late_and_always_to_the_same_values() {
     sampler::update(SamplingConfig::default());
 }
 
+/// Rules whose second picks `checkout` for spans of that name (the call
+/// site's name settles it), after an attribute rule and before a catch-all.
+fn checkout_rules(checkout: Sampler) -> SamplingConfig {
+    SamplingConfig::new(Sampler::parent_based(Sampler::rules(vec![
+        Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+        Rule::new(checkout).name("checkout"),
+        Rule::new(Sampler::AlwaysOn),
+    ])))
+}
+
 /// One call site's root span (the same static every call).
 fn checkout_root(tenant: &str) -> Span {
     datapunk_log::span!("checkout", tenant = tenant)
@@ -365,13 +375,7 @@ fn checkout_root(tenant: &str) -> Span {
 fn a_call_sites_worked_out_decision_follows_every_update() {
     let _s = serial();
     setup();
-    let rules = |checkout: Sampler| {
-        SamplingConfig::new(Sampler::parent_based(Sampler::rules(vec![
-            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
-            Rule::new(checkout).name("checkout"),
-            Rule::new(Sampler::AlwaysOn),
-        ])))
-    };
+    let rules = checkout_rules;
     let decisions = |n: usize| -> Vec<(bool, Option<String>)> {
         (0..n)
             .map(|_| {
@@ -434,15 +438,11 @@ fn no_call_site_word_outlives_the_update_that_replaced_it() {
     let _s = serial();
     setup();
     let rules = |on: bool| {
-        SamplingConfig::new(Sampler::parent_based(Sampler::rules(vec![
-            Rule::new(if on {
-                Sampler::AlwaysOn
-            } else {
-                Sampler::AlwaysOff
-            })
-            .name("checkout"),
-            Rule::new(Sampler::AlwaysOn),
-        ])))
+        checkout_rules(if on {
+            Sampler::AlwaysOn
+        } else {
+            Sampler::AlwaysOff
+        })
     };
     /// Stops the other thread however the checks end (a failed assertion
     /// included: the scope waits for it before the panic goes on).

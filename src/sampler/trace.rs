@@ -1821,6 +1821,10 @@ mod tests {
         }
     }
 
+    fn site<'a>(id: u32, fields: &'static [&'static str], values: &'a [&'a str]) -> Site<'a> {
+        Site { id, fields, values }
+    }
+
     /// The same values without a call site: the compiled tree, per span.
     struct NoSite<'a>(&'a Site<'a>);
 
@@ -1882,66 +1886,22 @@ mod tests {
         // (call site, name, level): fixed by rules, skipped rules, values
         // read per span, a key attribute the call site lacks.
         let sites = [
+            (site(1, &["tenant"], &["acme"]), "checkout", Level::Info),
+            (site(2, &["tenant"], &["acme"]), "healthz", Level::Info),
             (
-                Site {
-                    id: 1,
-                    fields: &["tenant"],
-                    values: &["acme"],
-                },
-                "checkout",
-                Level::Info,
-            ),
-            (
-                Site {
-                    id: 2,
-                    fields: &["tenant"],
-                    values: &["acme"],
-                },
-                "healthz",
-                Level::Info,
-            ),
-            (
-                Site {
-                    id: 3,
-                    fields: &["error", "tenant"],
-                    values: &["true", "a"],
-                },
+                site(3, &["error", "tenant"], &["true", "a"]),
                 "pay",
                 Level::Info,
             ),
             (
-                Site {
-                    id: 4,
-                    fields: &["error", "tenant"],
-                    values: &["false", "a"],
-                },
+                site(4, &["error", "tenant"], &["false", "a"]),
                 "pay",
                 Level::Info,
             ),
+            (site(5, &["tenant"], &["acme"]), "checkout", Level::Error),
+            (site(6, &[], &[]), "bare", Level::Info),
             (
-                Site {
-                    id: 5,
-                    fields: &["tenant"],
-                    values: &["acme"],
-                },
-                "checkout",
-                Level::Error,
-            ),
-            (
-                Site {
-                    id: 6,
-                    fields: &[],
-                    values: &[],
-                },
-                "bare",
-                Level::Info,
-            ),
-            (
-                Site {
-                    id: 7,
-                    fields: &["user", "tenant"],
-                    values: &["u1", "t1"],
-                },
+                site(7, &["user", "tenant"], &["u1", "t1"]),
                 "checkout",
                 Level::Info,
             ),
