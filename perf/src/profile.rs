@@ -226,6 +226,10 @@ pub enum SamplingCase {
     /// datapunk-log, rules (an attribute rule, a name-prefix rule), then
     /// `probability(0.1)` limited per `tenant`; the span has a `tenant`.
     Rules,
+    /// datapunk-log, the same two rules, then `probability(0.1)` for the
+    /// name `checkout`: the call site's name settles the rule, and its
+    /// word decides each root; the span has a `tenant`.
+    RulesByName,
     /// opentelemetry_sdk, `ParentBased(TraceIdRatioBased(0.1))`.
     OtelSdk,
     /// datapunk-log, two threads on one hot `tenant` of
@@ -242,10 +246,11 @@ pub enum SamplingCase {
     LogUnsampledDrop,
 }
 
-pub const ALL_SAMPLING_CASES: [SamplingCase; 8] = [
+pub const ALL_SAMPLING_CASES: [SamplingCase; 9] = [
     SamplingCase::Probability,
     SamplingCase::AlwaysOff,
     SamplingCase::Rules,
+    SamplingCase::RulesByName,
     SamplingCase::OtelSdk,
     SamplingCase::HotKey,
     SamplingCase::LogKept,
@@ -263,6 +268,7 @@ impl SamplingCase {
             SamplingCase::Probability => "probability",
             SamplingCase::AlwaysOff => "always-off",
             SamplingCase::Rules => "rules",
+            SamplingCase::RulesByName => "rules-by-name",
             SamplingCase::OtelSdk => "otel-sdk",
             SamplingCase::HotKey => "hot-key",
             SamplingCase::LogKept => "log-kept",

@@ -752,10 +752,15 @@ fn share_as_expected(r: &SamplingResult) -> bool {
 
 /// The targets of the sampling issue, reported beside the figures and
 /// never asserted: (case, what, ns).
-const SAMPLING_TARGETS: [(&str, &str, f64); 4] = [
+const SAMPLING_TARGETS: [(&str, &str, f64); 5] = [
     (
         "rules",
         "root decision with probability, rules and a rate limit",
+        10.0,
+    ),
+    (
+        "rules-by-name",
+        "root decision with probability and rules (a rule the name selects)",
         10.0,
     ),
     ("always-off", "unsampled span start + end", 5.0),
@@ -885,7 +890,7 @@ fn sampling_table(o: &mut String, s: &Summary) {
                 if b <= target { "within" } else { "over" },
                 ns(r.call.dist.p50_ns),
                 r.rdtsc_overhead.p50_ns,
-                if case == "rules" {
+                if case.starts_with("rules") {
                     "; the figure is the whole span start + end, so it bounds the decision from above"
                 } else {
                     ""

@@ -92,6 +92,9 @@ pub fn sampler_text(c: SamplingCase, p: &SamplingProfile) -> String {
             "parent_based(rules[error=true: always_on; name health*: probability(0.01); probability({PROBABILITY}).rate_limited({}/s, burst {}, [tenant])])",
             p.rules_per_second, p.rules_burst
         ),
+        SamplingCase::RulesByName => format!(
+            "parent_based(rules[error=true: always_on; name health*: probability(0.01); name checkout: probability({PROBABILITY})])"
+        ),
         SamplingCase::OtelSdk => format!("ParentBased(TraceIdRatioBased({PROBABILITY}))"),
         SamplingCase::HotKey => format!(
             "AlwaysOn.rate_limited({}/s, burst {}, [tenant])",
@@ -122,6 +125,10 @@ pub fn case_description(c: SamplingCase, p: &SamplingProfile) -> String {
             "datapunk-log {}: span!(\"checkout\", tenant = \"acme\") + drop, decided by the last rule (its limit does not bind here); {exporter}",
             sampler_text(c, p)
         ),
+        SamplingCase::RulesByName => format!(
+            "datapunk-log {}: span!(\"checkout\", tenant = \"acme\") + drop, decided by the rule its name selects (worked out at the call site's first root); {exporter}",
+            sampler_text(c, p)
+        ),
         SamplingCase::OtelSdk => format!(
             "opentelemetry_sdk 0.33 SdkTracerProvider with Sampler::{}, BatchSpanProcessor (defaults: queue 2048, own thread), discarding SpanExporter; tracer.start(\"checkout\") + end()",
             sampler_text(c, p)
@@ -148,7 +155,10 @@ fn probability(c: SamplingCase) -> f64 {
         SamplingCase::AlwaysOff | SamplingCase::LogUnsampledDrop => 0.0,
         SamplingCase::HotKey | SamplingCase::LogKept => 1.0,
         SamplingCase::LogSampledOut => 1.0 / LOG_EVERY as f64,
-        SamplingCase::Probability | SamplingCase::Rules | SamplingCase::OtelSdk => PROBABILITY,
+        SamplingCase::Probability
+        | SamplingCase::Rules
+        | SamplingCase::RulesByName
+        | SamplingCase::OtelSdk => PROBABILITY,
     }
 }
 
@@ -165,6 +175,11 @@ fn config(c: SamplingCase, p: &SamplingProfile) -> Option<SamplingConfig> {
                 p.rules_burst,
                 ["tenant"],
             )),
+        ])),
+        SamplingCase::RulesByName => Sampler::parent_based(Sampler::rules(vec![
+            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+            Rule::new(Sampler::probability(0.01)).name("health*"),
+            Rule::new(Sampler::probability(PROBABILITY)).name("checkout"),
         ])),
         SamplingCase::HotKey => {
             Sampler::AlwaysOn.rate_limited(p.hot_per_second, p.hot_burst, ["tenant"])
@@ -218,7 +233,7 @@ pub fn run(spec: &ChildSpec) -> Result<serde_json::Value, String> {
             p.ring_capacity,
             config(case, p),
         )?)?,
-        SamplingCase::Rules => run.call(Datapunk::<true>::new(
+        SamplingCase::Rules | SamplingCase::RulesByName => run.call(Datapunk::<true>::new(
             clock,
             p.ring_capacity,
             config(case, p),
