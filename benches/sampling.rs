@@ -22,6 +22,9 @@
 //!   the span's name, a `tenant` attribute on the span: the call site's
 //!   first root finds that its name alone selects the rule, and its word
 //!   decides the rest with one threshold compare.
+//! - `root_rules_attribute`: a `priority = "high"` rule, then
+//!   `probability(0.1)`; the span's `priority` is `"low"`: each root reads
+//!   that value (by its position at the call site) before the probability.
 //! - `root_probability`: `parent_based(probability(0.1))`.
 //! - `log_outside_trace` / `log_inside_unsampled_span`: the same 3-field
 //!   record outside any trace and inside an entered unsampled span.
@@ -151,6 +154,20 @@ fn main() {
         b.iter_custom(|iters| {
             chunked(iters, |_| {
                 let s = datapunk_log::span!("checkout", tenant = "acme");
+                black_box(&s);
+            })
+        })
+    });
+    sampler::update(SamplingConfig::new(Sampler::parent_based(Sampler::rules(
+        vec![
+            Rule::new(Sampler::AlwaysOn).attribute_eq("priority", "high"),
+            Rule::new(Sampler::probability(0.1)),
+        ],
+    ))));
+    g.bench_function("root_rules_attribute", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |_| {
+                let s = datapunk_log::span!("checkout", priority = "low", tenant = "acme");
                 black_box(&s);
             })
         })

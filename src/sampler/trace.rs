@@ -14,7 +14,8 @@
 //! limiter's key prefix and field positions) and publishes a word of the
 //! same layout as [`FAST`] in the call site's static (`Callsite::roots_word`),
 //! so its later roots take one compare; only roots a rate limit or the
-//! ceiling must admit go on to [`decide_site_root`]. Both words carry the
+//! ceiling must admit, or whose rules read attribute values (by field
+//! position), go on to [`decide_site_root`]. Both words carry the
 //! configuration's generation: [`update`] clears the call sites' words, and
 //! a word published from a replaced configuration never counts.
 
@@ -787,9 +788,39 @@ enum SiteRoot {
         fields: [u16; SiteRoot::MAX_KEYS],
         keys: u8,
     },
-    /// Anything else (attribute rules, adaptive, any-of, nested rules):
-    /// the compiled tree, per span.
+    /// Rules on attribute values, from the first that can match: the
+    /// first whose checks pass (by field position) decides; none: drop.
+    Chain(Box<[SiteRule]>),
+    /// Anything else (adaptive, any-of, rules inside rules): the compiled
+    /// tree, per span.
     General,
+}
+
+/// A rule of a [`SiteRoot::Chain`]: its attribute checks, by the field's
+/// position at the call site, and what decides when they pass.
+struct SiteRule {
+    checks: Box<[(u16, AttrMatch)]>,
+    then: SiteRoot,
+}
+
+impl SiteRule {
+    /// Whether every check passes on the span's values.
+    #[inline]
+    fn passes(&self, attrs: &dyn Attrs) -> bool {
+        for (i, m) in &self.checks {
+            let mut ok = false;
+            let present = attrs.text_at(usize::from(*i), &mut |b| {
+                ok = match m {
+                    AttrMatch::Present => true,
+                    AttrMatch::Eq(v) => v.as_bytes() == b,
+                }
+            });
+            if !(present && ok) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 impl SiteRoot {
@@ -806,7 +837,9 @@ impl SiteRoot {
             Node::Probability(t) => SiteRoot::Probability(*t),
             Node::Rules(rules, _) => match SitePlans::work_out(rules, p, fields) {
                 PLAN_NONE => SiteRoot::Fixed(Intent::DROP),
-                v if v & PLAN_FROM != 0 => SiteRoot::General,
+                v if v & PLAN_FROM != 0 => {
+                    SiteRoot::chain(&rules[(v & !PLAN_FROM) as usize..], p, fields)
+                }
                 v => SiteRoot::resolve(&rules[v as usize - 1].1, p, fields),
             },
             Node::RateLimited {
@@ -837,6 +870,42 @@ impl SiteRoot {
         }
     }
 
+    /// The rules from the first that can match on, for a call site whose
+    /// decision reads its values: rules its name, target, level or field
+    /// names rule out are left out, attribute keys become field positions,
+    /// and the chain ends at the first rule without attribute checks.
+    /// [`SiteRoot::General`] when a rule's sampler needs the tree.
+    fn chain(rules: &[(Rule, Node)], p: &SpanParams<'_>, fields: &[&str]) -> SiteRoot {
+        let mut chain = Vec::new();
+        for (rule, node) in rules {
+            if !static_match(rule, p) {
+                continue;
+            }
+            let checks: Option<Box<[(u16, AttrMatch)]>> = rule
+                .attrs
+                .iter()
+                .map(|(k, m)| {
+                    let i = fields.iter().position(|f| f == k)?;
+                    Some((u16::try_from(i).ok()?, m.clone()))
+                })
+                .collect();
+            // A key the call site does not have: the rule never matches.
+            let Some(checks) = checks else {
+                continue;
+            };
+            let then = SiteRoot::resolve(node, p, fields);
+            if matches!(then, SiteRoot::General | SiteRoot::Chain(_)) {
+                return SiteRoot::General;
+            }
+            let last = checks.is_empty();
+            chain.push(SiteRule { checks, then });
+            if last {
+                break;
+            }
+        }
+        SiteRoot::Chain(chain.into())
+    }
+
     /// This call site's shortcut word ([`root_shortcut`]): `ceiling` says
     /// whether roots kept by a probability or always-on need the
     /// ceiling's admission (then they ask the full decision).
@@ -852,7 +921,7 @@ impl SiteRoot {
             SiteRoot::Limited { inner: Some(t), .. } => {
                 (ROOT_PROBABILITY << ROOT_SHIFT) | t.raw() | SITE_ASK
             }
-            SiteRoot::General => SITE_GENERAL,
+            SiteRoot::Chain(_) | SiteRoot::General => SITE_GENERAL,
         }
     }
 
@@ -860,6 +929,21 @@ impl SiteRoot {
     /// for [`SiteRoot::General`] and [`SiteRoot::AlwaysKept`].
     #[inline]
     fn intent(&self, attrs: &dyn Attrs, r: u64) -> Option<Intent> {
+        if let SiteRoot::Chain(rules) = self {
+            for rule in rules {
+                if rule.passes(attrs) {
+                    return rule.then.leaf_intent(attrs, r);
+                }
+            }
+            return Some(Intent::DROP);
+        }
+        self.leaf_intent(attrs, r)
+    }
+
+    /// [`SiteRoot::intent`] of anything but a chain (what a chain's rules
+    /// lead to).
+    #[inline]
+    fn leaf_intent(&self, attrs: &dyn Attrs, r: u64) -> Option<Intent> {
         Some(match self {
             SiteRoot::Fixed(i) => *i,
             SiteRoot::Probability(t) => Intent {
@@ -885,7 +969,7 @@ impl SiteRoot {
                 }
                 admit(limiter, &h)
             }
-            SiteRoot::AlwaysKept | SiteRoot::General => return None,
+            SiteRoot::Chain(_) | SiteRoot::AlwaysKept | SiteRoot::General => return None,
         })
     }
 }
@@ -1931,16 +2015,19 @@ mod tests {
             }
         }
         let settled = |c: usize, id: u32| settled.iter().find(|(k, _)| *k == (c, id)).unwrap().1;
-        // Rules settled per call site, a limiter's key, always-kept names;
-        // the error rule reads the values (call sites 3 and 4), as do
-        // any-of and the adaptive-free probability under a ceiling (settled:
-        // the ceiling is asked after).
+        // Rules settled per call site, a limiter's key, always-kept names,
+        // the attribute rule read by field position (call sites 3 and 4),
+        // a probability under a ceiling (asked after); any-of is left to
+        // the tree.
         for (c, id) in [
             (0, 1),
             (0, 2),
+            (0, 3),
+            (0, 4),
             (0, 5),
             (0, 6),
             (1, 1),
+            (1, 3),
             (2, 1),
             (2, 2),
             (3, 1),
@@ -1949,7 +2036,7 @@ mod tests {
         ] {
             assert_eq!(settled(c, id), 2_000, "config {c}, call site {id}");
         }
-        for (c, id) in [(0, 3), (0, 4), (5, 1)] {
+        for (c, id) in [(5, 1), (5, 3)] {
             assert_eq!(settled(c, id), 0, "config {c}, call site {id}");
         }
     }
