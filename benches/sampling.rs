@@ -117,47 +117,41 @@ fn main() {
     });
     drop(root);
 
-    sampler::update(SamplingConfig::new(Sampler::parent_based(Sampler::rules(
-        vec![
-            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
-            Rule::new(Sampler::probability(0.01)).name("health*"),
-            Rule::new(Sampler::probability(0.5).rate_limited(1e9, 1_000_000, ["tenant"])),
-        ],
-    ))));
-    g.bench_function("root_probability_rules_rate_limit", |b| {
-        b.iter_custom(|iters| {
-            chunked(iters, |_| {
-                let s = datapunk_log::span!("checkout", tenant = "acme");
-                black_box(&s);
+    // Roots with a `tenant` attribute (one call site; each update gives it
+    // a new configuration).
+    let tenant_roots = [
+        (
+            "root_probability_rules_rate_limit",
+            Sampler::rules(vec![
+                Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+                Rule::new(Sampler::probability(0.01)).name("health*"),
+                Rule::new(Sampler::probability(0.5).rate_limited(1e9, 1_000_000, ["tenant"])),
+            ]),
+        ),
+        (
+            "root_rate_limited",
+            Sampler::AlwaysOn.rate_limited(1e9, 1_000_000, ["tenant"]),
+        ),
+        (
+            "root_rules_by_name",
+            Sampler::rules(vec![
+                Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+                Rule::new(Sampler::probability(0.01)).name("health*"),
+                Rule::new(Sampler::probability(0.1)).name("checkout"),
+            ]),
+        ),
+    ];
+    for (name, root) in tenant_roots {
+        sampler::update(SamplingConfig::new(Sampler::parent_based(root)));
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                chunked(iters, |_| {
+                    let s = datapunk_log::span!("checkout", tenant = "acme");
+                    black_box(&s);
+                })
             })
-        })
-    });
-    sampler::update(SamplingConfig::new(Sampler::parent_based(
-        Sampler::AlwaysOn.rate_limited(1e9, 1_000_000, ["tenant"]),
-    )));
-    g.bench_function("root_rate_limited", |b| {
-        b.iter_custom(|iters| {
-            chunked(iters, |_| {
-                let s = datapunk_log::span!("checkout", tenant = "acme");
-                black_box(&s);
-            })
-        })
-    });
-    sampler::update(SamplingConfig::new(Sampler::parent_based(Sampler::rules(
-        vec![
-            Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
-            Rule::new(Sampler::probability(0.01)).name("health*"),
-            Rule::new(Sampler::probability(0.1)).name("checkout"),
-        ],
-    ))));
-    g.bench_function("root_rules_by_name", |b| {
-        b.iter_custom(|iters| {
-            chunked(iters, |_| {
-                let s = datapunk_log::span!("checkout", tenant = "acme");
-                black_box(&s);
-            })
-        })
-    });
+        });
+    }
     sampler::update(SamplingConfig::new(Sampler::parent_based(Sampler::rules(
         vec![
             Rule::new(Sampler::AlwaysOn).attribute_eq("priority", "high"),
