@@ -638,7 +638,7 @@ fn key_prefix(name: &str, key: &[String]) -> KeyHasher {
 const KEY_ABSENT: u64 = 0xAB5E_47AB_5E47_AB5E;
 
 /// One request of the key hashed into `h`.
-#[inline]
+#[inline(always)]
 fn admit(limiter: &KeyedLimiter, h: &KeyHasher) -> Intent {
     if limiter.admit(h.finish(), now_ns()) {
         Intent::KEEP_UNRELIABLE
@@ -1022,7 +1022,7 @@ impl Compiled {
     /// The decision for a root outside any trace at call site `id`, when
     /// this configuration has worked out that call site's [`SiteRoot`] and
     /// it settles the decision; `None`: ask [`Compiled::decide`].
-    #[inline]
+    #[inline(always)]
     fn decide_site_root(&self, id: u32, trace_id: u128, attrs: &dyn Attrs) -> Option<Decision> {
         // No table while the debug switch is on: `decide` returns first.
         let site = self.site_roots.get()?.get(id as usize)?.get()?;
@@ -1039,7 +1039,7 @@ impl Compiled {
 
     /// The decision of `intent` for randomness `r`; a root kept by it also
     /// needs the ceiling's admission.
-    #[inline]
+    #[inline(always)]
     fn conclude(&self, intent: Intent, r: u64, root: bool) -> Decision {
         if !intent.keeps(r) {
             return Decision::DROP;
