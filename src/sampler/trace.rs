@@ -805,7 +805,7 @@ struct SiteRule {
 
 impl SiteRule {
     /// Whether every check passes on the span's values.
-    #[inline]
+    #[inline(always)]
     fn passes(&self, attrs: &dyn Attrs) -> bool {
         for (i, m) in &self.checks {
             let mut ok = false;
@@ -927,7 +927,7 @@ impl SiteRoot {
 
     /// The intent for a root of the call site with randomness `r`; `None`
     /// for [`SiteRoot::General`] and [`SiteRoot::AlwaysKept`].
-    #[inline]
+    #[inline(always)]
     fn intent(&self, attrs: &dyn Attrs, r: u64) -> Option<Intent> {
         if let SiteRoot::Chain(rules) = self {
             for rule in rules {
@@ -942,7 +942,7 @@ impl SiteRoot {
 
     /// [`SiteRoot::intent`] of anything but a chain (what a chain's rules
     /// lead to).
-    #[inline]
+    #[inline(always)]
     fn leaf_intent(&self, attrs: &dyn Attrs, r: u64) -> Option<Intent> {
         Some(match self {
             SiteRoot::Fixed(i) => *i,
