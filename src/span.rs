@@ -177,6 +177,16 @@ impl Ids {
         }
     }
 
+    /// The context of a sampled root whose ids were reserved at `base`
+    /// (the ids [`Ids::lazy_root`] computes when read).
+    #[inline(always)]
+    fn sampled_root(base: u64) -> TraceContext {
+        TraceContext {
+            trace_flags: FLAG_RANDOM | FLAG_SAMPLED,
+            ..Ids::lazy_root(base).ctx()
+        }
+    }
+
     /// An unsampled child of `parent` whose span id is reserved now.
     #[inline(always)]
     fn lazy_child(parent: &TraceContext, flags: u8) -> Ids {
@@ -338,14 +348,7 @@ impl Span {
                     if mode.asks_site() {
                         return Span::start_root(cs, values, base);
                     }
-                    let ctx = TraceContext {
-                        trace_id: (u128::from(ring::random_at(base, 2)) << 64)
-                            | u128::from(ring::random_at(base, 3)),
-                        span_id: ring::random_at(base, 1),
-                        parent_span_id: 0,
-                        trace_flags: FLAG_RANDOM | FLAG_SAMPLED,
-                    };
-                    return Span::finish(cs, values, ctx, d, None, 0);
+                    return Span::finish(cs, values, Ids::sampled_root(base), d, None, 0);
                 }
             } else {
                 let parent = ring::current_ctx();
@@ -478,8 +481,8 @@ impl Span {
     /// and the first root tells the call site its word.
     #[inline(never)]
     fn start_root<L: ValueList>(cs: &'static Callsite, values: &L, base: u64) -> Span {
-        let trace_id =
-            (u128::from(ring::random_at(base, 2)) << 64) | u128::from(ring::random_at(base, 3));
+        let kept = Ids::sampled_root(base);
+        let trace_id = kept.trace_id;
         let attrs = CallAttrs { cs, values };
         let d = match sampler::decide_site_root(cs.id(), trace_id, &attrs) {
             Some(d) => d,
@@ -504,13 +507,7 @@ impl Span {
         if !d.sampled {
             return Span::unrecorded(Ids::lazy_root(base), NO_TH, None);
         }
-        let ctx = TraceContext {
-            trace_id,
-            span_id: ring::random_at(base, 1),
-            parent_span_id: 0,
-            trace_flags: FLAG_RANDOM | FLAG_SAMPLED,
-        };
-        Span::finish(cs, values, ctx, d, None, 0)
+        Span::finish(cs, values, kept, d, None, 0)
     }
 
     /// Every other start: out of line, so the short path's frame stays small.

@@ -199,6 +199,17 @@ enum AttrMatch {
     Eq(String),
 }
 
+impl AttrMatch {
+    /// Whether an attribute whose text is `text` passes.
+    #[inline(always)]
+    fn accepts(&self, text: &[u8]) -> bool {
+        match self {
+            AttrMatch::Present => true,
+            AttrMatch::Eq(v) => v.as_bytes() == text,
+        }
+    }
+}
+
 /// One rule of [`Sampler::Rules`]: predicates on what is known at a span's
 /// start (name, target, level, attributes given at start), and the sampler
 /// that decides when they all hold. A rule without predicates matches
@@ -754,12 +765,7 @@ fn rule_matches(rule: &Rule, p: &SpanParams<'_>) -> bool {
     }
     rule.attrs.iter().all(|(key, m)| {
         let mut ok = false;
-        let present = p.attrs.text(key, &mut |b| {
-            ok = match m {
-                AttrMatch::Present => true,
-                AttrMatch::Eq(v) => v.as_bytes() == b,
-            }
-        });
+        let present = p.attrs.text(key, &mut |b| ok = m.accepts(b));
         present && ok
     })
 }
@@ -809,12 +815,7 @@ impl SiteRule {
     fn passes(&self, attrs: &dyn Attrs) -> bool {
         for (i, m) in &self.checks {
             let mut ok = false;
-            let present = attrs.text_at(usize::from(*i), &mut |b| {
-                ok = match m {
-                    AttrMatch::Present => true,
-                    AttrMatch::Eq(v) => v.as_bytes() == b,
-                }
-            });
+            let present = attrs.text_at(usize::from(*i), &mut |b| ok = m.accepts(b));
             if !(present && ok) {
                 return false;
             }
@@ -1231,9 +1232,17 @@ fn decide(p: &SpanParams<'_>) -> Decision {
 pub(crate) struct RootShortcut(u64);
 
 impl RootShortcut {
-    /// [`RootShortcut::decide`] for a root whose trace id's low 64 bits
-    /// `low` computes, called only when the decision reads them (a
-    /// probability does; always-on and always-off do not).
+    /// A root this word keeps still needs the call site's full decision
+    /// (a rate limit, or the ceiling), made by [`decide_site_root`].
+    #[inline(always)]
+    pub(crate) fn asks_site(self) -> bool {
+        self.0 & SITE_ASK != 0
+    }
+
+    /// The decision for a root (no `rv`, no debug switch) whose trace id's
+    /// low 64 bits `low` computes, called only when the decision reads
+    /// them (a probability does, its low 56 bits; always-on and always-off
+    /// do not).
     #[inline(always)]
     pub(crate) fn decide_with(self, low: impl FnOnce() -> u64) -> Decision {
         match (self.0 >> ROOT_SHIFT) & ROOT_MASK {
@@ -1242,23 +1251,9 @@ impl RootShortcut {
                 sampled: true,
                 threshold: None,
             },
-            _ => self.decide(u128::from(low())),
-        }
-    }
-
-    /// The decision for a root with `trace_id` (no `rv`, no debug switch;
-    /// only its low 56 bits are read).
-    #[inline(always)]
-    pub(crate) fn decide(self, trace_id: u128) -> Decision {
-        match (self.0 >> ROOT_SHIFT) & ROOT_MASK {
-            ROOT_DROP => Decision::DROP,
-            ROOT_KEEP => Decision {
-                sampled: true,
-                threshold: None,
-            },
             _ => {
                 let t = self.0 & T_MASK;
-                if randomness(trace_id, None) >= t {
+                if randomness(u128::from(low()), None) >= t {
                     Decision {
                         sampled: true,
                         threshold: Threshold::from_raw(t),
@@ -1268,15 +1263,6 @@ impl RootShortcut {
                 }
             }
         }
-    }
-}
-
-impl RootShortcut {
-    /// A root this word keeps still needs the call site's full decision
-    /// (a rate limit, or the ceiling), made by [`decide_site_root`].
-    #[inline(always)]
-    pub(crate) fn asks_site(self) -> bool {
-        self.0 & SITE_ASK != 0
     }
 }
 
