@@ -796,7 +796,7 @@ impl<L: ValueList> sampler::Attrs for CallAttrs<'_, L> {
         self.text_at(i, f)
     }
 
-    #[inline]
+    #[inline(always)]
     fn text_at(&self, index: usize, f: &mut dyn FnMut(&[u8])) -> bool {
         self.values.feed_nth(index, f) || field_text(self.values, index, f)
     }

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
 use std::fmt;
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -49,6 +50,46 @@ pub const MAX_SPAN_NS: u64 = 1 << 62;
 /// many the request is refused rather than spinning, so contention can only
 /// cause extra refusals, never extra admissions or unbounded latency.
 pub const MAX_CAS_ATTEMPTS: u32 = 8;
+
+/// How long a thread may hold requests it leased from a key's cell (see
+/// [`KeyedLimiter::admit_leased`]): 1 ms. Unused ones are then given up.
+pub const LEASE_WINDOW_NS: u64 = 1_000_000;
+
+/// The most requests a thread leases from a cell at once.
+pub const MAX_LEASE: u32 = 32;
+
+/// Lease slots per thread (direct-mapped by limiter and cell).
+const LEASE_SLOTS: usize = 64;
+
+/// A thread's lease on one cell of one [`KeyedLimiter`].
+struct Lease {
+    /// `limiter id << 20 | cell` (cells are fewer than 2^20); 0: none.
+    tag: Cell<u64>,
+    /// Requests left to admit without taking from the cell.
+    left: Cell<u32>,
+    /// What the next lease on this cell asks for.
+    size: Cell<u32>,
+    /// The lease's end (monotonic ns).
+    until: Cell<u64>,
+}
+
+impl Lease {
+    const fn new() -> Lease {
+        Lease {
+            tag: Cell::new(0),
+            left: Cell::new(0),
+            size: Cell::new(1),
+            until: Cell::new(0),
+        }
+    }
+}
+
+thread_local! {
+    static LEASES: [Lease; LEASE_SLOTS] = const { [const { Lease::new() }; LEASE_SLOTS] };
+}
+
+/// The source of [`KeyedLimiter`] ids (0 is never one).
+static NEXT_LIMITER_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The multiplier of Fibonacci hashing (2^64 / φ), used to spread key
 /// hashes over table cells.
@@ -162,6 +203,58 @@ impl Gcra {
         false
     }
 
+    /// Admits up to `n` requests at once at `now_ns` against `cell`: as
+    /// many as the bucket holds, at most `n` (at least 1 is asked for), 0
+    /// when it is empty. The same algorithm as [`Gcra::admit`], which it
+    /// equals for `n = 1`: the requests are admitted at the same time, one
+    /// interval apart in the TAT.
+    pub fn admit_up_to(&self, cell: &AtomicU64, now_ns: u64, n: u32) -> u32 {
+        let n = n.max(1);
+        let interval = self.interval_ns.load(Relaxed);
+        if interval == INTERVAL_UNLIMITED {
+            return n;
+        }
+        if interval == INTERVAL_NEVER {
+            return 0;
+        }
+        let tau = self.tau_ns.load(Relaxed);
+        let limit = now_ns.saturating_add(tau);
+        let mut tat = cell.load(Relaxed);
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            if limit < tat {
+                return 0;
+            }
+            // `tat ≤ limit` and `now ≤ limit`: the k-th request (from 0)
+            // lands at `base + k·I`, admitted while that is ≤ `limit`.
+            let base = tat.max(now_ns);
+            let room = (limit - base) / interval + 1;
+            let granted = room.min(u64::from(n));
+            let next = base.saturating_add(interval.saturating_mul(granted));
+            match cell.compare_exchange_weak(tat, next, Relaxed, Relaxed) {
+                // `granted ≤ n`, a u32.
+                Ok(_) => return granted as u32,
+                Err(current) => tat = current,
+            }
+        }
+        0
+    }
+
+    /// The most requests a thread leases at once (see
+    /// [`KeyedLimiter::admit_leased`]): a quarter of the burst, one
+    /// [`LEASE_WINDOW_NS`] of the rate, [`MAX_LEASE`], whichever is least,
+    /// and at least 1 (1: no lease, every admission takes from the cell).
+    pub fn lease_max(&self) -> u32 {
+        let interval = self.interval_ns.load(Relaxed);
+        if interval == INTERVAL_UNLIMITED || interval == INTERVAL_NEVER {
+            return 1;
+        }
+        let burst = self.tau_ns.load(Relaxed) / interval + 1;
+        (burst / 4)
+            .min(LEASE_WINDOW_NS / interval)
+            .min(u64::from(MAX_LEASE))
+            .max(1) as u32
+    }
+
     /// The emission interval I in ns: 0 when unlimited, `u64::MAX` when
     /// nothing is admitted.
     pub fn interval_ns(&self) -> u64 {
@@ -249,6 +342,8 @@ pub struct KeyedLimiter {
     cells: Box<[AtomicU64]>,
     /// `64 − log2(cells)`: the product's top bits select the cell.
     shift: u32,
+    /// This table's id, unique in the process (the tag of its leases).
+    id: u64,
 }
 
 impl KeyedLimiter {
@@ -269,6 +364,7 @@ impl KeyedLimiter {
             gcra: Gcra::new(per_second, burst),
             cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
             shift: 64 - n.trailing_zeros(),
+            id: NEXT_LIMITER_ID.fetch_add(1, Relaxed),
         }
     }
 
@@ -286,6 +382,69 @@ impl KeyedLimiter {
             Some(cell) => self.gcra.admit(cell, now_ns),
             None => false,
         }
+    }
+
+    /// [`KeyedLimiter::admit`], with requests leased by the calling
+    /// thread: when a cell's budget is large enough to share out (rates of
+    /// 2 000/s and more, see [`Gcra::lease_max`]), a thread takes several
+    /// requests from the cell with one compare-exchange and admits them
+    /// one by one from a slot of its own, with no atomic read-modify-write.
+    ///
+    /// A lease starts at one request; each one used up within
+    /// [`LEASE_WINDOW_NS`] doubles the next (up to [`Gcra::lease_max`]),
+    /// one that ran out of time or met an empty bucket starts again at one.
+    /// What a lease has not used when its window ends, or when its slot
+    /// goes to another key, is given up, never returned: leases can only
+    /// refuse what the cell would have admitted. The cost of sharing the
+    /// budget out: over any interval Δ a key admits at most
+    /// `Δ·rate + burst` plus, per thread holding a lease on it, what that
+    /// lease holds (at most 1 ms of the rate and a quarter of the burst).
+    #[inline]
+    pub fn admit_leased(&self, key_hash: u64, now_ns: u64) -> bool {
+        let cell = self.cell_index(key_hash);
+        let tag = self.id << 20 | cell as u64;
+        let slot = (cell ^ (self.id as usize).wrapping_mul(0x9E37)) % LEASE_SLOTS;
+        LEASES
+            .try_with(|leases| {
+                let lease = &leases[slot];
+                let left = lease.left.get();
+                if lease.tag.get() == tag && left > 0 && now_ns < lease.until.get() {
+                    lease.left.set(left - 1);
+                    return true;
+                }
+                self.lease(lease, tag, cell, now_ns)
+            })
+            // The thread's slots are gone (it is exiting): take one request.
+            .unwrap_or_else(|_| self.admit(key_hash, now_ns))
+    }
+
+    /// A new lease on `cell` for `lease`'s slot; true when it holds at
+    /// least the request it is taken for.
+    #[cold]
+    #[inline(never)]
+    fn lease(&self, lease: &Lease, tag: u64, cell: usize, now_ns: u64) -> bool {
+        let size = if lease.tag.get() == tag && now_ns < lease.until.get() {
+            // The last lease on this cell was used up in time.
+            lease.size.get().saturating_mul(2)
+        } else {
+            1
+        }
+        .min(self.gcra.lease_max());
+        let granted = match self.cells.get(cell) {
+            Some(c) => self.gcra.admit_up_to(c, now_ns, size),
+            None => 0,
+        };
+        lease.tag.set(tag);
+        if granted == 0 {
+            lease.left.set(0);
+            lease.size.set(1);
+            lease.until.set(0);
+            return false;
+        }
+        lease.left.set(granted - 1);
+        lease.size.set(size);
+        lease.until.set(now_ns.saturating_add(LEASE_WINDOW_NS));
+        true
     }
 
     /// Changes the rate and burst of every key live (see [`Gcra::set`]).
@@ -625,6 +784,99 @@ mod tests {
         // One caller alone reaches the bound; two lose only the rare
         // request refused after MAX_CAS_ATTEMPTS.
         assert!(a + b >= bound * 95 / 100, "{a} + {b}");
+    }
+
+    #[test]
+    fn admit_up_to_grants_what_the_bucket_holds() {
+        // 1 000/s (I = 1 ms), burst 10: a full bucket holds 10.
+        let g = Gcra::new(1000.0, 10);
+        let cell = AtomicU64::new(0);
+        assert_eq!(g.admit_up_to(&cell, 0, 4), 4);
+        assert_eq!(g.admit_up_to(&cell, 0, 4), 4);
+        assert_eq!(g.admit_up_to(&cell, 0, 4), 2);
+        assert_eq!(g.admit_up_to(&cell, 0, 4), 0);
+        // 3 ms later, 3 more; asking for 0 asks for 1.
+        assert_eq!(g.admit_up_to(&cell, 3 * MS, 0), 1);
+        assert_eq!(g.admit_up_to(&cell, 3 * MS, 5), 2);
+        assert!(!g.admit(&cell, 3 * MS));
+        // For n = 1 it is `admit`, call for call.
+        let (a, b) = (AtomicU64::new(0), AtomicU64::new(0));
+        for t in (0..200 * MS).step_by(150_000) {
+            assert_eq!(g.admit(&a, t), g.admit_up_to(&b, t, 1) == 1, "t = {t}");
+        }
+        assert_eq!(Gcra::new(f64::INFINITY, 1).admit_up_to(&cell, 0, 7), 7);
+        assert_eq!(Gcra::new(0.0, 1).admit_up_to(&cell, 0, 7), 0);
+    }
+
+    #[test]
+    fn lease_sizes_follow_rate_and_burst() {
+        // Low rates lease nothing: one request per admission from the cell.
+        assert_eq!(Gcra::new(100.0, 100).lease_max(), 1);
+        assert_eq!(Gcra::new(1000.0, 1000).lease_max(), 1);
+        // 1 ms of the rate, a quarter of the burst, MAX_LEASE.
+        assert_eq!(Gcra::new(4000.0, 1000).lease_max(), 4);
+        assert_eq!(Gcra::new(1e6, 20).lease_max(), 5);
+        assert_eq!(Gcra::new(1e9, 1_000_000).lease_max(), MAX_LEASE);
+        assert_eq!(Gcra::new(f64::INFINITY, 1).lease_max(), 1);
+        assert_eq!(Gcra::new(0.0, 1).lease_max(), 1);
+    }
+
+    #[test]
+    fn leased_admissions_stay_within_the_budget_plus_one_lease() {
+        // 1e6/s (I = 1 µs), burst 1 000: leases of up to 32. One call every
+        // 100 ns for 20 ms, ten times the rate.
+        const END: u64 = 20 * MS;
+        let l = KeyedLimiter::new(1e6, 1000, 64);
+        let k = key(&[b"tenant", b"acme"]);
+        let n = admitted(|t| l.admit_leased(k, t), 0, 100, END);
+        let budget = END / 1000 + 1000;
+        assert!(n <= budget + u64::from(MAX_LEASE), "{n} > {budget} + a lease");
+        // Demand never stops, so no lease is given up unused.
+        assert!(n + u64::from(MAX_LEASE) >= budget, "{n} far below {budget}");
+    }
+
+    #[test]
+    fn leases_are_refused_with_the_bucket_and_follow_it_when_it_refills() {
+        // 1e6/s, burst 8: leases of up to 2.
+        let l = KeyedLimiter::new(1e6, 8, 64);
+        let k = key(&[b"k"]);
+        let first: Vec<bool> = (0..10).map(|_| l.admit_leased(k, 5 * MS)).collect();
+        assert_eq!(first.iter().filter(|a| **a).count(), 8, "{first:?}");
+        assert!(!first[8] && !first[9]);
+        // 4 µs later the bucket holds 4 again (rate 1/µs).
+        let later = (0..10).filter(|_| l.admit_leased(k, 5 * MS + 4000)).count();
+        assert_eq!(later, 4);
+    }
+
+    #[test]
+    fn two_threads_leasing_one_key_admit_exactly_its_burst() {
+        // The clock stands still: nothing refills, so whatever the threads
+        // lease, together they admit the bucket's content, no more (each
+        // keeps calling until its lease and the cell are both empty).
+        const BURST: u32 = 10_000;
+        let l = KeyedLimiter::new(1e9, BURST, 64);
+        let k = key(&[b"hot"]);
+        assert_eq!(l.gcra().lease_max(), MAX_LEASE);
+        let per_thread = || {
+            let (mut n, mut refused_in_a_row) = (0u64, 0);
+            while refused_in_a_row < 100 {
+                if l.admit_leased(k, MS) {
+                    n += 1;
+                    refused_in_a_row = 0;
+                } else {
+                    refused_in_a_row += 1;
+                }
+            }
+            n
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(per_thread);
+            let b = s.spawn(per_thread);
+            (a.join().expect("thread a"), b.join().expect("thread b"))
+        });
+        // A compare-exchange lost MAX_CAS_ATTEMPTS times refuses a lease
+        // that the cell could grant; the thread asks again, so none is lost.
+        assert_eq!(a + b, u64::from(BURST), "{a} + {b}");
     }
 
     #[test]

@@ -651,7 +651,7 @@ const KEY_ABSENT: u64 = 0xAB5E_47AB_5E47_AB5E;
 /// One request of the key hashed into `h`.
 #[inline(always)]
 fn admit(limiter: &KeyedLimiter, h: &KeyHasher) -> Intent {
-    if limiter.admit(h.finish(), now_ns()) {
+    if limiter.admit_leased(h.finish(), now_ns()) {
         Intent::KEEP_UNRELIABLE
     } else {
         COUNTERS.rate_limited.add();
@@ -812,7 +812,7 @@ struct SiteRule {
 impl SiteRule {
     /// Whether every check passes on the span's values.
     #[inline(always)]
-    fn passes(&self, attrs: &dyn Attrs) -> bool {
+    fn passes<A: Attrs + ?Sized>(&self, attrs: &A) -> bool {
         for (i, m) in &self.checks {
             let mut ok = false;
             let present = attrs.text_at(usize::from(*i), &mut |b| ok = m.accepts(b));
@@ -929,7 +929,7 @@ impl SiteRoot {
     /// The intent for a root of the call site with randomness `r`; `None`
     /// for [`SiteRoot::General`] and [`SiteRoot::AlwaysKept`].
     #[inline(always)]
-    fn intent(&self, attrs: &dyn Attrs, r: u64) -> Option<Intent> {
+    fn intent<A: Attrs + ?Sized>(&self, attrs: &A, r: u64) -> Option<Intent> {
         if let SiteRoot::Chain(rules) = self {
             for rule in rules {
                 if rule.passes(attrs) {
@@ -944,7 +944,7 @@ impl SiteRoot {
     /// [`SiteRoot::intent`] of anything but a chain (what a chain's rules
     /// lead to).
     #[inline(always)]
-    fn leaf_intent(&self, attrs: &dyn Attrs, r: u64) -> Option<Intent> {
+    fn leaf_intent<A: Attrs + ?Sized>(&self, attrs: &A, r: u64) -> Option<Intent> {
         Some(match self {
             SiteRoot::Fixed(i) => *i,
             SiteRoot::Probability(t) => Intent {
@@ -1024,7 +1024,7 @@ impl Compiled {
     /// this configuration has worked out that call site's [`SiteRoot`] and
     /// it settles the decision; `None`: ask [`Compiled::decide`].
     #[inline(always)]
-    fn decide_site_root(&self, id: u32, trace_id: u128, attrs: &dyn Attrs) -> Option<Decision> {
+    fn decide_site_root<A: Attrs>(&self, id: u32, trace_id: u128, attrs: &A) -> Option<Decision> {
         // No table while the debug switch is on: `decide` returns first.
         let site = self.site_roots.get()?.get(id as usize)?.get()?;
         let r = randomness(trace_id, None);
@@ -1383,8 +1383,8 @@ pub(crate) fn decide_fast(
 /// holds, from what the configuration in force worked out for that call
 /// site at its first root; `None` (not yet worked out, or not settled per
 /// call site): ask [`decide_slow`].
-#[inline(never)]
-pub(crate) fn decide_site_root(id: u32, trace_id: u128, attrs: &dyn Attrs) -> Option<Decision> {
+#[inline(always)]
+pub(crate) fn decide_site_root<A: Attrs>(id: u32, trace_id: u128, attrs: &A) -> Option<Decision> {
     CACHE
         .try_with(|c| match c.try_borrow_mut() {
             Ok(mut c) => c.load().decide_site_root(id, trace_id, attrs),
