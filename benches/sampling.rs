@@ -16,8 +16,13 @@
 //!   (10^9/s, never binding), a `tenant` attribute on the span: the half
 //!   the probability rejects is settled by the call site's word, the other
 //!   half goes through the limiter.
+//! - `root_rules_p01_rate_limit`: the same with `probability(0.1)`, the
+//!   probability of a service that samples (a tenth reach the limiter).
 //! - `root_rate_limited`: `AlwaysOn` limited per `tenant` (never binding):
-//!   every root hashes its key and takes from the limiter's cell.
+//!   every root hashes its key and takes from the limiter (a request its
+//!   thread leased from the key's cell, see `KeyedLimiter::admit_leased`).
+//! - `root_rate_limited_two_threads`: the same on two threads at once, one
+//!   hot key (each thread's mean per root).
 //! - `root_rules_by_name`: the same two rules, then `probability(0.1)` for
 //!   the span's name, a `tenant` attribute on the span: the call site's
 //!   first root finds that its name alone selects the rule, and its word
@@ -129,6 +134,14 @@ fn main() {
             ]),
         ),
         (
+            "root_rules_p01_rate_limit",
+            Sampler::rules(vec![
+                Rule::new(Sampler::AlwaysOn).attribute_eq("error", "true"),
+                Rule::new(Sampler::probability(0.01)).name("health*"),
+                Rule::new(Sampler::probability(0.1).rate_limited(1e9, 1_000_000, ["tenant"])),
+            ]),
+        ),
+        (
             "root_rate_limited",
             Sampler::AlwaysOn.rate_limited(1e9, 1_000_000, ["tenant"]),
         ),
@@ -152,6 +165,27 @@ fn main() {
             })
         });
     }
+    // Two threads on one hot key of that limit: each times its own calls
+    // (iters each); the figure is the mean per root per thread.
+    sampler::update(SamplingConfig::new(Sampler::parent_based(
+        Sampler::AlwaysOn.rate_limited(1e9, 1_000_000, ["tenant"]),
+    )));
+    g.bench_function("root_rate_limited_two_threads", |b| {
+        b.iter_custom(|iters| {
+            let run = || {
+                chunked(iters, |_| {
+                    let s = datapunk_log::span!("checkout", tenant = "acme");
+                    black_box(&s);
+                })
+            };
+            let (a, b) = std::thread::scope(|s| {
+                let a = s.spawn(run);
+                let b = s.spawn(run);
+                (a.join().expect("thread"), b.join().expect("thread"))
+            });
+            (a + b) / 2
+        })
+    });
     sampler::update(SamplingConfig::new(Sampler::parent_based(Sampler::rules(
         vec![
             Rule::new(Sampler::AlwaysOn).attribute_eq("priority", "high"),
