@@ -11,6 +11,9 @@
 //!   enter).
 //! - `unsampled_child_start_end`: a child inside an entered unsampled root
 //!   (the local-parent shortcut).
+//! - `root_always_on`: `parent_based(always_on)`, every root kept (the
+//!   ids computed, no decision beyond the configuration's word): what the
+//!   decisions below add to.
 //! - `root_probability_rules_rate_limit`: rules (an `error` attribute rule,
 //!   a name-prefix rule), then `probability(0.5)` limited per `tenant`
 //!   (10^9/s, never binding), a `tenant` attribute on the span: the half
@@ -125,6 +128,7 @@ fn main() {
     // Roots with a `tenant` attribute (one call site; each update gives it
     // a new configuration).
     let tenant_roots = [
+        ("root_always_on", Sampler::AlwaysOn),
         (
             "root_probability_rules_rate_limit",
             Sampler::rules(vec![
