@@ -47,6 +47,15 @@ pub(crate) fn coarse_mono_ns() -> u64 {
     }
 }
 
+/// [`coarse_mono_ns`] without its fallback: the writer's last refresh, set
+/// at `init()` before any record can be logged, 0 when no engine runs. For
+/// the log sampler's periods, which only count while an engine runs (a
+/// record logged with none is sampled as at time 0).
+#[inline(always)]
+pub(crate) fn engine_mono_ns() -> u64 {
+    MONO_NOW.load(Ordering::Relaxed)
+}
+
 /// The raw time of a capture, in the units of the active mode.
 #[inline(always)]
 pub(crate) fn now() -> u64 {
@@ -149,6 +158,9 @@ impl Converter {
     /// Picks the mode, sets the process-wide capture mode, and calibrates.
     pub(crate) fn install(source: ClockSource) -> Converter {
         OS_BASE.get_or_init(Instant::now);
+        // The coarse clock reads from here on, before the writer's first
+        // pass refreshes it.
+        MONO_NOW.store(os_nanos().max(1), Ordering::Relaxed);
         let mode = match source {
             ClockSource::Coarse => MODE_COARSE,
             ClockSource::Precise if tsc_is_invariant() => MODE_TSC,

@@ -236,7 +236,7 @@ fn sample(mode: u16, cs: &'static Callsite, level: Level) -> Option<Kept> {
         }
     }
     if mode & sampler::mode_site_level(level) != 0 {
-        let now = clock::coarse_mono_ns();
+        let now = clock::engine_mono_ns();
         let sites = hot().sites.get();
         let n = if sites.is_null() {
             cs.sampler().sample(now, &sampler::policy_at(level))

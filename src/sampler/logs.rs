@@ -426,21 +426,15 @@ impl ThreadSlots {
             hot.next.store(n + 1, Relaxed);
             return 0;
         }
-        self.slow(i, id, site, now, &policy())
+        self.slow(id, site, now, &policy())
     }
 
     /// A call the fast path did not settle: the block's kept index, or a
     /// new block (and the slot, if another site held it).
     #[cold]
     #[inline(never)]
-    fn slow(
-        &self,
-        i: usize,
-        id: u32,
-        site: &'static SiteCounter,
-        now: u64,
-        policy: &LogPolicy,
-    ) -> u64 {
+    fn slow(&self, id: u32, site: &'static SiteCounter, now: u64, policy: &LogPolicy) -> u64 {
+        let i = id as usize % THREAD_SLOTS;
         let (hot, slot) = (&self.hot[i], &self.slots[i]);
         let n = hot.next.load(Relaxed);
         if std::ptr::eq(hot.site.load(Relaxed), site)

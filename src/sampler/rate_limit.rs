@@ -830,7 +830,10 @@ mod tests {
         let k = key(&[b"tenant", b"acme"]);
         let n = admitted(|t| l.admit_leased(k, t), 0, 100, END);
         let budget = END / 1000 + 1000;
-        assert!(n <= budget + u64::from(MAX_LEASE), "{n} > {budget} + a lease");
+        assert!(
+            n <= budget + u64::from(MAX_LEASE),
+            "{n} > {budget} + a lease"
+        );
         // Demand never stops, so no lease is given up unused.
         assert!(n + u64::from(MAX_LEASE) >= budget, "{n} far below {budget}");
     }
