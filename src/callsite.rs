@@ -13,7 +13,35 @@ use crate::sampler::logs::SiteCounter;
 
 const UNKNOWN: u8 = 0;
 const NEVER: u8 = 1;
-const ALWAYS: u8 = 2;
+/// Enabled, and no log sampling stage applies to this call site's level:
+/// the call is captured as it is. Any value above also means enabled, with
+/// the stages its `PLAN_*` bits name.
+pub(crate) const ALWAYS: u8 = 2;
+/// Plan bit: the call site's level has a per-call-site policy (not keep-all).
+pub(crate) const PLAN_SITE: u8 = 4;
+/// Plan bit: below ERROR, records of unsampled traces are dropped.
+pub(crate) const PLAN_DROP: u8 = 8;
+/// Plan bit: below ERROR, records of unsampled traces are buffered.
+pub(crate) const PLAN_BUFFER: u8 = 16;
+
+/// The plan of an enabled call site at `level` under the log sampler's
+/// stages now (`ALWAYS`, with the `PLAN_*` bits that apply).
+fn plan_of(level: Level) -> u8 {
+    use crate::sampler::{ERROR_INDEX, MODE_BUFFER, MODE_DROP, log_mode, mode_site_level};
+    let (mode, level) = (log_mode(), level as usize);
+    let mut plan = ALWAYS;
+    if mode & mode_site_level(level) != 0 {
+        plan |= PLAN_SITE;
+    }
+    if level < ERROR_INDEX {
+        if mode & MODE_DROP != 0 {
+            plan |= PLAN_DROP;
+        } else if mode & MODE_BUFFER != 0 {
+            plan |= PLAN_BUFFER;
+        }
+    }
+    plan
+}
 
 /// The static description of one logging call site.
 #[derive(Debug)]
@@ -92,9 +120,34 @@ impl Callsite {
     #[inline(always)]
     pub fn is_enabled(&'static self) -> bool {
         match self.interest.load(Ordering::Acquire) {
-            ALWAYS => true,
             NEVER => false,
-            _ => crate::engine::register_callsite(self),
+            UNKNOWN => crate::engine::register_callsite(self),
+            _ => true,
+        }
+    }
+
+    /// What a log call does, from the same one load as
+    /// [`Callsite::is_enabled`]: 0 when the call site is disabled, else its
+    /// plan (`ALWAYS`: capture; more: the log sampler's stages that apply to
+    /// its level, kept in the call site so that a call needs no other load
+    /// to know them).
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn log_plan(&'static self) -> u8 {
+        match self.interest.load(Ordering::Acquire) {
+            NEVER => 0,
+            UNKNOWN => self.register_plan(),
+            plan => plan,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn register_plan(&'static self) -> u8 {
+        if crate::engine::register_callsite(self) {
+            plan_of(self.meta.level)
+        } else {
+            0
         }
     }
 
@@ -141,8 +194,24 @@ impl Callsite {
     }
 
     pub(crate) fn set_enabled(&self, enabled: bool) {
-        self.interest
-            .store(if enabled { ALWAYS } else { NEVER }, Ordering::Release);
+        let interest = if enabled {
+            plan_of(self.meta.level)
+        } else {
+            NEVER
+        };
+        self.interest.store(interest, Ordering::Release);
+    }
+
+    /// Brings an enabled call site's plan up to the log sampler's stages
+    /// now (called for every call site after they change); a disabled or
+    /// unregistered one is left as it is.
+    pub(crate) fn refresh_plan(&self) {
+        let plan = plan_of(self.meta.level);
+        let _ = self
+            .interest
+            .fetch_update(Ordering::Release, Ordering::Acquire, |i| {
+                (i >= ALWAYS && i != plan).then_some(plan)
+            });
     }
 
     /// Forgets the cached decision: the next call takes the slow path again.

@@ -167,9 +167,11 @@ macro_rules! __dp_emit {
                 [$( ($($k)+) )*],
                 "too many fields in one log call"
             );
-            if __DP_CS.is_enabled() {
+            let __dp_plan = __DP_CS.log_plan();
+            if __dp_plan != 0 {
                 $crate::__private::dispatch(
                     &__DP_CS,
+                    __dp_plan,
                     __DP_LEVEL,
                     $crate::__dp_msg_args!($($msg)*),
                     &$crate::__dp_cons!($($v),*),

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::{Backoff, CachePadded};
 
-use crate::callsite::Callsite;
+use crate::callsite::{self, Callsite};
 use crate::clock;
 use crate::corr::CorrId;
 use crate::engine::{self, Engine, NewRing};
@@ -23,8 +23,8 @@ use crate::overflow::Overflow;
 use crate::record::{
     CTX_LEN, FLAG_BUFFERED, HEADER_LEN, KIND_LOG, Prefix, RecordBuf, SLACK, TraceContext,
 };
+use crate::sampler;
 use crate::sampler::logs::{LEVELS, ThreadSlots};
-use crate::sampler::{self, ERROR_INDEX, MODE_BUFFER, MODE_DROP};
 use crate::span_extra::{NO_TH, SpanExtra, TsParts};
 use crate::value::ValueList;
 
@@ -185,22 +185,23 @@ impl Kept {
 /// `level` is the call site's (a constant where the macro expands); `msg`
 /// is the formatted message of a call site with format arguments.
 ///
-/// The log sampler decides first, before a clock read or any byte is
-/// written; with every policy at keep-all (the default) that is one relaxed
-/// load and a branch.
+/// `plan` is what [`Callsite::log_plan`] returned (not 0): the log sampler
+/// decides first, before a clock read or any byte is written; with every
+/// policy at keep-all (the default) that is a compare of `plan`, which the
+/// call site's one load already brought.
 #[doc(hidden)]
 #[inline(always)]
 pub fn dispatch<L: ValueList>(
     cs: &'static Callsite,
+    plan: u8,
     level: Level,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
 ) {
-    let mode = sampler::log_mode();
-    if mode == 0 {
+    if plan == callsite::ALWAYS {
         // The default: the capture inlined as before, with constants.
         emit(None, cs, msg, values, Kept::PLAIN);
-    } else if let Some(kept) = sample(mode, cs, level) {
+    } else if let Some(kept) = sample(plan, cs, level) {
         emit_sampled(cs, msg, values, kept);
     }
 }
@@ -222,20 +223,21 @@ fn emit_sampled<L: ValueList>(
 /// the record is sampled out (and counted), else how it is kept. `level`
 /// is the call site's, a constant where the macro expands.
 #[inline(always)]
-fn sample(mode: u16, cs: &'static Callsite, level: Level) -> Option<Kept> {
+fn sample(plan: u8, cs: &'static Callsite, level: Level) -> Option<Kept> {
     let level = level as usize;
     let mut kept = Kept::PLAIN;
-    if mode & (MODE_DROP | MODE_BUFFER) != 0 && level < ERROR_INDEX {
+    // The call site's plan has these bits only below ERROR.
+    if plan & (callsite::PLAN_DROP | callsite::PLAN_BUFFER) != 0 {
         let hot = hot();
         if hot.unsampled.get() {
-            if mode & MODE_DROP != 0 {
+            if plan & callsite::PLAN_DROP != 0 {
                 count_unsampled(hot, level);
                 return None;
             }
             kept.flags = FLAG_BUFFERED;
         }
     }
-    if mode & sampler::mode_site_level(level) != 0 {
+    if plan & callsite::PLAN_SITE != 0 {
         let now = clock::engine_mono_ns();
         let sites = hot().sites.get();
         let n = if sites.is_null() {

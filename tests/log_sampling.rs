@@ -553,3 +553,40 @@ fn the_writer_sums_up_what_was_sampled_out() {
         .count();
     assert_eq!(n, summaries.len());
 }
+
+/// One call site, registered under the defaults, follows every later
+/// change of the stages: each call site keeps its level's stages in its
+/// interest byte, and a change brings every registered call site up to it.
+#[test]
+fn a_registered_call_site_follows_every_change_of_the_stages() {
+    let _s = serial();
+    let setup = setup();
+    reset();
+    fn site(i: u64) {
+        datapunk_log::info!(target: "ls.plan", i, "plan");
+    }
+    fn logged(setup: &SharedEngine) -> Vec<u64> {
+        datapunk_log::flush();
+        lines_for(&setup.sink, "ls.plan")
+            .iter()
+            .map(|l| l.u64("i"))
+            .collect()
+    }
+    site(0); // registered, captured as it is
+    sampler::set_log_policy(Level::Info, LogPolicy::new(0, 0, 0));
+    site(1); // sampled out by its call site
+    sampler::set_log_policy(Level::Debug, LogPolicy::KEEP_ALL);
+    site(2); // INFO's policy still applies
+    sampler::set_log_policy(Level::Info, LogPolicy::KEEP_ALL);
+    site(3); // captured again
+    sampler::set_unsampled(Unsampled::Drop);
+    let (_, _span) = in_trace(false, || site(4)); // dropped: unsampled trace
+    site(5); // no trace: captured
+    sampler::set_unsampled(Unsampled::Buffer);
+    let (_, _span) = in_trace(false, || site(6)); // held, never replayed
+    sampler::set_unsampled(Unsampled::Keep);
+    let (_, _span) = in_trace(false, || site(7)); // kept
+    assert_eq!(logged(setup), vec![0, 3, 5, 7]);
+    reset();
+    balanced();
+}

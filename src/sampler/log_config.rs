@@ -16,8 +16,12 @@
 //!    every Mth) decides with the counters in the call site's `static`; a
 //!    kept record carries its adjusted count.
 //!
-//! The default is keep-all at every level and `Unsampled::Keep`: then one
-//! relaxed load of [`mode`] and a branch is all a log call pays.
+//! The default is keep-all at every level and `Unsampled::Keep`. Every
+//! change recomputes [`mode`] and rewrites each registered call site's
+//! interest byte with the stages that apply to its level
+//! (`Callsite::log_plan`), so a log call learns whether it is enabled and
+//! which stages it runs from one load; with the defaults, the stages cost
+//! it a compare.
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering::Relaxed;
@@ -101,6 +105,8 @@ fn recompute() {
         EVER.store(true, Relaxed);
     }
     MODE.store(m, Relaxed);
+    // Each call site keeps the stages of its level in its interest byte.
+    crate::engine::for_each_callsite(|cs| cs.refresh_plan());
 }
 
 /// True once any stage has been on: what was sampled out while it was is
