@@ -17,6 +17,9 @@ const NEVER: u8 = 1;
 /// the call is captured as it is. Any value above also means enabled, with
 /// the stages its `PLAN_*` bits name.
 pub(crate) const ALWAYS: u8 = 2;
+/// [`Callsite::log_plan`] of a call captured as it is (`ALWAYS`).
+#[doc(hidden)]
+pub const PLAN_CAPTURE: u8 = ALWAYS;
 /// Plan bit: the call site's level has a per-call-site policy (not keep-all).
 pub(crate) const PLAN_SITE: u8 = 4;
 /// Plan bit: below ERROR, records of unsampled traces are dropped.

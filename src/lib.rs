@@ -204,9 +204,10 @@ pub mod __private {
     pub fn fmt_if(b: bool, args: core::fmt::Arguments<'_>) -> Option<core::fmt::Arguments<'_>> {
         if b { Some(args) } else { None }
     }
+    pub use crate::callsite::PLAN_CAPTURE;
     pub use crate::callsite::{Callsite, has_braces};
     pub use crate::level::STATIC_MAX_LEVEL;
     pub use crate::record::MAX_FIELDS;
-    pub use crate::ring::dispatch;
+    pub use crate::ring::{Kept, capture_kept, capture_plain, dispatch, sample};
     pub use crate::value::{Value, ValueList, debug, display};
 }

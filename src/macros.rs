@@ -167,15 +167,26 @@ macro_rules! __dp_emit {
                 [$( ($($k)+) )*],
                 "too many fields in one log call"
             );
+            // Two branches, each with its own values: a call the log
+            // sampler drops stores nothing for the capture first.
             let __dp_plan = __DP_CS.log_plan();
-            if __dp_plan != 0 {
-                $crate::__private::dispatch(
+            if __dp_plan == $crate::__private::PLAN_CAPTURE {
+                $crate::__private::capture_plain(
                     &__DP_CS,
-                    __dp_plan,
-                    __DP_LEVEL,
                     $crate::__dp_msg_args!($($msg)*),
                     &$crate::__dp_cons!($($v),*),
                 );
+            } else if __dp_plan != 0 {
+                if let ::core::option::Option::Some(__dp_kept) =
+                    $crate::__private::sample(&__DP_CS, __dp_plan, __DP_LEVEL)
+                {
+                    $crate::__private::capture_kept(
+                        &__DP_CS,
+                        __dp_kept,
+                        $crate::__dp_msg_args!($($msg)*),
+                        &$crate::__dp_cons!($($v),*),
+                    );
+                }
             }
         }
     }};

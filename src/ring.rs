@@ -167,8 +167,9 @@ pub(crate) struct RecHead<'a> {
 
 /// What the log sampler decided for a record it keeps: its adjusted count
 /// and extra header flags ([`FLAG_BUFFERED`]).
-#[derive(Clone, Copy)]
-struct Kept {
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Kept {
     adjusted: u32,
     flags: u8,
 }
@@ -200,21 +201,35 @@ pub fn dispatch<L: ValueList>(
 ) {
     if plan == callsite::ALWAYS {
         // The default: the capture inlined as before, with constants.
-        emit(None, cs, msg, values, Kept::PLAIN);
-    } else if let Some(kept) = sample(plan, cs, level) {
-        emit_sampled(cs, msg, values, kept);
+        capture_plain(cs, msg, values);
+    } else if let Some(kept) = sample(cs, plan, level) {
+        capture_kept(cs, kept, msg, values);
     }
 }
 
-/// The capture of a record the log sampler kept: out of line, so a call
-/// site holds one inlined capture (the default path's) and the sampled-out
-/// path stays inlined and short.
-#[inline(never)]
-fn emit_sampled<L: ValueList>(
+/// [`dispatch`] of a call site whose plan is [`callsite::ALWAYS`]: the
+/// capture, inlined.
+#[doc(hidden)]
+#[inline(always)]
+pub fn capture_plain<L: ValueList>(
     cs: &'static Callsite,
     msg: Option<fmt::Arguments<'_>>,
     values: &L,
+) {
+    emit(None, cs, msg, values, Kept::PLAIN);
+}
+
+/// The capture of a record the log sampler kept ([`sample`] said how): out
+/// of line, so a call site holds one inlined capture (the default path's)
+/// and the sampled-out path stays inlined and short. The macros build the
+/// values for it only once the sampler kept the call.
+#[doc(hidden)]
+#[inline(never)]
+pub fn capture_kept<L: ValueList>(
+    cs: &'static Callsite,
     kept: Kept,
+    msg: Option<fmt::Arguments<'_>>,
+    values: &L,
 ) {
     emit(None, cs, msg, values, kept);
 }
@@ -222,9 +237,14 @@ fn emit_sampled<L: ValueList>(
 /// The log sampler's two stages (see `sampler::log_config`): `None` when
 /// the record is sampled out (and counted), else how it is kept. `level`
 /// is the call site's, a constant where the macro expands.
+#[doc(hidden)]
 #[inline(always)]
-fn sample(plan: u8, cs: &'static Callsite, level: Level) -> Option<Kept> {
+pub fn sample(cs: &'static Callsite, plan: u8, level: Level) -> Option<Kept> {
     let level = level as usize;
+    if plan == callsite::ALWAYS | callsite::PLAN_SITE {
+        // The call site's sampler alone (one compare to know it).
+        return site_stage(cs, level, Kept::PLAIN);
+    }
     let mut kept = Kept::PLAIN;
     // The call site's plan has these bits only below ERROR.
     if plan & (callsite::PLAN_DROP | callsite::PLAN_BUFFER) != 0 {
@@ -238,23 +258,33 @@ fn sample(plan: u8, cs: &'static Callsite, level: Level) -> Option<Kept> {
         }
     }
     if plan & callsite::PLAN_SITE != 0 {
-        let now = clock::engine_mono_ns();
-        let sites = hot().sites.get();
-        let n = if sites.is_null() {
-            cs.sampler().sample(now, &sampler::policy_at(level))
-        } else {
-            // SAFETY: a non-null pointer points into this thread's
-            // `RingShared`, kept alive by the thread's state, which clears
-            // the pointer before it is freed (`Owner`'s destructor); this
-            // thread is the table's owner.
-            unsafe { &*sites }.sample(cs.id(), cs.sampler(), now, || sampler::policy_at(level))
-        };
-        match n {
-            0 => return None,
-            n => kept.adjusted = u32::try_from(n).unwrap_or(u32::MAX),
-        }
+        return site_stage(cs, level, kept);
     }
     Some(kept)
+}
+
+/// The per-call-site stage for a call at `level` that the trace-aware stage
+/// passed as `kept`: `None` when sampled out (and counted).
+#[inline(always)]
+fn site_stage(cs: &'static Callsite, level: usize, mut kept: Kept) -> Option<Kept> {
+    let now = clock::engine_mono_ns();
+    let sites = hot().sites.get();
+    let n = if sites.is_null() {
+        cs.sampler().sample(now, &sampler::policy_at(level))
+    } else {
+        // SAFETY: a non-null pointer points into this thread's
+        // `RingShared`, kept alive by the thread's state, which clears
+        // the pointer before it is freed (`Owner`'s destructor); this
+        // thread is the table's owner.
+        unsafe { &*sites }.sample(cs.id(), cs.sampler(), now, || sampler::policy_at(level))
+    };
+    match n {
+        0 => None,
+        n => {
+            kept.adjusted = u32::try_from(n).unwrap_or(u32::MAX);
+            Some(kept)
+        }
+    }
 }
 
 /// Counts a record of an unsampled trace sampled out on this thread: one
