@@ -47,6 +47,23 @@ pub(crate) fn coarse_mono_ns() -> u64 {
     }
 }
 
+/// The longest wait a deadline stands for: 100 years. A longer timeout
+/// (`Duration::MAX` for "no limit") means this, never an overflow.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `now + timeout`, saturating: a timeout too long for the clock (such as
+/// `Duration::MAX`) is a deadline 100 years away instead of a panic.
+pub(crate) fn deadline_after(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout.min(FOREVER))
+        .or_else(|| now.checked_add(Duration::from_secs(3600)))
+        .unwrap_or(now)
+}
+
+/// [`deadline_after`] from now.
+pub(crate) fn deadline_in(timeout: Duration) -> Instant {
+    deadline_after(Instant::now(), timeout)
+}
+
 /// [`coarse_mono_ns`] without its fallback: the writer's last refresh, set
 /// at `init()` before any record can be logged, 0 when no engine runs. For
 /// the log sampler's periods, which only count while an engine runs (a

@@ -603,7 +603,7 @@ pub struct Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let Some(e) = engine::get() else { return };
-        let deadline = std::time::Instant::now() + self.timeout;
+        let deadline = crate::clock::deadline_in(self.timeout);
         if e.shutdown(self.timeout)
             && let Some(h) = self.handle.take()
         {

@@ -231,7 +231,7 @@ impl Engine {
             cs.reset_interest();
         }
         self.wake_writer();
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline_in(timeout);
         let mut exited = self.exited.lock().unwrap_or_else(|e| e.into_inner());
         while !*exited {
             let Some(w) = deadline.checked_duration_since(Instant::now()) else {

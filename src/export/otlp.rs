@@ -2129,7 +2129,7 @@ impl Exporter for OtlpExporter {
             }
             self.wire_logs.push(log);
             if self.wire_logs.len() >= self.log_batch.effective_batch_size() {
-                let deadline = Instant::now() + self.log_batch.export_timeout;
+                let deadline = crate::clock::deadline_in(self.log_batch.export_timeout);
                 self.send_logs(deadline);
             }
             return;
@@ -2142,7 +2142,7 @@ impl Exporter for OtlpExporter {
         }
         self.logs.push(rec);
         if self.logs.len() >= self.log_batch.effective_batch_size() {
-            let deadline = Instant::now() + self.log_batch.export_timeout;
+            let deadline = crate::clock::deadline_in(self.log_batch.export_timeout);
             self.send_logs(deadline);
         }
     }
@@ -2161,7 +2161,7 @@ impl Exporter for OtlpExporter {
         }
         self.spans.push(data);
         if self.spans.len() >= self.span_batch.effective_batch_size() {
-            let deadline = Instant::now() + self.span_batch.export_timeout;
+            let deadline = crate::clock::deadline_in(self.span_batch.export_timeout);
             self.send_spans(deadline);
         }
     }
@@ -2179,13 +2179,19 @@ impl Exporter for OtlpExporter {
             .logs_since
             .is_some_and(|t| now.saturating_duration_since(t) >= self.log_batch.schedule_delay)
         {
-            self.send_logs(now + self.log_batch.export_timeout);
+            self.send_logs(crate::clock::deadline_after(
+                now,
+                self.log_batch.export_timeout,
+            ));
         }
         if self
             .spans_since
             .is_some_and(|t| now.saturating_duration_since(t) >= self.span_batch.schedule_delay)
         {
-            self.send_spans(now + self.span_batch.export_timeout);
+            self.send_spans(crate::clock::deadline_after(
+                now,
+                self.span_batch.export_timeout,
+            ));
         }
     }
 

@@ -138,7 +138,7 @@ impl Pipeline {
             return false;
         };
         let (ack_tx, ack_rx) = mpsc::channel();
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline_in(timeout);
         // The queue holds at most a few chunks: waiting for room is bounded by
         // the export thread's progress, and the send fails once it is gone.
         let mut msg = Some(make(ack_tx));
@@ -162,13 +162,13 @@ impl Pipeline {
 
     /// Waits until the exporters have sent everything handed to them so far.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline_in(timeout);
         self.send_and_wait(|ack| Msg::Flush(ack, deadline), timeout)
     }
 
     /// Flushes and stops the exporters, then the thread; bounded by `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline_in(timeout);
         let ok = self.send_and_wait(|ack| Msg::Shutdown(ack, deadline), timeout);
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
         if ok && let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
