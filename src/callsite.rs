@@ -217,9 +217,14 @@ impl Callsite {
             });
     }
 
-    /// Forgets the cached decision: the next call takes the slow path again.
-    pub(crate) fn reset_interest(&self) {
-        self.interest.store(UNKNOWN, Ordering::Release);
+    /// Forgets the cached decision of an enabled call site (its next call
+    /// takes the slow path again); a disabled one stays disabled.
+    pub(crate) fn forget_if_enabled(&self) {
+        let _ = self
+            .interest
+            .fetch_update(Ordering::Release, Ordering::Acquire, |i| {
+                (i >= ALWAYS).then_some(UNKNOWN)
+            });
     }
 }
 

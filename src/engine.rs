@@ -147,6 +147,7 @@ impl Engine {
     }
 
     pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
+        REGISTRY_LOCKS.fetch_add(1, Ordering::Relaxed);
         // A poisoned lock only means a thread panicked while holding it; the
         // registry's data stays consistent (every update is a single push/remove).
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
@@ -226,9 +227,11 @@ impl Engine {
     /// Stops the writer after it drained everything; waits up to `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         self.shutdown.store(true, Ordering::SeqCst);
-        // Later calls take the slow path, which sees the shutdown and counts them.
+        // Later calls of enabled call sites take the slow path, which sees
+        // the shutdown and counts them (without the registry's lock); a
+        // disabled call stays one load.
         for cs in self.registry().callsites.iter() {
-            cs.reset_interest();
+            cs.forget_if_enabled();
         }
         self.wake_writer();
         let deadline = crate::clock::deadline_in(timeout);
@@ -372,6 +375,17 @@ pub(crate) fn register_callsite(cs: &'static Callsite) -> bool {
     };
     let meta = cs.metadata();
     let enabled = engine.directives.level_for(meta.target).enables(meta.level);
+    if !engine.is_running() {
+        // After the shutdown (the engine never runs again): no registry, no
+        // lock. A disabled call site stays disabled; an enabled one's calls
+        // are counted here, each.
+        if enabled {
+            engine.counters.discarded.fetch_add(1, Ordering::Relaxed);
+        } else {
+            cs.set_enabled(false);
+        }
+        return false;
+    }
     let mut reg = engine.registry();
     if cs.id() == 0 {
         reg.callsites.push(cs);
@@ -386,6 +400,16 @@ pub(crate) fn register_callsite(cs: &'static Callsite) -> bool {
     }
     cs.set_enabled(enabled);
     enabled
+}
+
+/// How many times the call-site registry's lock was taken (for tests: the
+/// calls that must not take it, such as any call after the shutdown).
+static REGISTRY_LOCKS: AtomicU64 = AtomicU64::new(0);
+
+/// [`REGISTRY_LOCKS`] now.
+#[doc(hidden)]
+pub fn registry_locks() -> u64 {
+    REGISTRY_LOCKS.load(Ordering::Relaxed)
 }
 
 /// Calls `f` with every registered call site (none before `init()`).

@@ -195,6 +195,7 @@ pub mod __fuzz {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::engine::registry_locks;
     /// Support for `#[traced]`.
     pub mod traced {
         pub use crate::traced_support::*;
