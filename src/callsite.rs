@@ -228,6 +228,35 @@ impl Callsite {
     }
 }
 
+/// The key a field name from a call site is written under, in JSON and in
+/// every exporter alike: each dot-separated part without surrounding
+/// whitespace and without the raw-identifier prefix `r#` (`r#type` →
+/// `type`, `a.r#loop` → `a.loop`). A name already in that form (the common
+/// case, found by one scan) is returned as it is; the others are worked out
+/// once per process and kept.
+pub(crate) fn field_key(name: &'static str) -> &'static str {
+    if !name.contains("r#") && !name.contains(char::is_whitespace) {
+        return name;
+    }
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static KEYS: Mutex<Option<HashMap<&'static str, &'static str>>> = Mutex::new(None);
+    let mut keys = KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    keys.get_or_insert_with(HashMap::new)
+        .entry(name)
+        .or_insert_with(|| {
+            let key: Vec<&str> = name
+                .split('.')
+                .map(|part| {
+                    let part = part.trim();
+                    part.strip_prefix("r#").unwrap_or(part)
+                })
+                .collect();
+            // Field names are static and few: one string per distinct name.
+            Box::leak(key.join(".").into_boxed_str())
+        })
+}
+
 /// True when a string literal holds `{` or `}`: then the macros hand it to
 /// `format_args!` (it may capture variables or escape braces).
 #[doc(hidden)]

@@ -790,7 +790,10 @@ struct CallAttrs<'a, L> {
 impl<L: ValueList> sampler::Attrs for CallAttrs<'_, L> {
     fn text(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> bool {
         let fields = self.cs.metadata().fields;
-        let Some(i) = fields.iter().position(|n| *n == key) else {
+        let Some(i) = fields
+            .iter()
+            .position(|n| crate::callsite::field_key(n) == key)
+        else {
             return false;
         };
         self.text_at(i, f)

@@ -976,7 +976,7 @@ fn build_meta(m: &crate::callsite::Metadata) -> CallsiteMeta {
         .fields
         .iter()
         .map(|name| {
-            let name = name.replace(' ', "").replace("r#", "");
+            let name = crate::callsite::field_key(name).to_string();
             let base = if RESERVED_KEYS.contains(&name.as_str()) {
                 format!("fields.{name}")
             } else {

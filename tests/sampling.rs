@@ -221,6 +221,14 @@ fn rules_see_attributes_given_at_start() {
     assert!(datapunk_log::span!("rule", n = 3u8, tier = %"gold").is_sampled());
     assert!(!datapunk_log::span!("rule", tier = "silver").is_sampled());
     assert!(!datapunk_log::span!("rule").is_sampled());
+    // A rule names a field by its key, also when Rust spells it `r#type`;
+    // the same for a rate limit's key.
+    sampler::update(SamplingConfig::new(Sampler::rules(vec![
+        Rule::new(Sampler::AlwaysOn).attribute_eq("type", "login"),
+        Rule::new(Sampler::AlwaysOff),
+    ])));
+    assert!(datapunk_log::span!("rule", r#type = "login").is_sampled());
+    assert!(!datapunk_log::span!("rule", r#type = "logout").is_sampled());
     sampler::update(SamplingConfig::default());
 }
 

@@ -515,3 +515,37 @@ fn every_span_record_is_accounted_for() {
     assert!(st.exported_spans >= 1000);
     assert!(st.exported_logs >= 1000);
 }
+
+/// Raw-identifier field names are written under one key everywhere: the
+/// JSON line and the exporter's log record and span attributes agree
+/// (`r#type` → `type`, `r#loop.r#in` → `loop.in`).
+#[test]
+fn raw_identifier_fields_have_one_key_in_json_and_in_export() {
+    let setup = setup();
+    let r#type = "login";
+    datapunk_log::info!(r#type, r#match = 1, r#loop.r#in = 2, "raw keys");
+    {
+        let _s = datapunk_log::span!("raw-keys-span", r#type, r#loop.r#in = 3);
+    }
+    datapunk_log::flush();
+    let line = lines_with("raw keys").pop().expect("the line");
+    let exported = setup
+        .exporter
+        .logs()
+        .into_iter()
+        .find(|l| l.message == "raw keys")
+        .expect("the exported record");
+    let json_keys: Vec<&str> = line
+        .keys()
+        .into_iter()
+        .filter(|k| ["type", "match", "loop.in"].contains(k) || k.contains("r#"))
+        .collect();
+    let export_keys: Vec<&str> = exported.fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(json_keys, ["type", "match", "loop.in"]);
+    assert_eq!(export_keys, json_keys);
+    assert_eq!(line.str("type"), "login");
+    assert_eq!(exported.field("loop.in"), Some(&OwnedValue::I64(2)));
+    let span = spans_named("raw-keys-span").pop().expect("the span");
+    let span_keys: Vec<&str> = span.fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(span_keys, ["type", "loop.in"]);
+}

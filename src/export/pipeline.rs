@@ -600,7 +600,7 @@ fn call_site_fields<'a>(
             FieldValue::None
         };
         fields.push(Field {
-            key: key.strip_prefix("r#").unwrap_or(key),
+            key: crate::callsite::field_key(key),
             value,
         });
     }

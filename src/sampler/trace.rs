@@ -739,13 +739,14 @@ impl SitePlans {
         }
     }
 
-    fn work_out(rules: &[(Rule, Node)], p: &SpanParams<'_>, fields: &[&str]) -> u32 {
+    fn work_out(rules: &[(Rule, Node)], p: &SpanParams<'_>, fields: &[&'static str]) -> u32 {
         for (i, (rule, _)) in rules.iter().enumerate() {
             if !static_match(rule, p)
-                || rule
-                    .attrs
-                    .iter()
-                    .any(|(k, _)| !fields.contains(&k.as_str()))
+                || rule.attrs.iter().any(|(k, _)| {
+                    !fields
+                        .iter()
+                        .any(|f| crate::callsite::field_key(f) == k.as_str())
+                })
             {
                 continue;
             }
@@ -831,7 +832,7 @@ impl SiteRoot {
 
     /// What the call site that `p` and `fields` describe fixes of `node`'s
     /// decisions on roots.
-    fn resolve(node: &Node, p: &SpanParams<'_>, fields: &[&str]) -> SiteRoot {
+    fn resolve(node: &Node, p: &SpanParams<'_>, fields: &[&'static str]) -> SiteRoot {
         match node {
             Node::AlwaysOn => SiteRoot::Fixed(Intent::KEEP_UNRELIABLE),
             Node::AlwaysOff => SiteRoot::Fixed(Intent::DROP),
@@ -855,7 +856,10 @@ impl SiteRoot {
                 };
                 let mut at = [SiteRoot::ABSENT; SiteRoot::MAX_KEYS];
                 for (slot, k) in at.iter_mut().zip(key) {
-                    if let Some(i) = fields.iter().position(|f| f == k) {
+                    if let Some(i) = fields
+                        .iter()
+                        .position(|f| crate::callsite::field_key(f) == k)
+                    {
                         *slot = u16::try_from(i).unwrap_or(SiteRoot::ABSENT);
                     }
                 }
@@ -876,7 +880,7 @@ impl SiteRoot {
     /// names rule out are left out, attribute keys become field positions,
     /// and the chain ends at the first rule without attribute checks.
     /// [`SiteRoot::General`] when a rule's sampler needs the tree.
-    fn chain(rules: &[(Rule, Node)], p: &SpanParams<'_>, fields: &[&str]) -> SiteRoot {
+    fn chain(rules: &[(Rule, Node)], p: &SpanParams<'_>, fields: &[&'static str]) -> SiteRoot {
         let mut chain = Vec::new();
         for (rule, node) in rules {
             if !static_match(rule, p) {
@@ -886,7 +890,9 @@ impl SiteRoot {
                 .attrs
                 .iter()
                 .map(|(k, m)| {
-                    let i = fields.iter().position(|f| f == k)?;
+                    let i = fields
+                        .iter()
+                        .position(|f| crate::callsite::field_key(f) == k)?;
                     Some((u16::try_from(i).ok()?, m.clone()))
                 })
                 .collect();
