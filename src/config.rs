@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::clock::{ClockSource, Converter};
@@ -495,16 +494,20 @@ impl Builder {
         // The capture clock is chosen before the engine is visible, so no record
         // is stamped by one clock and converted as another.
         let conv = Converter::install(self.clock);
-        let engine = engine::install(Engine::new(settings, directives))
-            .ok_or(InitError::AlreadyInitialized)?;
+        if engine::get().is_some() {
+            return Err(InitError::AlreadyInitialized);
+        }
         let idle_poll = match self.clock {
             ClockSource::Coarse => self.idle_poll.min(Duration::from_micros(100)),
             ClockSource::Precise => self.idle_poll,
         };
-        let export = if self.exporters.is_empty() {
-            None
+        // The engine's threads start before the engine is installed, so a
+        // failure to start one leaves nothing behind and a later `init()`
+        // can succeed.
+        let spans = self.exporters.iter().any(|e| e.wants_spans());
+        let (pipeline, export) = if self.exporters.is_empty() {
+            (None, None)
         } else {
-            let spans = self.exporters.iter().any(|e| e.wants_spans());
             let resource = self.resource.build_from_env();
             match Pipeline::start(
                 self.exporters,
@@ -512,20 +515,57 @@ impl Builder {
                 EXPORT_SEND_BYTES,
                 self.export_overflow,
             ) {
-                Ok((pipeline, pipe)) => {
-                    let _ = engine.export.set(pipeline);
-                    crate::span::set_recording(spans);
-                    Some(pipe)
-                }
+                Ok((pipeline, pipe)) => (Some(pipeline), Some(pipe)),
                 Err(e) => {
-                    engine.writer_alive.store(false, Ordering::Release);
-                    engine.shutdown.store(true, Ordering::Release);
                     return Err(InitError::Export(format!(
                         "cannot start the export thread: {e}"
                     )));
                 }
             }
         };
+        let stop_export = |pipeline: Option<Pipeline>| {
+            if let Some(p) = pipeline {
+                p.shutdown(Duration::from_secs(1));
+            }
+        };
+        let writer_config = WriterConfig {
+            sinks,
+            order_window: self.order_window,
+            idle_poll,
+            batch_bytes: self.batch_bytes,
+            export,
+            sampling: WriterSampling {
+                buffer_records: log_sampling.buffer_records,
+                buffer_bytes: log_sampling.buffer_bytes,
+                buffer_now: log_sampling.unsampled == Unsampled::Buffer,
+                summary_interval: log_sampling.summary_interval,
+            },
+        };
+        // The writer waits for its engine; without one (init failed after
+        // the spawn) it ends, dropping its sinks.
+        let (engine_tx, engine_rx) = std::sync::mpsc::sync_channel::<&'static Engine>(1);
+        let handle = crate::thread_role::spawn("datapunk-log-writer", move || {
+            if let Ok(engine) = engine_rx.recv() {
+                Writer::new(engine, writer_config, conv).run();
+            }
+        });
+        let handle = match handle {
+            Ok(h) => h,
+            Err(e) => {
+                stop_export(pipeline);
+                return Err(InitError::Spawn(e));
+            }
+        };
+        let Some(engine) = engine::install(Engine::new(settings, directives)) else {
+            // Another init() won the race: this one's threads end.
+            drop(engine_tx);
+            stop_export(pipeline);
+            return Err(InitError::AlreadyInitialized);
+        };
+        if let Some(p) = pipeline {
+            let _ = engine.export.set(p);
+            crate::span::set_recording(spans);
+        }
         #[cfg(feature = "opentelemetry")]
         crate::context::set_interop(self.otel_interop);
         let (env_sampler, sampler_warning) = match (&self.sampling, self.use_env) {
@@ -538,34 +578,8 @@ impl Builder {
                 .unwrap_or_default(),
         );
         log_sampling.install();
-        let writer = Writer::new(
-            engine,
-            WriterConfig {
-                sinks,
-                order_window: self.order_window,
-                idle_poll,
-                batch_bytes: self.batch_bytes,
-                export,
-                sampling: WriterSampling {
-                    buffer_records: log_sampling.buffer_records,
-                    buffer_bytes: log_sampling.buffer_bytes,
-                    buffer_now: log_sampling.unsampled == Unsampled::Buffer,
-                    summary_interval: log_sampling.summary_interval,
-                },
-            },
-            conv,
-        );
-        let handle = std::thread::Builder::new()
-            .name("datapunk-log-writer".into())
-            .spawn(move || writer.run());
-        let handle = match handle {
-            Ok(h) => h,
-            Err(e) => {
-                engine.writer_alive.store(false, Ordering::Release);
-                engine.shutdown.store(true, Ordering::Release);
-                return Err(InitError::Spawn(e));
-            }
-        };
+        // Cannot fail: the writer holds the receiver until it gets this.
+        let _ = engine_tx.send(engine);
         let _ = engine.writer.set(handle.thread().clone());
         if self.panic_hook {
             install_panic_hook();

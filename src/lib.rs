@@ -196,6 +196,7 @@ pub mod __fuzz {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::engine::registry_locks;
+    pub use crate::thread_role::fail_next_spawns;
     /// Support for `#[traced]`.
     pub mod traced {
         pub use crate::traced_support::*;

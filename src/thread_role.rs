@@ -3,6 +3,34 @@
 //! own logging never loops back into the export.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::JoinHandle;
+
+/// Spawns of the engine's threads still to fail (for tests of `init()`'s
+/// failure paths; see [`fail_next_spawns`]).
+static FAIL_SPAWNS: AtomicU32 = AtomicU32::new(0);
+
+/// Makes the next `n` spawns of the engine's own threads (the writer, the
+/// export thread) fail as an exhausted system would: for tests of what a
+/// failed `init()` leaves behind.
+#[doc(hidden)]
+pub fn fail_next_spawns(n: u32) {
+    FAIL_SPAWNS.store(n, Ordering::SeqCst);
+}
+
+/// Spawns one of the engine's threads, named `name`.
+pub(crate) fn spawn<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    let injected = FAIL_SPAWNS
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if injected {
+        return Err(std::io::Error::other("thread spawn failed (injected)"));
+    }
+    std::thread::Builder::new().name(name.into()).spawn(f)
+}
 
 thread_local! {
     static MUTED: Cell<bool> = const { Cell::new(false) };

@@ -104,15 +104,13 @@ impl Pipeline {
             fields: Vec::with_capacity(64),
             counters: counters.clone(),
         };
-        let thread = std::thread::Builder::new()
-            .name("datapunk-log-export".into())
-            .spawn(move || {
-                crate::thread_role::mark_export_thread();
-                for e in worker.exporters.iter_mut() {
-                    e.set_resource(&resource);
-                }
-                worker.run(rx, pool_tx);
-            })?;
+        let thread = crate::thread_role::spawn("datapunk-log-export", move || {
+            crate::thread_role::mark_export_thread();
+            for e in worker.exporters.iter_mut() {
+                e.set_resource(&resource);
+            }
+            worker.run(rx, pool_tx);
+        })?;
         Ok((
             Pipeline {
                 tx: Mutex::new(Some(tx.clone())),
