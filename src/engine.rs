@@ -281,6 +281,7 @@ impl Engine {
                 + DISCARDED_EARLY.load(Ordering::Relaxed),
             truncated: c.truncated.load(Ordering::Relaxed),
             corrupt: c.corrupt.load(Ordering::Relaxed),
+            misrecorded_values: crate::record::misrecorded_values(),
             invalid_utf8: c.invalid_utf8.load(Ordering::Relaxed),
             notices: c.notices.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),

@@ -34,6 +34,7 @@
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A log record.
 pub(crate) const KIND_LOG: u8 = 0;
@@ -342,6 +343,39 @@ impl<'a> RecordBuf<'a> {
 
     pub(crate) fn is_truncated(&self) -> bool {
         self.flags & FLAG_TRUNCATED != 0
+    }
+
+    /// Runs `record` (a `Value` impl that may record no value or several)
+    /// and holds the field to exactly one: none becomes `null`, and of
+    /// several the first is kept and the rest dropped; either is counted
+    /// ([`misrecorded_values`]). Out of line: built-in values never need it.
+    #[inline(never)]
+    pub(crate) fn record_one(&mut self, record: impl FnOnce(&mut Self)) {
+        let (len0, values0) = (self.len, self.values);
+        record(self);
+        let n = self.values.wrapping_sub(values0);
+        if n == 1 {
+            return;
+        }
+        MISRECORDED.fetch_add(1, Ordering::Relaxed);
+        if n > 1 {
+            // SAFETY: `put` is the only writer and it initializes
+            // `[len, end)` before advancing `len` to `end`, so `[0, len)` is
+            // initialized.
+            let written = unsafe { self.buf[..self.len].assume_init_ref() };
+            let mut d = Decoder {
+                b: written,
+                pos: len0,
+            };
+            if d.value().is_some() {
+                self.len = d.pos;
+                self.values = values0 + 1;
+                return;
+            }
+        }
+        self.len = len0;
+        self.values = values0;
+        self.none();
     }
 
     /// Appends bytes if they fit the window; false (and nothing written) if not.
@@ -697,6 +731,15 @@ impl Header {
 
 /// Walks a record's bytes. Every read is bounds-checked: a malformed record
 /// yields `None`, never a panic.
+/// Fields whose `Value` impl recorded no value or more than one (see
+/// [`RecordBuf::record_one`]).
+static MISRECORDED: AtomicU64 = AtomicU64::new(0);
+
+/// [`MISRECORDED`] now.
+pub(crate) fn misrecorded_values() -> u64 {
+    MISRECORDED.load(Ordering::Relaxed)
+}
+
 #[derive(Debug)]
 pub(crate) struct Decoder<'a> {
     b: &'a [u8],

@@ -52,6 +52,11 @@ pub struct Stats {
     pub invalid_utf8: u64,
     /// Records that could not be decoded (should stay 0; counted, never fatal).
     pub corrupt: u64,
+    /// Fields whose `Value` impl recorded no value (written as `null`) or
+    /// more than one (the first kept, the others dropped), so that no later
+    /// field lands on the wrong key. Counted on the calling thread, for the
+    /// whole process.
+    pub misrecorded_values: u64,
     /// Notices the writer emitted itself (drop reports).
     pub notices: u64,
     /// Bytes of JSON encoded for the sinks.

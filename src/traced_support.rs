@@ -34,6 +34,10 @@ pub struct Unrecorded;
 
 impl Value for Unrecorded {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.none()
     }

@@ -38,6 +38,15 @@ pub trait Value {
         let _ = f;
         false
     }
+    /// True when `record` is known to record exactly one value (every impl
+    /// of this crate); for the others (false, the default) the record holds
+    /// the call to one value per field: none becomes `null`, a second and
+    /// later ones are dropped and counted (`Stats::misrecorded_values`).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        false
+    }
 }
 
 /// The values of one call, as a cons list `(v1, (v2, (v3, ())))` built by the
@@ -72,10 +81,21 @@ impl ValueList for () {
     }
 }
 
+/// Records one field's value: exactly one value, whatever `v`'s impl does
+/// (see [`Value::records_one`]).
+#[inline(always)]
+pub(crate) fn record_field<V: Value + ?Sized>(v: &V, buf: &mut RecordBuf<'_>) {
+    if v.records_one() {
+        v.record(buf);
+    } else {
+        buf.record_one(|b| v.record(b));
+    }
+}
+
 impl<H: Value, T: ValueList> ValueList for (H, T) {
     #[inline(always)]
     fn record_all(&self, buf: &mut RecordBuf<'_>) {
-        self.0.record(buf);
+        record_field(&self.0, buf);
         self.1.record_all(buf);
     }
     #[inline(always)]
@@ -85,7 +105,7 @@ impl<H: Value, T: ValueList> ValueList for (H, T) {
     #[inline]
     fn record_nth(&self, n: usize, buf: &mut RecordBuf<'_>) -> bool {
         if n == 0 {
-            self.0.record(buf);
+            record_field(&self.0, buf);
             true
         } else {
             self.1.record_nth(n - 1, buf)
@@ -105,6 +125,10 @@ macro_rules! unsigned {
     ($($t:ty),*) => {$(
         impl Value for $t {
             #[inline(always)]
+            fn records_one(&self) -> bool {
+                true
+            }
+            #[inline(always)]
             fn record(&self, buf: &mut RecordBuf<'_>) { buf.u64(*self as u64) }
             #[inline(always)]
             fn encoded_len(&self) -> Option<usize> { Some(9) }
@@ -119,6 +143,10 @@ macro_rules! unsigned {
 macro_rules! signed {
     ($($t:ty),*) => {$(
         impl Value for $t {
+            #[inline(always)]
+            fn records_one(&self) -> bool {
+                true
+            }
             #[inline(always)]
             fn record(&self, buf: &mut RecordBuf<'_>) { buf.i64(*self as i64) }
             #[inline(always)]
@@ -137,6 +165,10 @@ signed!(i8, i16, i32, i64, isize);
 macro_rules! nonzero {
     ($($t:ty),*) => {$(
         impl Value for $t {
+            #[inline(always)]
+            fn records_one(&self) -> bool {
+                true
+            }
             #[inline(always)]
             fn record(&self, buf: &mut RecordBuf<'_>) { self.get().record(buf) }
             #[inline(always)]
@@ -163,6 +195,10 @@ nonzero!(
 
 impl Value for u128 {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.u128(*self)
     }
@@ -172,6 +208,10 @@ impl Value for u128 {
     }
 }
 impl Value for i128 {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.i128(*self)
@@ -183,6 +223,10 @@ impl Value for i128 {
 }
 impl Value for f64 {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.f64(*self)
     }
@@ -193,6 +237,10 @@ impl Value for f64 {
 }
 impl Value for f32 {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.f32(*self)
     }
@@ -202,6 +250,10 @@ impl Value for f32 {
     }
 }
 impl Value for bool {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.bool(*self)
@@ -218,6 +270,10 @@ impl Value for bool {
 }
 impl Value for char {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.char(*self)
     }
@@ -227,6 +283,10 @@ impl Value for char {
     }
 }
 impl Value for str {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.str(self)
@@ -243,6 +303,10 @@ impl Value for str {
 }
 impl Value for [u8] {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.bytes(self)
     }
@@ -252,6 +316,10 @@ impl Value for [u8] {
     }
 }
 impl Value for Vec<u8> {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.bytes(self)
@@ -263,6 +331,10 @@ impl Value for Vec<u8> {
 }
 impl<const N: usize> Value for [u8; N] {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.bytes(self)
     }
@@ -272,6 +344,10 @@ impl<const N: usize> Value for [u8; N] {
     }
 }
 impl Value for String {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.str(self)
@@ -288,6 +364,10 @@ impl Value for String {
 }
 impl Value for Cow<'_, str> {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.str(self)
     }
@@ -303,6 +383,10 @@ impl Value for Cow<'_, str> {
 }
 impl<T: Value + ?Sized> Value for &T {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        (**self).records_one()
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
     }
@@ -316,6 +400,10 @@ impl<T: Value + ?Sized> Value for &T {
     }
 }
 impl<T: Value + ?Sized> Value for &mut T {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        (**self).records_one()
+    }
     #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
@@ -331,6 +419,10 @@ impl<T: Value + ?Sized> Value for &mut T {
 }
 impl<T: Value + ?Sized> Value for Box<T> {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        (**self).records_one()
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
     }
@@ -344,6 +436,10 @@ impl<T: Value + ?Sized> Value for Box<T> {
     }
 }
 impl<T: Value + ?Sized> Value for Arc<T> {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        (**self).records_one()
+    }
     #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
@@ -359,6 +455,10 @@ impl<T: Value + ?Sized> Value for Arc<T> {
 }
 impl<T: Value + ?Sized> Value for Rc<T> {
     #[inline(always)]
+    fn records_one(&self) -> bool {
+        (**self).records_one()
+    }
+    #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         (**self).record(buf)
     }
@@ -372,6 +472,10 @@ impl<T: Value + ?Sized> Value for Rc<T> {
     }
 }
 impl<T: Value> Value for Option<T> {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        self.as_ref().is_none_or(|v| v.records_one())
+    }
     #[inline(always)]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         match self {
@@ -401,21 +505,37 @@ impl<T: Value> Value for Option<T> {
 /// Errors write `exception.type`, `exception.message` and the chain of
 /// sources as `exception.stacktrace`.
 impl Value for dyn Error + '_ {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     fn record(&self, buf: &mut RecordBuf<'_>) {
         record_error(self, buf)
     }
 }
 impl Value for dyn Error + Send + '_ {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     fn record(&self, buf: &mut RecordBuf<'_>) {
         record_error(self, buf)
     }
 }
 impl Value for dyn Error + Send + Sync + '_ {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     fn record(&self, buf: &mut RecordBuf<'_>) {
         record_error(self, buf)
     }
 }
 impl Value for std::io::Error {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.error("std::io::Error", self)
     }
@@ -473,12 +593,20 @@ pub struct DisplayValue<T>(pub T);
 pub struct DebugValue<T>(pub T);
 
 impl<T: fmt::Display> Value for DisplayValue<T> {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     #[inline]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.fmt(format_args!("{}", self.0))
     }
 }
 impl<T: fmt::Debug> Value for DebugValue<T> {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
     #[inline]
     fn record(&self, buf: &mut RecordBuf<'_>) {
         buf.fmt(format_args!("{:?}", self.0))

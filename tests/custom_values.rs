@@ -113,6 +113,39 @@ fn wrong_encoded_len_never_corrupts_other_fields() {
     assert_eq!(lines[2].u64("x"), 5, "{}", lines[2].raw);
 }
 
+/// Records nothing.
+struct Silent;
+impl Value for Silent {
+    fn record(&self, _: &mut RecordBuf<'_>) {}
+}
+
+/// Records two values (and a third, an error).
+struct Chatterbox;
+impl Value for Chatterbox {
+    fn record(&self, buf: &mut RecordBuf<'_>) {
+        buf.str("first");
+        buf.u64(2);
+        buf.error("io", &std::io::Error::other("third"));
+    }
+}
+
+#[test]
+fn a_value_that_records_none_or_several_keeps_every_field_on_its_key() {
+    let _s = serial();
+    sink();
+    let before = datapunk_log::stats().misrecorded_values;
+    datapunk_log::info!(target: "cv.count", a = 1u64, s = Silent, b = 2u64, c = Chatterbox, d = "four");
+    let lines = lines_for(sink(), "cv.count");
+    assert_eq!(lines.len(), 1);
+    let l = &lines[0];
+    assert_eq!(l.u64("a"), 1, "{}", l.raw);
+    assert!(l.get("s").is_null(), "{}", l.raw);
+    assert_eq!(l.u64("b"), 2, "{}", l.raw);
+    assert_eq!(l.str("c"), "first", "{}", l.raw);
+    assert_eq!(l.str("d"), "four", "{}", l.raw);
+    assert_eq!(datapunk_log::stats().misrecorded_values - before, 2);
+}
+
 /// Logs while being displayed.
 struct Chatty(u32);
 impl fmt::Display for Chatty {
