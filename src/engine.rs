@@ -286,6 +286,7 @@ impl Engine {
             notices: c.notices.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             sink_errors: c.sink_errors.load(Ordering::Relaxed),
+            sink_panics: c.sink_panics.load(Ordering::Relaxed),
             sink_lost: c.sink_lost.load(Ordering::Relaxed),
             threads,
             span_records: c.span_records.load(Ordering::Relaxed),

@@ -63,6 +63,10 @@ pub struct Stats {
     pub bytes: u64,
     /// Failed sink writes (each is retried with backoff).
     pub sink_errors: u64,
+    /// Sink calls that panicked (also counted in `sink_errors`): the panic
+    /// is caught, the batch kept for a retry with backoff, and the other
+    /// sinks and the engine go on.
+    pub sink_panics: u64,
     /// Lines a sink could not take after retries, because its bounded retry
     /// backlog was full.
     pub sink_lost: u64,
@@ -129,6 +133,7 @@ pub(crate) struct Counters {
     pub notices: AtomicU64,
     pub bytes: AtomicU64,
     pub sink_errors: AtomicU64,
+    pub sink_panics: AtomicU64,
     pub sink_lost: AtomicU64,
     pub truncated: AtomicU64,
     pub invalid_utf8: AtomicU64,

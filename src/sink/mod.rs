@@ -3,7 +3,8 @@
 //! Each sink receives whole batches of JSON lines, one `write` call per batch
 //! when the sink takes it all. A failed write is counted and retried with
 //! exponential backoff from a bounded backlog; it never panics the writer and
-//! never holds up the other sinks.
+//! never holds up the other sinks. A sink that panics is treated as one that
+//! failed: the panic is caught and counted, the batch kept for the retry.
 
 mod file;
 mod memory;
@@ -96,8 +97,25 @@ impl SinkSlot {
 
     pub(crate) fn flush(&mut self, counters: &Counters) {
         self.retry(counters, true);
-        if self.sink.flush().is_err() {
+        if self.call(counters, |s| s.flush()).is_err() {
             Counters::add(&counters.sink_errors, 1);
+        }
+    }
+
+    /// Calls the sink; a panic in it becomes an error (and is counted), so
+    /// the writer and the other sinks go on.
+    fn call<T>(
+        &mut self,
+        counters: &Counters,
+        f: impl FnOnce(&mut dyn Sink) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let sink = &mut *self.sink;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(sink))) {
+            Ok(r) => r,
+            Err(_) => {
+                Counters::add(&counters.sink_panics, 1);
+                Err(io::Error::other("the sink panicked"))
+            }
         }
     }
 
@@ -110,7 +128,7 @@ impl SinkSlot {
     fn write_all(&mut self, mut buf: &[u8], counters: &Counters) -> usize {
         let total = buf.len();
         while !buf.is_empty() {
-            match self.sink.write(buf) {
+            match self.call(counters, |s| s.write(buf)) {
                 Ok(0) => {
                     self.failed(counters);
                     break;
