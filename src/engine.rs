@@ -183,7 +183,7 @@ impl Engine {
             return false;
         }
         match self.export.get() {
-            Some(p) if !crate::thread_role::is_export_thread() => {
+            Some(p) if !crate::thread_role::is_muted_thread() => {
                 let left = deadline.map_or(Duration::from_secs(u64::MAX / 4), |d| {
                     d.saturating_duration_since(Instant::now())
                 });

@@ -729,7 +729,7 @@ pub(crate) fn prepare_thread() -> bool {
 fn create_state() -> bool {
     OWNER
         .try_with(|o| {
-            if crate::thread_role::is_export_thread() {
+            if crate::thread_role::is_muted_thread() {
                 return false;
             }
             let Ok(mut owner) = o.try_borrow_mut() else {

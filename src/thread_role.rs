@@ -1,6 +1,7 @@
-//! What the engine's own threads are: records logged on the export thread
-//! (and its runtime's threads) are discarded and counted, so an exporter's
-//! own logging never loops back into the export.
+//! What the engine's own threads are: records logged on the writer, the
+//! export thread (and its runtime's threads) are discarded and counted, so a
+//! sink's or an exporter's own logging (or a crate's they are built on)
+//! never loops back into the engine, nor blocks the writer on its own ring.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,13 +37,14 @@ thread_local! {
     static MUTED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Marks this thread as the export thread (or one of its runtime's): records
-/// captured on it are discarded and counted.
-pub(crate) fn mark_export_thread() {
+/// Marks this thread as one of the engine's (the writer, the export thread
+/// or one of its runtime's): records captured on it are discarded and
+/// counted.
+pub(crate) fn mute_this_thread() {
     MUTED.with(|m| m.set(true));
 }
 
-/// True on a thread marked by [`mark_export_thread`].
-pub(crate) fn is_export_thread() -> bool {
+/// True on a thread marked by [`mute_this_thread`].
+pub(crate) fn is_muted_thread() -> bool {
     MUTED.with(|m| m.get())
 }

@@ -211,6 +211,9 @@ impl Writer {
 
     /// The thread's body.
     pub(crate) fn run(mut self) {
+        // A sink that logs (or a crate it uses) must not feed the writer its
+        // own records: they are discarded and counted.
+        crate::thread_role::mute_this_thread();
         let engine = self.enc.engine;
         let _guard = ExitGuard(engine);
         let mut idle = 0u32;

@@ -22,7 +22,7 @@
 //! tokio runtime or not. The exporter is set up lazily on the export thread,
 //! in [`Exporter::set_resource`] or at the first record: it builds its own
 //! single-threaded tokio runtime (whose helper threads call
-//! `thread_role::mark_export_thread`, so that the logs of the exporter's
+//! `thread_role::mute_this_thread`, so that the logs of the exporter's
 //! dependencies do not loop back into the engine), then the
 //! `opentelemetry-otlp` log and span exporters inside it. A gRPC channel
 //! connects lazily: a collector that is down at start fails no setup, only
@@ -1753,7 +1753,7 @@ impl Live {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("datapunk-log-otlp")
-            .on_thread_start(crate::thread_role::mark_export_thread)
+            .on_thread_start(crate::thread_role::mute_this_thread)
             .build()
             .map_err(|e| OtlpError::Setup(format!("cannot build the tokio runtime: {e}")))?;
         let retry = opentelemetry_otlp::RetryPolicy::recommended().with_max_retries(retries);
@@ -1856,7 +1856,7 @@ where
         std::thread::Builder::new()
             .name("datapunk-log-otlp".into())
             .spawn_scoped(s, || {
-                crate::thread_role::mark_export_thread();
+                crate::thread_role::mute_this_thread();
                 rt.block_on(fut)
             })
             .ok()?

@@ -105,7 +105,7 @@ impl Pipeline {
             counters: counters.clone(),
         };
         let thread = crate::thread_role::spawn("datapunk-log-export", move || {
-            crate::thread_role::mark_export_thread();
+            crate::thread_role::mute_this_thread();
             for e in worker.exporters.iter_mut() {
                 e.set_resource(&resource);
             }
