@@ -236,7 +236,7 @@ impl Writer {
             self.report_sampling(shutting);
             self.ship();
             if let Some(x) = self.enc.export.as_mut()
-                && (force || n == 0 || x.pending() * 2 >= EXPORT_SEND_BYTES)
+                && (force || (n == 0 && x.idle_send_due()) || x.pending() * 2 >= EXPORT_SEND_BYTES)
             {
                 x.send(self.enc.observed);
             }

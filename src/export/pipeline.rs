@@ -34,6 +34,12 @@ const TICK: Duration = Duration::from_millis(50);
 /// Under `Overflow::Block`, how long the writer waits for a free buffer
 /// before it drops (and counts) a record after all.
 pub(crate) const BLOCK_MAX: Duration = Duration::from_secs(5);
+/// While the export side holds at least this many chunks, a writer pass
+/// that found nothing new does not send a partly filled chunk (it keeps
+/// filling it) until the chunk is [`HOLD_MAX`] old.
+const BUSY_CHUNKS: u64 = CHUNKS as u64 / 4;
+/// How long a partly filled chunk is held while the export side is behind.
+const HOLD_MAX: Duration = Duration::from_millis(200);
 
 /// Export-side counters, shown in [`crate::Stats`].
 #[derive(Debug, Default)]
@@ -46,6 +52,8 @@ pub(crate) struct ExportCounters {
     pub spans_exported: AtomicU64,
     /// Span records whose span was unknown (its start was dropped).
     pub span_orphans: AtomicU64,
+    /// Chunks sent and not yet given back (queued or being exported).
+    chunks_busy: AtomicU64,
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -65,6 +73,8 @@ pub(crate) struct ExportPipe {
     tx: SyncSender<Msg>,
     pool: Receiver<Vec<u8>>,
     cur: Option<Vec<u8>>,
+    /// When the first record went into the open chunk.
+    cur_since: Option<Instant>,
     cur_logs: u64,
     cur_spans: u64,
     chunk_bytes: usize,
@@ -121,6 +131,7 @@ impl Pipeline {
                 tx,
                 pool: pool_rx,
                 cur: None,
+                cur_since: None,
                 cur_logs: 0,
                 cur_spans: 0,
                 chunk_bytes,
@@ -224,6 +235,9 @@ impl ExportPipe {
             }
             return;
         };
+        if cur.is_empty() {
+            self.cur_since = Some(Instant::now());
+        }
         cur.push(name.len() as u8);
         cur.extend_from_slice(name.as_bytes());
         let at = cur.len();
@@ -246,6 +260,16 @@ impl ExportPipe {
         self.cur.as_ref().map_or(0, Vec::len)
     }
 
+    /// Whether a writer pass that found nothing new sends the open chunk:
+    /// at once while the export side keeps up (low latency); while it is
+    /// behind (a quarter of the chunks or more queued or being exported),
+    /// only once the chunk has waited [`HOLD_MAX`], so that a slow
+    /// collector meets full chunks, not one chunk per pass.
+    pub(crate) fn idle_send_due(&self) -> bool {
+        self.counters.chunks_busy.load(Ordering::Relaxed) < BUSY_CHUNKS
+            || self.cur_since.is_some_and(|t| t.elapsed() >= HOLD_MAX)
+    }
+
     /// Sends the current chunk, if any.
     pub(crate) fn send(&mut self, now: u64) {
         let Some(buf) = self.cur.take() else {
@@ -255,8 +279,12 @@ impl ExportPipe {
             self.cur = Some(buf);
             return;
         }
+        self.cur_since = None;
         match self.tx.try_send(Msg::Chunk(buf, now)) {
-            Ok(()) => add(&self.counters.logs_queued, self.cur_logs),
+            Ok(()) => {
+                add(&self.counters.logs_queued, self.cur_logs);
+                self.counters.chunks_busy.fetch_add(1, Ordering::Relaxed);
+            }
             Err(TrySendError::Full(Msg::Chunk(mut buf, _)))
             | Err(TrySendError::Disconnected(Msg::Chunk(mut buf, _))) => {
                 add(&self.counters.logs_dropped, self.cur_logs);
@@ -370,6 +398,7 @@ impl Worker {
                     self.chunk(&buf, observed);
                     buf.clear();
                     let _ = pool.try_send(buf);
+                    self.counters.chunks_busy.fetch_sub(1, Ordering::Relaxed);
                 }
                 Ok(Msg::Flush(ack, deadline)) => {
                     for e in self.exporters.iter_mut() {
