@@ -48,6 +48,8 @@ pub(crate) const RESERVED_KEYS: &[&str] = &[
 ];
 
 const NOTICE_INTERVAL: Duration = Duration::from_millis(100);
+/// At most one "export failing" line per this interval while export fails.
+const EXPORT_NOTICE_INTERVAL: Duration = Duration::from_secs(10);
 /// A chunk of exported records is sent once half this full (or when idle).
 pub(crate) const EXPORT_SEND_BYTES: usize = 256 * 1024;
 
@@ -148,6 +150,11 @@ pub(crate) struct Writer {
     batch_bytes: usize,
     flushed: u64,
     summary: Summary,
+    /// What the export notices have reported so far.
+    export_seen: crate::export::health::Health,
+    /// Export is failing (a WARN line went out, no batch delivered since),
+    /// and when that line went out.
+    export_failing: Option<Instant>,
 }
 
 /// Marks the writer as gone however it exits, releasing waiters.
@@ -206,6 +213,8 @@ impl Writer {
                 reported: [0; LEVELS],
                 reported_causes: [0; 3],
             },
+            export_seen: crate::export::health::now(),
+            export_failing: None,
         }
     }
 
@@ -234,6 +243,7 @@ impl Writer {
                 self.enc.release_buffer();
             }
             self.report_sampling(shutting);
+            self.report_export();
             self.ship();
             if let Some(x) = self.enc.export.as_mut()
                 && (force || (n == 0 && x.idle_send_due()) || x.pending() * 2 >= EXPORT_SEND_BYTES)
@@ -415,6 +425,32 @@ impl Writer {
         );
         sm.reported = levels;
         sm.reported_causes = causes;
+    }
+
+    /// Turns the exporters' batch outcomes into lines of the JSON output:
+    /// a WARN when batches fail (the first at once, then at most one per
+    /// [`EXPORT_NOTICE_INTERVAL`] while they go on failing), an INFO when a
+    /// batch is delivered again.
+    fn report_export(&mut self) {
+        use crate::export::health;
+        if self.enc.export.is_none() {
+            return;
+        }
+        let now = health::now();
+        let seen = self.export_seen;
+        if self.export_failing.is_some() && now.last_ok && now.ok_batches > seen.ok_batches {
+            self.enc.export_recovered(&now);
+            self.export_seen = now;
+            self.export_failing = None;
+        } else if now.failed_batches > seen.failed_batches
+            && self
+                .export_failing
+                .is_none_or(|t| !now.last_ok && t.elapsed() >= EXPORT_NOTICE_INTERVAL)
+        {
+            self.enc.export_notice(&now, &seen, &health::last_error());
+            self.export_seen = now;
+            self.export_failing = Some(Instant::now());
+        }
     }
 
     /// Releases rings whose threads have exited and that are fully drained.
@@ -823,6 +859,50 @@ impl Encoder {
         json::write_u64(out, total - r.reported_dropped);
         out.extend_from_slice(b",\"dropped_total\":");
         json::write_u64(out, total);
+        out.extend_from_slice(b"}\n");
+        Counters::add(&self.engine.counters.notices, 1);
+    }
+
+    /// The writer's own WARN line: export batches failed since the last one
+    /// (`now` against `seen`), and the last error.
+    fn export_notice(
+        &mut self,
+        now: &crate::export::health::Health,
+        seen: &crate::export::health::Health,
+        error: &str,
+    ) {
+        let out = &mut self.out;
+        out.extend_from_slice(b"{\"timestamp\":");
+        self.ts.write(out, self.conv.unix_now());
+        out.extend_from_slice(
+            b",\"level\":\"WARN\",\"target\":\"datapunk_log::export\",\"message\":\"export failing\"",
+        );
+        out.extend_from_slice(b",\"failed_batches\":");
+        json::write_u64(out, now.failed_batches - seen.failed_batches);
+        out.extend_from_slice(b",\"failed_logs\":");
+        json::write_u64(out, now.failed_logs - seen.failed_logs);
+        out.extend_from_slice(b",\"failed_spans\":");
+        json::write_u64(out, now.failed_spans - seen.failed_spans);
+        out.extend_from_slice(b",\"error\":");
+        json::write_str(out, error.as_bytes());
+        out.extend_from_slice(b"}\n");
+        Counters::add(&self.engine.counters.notices, 1);
+    }
+
+    /// The writer's own INFO line: a batch was delivered after failures.
+    fn export_recovered(&mut self, now: &crate::export::health::Health) {
+        let out = &mut self.out;
+        out.extend_from_slice(b"{\"timestamp\":");
+        self.ts.write(out, self.conv.unix_now());
+        out.extend_from_slice(
+            b",\"level\":\"INFO\",\"target\":\"datapunk_log::export\",\"message\":\"export recovered\"",
+        );
+        out.extend_from_slice(b",\"failed_batches_total\":");
+        json::write_u64(out, now.failed_batches);
+        out.extend_from_slice(b",\"failed_logs_total\":");
+        json::write_u64(out, now.failed_logs);
+        out.extend_from_slice(b",\"failed_spans_total\":");
+        json::write_u64(out, now.failed_spans);
         out.extend_from_slice(b"}\n");
         Counters::add(&self.engine.counters.notices, 1);
     }

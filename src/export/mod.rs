@@ -19,6 +19,7 @@ use crate::Level;
 use crate::record::{TraceContext, Val};
 use crate::resource::Resource;
 
+pub(crate) mod health;
 mod memory;
 mod pipeline;
 

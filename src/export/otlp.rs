@@ -1990,6 +1990,7 @@ impl OtlpExporter {
     fn send_wire_logs(&mut self, deadline: Instant) {
         let n = self.wire_logs.len() as u64;
         let mut ok = false;
+        let mut error = None;
         if let State::Running(live) = &self.state
             && let (Some(rt), Some(client)) = (&live.rt, &live.wire)
         {
@@ -2005,6 +2006,7 @@ impl OtlpExporter {
                 ok = matches!(result, Some(Ok(Ok(()))));
                 if !ok {
                     EXPORT_ERRORS.fetch_add(1, Relaxed);
+                    error = Some(failure(&result));
                 }
             }
         }
@@ -2013,6 +2015,7 @@ impl OtlpExporter {
         } else {
             LOGS_FAILED.fetch_add(n, Relaxed);
         }
+        report(ok, n, 0, error);
         self.wire_logs.clear();
     }
 
@@ -2027,6 +2030,7 @@ impl OtlpExporter {
         }
         let n = self.logs.len() as u64;
         let mut ok = false;
+        let mut error = None;
         if let State::Running(live) = &self.state
             && let (Some(rt), Some(exporter)) = (&live.rt, &live.logs)
         {
@@ -2046,6 +2050,7 @@ impl OtlpExporter {
                 ok = matches!(result, Some(Ok(Ok(()))));
                 if !ok {
                     EXPORT_ERRORS.fetch_add(1, Relaxed);
+                    error = Some(failure(&result));
                 }
             }
         }
@@ -2054,6 +2059,7 @@ impl OtlpExporter {
         } else {
             LOGS_FAILED.fetch_add(n, Relaxed);
         }
+        report(ok, n, 0, error);
         self.logs.clear();
     }
 
@@ -2067,6 +2073,7 @@ impl OtlpExporter {
         let batch = std::mem::replace(&mut self.spans, Vec::with_capacity(cap));
         let n = batch.len() as u64;
         let mut ok = false;
+        let mut error = None;
         if let State::Running(live) = &self.state
             && let (Some(rt), Some(exporter)) = (&live.rt, &live.spans)
         {
@@ -2079,6 +2086,7 @@ impl OtlpExporter {
                 ok = matches!(result, Some(Ok(Ok(()))));
                 if !ok {
                     EXPORT_ERRORS.fetch_add(1, Relaxed);
+                    error = Some(failure(&result));
                 }
             }
         }
@@ -2087,6 +2095,36 @@ impl OtlpExporter {
         } else {
             SPANS_FAILED.fetch_add(n, Relaxed);
         }
+        report(ok, 0, n, error);
+    }
+}
+
+const SETUP_FAILED: &str = "the OTLP exporter could not be set up (see stderr)";
+
+/// What went wrong with a batch's send (`result` of [`run`] over a
+/// timeout).
+fn failure<E: fmt::Display>(
+    result: &Option<Result<Result<(), E>, tokio::time::error::Elapsed>>,
+) -> String {
+    match result {
+        None => "the export runtime is gone".to_string(),
+        Some(Err(_)) => "the export timeout passed".to_string(),
+        Some(Ok(Err(e))) => e.to_string(),
+        Some(Ok(Ok(()))) => String::new(),
+    }
+}
+
+/// Tells the writer's export notices how a batch went; `error`: `None` for a
+/// batch that was not sent (the exporter is not running, or the deadline
+/// had passed).
+fn report(ok: bool, logs: u64, spans: u64, error: Option<String>) {
+    if ok {
+        super::health::delivered();
+    } else {
+        let error = error.unwrap_or_else(|| {
+            "not sent: the exporter is not running or the deadline passed".into()
+        });
+        super::health::failed(logs, spans, &error);
     }
 }
 
@@ -2121,6 +2159,7 @@ impl Exporter for OtlpExporter {
         }
         if !self.ensure_started() {
             LOGS_FAILED.fetch_add(1, Relaxed);
+            report(false, 1, 0, Some(SETUP_FAILED.into()));
             return;
         }
         if self.log_encoder == LogEncoder::Direct {
@@ -2153,6 +2192,7 @@ impl Exporter for OtlpExporter {
         }
         if !self.ensure_started() {
             SPANS_FAILED.fetch_add(1, Relaxed);
+            report(false, 0, 1, Some(SETUP_FAILED.into()));
             return;
         }
         let data = self.mapper.span_data(span);

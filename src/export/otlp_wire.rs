@@ -592,6 +592,12 @@ pub(crate) struct ExportFailure {
     pub(crate) message: String,
 }
 
+impl std::fmt::Display for ExportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (after {} attempts)", self.message, self.attempts)
+    }
+}
+
 /// How one failed attempt may be retried.
 #[derive(Debug)]
 enum Attempt {
