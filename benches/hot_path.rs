@@ -94,6 +94,23 @@ fn benches(g: &mut BenchmarkGroup<'_, WallTime>) {
     });
 }
 
+/// The same record through the `log` crate's bridge: `log::info!` with the
+/// three values as key-values and a static message (the interned call site
+/// found in the thread's cache, the key-values visited twice: for the call
+/// site's identity, then for the values).
+fn bridge_benches(g: &mut BenchmarkGroup<'_, WallTime>) {
+    g.bench_function("log_crate_3_kv", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, |i| {
+                let user_id = black_box(i);
+                let latency = black_box((i & 1023) as f64 * 0.25 + 0.5);
+                let route = black_box(ROUTE);
+                log::info!(user_id = user_id, latency = latency, route = route; "request handled");
+            })
+        })
+    });
+}
+
 /// Log sampling: the same three-field call as `enabled_3_fields` (which is
 /// the call kept under the default policies), sampled out by its call site,
 /// dropped because its trace is not sampled, and kept under a policy that
@@ -178,6 +195,7 @@ fn main() {
     {
         let mut g = c.benchmark_group(group);
         benches(&mut g);
+        bridge_benches(&mut g);
         sampling_benches(&mut g);
         g.finish();
     }

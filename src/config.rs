@@ -111,6 +111,8 @@ pub struct Builder {
     sink_backlog: usize,
     shutdown_timeout: Duration,
     panic_hook: bool,
+    #[cfg(feature = "log")]
+    log_bridge: bool,
     flush_on_signal: bool,
     exporters: Vec<Box<dyn Exporter>>,
     export_overflow: Overflow,
@@ -161,6 +163,8 @@ impl Default for Builder {
             resource: Resource::builder(),
             #[cfg(feature = "opentelemetry")]
             otel_interop: false,
+            #[cfg(feature = "log")]
+            log_bridge: true,
             sampling: None,
             log_sampling: LogSampling::default(),
         }
@@ -403,6 +407,17 @@ impl Builder {
         self.otel_interop = on;
         self
     }
+    /// Install the `log` bridge (feature `log`, default on): records logged
+    /// through the `log` crate become records of this engine, and
+    /// `log::max_level` follows the filter directives. When another `log`
+    /// logger is already installed, `init()` goes on without the bridge and
+    /// writes one WARN record saying so.
+    #[cfg(feature = "log")]
+    pub fn log_bridge(mut self, on: bool) -> Self {
+        self.log_bridge = on;
+        self
+    }
+
     /// Install a panic hook that flushes before unwinding (default on; the
     /// previous hook runs after it).
     pub fn panic_hook(mut self, on: bool) -> Self {
@@ -586,6 +601,18 @@ impl Builder {
         }
         if let Some(w) = sampler_warning {
             crate::warn!(target: "datapunk_log", "{}", w);
+        }
+        #[cfg(feature = "log")]
+        if self.log_bridge {
+            match ::log::set_logger(&crate::bridge::log::LOG_BRIDGE) {
+                Ok(()) => ::log::set_max_level(crate::bridge::log::log_filter(
+                    engine.directives.max_level(),
+                )),
+                Err(_) => crate::warn!(
+                    target: "datapunk_log",
+                    "another `log` logger is installed: records logged through `log` do not reach datapunk-log (the `log` bridge is off)"
+                ),
+            }
         }
 
         Ok(Guard {
