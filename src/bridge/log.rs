@@ -114,7 +114,7 @@ fn callsite_of(record: &log::Record<'_>) -> (&'static Callsite, bool) {
         .try_with(|c| c[slot].get())
         .ok()
         .flatten()
-        .filter(|(hash, cs)| *hash == h && matches(cs, record));
+        .filter(|(hash, cs)| *hash == h && matches_cached(cs, record));
     if let Some((_, cs)) = cached {
         return (cs, true);
     }
@@ -141,8 +141,16 @@ fn site_hash(record: &log::Record<'_>) -> u64 {
     let mut h = KeyHasher::new();
     h.write_u64(record.level() as u64);
     h.write(record.target().as_bytes());
-    h.write(record.module_path().unwrap_or("").as_bytes());
-    h.write(record.file().unwrap_or("").as_bytes());
+    // A static module path or file (what `log`'s macros give) by address,
+    // the interned call site keeps that very string; a dynamic one by text.
+    match record.module_path_static() {
+        Some(m) => h.write_u64(m.as_ptr() as u64 ^ (m.len() as u64) << 48),
+        None => h.write(record.module_path().unwrap_or("").as_bytes()),
+    }
+    match record.file_static() {
+        Some(f) => h.write_u64(f.as_ptr() as u64 ^ (f.len() as u64) << 48),
+        None => h.write(record.file().unwrap_or("").as_bytes()),
+    }
     h.write_u64(u64::from(record.line().unwrap_or(0)));
     struct Keys<'h>(&'h mut KeyHasher, usize);
     impl<'kvs> VisitSource<'kvs> for Keys<'_> {
@@ -159,14 +167,29 @@ fn site_hash(record: &log::Record<'_>) -> u64 {
     h.finish()
 }
 
+/// [`matches`] for a call site found in the thread's cache under the same
+/// 64-bit hash, which covers the key names: everything but the names is
+/// compared (the names' count too), the names themselves are not visited
+/// again.
+#[inline]
+fn matches_cached(cs: &Callsite, record: &log::Record<'_>) -> bool {
+    let m = cs.metadata();
+    m.level == level_of(record.level())
+        && m.line == record.line().unwrap_or(0)
+        && m.target == record.target()
+        && same_str(m.module_path, record.module_path().unwrap_or(""))
+        && same_str(m.file, record.file().unwrap_or(""))
+        && m.fields.len() == record.key_values().count()
+}
+
 /// Whether `cs` is `record`'s call site (what [`site_hash`] covers).
 fn matches(cs: &Callsite, record: &log::Record<'_>) -> bool {
     let m = cs.metadata();
     if m.level != level_of(record.level())
-        || m.target != record.target()
-        || m.module_path != record.module_path().unwrap_or("")
-        || m.file != record.file().unwrap_or("")
         || m.line != record.line().unwrap_or(0)
+        || m.target != record.target()
+        || !same_str(m.module_path, record.module_path().unwrap_or(""))
+        || !same_str(m.file, record.file().unwrap_or(""))
     {
         return false;
     }
@@ -189,6 +212,13 @@ fn matches(cs: &Callsite, record: &log::Record<'_>) -> bool {
     };
     let _ = record.key_values().visit(&mut same);
     same.same && same.at == m.fields.len()
+}
+
+/// String equality, by address first (the interned call site keeps the
+/// static strings it was given).
+#[inline]
+fn same_str(a: &str, b: &str) -> bool {
+    (a.len() == b.len() && std::ptr::eq(a.as_ptr(), b.as_ptr())) || a == b
 }
 
 struct Interned {
