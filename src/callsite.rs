@@ -79,6 +79,9 @@ pub struct Callsite {
     /// of its shortcut word (see `sampler::trace`); 0: not worked out for
     /// the configuration in force.
     roots: AtomicU64,
+    /// Bit `i`: field `i` is written as the mask (its key names a secret);
+    /// `u64::MAX` until worked out.
+    redact: AtomicU64,
     meta: Metadata,
 }
 
@@ -101,6 +104,7 @@ impl Callsite {
             id: AtomicU32::new(0),
             sampler: SiteCounter::new(),
             roots: AtomicU64::new(0),
+            redact: AtomicU64::new(u64::MAX),
             meta: Metadata {
                 level,
                 target,
@@ -184,6 +188,19 @@ impl Callsite {
     /// Forgets the roots word (a new sampling configuration is in force).
     pub(crate) fn clear_roots_word(&self) {
         self.roots.store(0, Ordering::SeqCst);
+    }
+
+    /// Which fields are written as the mask ([`crate::redact`]), worked
+    /// out at the first call and kept.
+    pub(crate) fn redact_mask(&self) -> u64 {
+        match self.redact.load(Ordering::Relaxed) {
+            u64::MAX => {
+                let m = crate::redact::mask_of(self.meta.fields);
+                self.redact.store(m, Ordering::Relaxed);
+                m
+            }
+            m => m,
+        }
     }
 
     /// The registry id of the call site (0 before registration).

@@ -113,6 +113,8 @@ pub struct Builder {
     panic_hook: bool,
     #[cfg(feature = "log")]
     log_bridge: bool,
+    /// The keys redacted (`None`: redaction by key is off).
+    redact_keys: Option<Vec<String>>,
     flush_on_signal: bool,
     exporters: Vec<Box<dyn Exporter>>,
     export_overflow: Overflow,
@@ -165,6 +167,12 @@ impl Default for Builder {
             otel_interop: false,
             #[cfg(feature = "log")]
             log_bridge: true,
+            redact_keys: Some(
+                crate::redact::DEFAULT_KEYS
+                    .iter()
+                    .map(|k| (*k).to_string())
+                    .collect(),
+            ),
             sampling: None,
             log_sampling: LogSampling::default(),
         }
@@ -418,6 +426,42 @@ impl Builder {
         self
     }
 
+    /// Redaction by key (default on, with `redact::DEFAULT_KEYS`): a field
+    /// whose key names a secret is written as `[REDACTED]` in the JSON
+    /// output and in every exporter. `false` turns it off.
+    pub fn redaction(mut self, on: bool) -> Self {
+        if !on {
+            self.redact_keys = None;
+        } else if self.redact_keys.is_none() {
+            self.redact_keys = Some(
+                crate::redact::DEFAULT_KEYS
+                    .iter()
+                    .map(|k| (*k).to_string())
+                    .collect(),
+            );
+        }
+        self
+    }
+
+    /// Replaces the redacted keys (and turns redaction on).
+    pub fn redact_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redact_keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds a key to those redacted (and turns redaction on).
+    pub fn redact_key(self, key: impl Into<String>) -> Self {
+        let mut this = self.redaction(true);
+        if let Some(keys) = this.redact_keys.as_mut() {
+            keys.push(key.into());
+        }
+        this
+    }
+
     /// Install a panic hook that flushes before unwinding (default on; the
     /// previous hook runs after it).
     pub fn panic_hook(mut self, on: bool) -> Self {
@@ -449,6 +493,9 @@ impl Builder {
         if engine::get().is_some() {
             return Err(InitError::AlreadyInitialized);
         }
+        // Before any record is written or exported: call sites work out
+        // which of their fields are redacted once, at their first use.
+        crate::redact::install(self.redact_keys.as_deref());
         if self.ring_capacity < 4096 {
             return Err(InitError::Config(format!(
                 "ring_capacity must be at least 4096 bytes, got {}",

@@ -282,6 +282,7 @@ impl Engine {
             truncated: c.truncated.load(Ordering::Relaxed),
             corrupt: c.corrupt.load(Ordering::Relaxed),
             misrecorded_values: crate::record::misrecorded_values(),
+            redacted: crate::redact::redacted(),
             invalid_utf8: c.invalid_utf8.load(Ordering::Relaxed),
             notices: c.notices.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),

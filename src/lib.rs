@@ -47,6 +47,7 @@ mod macros;
 mod overflow;
 pub mod propagation;
 mod record;
+pub mod redact;
 pub mod resource;
 mod ring;
 pub mod sampler;

@@ -57,6 +57,10 @@ pub struct Stats {
     /// field lands on the wrong key. Counted on the calling thread, for the
     /// whole process.
     pub misrecorded_values: u64,
+    /// Field values written as `[REDACTED]` because their key names a
+    /// secret (see `redact`), counted once per output: a record written to
+    /// the JSON sinks and exported counts twice.
+    pub redacted: u64,
     /// Notices the writer emitted itself (drop reports).
     pub notices: u64,
     /// Bytes of JSON encoded for the sinks.

@@ -99,6 +99,8 @@ struct CallsiteMeta {
     head: Vec<u8>,
     /// `,"<key>":` for each field, renamed where it would collide.
     keys: Vec<Vec<u8>>,
+    /// Bit `i`: field `i` is written as the mask (see `crate::redact`).
+    redact: u64,
 }
 
 struct Encoder {
@@ -824,6 +826,12 @@ impl Encoder {
                     continue;
                 }
                 let v = d.value()?;
+                if meta.redact >> i & 1 != 0 {
+                    out.extend_from_slice(key);
+                    json::write_str(&mut out, crate::redact::MASK.as_bytes());
+                    crate::redact::count(1);
+                    continue;
+                }
                 write_field(&mut out, key, v, &mut exception, &mut invalid);
             }
             if h.flags & FLAG_TRUNCATED != 0 {
@@ -1078,5 +1086,10 @@ fn build_meta(m: &crate::callsite::Metadata) -> CallsiteMeta {
             k
         })
         .collect();
-    CallsiteMeta { level, head, keys }
+    CallsiteMeta {
+        level,
+        head,
+        keys,
+        redact: crate::redact::mask_of(m.fields),
+    }
 }

@@ -595,7 +595,7 @@ where
     } else {
         meta.message
     };
-    call_site_fields(meta.fields, e.h.values, &mut d, fields)?;
+    call_site_fields(cs, e.h.values, &mut d, fields)?;
     Some(LogView {
         time_unix_nano: e.h.ts,
         observed_unix_nano: observed,
@@ -615,17 +615,22 @@ where
 /// Decodes the values of a record made at a call site with these field
 /// names (`recorded` of them were written; the rest are `None`).
 fn call_site_fields<'a>(
-    names: &'static [&'static str],
+    cs: &'static Callsite,
     recorded: u16,
     d: &mut Decoder<'a>,
     fields: &mut Vec<Field<'a>>,
 ) -> Option<()> {
-    for (i, key) in names.iter().enumerate() {
-        let value = if i < usize::from(recorded) {
+    let redact = cs.redact_mask();
+    for (i, key) in cs.metadata().fields.iter().enumerate() {
+        let mut value = if i < usize::from(recorded) {
             FieldValue::from_val(d.value()?)?
         } else {
             FieldValue::None
         };
+        if redact >> i & 1 != 0 {
+            value = FieldValue::Str(crate::redact::MASK);
+            crate::redact::count(1);
+        }
         fields.push(Field {
             key: crate::callsite::field_key(key),
             value,
@@ -650,7 +655,7 @@ fn span_view(
     let mut status = StatusView::Unset;
     let mut d = Decoder::new(first.rec);
     let (ctx, corr, trace_state) = prefix(&mut d, &first.h)?;
-    call_site_fields(meta.fields, first.h.values, &mut d, &mut fields)?;
+    call_site_fields(cs, first.h.values, &mut d, &mut fields)?;
     let mut off = first.end;
     let mut event_fields: Vec<Field<'_>> = Vec::new();
     while off < buf.len() {
