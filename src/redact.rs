@@ -87,18 +87,35 @@ pub fn is_secret_key(key: &str) -> bool {
     if keys.is_empty() {
         return false;
     }
-    let key = normalize(key);
-    key.split('.').any(|part| {
+    // No allocation: runs for attributes recorded at run time on the
+    // export path.
+    key.split('.').map(str::trim).any(|part| {
+        let part = part.as_bytes();
         keys.iter().any(|k| {
-            part == k
-                || part
-                    .strip_suffix(k.as_str())
-                    .is_some_and(|rest| rest.ends_with('_'))
-                || part
-                    .strip_prefix(k.as_str())
-                    .is_some_and(|rest| rest.starts_with('_'))
+            let k = k.as_bytes();
+            let n = part.len();
+            let m = k.len();
+            n >= m
+                && ((n == m && same(part, k))
+                    || (n > m && same(&part[n - m..], k) && norm(part[n - m - 1]) == b'_')
+                    || (n > m && same(&part[..m], k) && norm(part[m]) == b'_'))
         })
     })
+}
+
+/// A key byte as the list holds it: ASCII lower case, `-` as `_`.
+#[inline]
+fn norm(b: u8) -> u8 {
+    if b == b'-' {
+        b'_'
+    } else {
+        b.to_ascii_lowercase()
+    }
+}
+
+/// `part` equals the normalized `k`, byte by normalized byte.
+fn same(part: &[u8], k: &[u8]) -> bool {
+    part.len() == k.len() && part.iter().zip(k).all(|(a, b)| norm(*a) == *b)
 }
 
 /// Bit `i` set when field `i` of `fields` names a secret.

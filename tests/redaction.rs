@@ -32,7 +32,10 @@ fn default_keys_never_reach_an_output() {
         "login"
     );
     {
-        let _s = datapunk_log::span!("redact-span", token = V, tenant = "acme");
+        let s = datapunk_log::span!("redact-span", token = V, tenant = "acme");
+        // Attributes recorded after the start: their keys come at run time.
+        s.record("api_key", V);
+        s.record("region", "eu");
     }
     datapunk_log::flush();
     let all = String::from_utf8(setup.sink.contents()).expect("utf-8");
@@ -77,8 +80,14 @@ fn default_keys_never_reach_an_output() {
         vec![
             ("token".to_string(), OwnedValue::Str(MASK.into())),
             ("tenant".to_string(), OwnedValue::Str("acme".into())),
+            ("api_key".to_string(), OwnedValue::Str(MASK.into())),
+            ("region".to_string(), OwnedValue::Str("eu".into())),
         ]
     );
-    // 24 fields in the JSON line and in the export, one span attribute.
-    assert_eq!(datapunk_log::stats().redacted - before, 24 + 24 + 1);
+    assert!(
+        !format!("{span:?}").contains(V),
+        "a secret reached the exporter"
+    );
+    // 24 fields in the JSON line and in the export, two span attributes.
+    assert_eq!(datapunk_log::stats().redacted - before, 24 + 24 + 2);
 }

@@ -612,6 +612,17 @@ where
     })
 }
 
+/// `value`, or the mask when `key` names a secret (a key given at run
+/// time: a span attribute recorded after the start, an event's field).
+fn redacted<'a>(key: &str, value: FieldValue<'a>) -> FieldValue<'a> {
+    if crate::redact::is_secret_key(key) {
+        crate::redact::count(1);
+        FieldValue::Str(crate::redact::MASK)
+    } else {
+        value
+    }
+}
+
 /// Decodes the values of a record made at a call site with these field
 /// names (`recorded` of them were written; the rest are `None`).
 fn call_site_fields<'a>(
@@ -669,7 +680,7 @@ fn span_view(
                 let mut i = 0;
                 while i + 1 < n {
                     let key = str_of(d.value()?)?;
-                    let value = FieldValue::from_val(d.value()?)?;
+                    let value = redacted(key, FieldValue::from_val(d.value()?)?);
                     // A later value for a key replaces the earlier one, in place
                     // (attribute keys are unique in OpenTelemetry).
                     match fields.iter_mut().find(|f| f.key == key) {
@@ -713,9 +724,10 @@ fn span_view(
                             i += 1;
                         }
                         Val::Str(k) if i + 1 < n => {
+                            let key = std::str::from_utf8(k).ok()?;
                             event_fields.push(Field {
-                                key: std::str::from_utf8(k).ok()?,
-                                value: FieldValue::from_val(d.value()?)?,
+                                key,
+                                value: redacted(key, FieldValue::from_val(d.value()?)?),
                             });
                             i += 2;
                         }
