@@ -8,6 +8,8 @@
 //! bounds hold wins. In a generic function only the declared bounds are
 //! known, so a `T: Debug` argument is recorded with `Debug`.
 
+/// The mask `redact(...)` arguments are recorded as.
+pub use crate::secret::MASK;
 use std::any::Any;
 use std::error::Error;
 use std::fmt;

@@ -361,7 +361,9 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
             .filter(|id| !args.skip.contains(id))
             .map(|id| {
                 if args.redact.contains(id) {
-                    quote!(#id = "[REDACTED]")
+                    // The same mask as every other redaction (`Secret`,
+                    // redaction by key), without reading the value.
+                    quote!(#id = #traced::MASK)
                 } else {
                     quote!(#id = (&&&&#traced::Arg(&#id)).__dp_arg())
                 }
