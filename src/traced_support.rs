@@ -8,8 +8,6 @@
 //! bounds hold wins. In a generic function only the declared bounds are
 //! known, so a `T: Debug` argument is recorded with `Debug`.
 
-/// The mask `redact(...)` arguments are recorded as.
-pub use crate::secret::MASK;
 use std::any::Any;
 use std::error::Error;
 use std::fmt;
@@ -22,6 +20,9 @@ use std::task::{Context, Poll};
 use crate::record::RecordBuf;
 use crate::span::{Span, Status};
 use crate::value::{DebugValue, DisplayValue, Value};
+
+/// The mask `redact(...)` arguments are recorded as.
+pub use crate::secret::MASK;
 
 // ---------------------------------------------------------------------------
 // Arguments: `(&&&&Arg(&x)).__dp_arg()`.
