@@ -57,35 +57,32 @@ impl<T> fmt::Debug for Secret<T> {
     }
 }
 
-impl<T> Value for Secret<T> {
-    #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf<'_>) {
-        buf.str(MASK)
-    }
-    #[inline(always)]
-    fn encoded_len(&self) -> Option<usize> {
-        Some(5 + MASK.len())
-    }
-    #[inline(always)]
-    fn records_one(&self) -> bool {
-        true
-    }
+/// A `Value` impl that records [`MASK`] (9 + 5 bytes, known up front).
+macro_rules! masked_value {
+    ($(#[$m:meta])* [$($g:tt)*] $t:ty) => {
+        $(#[$m])*
+        impl<$($g)*> Value for $t {
+            #[inline(always)]
+            fn record(&self, buf: &mut RecordBuf<'_>) {
+                buf.str(MASK)
+            }
+            #[inline(always)]
+            fn encoded_len(&self) -> Option<usize> {
+                Some(5 + MASK.len())
+            }
+            #[inline(always)]
+            fn records_one(&self) -> bool {
+                true
+            }
+        }
+    };
 }
 
-/// `secrecy`'s boxed secrets (`SecretBox`, `SecretString`, `SecretSlice`)
-/// record [`MASK`].
-#[cfg(feature = "secrecy")]
-impl<S: secrecy::zeroize::Zeroize + ?Sized> Value for secrecy::SecretBox<S> {
-    #[inline(always)]
-    fn record(&self, buf: &mut RecordBuf<'_>) {
-        buf.str(MASK)
-    }
-    #[inline(always)]
-    fn encoded_len(&self) -> Option<usize> {
-        Some(5 + MASK.len())
-    }
-    #[inline(always)]
-    fn records_one(&self) -> bool {
-        true
-    }
-}
+masked_value!([T] Secret<T>);
+
+masked_value!(
+    /// `secrecy`'s boxed secrets (`SecretBox`, `SecretString`, `SecretSlice`)
+    /// record [`MASK`].
+    #[cfg(feature = "secrecy")]
+    [S: secrecy::zeroize::Zeroize + ?Sized] secrecy::SecretBox<S>
+);

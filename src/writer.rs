@@ -879,38 +879,49 @@ impl Encoder {
         seen: &crate::export::health::Health,
         error: &str,
     ) {
-        let out = &mut self.out;
-        out.extend_from_slice(b"{\"timestamp\":");
-        self.ts.write(out, self.conv.unix_now());
-        out.extend_from_slice(
-            b",\"level\":\"WARN\",\"target\":\"datapunk_log::export\",\"message\":\"export failing\"",
+        self.export_line(
+            b"WARN\",\"target\":\"datapunk_log::export\",\"message\":\"export failing\"",
+            [
+                (
+                    &b",\"failed_batches\":"[..],
+                    now.failed_batches - seen.failed_batches,
+                ),
+                (b",\"failed_logs\":", now.failed_logs - seen.failed_logs),
+                (b",\"failed_spans\":", now.failed_spans - seen.failed_spans),
+            ],
+            Some(error),
         );
-        out.extend_from_slice(b",\"failed_batches\":");
-        json::write_u64(out, now.failed_batches - seen.failed_batches);
-        out.extend_from_slice(b",\"failed_logs\":");
-        json::write_u64(out, now.failed_logs - seen.failed_logs);
-        out.extend_from_slice(b",\"failed_spans\":");
-        json::write_u64(out, now.failed_spans - seen.failed_spans);
-        out.extend_from_slice(b",\"error\":");
-        json::write_str(out, error.as_bytes());
-        out.extend_from_slice(b"}\n");
-        Counters::add(&self.engine.counters.notices, 1);
     }
 
     /// The writer's own INFO line: a batch was delivered after failures.
     fn export_recovered(&mut self, now: &crate::export::health::Health) {
+        self.export_line(
+            b"INFO\",\"target\":\"datapunk_log::export\",\"message\":\"export recovered\"",
+            [
+                (&b",\"failed_batches_total\":"[..], now.failed_batches),
+                (b",\"failed_logs_total\":", now.failed_logs),
+                (b",\"failed_spans_total\":", now.failed_spans),
+            ],
+            None,
+        );
+    }
+
+    /// One of the writer's export lines: `head` (level to message), three
+    /// counts, and an error.
+    fn export_line(&mut self, head: &[u8], counts: [(&[u8], u64); 3], error: Option<&str>) {
         let out = &mut self.out;
         out.extend_from_slice(b"{\"timestamp\":");
         self.ts.write(out, self.conv.unix_now());
-        out.extend_from_slice(
-            b",\"level\":\"INFO\",\"target\":\"datapunk_log::export\",\"message\":\"export recovered\"",
-        );
-        out.extend_from_slice(b",\"failed_batches_total\":");
-        json::write_u64(out, now.failed_batches);
-        out.extend_from_slice(b",\"failed_logs_total\":");
-        json::write_u64(out, now.failed_logs);
-        out.extend_from_slice(b",\"failed_spans_total\":");
-        json::write_u64(out, now.failed_spans);
+        out.extend_from_slice(b",\"level\":\"");
+        out.extend_from_slice(head);
+        for (key, n) in counts {
+            out.extend_from_slice(key);
+            json::write_u64(out, n);
+        }
+        if let Some(e) = error {
+            out.extend_from_slice(b",\"error\":");
+            json::write_str(out, e.as_bytes());
+        }
         out.extend_from_slice(b"}\n");
         Counters::add(&self.engine.counters.notices, 1);
     }

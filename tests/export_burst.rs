@@ -11,7 +11,7 @@
 #[path = "common/otlp_receiver.rs"]
 mod otlp_receiver;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use datapunk_log::export::otlp::{OtlpConfig, Protocol};
 use otlp_receiver::{Mode, Receiver};
@@ -44,18 +44,12 @@ fn a_burst_against_a_slow_collector_loses_nothing_at_the_export_queue() {
     assert_eq!(s.export_dropped_logs, 0, "{s:?}");
     assert_eq!(s.export_dropped_spans, 0, "{s:?}");
     drop(guard);
-    // The exporter flushed at shutdown; a bounded wait for the receiver.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let count = |rx: &Receiver| {
-        rx.logs()
-            .iter()
-            .filter(|l| otlp_receiver::body_of(l) == Some("burst"))
-            .count() as u64
-    };
-    while count(&rx) < N && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(count(&rx), N);
+    // A bounded wait for the receiver's side (the exporter flushed at
+    // shutdown).
+    assert_eq!(
+        otlp_receiver::wait_logs_with_body(&rx, "burst", N, Duration::from_secs(30)),
+        N
+    );
     assert_eq!(
         rx.spans()
             .iter()

@@ -8,7 +8,7 @@
 #[path = "common/otlp_receiver.rs"]
 mod otlp_receiver;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use datapunk_log::export::otlp::{OtlpConfig, Protocol};
 use otlp_receiver::Receiver;
@@ -40,18 +40,12 @@ fn duration_max_timeouts_mean_no_limit() {
     drop(datapunk_log::span!("max-timeout-span"));
     assert!(datapunk_log::flush_timeout(Duration::MAX));
     drop(guard);
-    // Bounded wait for the receiver's side (the exporter flushed at shutdown).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let count = |rx: &Receiver| {
-        rx.logs()
-            .iter()
-            .filter(|l| otlp_receiver::body_of(l) == Some("max-timeout"))
-            .count() as u64
-    };
-    while count(&rx) < RECORDS && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(count(&rx), RECORDS);
+    // A bounded wait for the receiver's side (the exporter flushed at
+    // shutdown).
+    assert_eq!(
+        otlp_receiver::wait_logs_with_body(&rx, "max-timeout", RECORDS, Duration::from_secs(30)),
+        RECORDS
+    );
     assert_eq!(
         rx.spans()
             .iter()

@@ -891,6 +891,23 @@ pub fn body_of(l: &ReceivedLog) -> Option<&str> {
     }
 }
 
+/// Waits (bounded by `timeout`) until `n` log records whose body is `body`
+/// arrived; returns how many did.
+pub fn wait_logs_with_body(rx: &Receiver, body: &str, n: u64, timeout: Duration) -> u64 {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let count = rx
+            .logs()
+            .iter()
+            .filter(|l| body_of(l) == Some(body))
+            .count() as u64;
+        if count >= n || Instant::now() >= deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits (bounded) for the one log record whose body is `body`.
 pub fn wait_log(rx: &Receiver, body: &str, timeout: Duration) -> ReceivedLog {
     let deadline = Instant::now() + timeout;
