@@ -108,3 +108,24 @@ fn a_bridged_record_allocates_nothing_after_its_call_sites_first() {
     assert_eq!(lines[1000].message(), "request 1000 done");
     assert_eq!(lines[1000].u64("i"), 1000);
 }
+
+#[test]
+fn a_record_of_megabytes_is_cut_and_marked() {
+    let _s = serial();
+    let setup = setup();
+    let big = "x".repeat(4 << 20);
+    log::info!(target: "dep.big", blob = big.as_str(); "huge {}", big);
+    datapunk_log::flush();
+    let lines = lines_for(&setup.sink, "dep.big");
+    assert_eq!(lines.len(), 1);
+    let l = &lines[0];
+    assert_eq!(
+        l.get("truncated").as_bool(),
+        Some(true),
+        "{}",
+        &l.raw[..200]
+    );
+    // The record limit (16 KiB by default) bounds the line.
+    assert!(l.raw.len() < 64 << 10, "{} bytes", l.raw.len());
+    assert!(l.message().starts_with("huge xxx"));
+}
