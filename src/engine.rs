@@ -314,6 +314,11 @@ impl Engine {
             s.export_dropped_logs = x.logs_dropped.load(Ordering::Relaxed);
             s.export_dropped_spans = x.spans_dropped.load(Ordering::Relaxed);
             s.export_orphans = x.span_orphans.load(Ordering::Relaxed);
+            let h = crate::export::health::now();
+            s.export_delivered_logs = h.delivered_logs;
+            s.export_failed_logs = h.failed_logs;
+            s.export_delivered_spans = h.delivered_spans;
+            s.export_failed_spans = h.failed_spans;
         }
         s
     }

@@ -107,10 +107,24 @@ pub struct Stats {
     /// from the rings and handed to the export thread. Written only while an
     /// exporter that takes spans is configured.
     pub span_records: u64,
-    /// Log records handed to the exporters.
+    /// Log records handed to the exporters: `export_delivered_logs +
+    /// export_failed_logs` plus what an exporter holds in a batch not sent
+    /// yet (none after [`crate::flush()`]).
     pub exported_logs: u64,
-    /// Spans handed to the exporters.
+    /// Spans handed to the exporters (the same sum as `exported_logs`).
     pub exported_spans: u64,
+    /// Log records the exporters delivered (the OTLP collector accepted
+    /// them; `MemoryExporter` stored them). An exporter of your own reports
+    /// nothing here.
+    pub export_delivered_logs: u64,
+    /// Log records whose batch an exporter gave up (failed after its
+    /// retries, timed out, or the exporter could not start): told in the
+    /// JSON output too, by a WARN line from `datapunk_log::export`.
+    pub export_failed_logs: u64,
+    /// Spans the exporters delivered (as `export_delivered_logs`).
+    pub export_delivered_spans: u64,
+    /// Spans whose batch an exporter gave up (as `export_failed_logs`).
+    pub export_failed_spans: u64,
     /// Log records not exported because the export side was behind (its
     /// fixed set of buffers was in use). They are still written as JSON.
     pub export_dropped_logs: u64,

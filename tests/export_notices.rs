@@ -77,4 +77,14 @@ fn failing_and_recovering_export_is_told_in_the_output() {
     assert_eq!(info.str("level"), "INFO");
     assert_eq!(info.str("message"), "export recovered");
     assert!(info.u64("failed_logs_total") >= 3);
+    // The counters add up: every record handed to the exporter was either
+    // delivered or given up (nothing is held after the flush).
+    let s = datapunk_log::stats();
+    assert_eq!(s.export_failed_logs, 3, "{s:?}");
+    assert_eq!(s.export_delivered_logs, 1, "{s:?}");
+    assert_eq!(
+        s.exported_logs,
+        s.export_delivered_logs + s.export_failed_logs,
+        "{s:?}"
+    );
 }

@@ -549,3 +549,19 @@ fn raw_identifier_fields_have_one_key_in_json_and_in_export() {
     let span_keys: Vec<&str> = span.fields.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(span_keys, ["type", "loop.in"]);
 }
+
+/// With `MemoryExporter` (it stores every record it is handed), the
+/// export counters add up: everything handed over was delivered.
+#[test]
+fn export_counters_add_up_with_the_memory_exporter() {
+    let _s = serial();
+    setup();
+    datapunk_log::info!("counted");
+    drop(datapunk_log::span!("counted-span"));
+    datapunk_log::flush();
+    let s = datapunk_log::stats();
+    assert!(s.exported_logs >= 1 && s.exported_spans >= 1, "{s:?}");
+    assert_eq!(s.export_delivered_logs, s.exported_logs, "{s:?}");
+    assert_eq!(s.export_delivered_spans, s.exported_spans, "{s:?}");
+    assert_eq!(s.export_failed_logs + s.export_failed_spans, 0, "{s:?}");
+}

@@ -10,15 +10,19 @@ static OK_BATCHES: AtomicU64 = AtomicU64::new(0);
 static FAILED_BATCHES: AtomicU64 = AtomicU64::new(0);
 static FAILED_LOGS: AtomicU64 = AtomicU64::new(0);
 static FAILED_SPANS: AtomicU64 = AtomicU64::new(0);
+static DELIVERED_LOGS: AtomicU64 = AtomicU64::new(0);
+static DELIVERED_SPANS: AtomicU64 = AtomicU64::new(0);
 /// The last batch's outcome.
 static LAST_OK: AtomicBool = AtomicBool::new(true);
 /// The last failure's description (at most [`MAX_ERROR`] bytes).
 static LAST_ERROR: Mutex<String> = Mutex::new(String::new());
 const MAX_ERROR: usize = 512;
 
-/// A batch was delivered.
-#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-pub(crate) fn delivered() {
+/// A batch of `logs` log records and `spans` spans was delivered (to the
+/// collector; for `MemoryExporter`, stored).
+pub(crate) fn delivered(logs: u64, spans: u64) {
+    DELIVERED_LOGS.fetch_add(logs, Relaxed);
+    DELIVERED_SPANS.fetch_add(spans, Relaxed);
     OK_BATCHES.fetch_add(1, Relaxed);
     LAST_OK.store(true, Relaxed);
 }
@@ -49,6 +53,8 @@ pub(crate) struct Health {
     pub failed_batches: u64,
     pub failed_logs: u64,
     pub failed_spans: u64,
+    pub delivered_logs: u64,
+    pub delivered_spans: u64,
     /// The last batch was delivered.
     pub last_ok: bool,
 }
@@ -59,6 +65,8 @@ pub(crate) fn now() -> Health {
         ok_batches: OK_BATCHES.load(Relaxed),
         failed_logs: FAILED_LOGS.load(Relaxed),
         failed_spans: FAILED_SPANS.load(Relaxed),
+        delivered_logs: DELIVERED_LOGS.load(Relaxed),
+        delivered_spans: DELIVERED_SPANS.load(Relaxed),
         last_ok: LAST_OK.load(Relaxed),
     }
 }

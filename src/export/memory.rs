@@ -254,6 +254,7 @@ impl Exporter for MemoryExporter {
     }
 
     fn export_log(&mut self, log: &LogView<'_>) {
+        super::health::delivered(1, 0);
         let owned = OwnedLog {
             time_unix_nano: log.time_unix_nano,
             observed_unix_nano: log.observed_unix_nano,
@@ -271,6 +272,7 @@ impl Exporter for MemoryExporter {
     }
 
     fn export_span(&mut self, span: &SpanView<'_>) {
+        super::health::delivered(0, 1);
         let owned = OwnedSpan {
             name: span.name.to_owned(),
             target: span.target.to_owned(),

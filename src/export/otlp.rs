@@ -2119,7 +2119,7 @@ fn failure<E: fmt::Display>(
 /// had passed).
 fn report(ok: bool, logs: u64, spans: u64, error: Option<String>) {
     if ok {
-        super::health::delivered();
+        super::health::delivered(logs, spans);
     } else {
         let error = error.unwrap_or_else(|| {
             "not sent: the exporter is not running or the deadline passed".into()
