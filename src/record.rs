@@ -334,7 +334,6 @@ impl<'a> RecordBuf<'a> {
     }
 
     /// The bytes written so far.
-    #[cfg(test)]
     pub(crate) fn written(&self) -> &[u8] {
         // SAFETY: `put` is the only writer and it initializes `[len, end)`
         // before advancing `len` to `end`, so `[0, len)` is initialized.
@@ -359,12 +358,9 @@ impl<'a> RecordBuf<'a> {
         }
         MISRECORDED.fetch_add(1, Ordering::Relaxed);
         if n > 1 {
-            // SAFETY: `put` is the only writer and it initializes
-            // `[len, end)` before advancing `len` to `end`, so `[0, len)` is
-            // initialized.
-            let written = unsafe { self.buf[..self.len].assume_init_ref() };
+            // Keep the first value: cut the record where it ends.
             let mut d = Decoder {
-                b: written,
+                b: self.written(),
                 pos: len0,
             };
             if d.value().is_some() {
@@ -729,8 +725,6 @@ impl Header {
     }
 }
 
-/// Walks a record's bytes. Every read is bounds-checked: a malformed record
-/// yields `None`, never a panic.
 /// Fields whose `Value` impl recorded no value or more than one (see
 /// [`RecordBuf::record_one`]).
 static MISRECORDED: AtomicU64 = AtomicU64::new(0);
@@ -740,6 +734,8 @@ pub(crate) fn misrecorded_values() -> u64 {
     MISRECORDED.load(Ordering::Relaxed)
 }
 
+/// Walks a record's bytes. Every read is bounds-checked: a malformed record
+/// yields `None`, never a panic.
 #[derive(Debug)]
 pub(crate) struct Decoder<'a> {
     b: &'a [u8],
