@@ -152,6 +152,7 @@
 //! goes through `opentelemetry-otlp`: each record becomes an SDK log record
 //! that it converts. Spans always take the SDK path.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -1989,8 +1990,7 @@ impl OtlpExporter {
     /// `deadline`.
     fn send_wire_logs(&mut self, deadline: Instant) {
         let n = self.wire_logs.len() as u64;
-        let mut ok = false;
-        let mut error = None;
+        let mut outcome = Err(Cow::Borrowed(NOT_SENT));
         if let State::Running(live) = &self.state
             && let (Some(rt), Some(client)) = (&live.rt, &live.wire)
         {
@@ -2003,19 +2003,10 @@ impl OtlpExporter {
                 let result = run(rt, async move {
                     tokio::time::timeout(remaining, client.export(request)).await
                 });
-                ok = matches!(result, Some(Ok(Ok(()))));
-                if !ok {
-                    EXPORT_ERRORS.fetch_add(1, Relaxed);
-                    error = Some(failure(&result));
-                }
+                outcome = outcome_of(result);
             }
         }
-        if ok {
-            LOGS_EXPORTED.fetch_add(n, Relaxed);
-        } else {
-            LOGS_FAILED.fetch_add(n, Relaxed);
-        }
-        report(ok, n, 0, error);
+        report(outcome, n, 0);
         self.wire_logs.clear();
     }
 
@@ -2029,8 +2020,7 @@ impl OtlpExporter {
             return;
         }
         let n = self.logs.len() as u64;
-        let mut ok = false;
-        let mut error = None;
+        let mut outcome = Err(Cow::Borrowed(NOT_SENT));
         if let State::Running(live) = &self.state
             && let (Some(rt), Some(exporter)) = (&live.rt, &live.logs)
         {
@@ -2047,19 +2037,10 @@ impl OtlpExporter {
                 let result = run(rt, async move {
                     tokio::time::timeout(remaining, exporter.export(LogBatch::new(pairs))).await
                 });
-                ok = matches!(result, Some(Ok(Ok(()))));
-                if !ok {
-                    EXPORT_ERRORS.fetch_add(1, Relaxed);
-                    error = Some(failure(&result));
-                }
+                outcome = outcome_of(result);
             }
         }
-        if ok {
-            LOGS_EXPORTED.fetch_add(n, Relaxed);
-        } else {
-            LOGS_FAILED.fetch_add(n, Relaxed);
-        }
-        report(ok, n, 0, error);
+        report(outcome, n, 0);
         self.logs.clear();
     }
 
@@ -2072,8 +2053,7 @@ impl OtlpExporter {
         let cap = self.span_batch.effective_batch_size().min(1024);
         let batch = std::mem::replace(&mut self.spans, Vec::with_capacity(cap));
         let n = batch.len() as u64;
-        let mut ok = false;
-        let mut error = None;
+        let mut outcome = Err(Cow::Borrowed(NOT_SENT));
         if let State::Running(live) = &self.state
             && let (Some(rt), Some(exporter)) = (&live.rt, &live.spans)
         {
@@ -2083,48 +2063,48 @@ impl OtlpExporter {
                 let result = run(rt, async move {
                     tokio::time::timeout(remaining, exporter.export(batch)).await
                 });
-                ok = matches!(result, Some(Ok(Ok(()))));
-                if !ok {
-                    EXPORT_ERRORS.fetch_add(1, Relaxed);
-                    error = Some(failure(&result));
-                }
+                outcome = outcome_of(result);
             }
         }
-        if ok {
-            SPANS_EXPORTED.fetch_add(n, Relaxed);
-        } else {
-            SPANS_FAILED.fetch_add(n, Relaxed);
-        }
-        report(ok, 0, n, error);
+        report(outcome, 0, n);
     }
 }
 
 const SETUP_FAILED: &str = "the OTLP exporter could not be set up (see stderr)";
 
-/// What went wrong with a batch's send (`result` of [`run`] over a
-/// timeout).
-fn failure<E: fmt::Display>(
-    result: &Option<Result<Result<(), E>, tokio::time::error::Elapsed>>,
-) -> String {
-    match result {
-        None => "the export runtime is gone".to_string(),
-        Some(Err(_)) => "the export timeout passed".to_string(),
-        Some(Ok(Err(e))) => e.to_string(),
-        Some(Ok(Ok(()))) => String::new(),
-    }
+/// A batch that was not sent: the exporter is not running, or the deadline
+/// had passed.
+const NOT_SENT: &str = "not sent: the exporter is not running or the deadline passed";
+
+/// How a batch's send went (`result` of [`run`] over a timeout); a failed
+/// attempt counts in [`OtlpStats::export_errors`].
+fn outcome_of<E: fmt::Display>(
+    result: Option<Result<Result<(), E>, tokio::time::error::Elapsed>>,
+) -> Result<(), Cow<'static, str>> {
+    let error = match result {
+        Some(Ok(Ok(()))) => return Ok(()),
+        None => Cow::Borrowed("the export runtime is gone"),
+        Some(Err(_)) => Cow::Borrowed("the export timeout passed"),
+        Some(Ok(Err(e))) => Cow::Owned(e.to_string()),
+    };
+    EXPORT_ERRORS.fetch_add(1, Relaxed);
+    Err(error)
 }
 
-/// Tells the writer's export notices how a batch went; `error`: `None` for a
-/// batch that was not sent (the exporter is not running, or the deadline
-/// had passed).
-fn report(ok: bool, logs: u64, spans: u64, error: Option<String>) {
-    if ok {
-        super::health::delivered(logs, spans);
-    } else {
-        let error = error.unwrap_or_else(|| {
-            "not sent: the exporter is not running or the deadline passed".into()
-        });
-        super::health::failed(logs, spans, &error);
+/// Counts a batch of `logs` log records and `spans` spans as delivered or
+/// failed: in [`OtlpStats`] and for the writer's export notices.
+fn report(outcome: Result<(), Cow<'static, str>>, logs: u64, spans: u64) {
+    match outcome {
+        Ok(()) => {
+            LOGS_EXPORTED.fetch_add(logs, Relaxed);
+            SPANS_EXPORTED.fetch_add(spans, Relaxed);
+            super::health::delivered(logs, spans);
+        }
+        Err(error) => {
+            LOGS_FAILED.fetch_add(logs, Relaxed);
+            SPANS_FAILED.fetch_add(spans, Relaxed);
+            super::health::failed(logs, spans, &error);
+        }
     }
 }
 
@@ -2158,8 +2138,7 @@ impl Exporter for OtlpExporter {
             return;
         }
         if !self.ensure_started() {
-            LOGS_FAILED.fetch_add(1, Relaxed);
-            report(false, 1, 0, Some(SETUP_FAILED.into()));
+            report(Err(Cow::Borrowed(SETUP_FAILED)), 1, 0);
             return;
         }
         if self.log_encoder == LogEncoder::Direct {
@@ -2191,8 +2170,7 @@ impl Exporter for OtlpExporter {
             return;
         }
         if !self.ensure_started() {
-            SPANS_FAILED.fetch_add(1, Relaxed);
-            report(false, 0, 1, Some(SETUP_FAILED.into()));
+            report(Err(Cow::Borrowed(SETUP_FAILED)), 0, 1);
             return;
         }
         let data = self.mapper.span_data(span);
