@@ -182,15 +182,10 @@ fn matches_cached(cs: &Callsite, record: &log::Record<'_>) -> bool {
         && m.fields.len() == record.key_values().count()
 }
 
-/// Whether `cs` is `record`'s call site (what [`site_hash`] covers).
+/// Whether `cs` is `record`'s call site (what [`site_hash`] covers): what
+/// [`matches_cached`] compares, and the key names one by one.
 fn matches(cs: &Callsite, record: &log::Record<'_>) -> bool {
-    let m = cs.metadata();
-    if m.level != level_of(record.level())
-        || m.line != record.line().unwrap_or(0)
-        || m.target != record.target()
-        || !same_str(m.module_path, record.module_path().unwrap_or(""))
-        || !same_str(m.file, record.file().unwrap_or(""))
-    {
+    if !matches_cached(cs, record) {
         return false;
     }
     struct Same<'f> {
@@ -206,12 +201,12 @@ fn matches(cs: &Callsite, record: &log::Record<'_>) -> bool {
         }
     }
     let mut same = Same {
-        fields: m.fields,
+        fields: cs.metadata().fields,
         at: 0,
         same: true,
     };
     let _ = record.key_values().visit(&mut same);
-    same.same && same.at == m.fields.len()
+    same.same && same.at == same.fields.len()
 }
 
 /// String equality, by address first (the interned call site keeps the
