@@ -167,12 +167,7 @@ impl Default for Builder {
             otel_interop: false,
             #[cfg(feature = "log")]
             log_bridge: true,
-            redact_keys: Some(
-                crate::redact::DEFAULT_KEYS
-                    .iter()
-                    .map(|k| (*k).to_string())
-                    .collect(),
-            ),
+            redact_keys: Some(crate::redact::default_keys()),
             sampling: None,
             log_sampling: LogSampling::default(),
         }
@@ -433,12 +428,7 @@ impl Builder {
         if !on {
             self.redact_keys = None;
         } else if self.redact_keys.is_none() {
-            self.redact_keys = Some(
-                crate::redact::DEFAULT_KEYS
-                    .iter()
-                    .map(|k| (*k).to_string())
-                    .collect(),
-            );
+            self.redact_keys = Some(crate::redact::default_keys());
         }
         self
     }
@@ -493,9 +483,6 @@ impl Builder {
         if engine::get().is_some() {
             return Err(InitError::AlreadyInitialized);
         }
-        // Before any record is written or exported: call sites work out
-        // which of their fields are redacted once, at their first use.
-        crate::redact::install(self.redact_keys.as_deref());
         if self.ring_capacity < 4096 {
             return Err(InitError::Config(format!(
                 "ring_capacity must be at least 4096 bytes, got {}",
@@ -556,9 +543,9 @@ impl Builder {
         // The capture clock is chosen before the engine is visible, so no record
         // is stamped by one clock and converted as another.
         let conv = Converter::install(self.clock);
-        if engine::get().is_some() {
-            return Err(InitError::AlreadyInitialized);
-        }
+        // Before any record is written or exported: call sites work out
+        // which of their fields are redacted once, at their first use.
+        crate::redact::install(self.redact_keys.as_deref());
         let idle_poll = match self.clock {
             ClockSource::Coarse => self.idle_poll.min(Duration::from_micros(100)),
             ClockSource::Precise => self.idle_poll,

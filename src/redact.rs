@@ -46,6 +46,11 @@ pub const DEFAULT_KEYS: &[&str] = &[
     "x_auth_token",
 ];
 
+/// [`DEFAULT_KEYS`], owned (what a builder starts with).
+pub(crate) fn default_keys() -> Vec<String> {
+    DEFAULT_KEYS.iter().map(|k| (*k).to_string()).collect()
+}
+
 /// The keys in force (normalized); empty: redaction by key is off.
 static KEYS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 /// Set once the defaults or a configuration were installed.
@@ -76,12 +81,7 @@ pub(crate) fn install(keys: Option<&[String]>) {
 /// Whether a field's key names a secret under the keys in force.
 pub fn is_secret_key(key: &str) -> bool {
     if !INSTALLED.is_completed() {
-        install(Some(
-            &DEFAULT_KEYS
-                .iter()
-                .map(|k| (*k).to_string())
-                .collect::<Vec<_>>(),
-        ));
+        install(Some(&default_keys()));
     }
     let keys = KEYS.read().unwrap_or_else(|e| e.into_inner());
     if keys.is_empty() {

@@ -599,7 +599,7 @@ impl Encoder {
             if self.metas.len() <= i {
                 self.metas.resize_with(i + 1, || None);
             }
-            self.metas[i] = Some(build_meta(cs.metadata()));
+            self.metas[i] = Some(build_meta(cs));
         }
         self.metas[i].as_ref()
     }
@@ -1063,7 +1063,8 @@ fn write_field(
     }
 }
 
-fn build_meta(m: &crate::callsite::Metadata) -> CallsiteMeta {
+fn build_meta(cs: &crate::callsite::Callsite) -> CallsiteMeta {
+    let m = cs.metadata();
     let level = m.level;
     let mut head = b",\"level\":\"".to_vec();
     head.extend_from_slice(m.level.as_str().as_bytes());
@@ -1101,6 +1102,6 @@ fn build_meta(m: &crate::callsite::Metadata) -> CallsiteMeta {
         level,
         head,
         keys,
-        redact: crate::redact::mask_of(m.fields),
+        redact: cs.redact_mask(),
     }
 }
