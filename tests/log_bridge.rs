@@ -38,12 +38,7 @@ fn records_and_key_values_arrive_typed() {
     assert_eq!(kv.get("latency").as_f64(), Some(0.5));
     assert_eq!(kv.get("ok").as_bool(), Some(true));
     assert_eq!(kv.str("name"), "x");
-    let exported = setup
-        .exporter
-        .logs()
-        .into_iter()
-        .find(|l| l.target == "dep.kv")
-        .expect("exported");
+    let exported = setup.exported_log("dep.kv");
     assert_eq!(exported.message, "with kv");
     assert_eq!(exported.field("user_id"), Some(&OwnedValue::U64(7)));
     assert_eq!(exported.field("name"), Some(&OwnedValue::Str("x".into())));

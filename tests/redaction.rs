@@ -54,12 +54,7 @@ fn default_keys_never_reach_an_output() {
     assert_eq!(line.str("route"), "/login");
     assert_eq!(line.u64("tokens_used"), 3);
 
-    let log = setup
-        .exporter
-        .logs()
-        .into_iter()
-        .find(|l| l.target == "redact")
-        .expect("exported");
+    let log = setup.exported_log("redact");
     assert!(
         !format!("{log:?}").contains(V),
         "a secret reached the exporter"
@@ -69,12 +64,7 @@ fn default_keys_never_reach_an_output() {
         Some(&OwnedValue::Str(MASK.into()))
     );
     assert_eq!(log.field("user"), Some(&OwnedValue::Str("bob".into())));
-    let span = setup
-        .exporter
-        .spans()
-        .into_iter()
-        .find(|s| s.name == "redact-span")
-        .expect("span");
+    let span = setup.exported_span("redact-span");
     assert_eq!(
         span.fields,
         vec![

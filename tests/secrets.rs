@@ -51,21 +51,11 @@ fn secrets_reach_no_output() {
     let all = String::from_utf8(setup.sink.contents()).expect("utf-8");
     assert!(!all.contains(SECRET), "a secret reached the JSON output");
 
-    let log = setup
-        .exporter
-        .logs()
-        .into_iter()
-        .find(|l| l.target == "secrets")
-        .expect("exported record");
+    let log = setup.exported_log("secrets");
     assert_eq!(log.field("token"), Some(&OwnedValue::Str(MASK.into())));
     assert_eq!(log.field("boxed"), Some(&OwnedValue::Str(MASK.into())));
     assert!(!format!("{log:?}").contains(SECRET));
-    let span = setup
-        .exporter
-        .spans()
-        .into_iter()
-        .find(|s| s.name == "secret-span")
-        .expect("exported span");
+    let span = setup.exported_span("secret-span");
     assert_eq!(
         span.fields,
         vec![("api_key".to_string(), OwnedValue::Str(MASK.into()))]

@@ -366,6 +366,26 @@ pub struct SharedEngine {
     _guard: Guard,
 }
 
+impl SharedEngine {
+    /// The first exported log record of `target`.
+    pub fn exported_log(&self, target: &str) -> datapunk_log::export::OwnedLog {
+        self.exporter
+            .logs()
+            .into_iter()
+            .find(|l| l.target == target)
+            .unwrap_or_else(|| panic!("no exported log record of target {target:?}"))
+    }
+
+    /// The first exported span named `name`.
+    pub fn exported_span(&self, name: &str) -> datapunk_log::export::OwnedSpan {
+        self.exporter
+            .spans()
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no exported span named {name:?}"))
+    }
+}
+
 /// The engine the tests of this binary share, with a memory sink and a
 /// memory exporter, installed by the first call with `configure`'s options
 /// (applied after the exporter); it stays up for the rest of the process.
