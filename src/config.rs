@@ -113,6 +113,8 @@ pub struct Builder {
     panic_hook: bool,
     #[cfg(feature = "log")]
     log_bridge: bool,
+    #[cfg(feature = "tracing")]
+    tracing_bridge: bool,
     /// The keys redacted (`None`: redaction by key is off).
     redact_keys: Option<Vec<String>>,
     flush_on_signal: bool,
@@ -167,6 +169,8 @@ impl Default for Builder {
             otel_interop: false,
             #[cfg(feature = "log")]
             log_bridge: true,
+            #[cfg(feature = "tracing")]
+            tracing_bridge: true,
             redact_keys: Some(crate::redact::default_keys()),
             sampling: None,
             log_sampling: LogSampling::default(),
@@ -421,6 +425,19 @@ impl Builder {
         self
     }
 
+    /// Install the `tracing` bridge as `tracing`'s global default subscriber
+    /// (feature `tracing`, default on): `tracing`'s events become records of
+    /// this engine and its spans native spans
+    /// (`datapunk_log::bridge::tracing`). When another global subscriber is
+    /// already set, `init()` goes on without it and writes one WARN record
+    /// saying so; to combine the bridge with layers of your own, turn this
+    /// off and add `bridge::tracing::TracingLayer` to your subscriber.
+    #[cfg(feature = "tracing")]
+    pub fn tracing_bridge(mut self, on: bool) -> Self {
+        self.tracing_bridge = on;
+        self
+    }
+
     /// Redaction by key (default on, with `redact::DEFAULT_KEYS`): a field
     /// whose key names a secret is written as `[REDACTED]` in the JSON
     /// output and in every exporter. `false` turns it off.
@@ -648,6 +665,20 @@ impl Builder {
                 ),
             }
         }
+        #[cfg(feature = "tracing")]
+        if self.tracing_bridge {
+            let dispatch = tracing_core::Dispatch::new(crate::bridge::tracing::subscriber());
+            if tracing_core::dispatcher::set_global_default(dispatch).is_err() {
+                crate::warn!(
+                    target: "datapunk_log",
+                    "another `tracing` subscriber is the global default: events and spans of `tracing` do not reach datapunk-log unless its layer is added to that subscriber (the `tracing` bridge is off)"
+                );
+            }
+        }
+        // The directives are known now: `tracing` recomputes its level hint
+        // (a subscriber set before `init()` had none).
+        #[cfg(feature = "tracing")]
+        tracing_core::callsite::rebuild_interest_cache();
 
         Ok(Guard {
             handle: Some(handle),

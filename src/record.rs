@@ -729,6 +729,12 @@ impl Header {
 /// [`RecordBuf::record_one`]).
 static MISRECORDED: AtomicU64 = AtomicU64::new(0);
 
+/// Counts `n` values dropped because a bridge met their field out of order.
+#[cfg(feature = "tracing")]
+pub(crate) fn count_misrecorded(n: u64) {
+    MISRECORDED.fetch_add(n, Ordering::Relaxed);
+}
+
 /// [`MISRECORDED`] now.
 pub(crate) fn misrecorded_values() -> u64 {
     MISRECORDED.load(Ordering::Relaxed)

@@ -912,6 +912,16 @@ pub(crate) fn leave(prev: Prev) {
     }
 }
 
+/// Drops a saved context without making it current (releases its count).
+#[cfg(feature = "tracing")]
+pub(crate) fn discard(prev: Prev) {
+    if !prev.extra.is_null() {
+        // SAFETY: `prev.extra` was taken from `Hot` by `enter` with the count
+        // `Hot` held; it is released here, once, instead of by `leave`.
+        drop(unsafe { Arc::from_raw(prev.extra) });
+    }
+}
+
 /// The thread's correlation id, if one is current.
 pub(crate) fn current_correlation_id() -> Option<String> {
     let h = hot();

@@ -645,6 +645,14 @@ impl Span {
         }
     }
 
+    /// [`Span::enter`] without the guard: the caller leaves it with
+    /// `ring::leave` on this thread (the `tracing` bridge, whose spans are
+    /// entered and left by calls).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn enter_raw(&self) -> Option<ring::Prev> {
+        (!self.is_none()).then(|| ring::enter(self.ctx(), self.th, self.extra.as_ref()))
+    }
+
     /// Runs `f` with this span entered.
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         let _e = self.enter();

@@ -580,3 +580,32 @@ fn remote_parent_and_correlation_id() {
     let back = propagation::extract(&outgoing);
     assert_eq!(back.correlation_id.as_deref(), Some("req-grpc-42"));
 }
+
+#[test]
+fn bridged_log_and_tracing_records_reach_the_collector_with_the_span_ids() {
+    let rx = receiver();
+    let (outer, inner);
+    {
+        let span = tracing::info_span!("grpc.bridge.tracing", route = "/pay");
+        let _e = span.enter();
+        tracing::info!(user = 7u64, "grpc-bridge: tracing event");
+        let native = datapunk_log::span!("grpc.bridge.native");
+        let _n = native.enter();
+        log::info!(tries = 2; "grpc-bridge: log record");
+        inner = native.context();
+        outer = inner.parent_span_id;
+    }
+    flush();
+    let tr_span = wait_span(&rx, "grpc.bridge.tracing", WAIT);
+    let native = wait_span(&rx, "grpc.bridge.native", WAIT);
+    let tr_event = wait_log(&rx, "grpc-bridge: tracing event", WAIT);
+    let log_record = wait_log(&rx, "grpc-bridge: log record", WAIT);
+    assert_eq!(hex(&native.span.trace_id), hex32(inner.trace_id));
+    assert_eq!(native.span.parent_span_id, tr_span.span.span_id);
+    assert_eq!(hex(&tr_span.span.span_id), hex16(outer));
+    assert_eq!(str_attr(&tr_span.span.attributes, "route"), "/pay");
+    assert_eq!(tr_event.record.trace_id, tr_span.span.trace_id);
+    assert_eq!(tr_event.record.span_id, tr_span.span.span_id);
+    assert_eq!(log_record.record.trace_id, tr_span.span.trace_id);
+    assert_eq!(log_record.record.span_id, native.span.span_id);
+}
