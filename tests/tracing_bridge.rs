@@ -54,7 +54,13 @@ fn events_arrive_with_typed_fields() {
         "typed"
     );
     tracing::info!(target: "tr.nomsg", only = 1u64);
+    // A `message` field after another field (not where the macros put it).
+    tracing::info!(target: "tr.latemsg", first = 1u64, message = "late", last = true);
     datapunk_log::flush();
+    let late = &lines_for(&setup.sink, "tr.latemsg")[0];
+    assert_eq!(late.message(), "late");
+    assert_eq!(late.u64("first"), 1);
+    assert_eq!(late.get("last").as_bool(), Some(true));
     let l = &lines_for(&setup.sink, "tr.kv")[0];
     assert_eq!(l.str("level"), "WARN");
     assert_eq!(l.message(), "with typed fields");

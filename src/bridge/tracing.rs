@@ -26,9 +26,13 @@
 //!   adds attributes, `follows_from` an attribute `follows_from` (the other
 //!   span as `trace_id-span_id`), and closing it ends it.
 //! - Filtering: the layer enables what the engine's directives enable (as
-//!   `EnvFilter` does, this filters for the whole subscriber stack), and its
-//!   `max_level_hint` is the directives' most verbose level, so `tracing`'s
-//!   own level check drops the rest at the call site.
+//!   `EnvFilter` does, this filters for the whole subscriber stack): once
+//!   the engine runs, a call site's interest (always or never) is cached by
+//!   `tracing` at the call site, and the layer's `max_level_hint` is the
+//!   directives' most verbose level, so `tracing`'s own checks drop what
+//!   the directives disable before any of this runs. (A change of the
+//!   directives at run time must call
+//!   `tracing_core::callsite::rebuild_interest_cache`, as `init()` does.)
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -255,16 +259,35 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        // Decided per call (a cached `enabled`), since the directives are
-        // the engine's, which may not be running yet.
-        let _ = site_of(meta);
-        Interest::sometimes()
+        // With the engine running, the call site's interest is the
+        // directives' word, cached by `tracing` at the call site: a disabled
+        // call costs one load there, an enabled one skips `enabled`. Before
+        // `init()` it is decided per call (`init()` rebuilds the cache).
+        let site = site_of(meta);
+        match crate::engine::get() {
+            Some(e) if e.is_running() => {
+                if site.cs.is_enabled() {
+                    Interest::always()
+                } else {
+                    Interest::never()
+                }
+            }
+            _ => Interest::sometimes(),
+        }
     }
 
     fn enabled(&self, meta: &Metadata<'_>, _: Context<'_, S>) -> bool {
-        // `enabled` is given a shorter lifetime; the call site's metadata is
-        // static in every path that reaches a subscriber, but the types do
-        // not say so: decide by level and target.
+        // The metadata of a call site that reaches a subscriber is static,
+        // but `enabled` is given a shorter lifetime: its interned site is
+        // found by address (a site is only made for static metadata, so an
+        // address names one for good), else the directives decide by level
+        // and target.
+        let key = std::ptr::from_ref(meta) as usize;
+        if let Some(Some((k, site))) = CACHE.try_with(|c| c[(key >> 4) % CACHE_SLOTS].get()).ok()
+            && k == key
+        {
+            return site.cs.is_enabled();
+        }
         crate::engine::get().is_some_and(|e| {
             e.is_running()
                 && e.directives
@@ -391,29 +414,31 @@ fn exit(stack: &mut Vec<(u64, Option<crate::ring::Prev>)>, id: u64) {
 #[inline]
 fn emit(site: &'static Site, plan: u8, event: &Event<'_>) {
     let level = site.cs.metadata().level;
-    if site.kept {
-        let values = Values {
-            site,
-            source: Source::Event(event),
-        };
-        if site.message == NO_MESSAGE {
-            crate::ring::dispatch(site.cs, plan, level, None, &values);
-        } else {
-            crate::ring::dispatch(
-                site.cs,
-                plan,
-                level,
-                Some(format_args!("{}", Message(event))),
-                &values,
-            );
-        }
-    } else {
+    if !site.kept {
         crate::ring::dispatch(
             site.cs,
             plan,
             level,
             Some(format_args!("{}", AllText(event))),
             &(),
+        );
+        return;
+    }
+    let values = Values {
+        site,
+        source: Source::Event(event),
+    };
+    if site.message == NO_MESSAGE || site.message == 0 {
+        // No message, or the message first (as `tracing`'s macros put it):
+        // one visit writes the message, then the fields.
+        crate::ring::dispatch(site.cs, plan, level, None, &values);
+    } else {
+        crate::ring::dispatch(
+            site.cs,
+            plan,
+            level,
+            Some(format_args!("{}", Message(event))),
+            &values,
         );
     }
 }
@@ -437,11 +462,13 @@ impl ValueList for Values<'_> {
             buf,
             next: 0,
             len: self.site.cs.metadata().fields.len(),
+            message: matches!(self.source, Source::Event(_)) && self.site.message == 0,
         };
         match self.source {
             Source::Event(e) => e.record(&mut rec),
             Source::Attrs(a) => a.record(&mut rec),
         }
+        rec.message_done();
         for _ in rec.next..rec.len {
             rec.buf.none();
         }
@@ -460,9 +487,33 @@ struct Fields<'b, 'c> {
     buf: &'b mut RecordBuf<'c>,
     next: usize,
     len: usize,
+    /// The message is the call site's first field and is written by this
+    /// visit (before any value); true until it is.
+    message: bool,
 }
 
 impl Fields<'_, '_> {
+    /// Writes the message now (empty when the event has none) if it is
+    /// this visit's to write and not written yet.
+    #[inline]
+    fn message_done(&mut self) {
+        if self.message {
+            self.message = false;
+            self.buf.message(format_args!(""));
+        }
+    }
+
+    /// Writes the message if `field` is it and this visit writes it.
+    #[inline]
+    fn message(&mut self, field: &Field, text: fmt::Arguments<'_>) -> bool {
+        if self.message && field.index() == self.site.message {
+            self.message = false;
+            self.buf.message(text);
+            return true;
+        }
+        false
+    }
+
     /// Whether `field`'s value is to be written now (after the `null`s of
     /// the fields it skipped).
     #[inline]
@@ -470,6 +521,7 @@ impl Fields<'_, '_> {
         let Some(j) = self.site.index(field.index()) else {
             return false;
         };
+        self.message_done();
         if j < self.next || j >= self.len {
             if j < self.len {
                 crate::record::count_misrecorded(1);
@@ -517,7 +569,7 @@ impl Visit for Fields<'_, '_> {
         }
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.slot(field) {
+        if !self.message(field, format_args!("{value}")) && self.slot(field) {
             self.buf.str(value);
         }
     }
@@ -532,7 +584,7 @@ impl Visit for Fields<'_, '_> {
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.slot(field) {
+        if !self.message(field, format_args!("{value:?}")) && self.slot(field) {
             self.buf.fmt(format_args!("{value:?}"));
         }
     }
