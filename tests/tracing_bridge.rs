@@ -330,3 +330,39 @@ fn the_sampler_decides_tracing_spans_as_native_ones() {
         );
     }
 }
+
+#[test]
+fn secrets_in_tracing_fields_and_span_attributes_are_masked() {
+    let _s = serial();
+    let setup = setup();
+    {
+        let span = tracing::info_span!(
+            target: "tr.secret",
+            "tr-secret-span",
+            api_key = "sk-span-start",
+            token = tracing::field::Empty
+        );
+        span.record("token", "tok-recorded-later");
+        let _e = span.enter();
+        tracing::info!(target: "tr.secret", password = "hunter2", user = "ana", "login");
+    }
+    datapunk_log::flush();
+    let l = &lines_for(&setup.sink, "tr.secret")[0];
+    assert_eq!(l.str("password"), datapunk_log::MASK);
+    assert_eq!(l.str("user"), "ana");
+    assert!(!l.raw.contains("hunter2"));
+    let exported = setup.exported_log("tr.secret");
+    assert_eq!(
+        exported.field("password"),
+        Some(&OwnedValue::Str(datapunk_log::MASK.into()))
+    );
+    let span = setup.exported_span("tr-secret-span");
+    assert_eq!(
+        span.field("api_key"),
+        Some(&OwnedValue::Str(datapunk_log::MASK.into()))
+    );
+    assert_eq!(
+        span.field("token"),
+        Some(&OwnedValue::Str(datapunk_log::MASK.into()))
+    );
+}
