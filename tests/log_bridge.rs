@@ -124,3 +124,28 @@ fn a_record_of_megabytes_is_cut_and_marked() {
     assert!(l.raw.len() < 64 << 10, "{} bytes", l.raw.len());
     assert!(l.message().starts_with("huge xxx"));
 }
+
+#[derive(Debug)]
+struct Timeout;
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("upstream timed out")
+    }
+}
+
+impl std::error::Error for Timeout {}
+
+#[test]
+fn an_error_key_value_is_an_exception() {
+    let _s = serial();
+    let setup = setup();
+    let e = Timeout;
+    log::error!(target: "dep.err", cause:err = e, attempt = 3; "call failed");
+    datapunk_log::flush();
+    let l = &lines_for(&setup.sink, "dep.err")[0];
+    assert_eq!(l.message(), "call failed");
+    assert_eq!(l.str("exception.message"), "upstream timed out");
+    assert!(l.str("exception.type").contains("Timeout"), "{}", l.raw);
+    assert_eq!(l.u64("attempt"), 3);
+}

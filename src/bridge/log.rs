@@ -8,8 +8,9 @@
 //! macro call site, its record carries the current span's trace ids and
 //! correlation id, the message is formatted on the calling thread straight
 //! into the ring, and the key-values (`log`'s `kv`) are typed fields
-//! (integers, floats, booleans and strings as they are, anything else with
-//! `Display`). After a call site's first record nothing is allocated.
+//! (integers, floats, booleans and strings as they are, errors captured
+//! with `:err` as `exception.*`, anything else with `Display`). After a
+//! call site's first record nothing is allocated.
 //!
 //! Memory is bounded: at most [`MAX_SITES`] call sites are interned; the
 //! records of later ones go to one call site per level (target
@@ -340,6 +341,9 @@ fn record_value(v: &kv::Value<'_>, buf: &mut RecordBuf<'_>) {
         buf.str(s);
     } else if let Some(x) = v.to_f64() {
         buf.f64(x);
+    } else if let Some(e) = v.to_borrowed_error() {
+        // `key:err = e`: `exception.type`, `exception.message`, the chain.
+        crate::value::Value::record(e, buf);
     } else {
         buf.fmt(format_args!("{v}"));
     }
