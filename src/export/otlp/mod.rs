@@ -148,9 +148,11 @@
 //! each record's protobuf bytes straight into a reused buffer and sends the
 //! batch's `ExportLogsServiceRequest` over its own gRPC or HTTP client, with
 //! the same mapping, headers, compression, timeout and retry rules (see
-//! `otlp_wire.rs`); it allocates nothing per record. [`LogEncoder::Sdk`]
+//! `wire.rs`); it allocates nothing per record. [`LogEncoder::Sdk`]
 //! goes through `opentelemetry-otlp`: each record becomes an SDK log record
 //! that it converts. Spans always take the SDK path.
+
+mod wire;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -170,11 +172,11 @@ use opentelemetry_sdk::logs::{
 };
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
 
-use crate::Level;
-use crate::export::otlp_wire::{
+use self::wire::{
     HttpFuture, HyperTransport, LogRequestEncoder, TlsClient, WireClient, WireProtocol,
     WireSettings,
 };
+use crate::Level;
 use crate::export::{EventView, Exporter, Field, FieldValue, LogView, SpanView, StatusView};
 use crate::resource::{AttrValue, Resource};
 
@@ -1530,7 +1532,7 @@ fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, OtlpError> {
 /// Reads and checks the TLS files of an `https://` endpoint.
 #[cfg(feature = "otlp-tls")]
 fn load_tls(t: &TlsFiles, _what: &'static str, _endpoint: &str) -> Result<TlsClient, OtlpError> {
-    use crate::export::otlp_wire::TlsInput;
+    use self::wire::TlsInput;
     use std::io::Read as _;
     // A bound, so a path to a device or a huge file is an error, not a hang:
     // a full system CA bundle is a few hundred KiB.

@@ -2,7 +2,7 @@
 //! `ExportLogsServiceRequest` and the gRPC / HTTP transports that send its
 //! bytes, with the OTLP retry rules.
 //!
-//! This is the fast path of [`super::otlp::LogEncoder::Direct`]: instead of
+//! This is the fast path of [`super::LogEncoder::Direct`]: instead of
 //! turning each [`LogView`] into an SDK log record that `opentelemetry-otlp`
 //! then converts into `opentelemetry-proto` messages (several allocations
 //! per record and attribute), [`LogRequestEncoder::push`] writes the record's
@@ -25,7 +25,7 @@
 //! whose value is the proto3 default are left out, as `prost` does.
 //!
 //! The mapping is the one of the SDK path (see the module docs of
-//! [`super::otlp`]): same severities, body, attribute keys and order
+//! [`super`]): same severities, body, attribute keys and order
 //! (fields, then `correlation_id`, then `thread.name`, then
 //! `sampling.adjusted_count` when above 1), same value rules
 //! (integers above `i64::MAX` and 128-bit integers as decimal text,
