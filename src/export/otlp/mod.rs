@@ -152,6 +152,7 @@
 //! goes through `opentelemetry-otlp`: each record becomes an SDK log record
 //! that it converts. Spans always take the SDK path.
 
+mod error;
 mod wire;
 
 use std::borrow::Cow;
@@ -179,6 +180,9 @@ use self::wire::{
 use crate::Level;
 use crate::export::{EventView, Exporter, Field, FieldValue, LogView, SpanView, StatusView};
 use crate::resource::{AttrValue, Resource};
+
+pub use error::OtlpError;
+use error::{cfg_err, env_err};
 
 // ---------------------------------------------------------------------------
 // Environment variable names
@@ -278,61 +282,6 @@ pub const DEFAULT_MAX_RETRIES: usize = 3;
 
 /// Keys and thread names interned at most (then allocated per record).
 const INTERN_LIMIT: usize = 4096;
-
-// ---------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------
-
-/// Why an OTLP configuration or exporter could not be made.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OtlpError {
-    /// An environment variable holds a value that cannot be used.
-    InvalidEnv {
-        /// The variable.
-        var: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A configured value cannot be used (after the environment and the
-    /// builder are merged).
-    InvalidConfig {
-        /// The setting (`logs endpoint`, `header name`, ...).
-        setting: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The exporter could not be set up on the export thread.
-    Setup(String),
-}
-
-impl fmt::Display for OtlpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OtlpError::InvalidEnv { var, reason } => write!(f, "invalid {var}: {reason}"),
-            OtlpError::InvalidConfig { setting, reason } => {
-                write!(f, "invalid OTLP {setting}: {reason}")
-            }
-            OtlpError::Setup(reason) => write!(f, "OTLP exporter setup failed: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for OtlpError {}
-
-fn env_err(var: &'static str, reason: impl Into<String>) -> OtlpError {
-    OtlpError::InvalidEnv {
-        var,
-        reason: reason.into(),
-    }
-}
-
-fn cfg_err(setting: &'static str, reason: impl Into<String>) -> OtlpError {
-    OtlpError::InvalidConfig {
-        setting,
-        reason: reason.into(),
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Configuration
