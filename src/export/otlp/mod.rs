@@ -153,6 +153,7 @@
 //! that it converts. Spans always take the SDK path.
 
 mod error;
+mod stats;
 mod wire;
 
 use std::borrow::Cow;
@@ -160,8 +161,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
@@ -183,6 +184,8 @@ use crate::resource::{AttrValue, Resource};
 
 pub use error::OtlpError;
 use error::{cfg_err, env_err};
+use stats::{EXPORT_ERRORS, EXPORT_REQUESTS, outcome_of, report, report_setup_failure};
+pub use stats::{OtlpStats, otlp_stats};
 
 // ---------------------------------------------------------------------------
 // Environment variable names
@@ -1055,53 +1058,6 @@ fn parse_headers(var: &'static str, value: &str) -> Result<Vec<(String, String)>
 }
 
 use crate::resource::percent_decode;
-
-// ---------------------------------------------------------------------------
-// Counters
-// ---------------------------------------------------------------------------
-
-static LOGS_EXPORTED: AtomicU64 = AtomicU64::new(0);
-static SPANS_EXPORTED: AtomicU64 = AtomicU64::new(0);
-static LOGS_FAILED: AtomicU64 = AtomicU64::new(0);
-static SPANS_FAILED: AtomicU64 = AtomicU64::new(0);
-static EXPORT_REQUESTS: AtomicU64 = AtomicU64::new(0);
-static EXPORT_ERRORS: AtomicU64 = AtomicU64::new(0);
-
-/// The OTLP exporters' counters, summed over every [`OtlpExporter`] of the
-/// process since it started.
-///
-/// Records and spans dropped before they reach the exporter (the export
-/// queue was full) are counted by the engine, in
-/// [`crate::Stats::export_dropped_logs`] and
-/// [`crate::Stats::export_dropped_spans`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OtlpStats {
-    /// Log records the collector accepted.
-    pub logs_exported: u64,
-    /// Spans the collector accepted.
-    pub spans_exported: u64,
-    /// Log records dropped: their batch failed after the retries, timed out,
-    /// or the exporter could not be set up or was shut down.
-    pub logs_failed: u64,
-    /// Spans dropped, as for `logs_failed`.
-    pub spans_failed: u64,
-    /// Batches sent (each one request, plus its retries).
-    pub export_requests: u64,
-    /// Batches that failed, and failed setups.
-    pub export_errors: u64,
-}
-
-/// The OTLP exporters' counters; readable from any thread.
-pub fn otlp_stats() -> OtlpStats {
-    OtlpStats {
-        logs_exported: LOGS_EXPORTED.load(Relaxed),
-        spans_exported: SPANS_EXPORTED.load(Relaxed),
-        logs_failed: LOGS_FAILED.load(Relaxed),
-        spans_failed: SPANS_FAILED.load(Relaxed),
-        export_requests: EXPORT_REQUESTS.load(Relaxed),
-        export_errors: EXPORT_ERRORS.load(Relaxed),
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Mapping
@@ -2026,48 +1982,6 @@ const SETUP_FAILED: &str = "the OTLP exporter could not be set up (see stderr)";
 /// A batch that was not sent: the exporter is not running, or the deadline
 /// had passed.
 const NOT_SENT: &str = "not sent: the exporter is not running or the deadline passed";
-
-/// How a batch's send went (`result` of [`run`] over a timeout); a failed
-/// attempt counts in [`OtlpStats::export_errors`].
-fn outcome_of<E: fmt::Display>(
-    result: Option<Result<Result<(), E>, tokio::time::error::Elapsed>>,
-) -> Result<(), Cow<'static, str>> {
-    let error = match result {
-        Some(Ok(Ok(()))) => return Ok(()),
-        None => Cow::Borrowed("the export runtime is gone"),
-        Some(Err(_)) => Cow::Borrowed("the export timeout passed"),
-        Some(Ok(Err(e))) => Cow::Owned(e.to_string()),
-    };
-    EXPORT_ERRORS.fetch_add(1, Relaxed);
-    Err(error)
-}
-
-/// Counts a batch of `logs` log records and `spans` spans as delivered or
-/// failed: in [`OtlpStats`] and for the writer's export notices.
-fn report(outcome: Result<(), Cow<'static, str>>, logs: u64, spans: u64) {
-    match outcome {
-        Ok(()) => {
-            LOGS_EXPORTED.fetch_add(logs, Relaxed);
-            SPANS_EXPORTED.fetch_add(spans, Relaxed);
-            super::health::delivered(logs, spans);
-        }
-        Err(error) => {
-            LOGS_FAILED.fetch_add(logs, Relaxed);
-            SPANS_FAILED.fetch_add(spans, Relaxed);
-            super::health::failed(logs, spans, &error);
-        }
-    }
-}
-
-/// Setup failures cannot go through the engine (the export thread feeds it):
-/// they go to stderr, once per exporter, and count in
-/// [`OtlpStats::export_errors`].
-fn report_setup_failure(e: &OtlpError) {
-    static REPORTED: OnceLock<()> = OnceLock::new();
-    if REPORTED.set(()).is_ok() {
-        eprintln!("datapunk-log: {e}; OTLP export disabled");
-    }
-}
 
 impl Exporter for OtlpExporter {
     fn set_resource(&mut self, resource: &Resource) {
