@@ -155,6 +155,8 @@
 mod error;
 mod sdk;
 mod stats;
+#[cfg(test)]
+mod test_env;
 mod wire;
 
 use std::borrow::Cow;
@@ -1804,31 +1806,9 @@ impl Exporter for OtlpExporter {
 
 #[cfg(test)]
 mod tests {
+    use super::test_env::{cfg, err};
     use super::*;
     use crate::{Level, TraceContext};
-    use std::collections::HashMap;
-
-    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    fn cfg(vars: &[(&str, &str)]) -> OtlpConfig {
-        match OtlpConfig::from_env_with(env(vars)) {
-            Ok(c) => c,
-            Err(e) => panic!("unexpected error for {vars:?}: {e}"),
-        }
-    }
-
-    fn err(vars: &[(&str, &str)]) -> OtlpError {
-        match OtlpConfig::from_env_with(env(vars)) {
-            Ok(c) => panic!("expected an error for {vars:?}, got {c:?}"),
-            Err(e) => e,
-        }
-    }
 
     #[test]
     fn defaults() {
