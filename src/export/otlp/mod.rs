@@ -157,6 +157,7 @@ mod sdk;
 mod stats;
 #[cfg(test)]
 mod test_env;
+mod tls;
 mod wire;
 
 use std::borrow::Cow;
@@ -173,8 +174,7 @@ use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 
 use self::wire::{
-    HttpFuture, HyperTransport, LogRequestEncoder, TlsClient, WireClient, WireProtocol,
-    WireSettings,
+    HttpFuture, HyperTransport, LogRequestEncoder, WireClient, WireProtocol, WireSettings,
 };
 use crate::export::{Exporter, LogView, SpanView};
 use crate::resource::Resource;
@@ -184,6 +184,7 @@ use error::{cfg_err, env_err};
 use sdk::{Mapper, sdk_resource};
 use stats::{EXPORT_ERRORS, EXPORT_REQUESTS, outcome_of, report, report_setup_failure};
 pub use stats::{OtlpStats, otlp_stats};
+use tls::{TlsClient, load_tls};
 
 // ---------------------------------------------------------------------------
 // Environment variable names
@@ -1141,68 +1142,6 @@ fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, OtlpError> {
         compression: s.compression,
         tls,
     })
-}
-
-/// Reads and checks the TLS files of an `https://` endpoint.
-#[cfg(feature = "otlp-tls")]
-fn load_tls(t: &TlsFiles, _what: &'static str, _endpoint: &str) -> Result<TlsClient, OtlpError> {
-    use self::wire::TlsInput;
-    use std::io::Read as _;
-    // A bound, so a path to a device or a huge file is an error, not a hang:
-    // a full system CA bundle is a few hundred KiB.
-    const MAX_PEM: u64 = 4 << 20;
-    let read = |f: &PemFile| {
-        let err = |e: String| {
-            f.origin
-                .error(format!("cannot read {}: {e}", f.path.display()))
-        };
-        let file = std::fs::File::open(&f.path).map_err(|e| err(e.to_string()))?;
-        let mut bytes = Vec::new();
-        file.take(MAX_PEM + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| err(e.to_string()))?;
-        if bytes.len() as u64 > MAX_PEM {
-            return Err(err(format!("larger than {} MiB", MAX_PEM >> 20)));
-        }
-        Ok(bytes)
-    };
-    let ca = t.certificate.as_ref().map(read).transpose()?;
-    let identity = match (&t.client_certificate, &t.client_key) {
-        (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
-        _ => None,
-    };
-    let identity = identity.as_ref().map(|(c, k)| (&c[..], &k[..]));
-    TlsClient::new(ca.as_deref(), identity).map_err(|e| {
-        let (file, setting) = match e.input {
-            TlsInput::Certificate => (&t.certificate, "certificate"),
-            TlsInput::ClientCertificate => (&t.client_certificate, "client certificate"),
-            TlsInput::ClientKey => (&t.client_key, "client key"),
-        };
-        match file {
-            Some(f) => f
-                .origin
-                .error(format!("{}: {}", f.path.display(), e.reason)),
-            None => cfg_err(
-                setting,
-                format!(
-                    "{} (set {OTEL_EXPORTER_OTLP_CERTIFICATE} or OtlpConfig::certificate)",
-                    e.reason
-                ),
-            ),
-        }
-    })
-}
-
-/// Without the `otlp-tls` feature, `https://` is refused.
-#[cfg(not(feature = "otlp-tls"))]
-fn load_tls(_t: &TlsFiles, what: &'static str, endpoint: &str) -> Result<TlsClient, OtlpError> {
-    Err(cfg_err(
-        what,
-        format!(
-            "{endpoint:?}: https needs TLS, which this build does not include \
-             (enable the otlp-tls feature of datapunk-log)"
-        ),
-    ))
 }
 
 /// Sets the configured gRPC metadata on each request, last, so it wins over
@@ -2259,203 +2198,6 @@ mod tests {
             .certificate("/does/not/exist.pem")
             .client_key("/nope.key")
             .client_certificate("/nope.pem");
-        assert!(OtlpExporter::new(c).is_ok());
-    }
-
-    /// A temp directory with a CA, a client certificate and key signed by
-    /// it, and bad files; removed on drop.
-    #[cfg(feature = "otlp-tls")]
-    struct TlsFixture {
-        dir: PathBuf,
-    }
-
-    #[cfg(feature = "otlp-tls")]
-    impl TlsFixture {
-        fn new(name: &str) -> TlsFixture {
-            use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-            let dir = std::env::temp_dir().join(format!(
-                "datapunk-log-otlp-unit-{name}-{}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-            ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            let ca_key = KeyPair::generate().expect("key");
-            let ca_cert = ca.self_signed(&ca_key).expect("CA");
-            let issuer = Issuer::new(ca, ca_key);
-            let client_key = KeyPair::generate().expect("key");
-            let client = CertificateParams::new(vec!["client".to_string()])
-                .expect("params")
-                .signed_by(&client_key, &issuer)
-                .expect("client");
-            let other_key = KeyPair::generate().expect("key");
-            let files = [
-                ("ca.pem", ca_cert.pem()),
-                ("client.pem", client.pem()),
-                ("client.key", client_key.serialize_pem()),
-                ("other.key", other_key.serialize_pem()),
-                ("garbage.pem", "not a PEM file at all\n".to_string()),
-                (
-                    "broken.pem",
-                    "-----BEGIN CERTIFICATE-----\nsecret!!\n-----END CERTIFICATE-----\n"
-                        .to_string(),
-                ),
-                (
-                    "broken.key",
-                    "-----BEGIN PRIVATE KEY-----\nsecret!!\n-----END PRIVATE KEY-----\n"
-                        .to_string(),
-                ),
-            ];
-            for (name, text) in files {
-                std::fs::write(dir.join(name), text).expect("write");
-            }
-            TlsFixture { dir }
-        }
-
-        fn path(&self, name: &str) -> String {
-            self.dir.join(name).to_string_lossy().into_owned()
-        }
-    }
-
-    #[cfg(feature = "otlp-tls")]
-    impl Drop for TlsFixture {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    #[cfg(feature = "otlp-tls")]
-    #[test]
-    fn tls_files_are_read_and_checked_by_new() {
-        let f = TlsFixture::new("files");
-        let https = |vars: &[(&str, &str)]| {
-            let mut v = vec![(OTEL_EXPORTER_OTLP_ENDPOINT, "https://collector:4317")];
-            v.extend_from_slice(vars);
-            OtlpExporter::new(cfg(&v))
-        };
-        // Valid: a CA file, with and without a client identity.
-        let (ca, client, key) = (f.path("ca.pem"), f.path("client.pem"), f.path("client.key"));
-        assert!(https(&[(OTEL_EXPORTER_OTLP_CERTIFICATE, &ca)]).is_ok());
-        assert!(
-            https(&[
-                (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
-                (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &client),
-                (OTEL_EXPORTER_OTLP_CLIENT_KEY, &key),
-            ])
-            .is_ok()
-        );
-        // Scheme-less gRPC: https, so the files are read.
-        let missing = f.path("missing.pem");
-        let e = OtlpExporter::new(
-            OtlpConfig::default()
-                .endpoint("collector:4317")
-                .certificate(&missing),
-        );
-        match e {
-            Err(OtlpError::InvalidConfig { setting, reason }) => {
-                assert_eq!(setting, "certificate");
-                assert!(reason.contains(&missing), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
-
-        // Each bad file names its variable and its path.
-        let garbage = f.path("garbage.pem");
-        let broken_cert = f.path("broken.pem");
-        let broken_key = f.path("broken.key");
-        let other_key = f.path("other.key");
-        // (variables, the variable named, the path named)
-        type Row<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
-        let table: &[Row<'_>] = &[
-            (
-                &[(OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, &missing)],
-                OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
-                &missing,
-            ),
-            (
-                &[(OTEL_EXPORTER_OTLP_CERTIFICATE, &garbage)],
-                OTEL_EXPORTER_OTLP_CERTIFICATE,
-                &garbage,
-            ),
-            (
-                &[(OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, &broken_cert)],
-                OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
-                &broken_cert,
-            ),
-            (
-                // The key file instead of the CA: no certificate in it.
-                &[(OTEL_EXPORTER_OTLP_CERTIFICATE, &key)],
-                OTEL_EXPORTER_OTLP_CERTIFICATE,
-                &key,
-            ),
-            (
-                &[
-                    (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
-                    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &missing),
-                    (OTEL_EXPORTER_OTLP_CLIENT_KEY, &key),
-                ],
-                OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
-                &missing,
-            ),
-            (
-                &[
-                    (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
-                    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &client),
-                    (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY, &broken_key),
-                ],
-                OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
-                &broken_key,
-            ),
-            (
-                &[
-                    (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
-                    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &client),
-                    (OTEL_EXPORTER_OTLP_CLIENT_KEY, &garbage),
-                ],
-                OTEL_EXPORTER_OTLP_CLIENT_KEY,
-                &garbage,
-            ),
-            (
-                // A key that is not the certificate's.
-                &[
-                    (OTEL_EXPORTER_OTLP_CERTIFICATE, &ca),
-                    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, &client),
-                    (OTEL_EXPORTER_OTLP_CLIENT_KEY, &other_key),
-                ],
-                OTEL_EXPORTER_OTLP_CLIENT_KEY,
-                &other_key,
-            ),
-        ];
-        for (vars, var, path) in table {
-            match https(vars) {
-                Err(OtlpError::InvalidEnv { var: v, reason }) => {
-                    assert_eq!(v, *var, "{vars:?}: {reason}");
-                    assert!(reason.contains(path), "{vars:?}: {reason}");
-                    // The contents are never echoed.
-                    assert!(!reason.contains("secret"), "{reason}");
-                }
-                other => panic!("{vars:?}: {other:?}"),
-            }
-        }
-        // A device that never ends is refused after a bounded read.
-        #[cfg(target_os = "linux")]
-        match https(&[(OTEL_EXPORTER_OTLP_CERTIFICATE, "/dev/zero")]) {
-            Err(OtlpError::InvalidEnv { var, reason }) => {
-                assert_eq!(var, OTEL_EXPORTER_OTLP_CERTIFICATE);
-                assert!(
-                    reason.contains("/dev/zero") && reason.contains("MiB"),
-                    "{reason}"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        // Only the signals that use TLS read their files.
-        let c = cfg(&[
-            (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://l:4317"),
-            (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "https://t:4317"),
-            (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, &missing),
-            (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, &ca),
-        ]);
         assert!(OtlpExporter::new(c).is_ok());
     }
 
