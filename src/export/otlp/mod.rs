@@ -152,12 +152,15 @@
 //! goes through `opentelemetry-otlp`: each record becomes an SDK log record
 //! that it converts. Spans always take the SDK path.
 
+mod client;
 mod error;
+mod retry;
 mod sdk;
 mod stats;
 #[cfg(test)]
 mod test_env;
 mod tls;
+mod transport;
 mod wire;
 
 use std::borrow::Cow;
@@ -173,11 +176,11 @@ use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig, WithTonicConfig}
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 
-use self::wire::{
-    HttpFuture, HyperTransport, LogRequestEncoder, WireClient, WireProtocol, WireSettings,
-};
+use self::wire::LogRequestEncoder;
 use crate::export::{Exporter, LogView, SpanView};
 use crate::resource::Resource;
+use client::{WireClient, WireProtocol, WireSettings};
+use transport::{HttpFuture, HyperTransport};
 
 pub use error::OtlpError;
 use error::{cfg_err, env_err};
