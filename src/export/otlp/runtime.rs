@@ -9,8 +9,9 @@ use opentelemetry_sdk::logs::LogExporter as _;
 use opentelemetry_sdk::trace::SpanExporter as _;
 
 use super::client::WireClient;
+use super::config::LogEncoder;
+use super::error::OtlpError;
 use super::transport::{Prepared, build_log_exporter, build_span_exporter, wire_settings};
-use super::{LogEncoder, OtlpError};
 
 /// The runtime and the `opentelemetry-otlp` exporters, made on the export
 /// thread.

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::OtlpError;
+use super::error::OtlpError;
 
 static LOGS_EXPORTED: AtomicU64 = AtomicU64::new(0);
 static SPANS_EXPORTED: AtomicU64 = AtomicU64::new(0);

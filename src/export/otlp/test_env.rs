@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::{OtlpConfig, OtlpError};
+use super::config::OtlpConfig;
+use super::error::OtlpError;
 
 /// An environment of `vars` (names and values), for
 /// [`OtlpConfig::from_env_with`].

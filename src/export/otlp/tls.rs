@@ -20,8 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "otlp-tls")]
-use super::{OTEL_EXPORTER_OTLP_CERTIFICATE, PemFile};
-use super::{OtlpError, TlsFiles, cfg_err};
+use super::config::PemFile;
+use super::config::TlsFiles;
+#[cfg(feature = "otlp-tls")]
+use super::env::OTEL_EXPORTER_OTLP_CERTIFICATE;
+use super::error::{OtlpError, cfg_err};
 
 /// Without the `otlp-tls` feature there is no TLS: this type has no value.
 #[cfg(not(feature = "otlp-tls"))]
@@ -291,14 +294,17 @@ pub(super) fn load_tls(
 mod tests {
     use std::path::PathBuf;
 
-    use super::super::test_env::cfg;
-    use super::super::{
+    use super::super::OtlpExporter;
+    use super::super::config::OtlpConfig;
+    use super::super::env::{
         OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
         OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_ENDPOINT,
         OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
         OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OtlpConfig, OtlpError, OtlpExporter,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     };
+    use super::super::error::OtlpError;
+    use super::super::test_env::cfg;
 
     /// A temp directory with a CA, a client certificate and key signed by
     /// it, and bad files; removed on drop.

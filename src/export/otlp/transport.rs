@@ -12,8 +12,9 @@ use std::time::Duration;
 use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig, WithTonicConfig};
 
 use super::client::{WireProtocol, WireSettings};
+use super::config::{Compression, OtlpConfig, Protocol, Signal};
+use super::error::{OtlpError, cfg_err};
 use super::tls::{TlsClient, load_tls};
-use super::{Compression, OtlpConfig, OtlpError, Protocol, Signal, cfg_err};
 
 /// One signal's validated transport settings.
 #[derive(Clone, Debug)]
@@ -311,10 +312,11 @@ pub(super) fn wire_settings(p: &Prepared, max_retries: usize) -> WireSettings {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_env::cfg;
-    use super::super::{
-        OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OtlpExporter,
+    use super::super::OtlpExporter;
+    use super::super::env::{
+        OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
     };
+    use super::super::test_env::cfg;
     use super::*;
 
     #[test]
