@@ -163,7 +163,8 @@ pub(super) struct PemFile {
     pub(super) origin: Origin,
 }
 
-/// One signal's TLS settings. The files are read by [`OtlpExporter::new`](super::OtlpExporter::new).
+/// One signal's TLS settings. The files are read by
+/// [`OtlpExporter::new`](super::OtlpExporter::new).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct TlsFiles {
     /// CA certificates; `None`: the system's roots.

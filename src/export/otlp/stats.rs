@@ -52,8 +52,8 @@ pub fn otlp_stats() -> OtlpStats {
     }
 }
 
-/// How a batch's send went (`result` of [`run`](super::run) over a timeout); a failed
-/// attempt counts in [`OtlpStats::export_errors`].
+/// How a batch's send went (`result` of [`run`](super::runtime::run) over a
+/// timeout); a failed attempt counts in [`OtlpStats::export_errors`].
 pub(super) fn outcome_of<E: fmt::Display>(
     result: Option<Result<Result<(), E>, tokio::time::error::Elapsed>>,
 ) -> Result<(), Cow<'static, str>> {

@@ -9,9 +9,9 @@
 //! (the configured CA file, or the system's roots) and the optional client
 //! certificate and key of mutual TLS. The gRPC channel gets them as a tonic
 //! `ClientTlsConfig`; the HTTP client
-//! ([`HyperTransport`](super::wire::HyperTransport)) as a `hyper-rustls`
-//! connector. The SDK path (`opentelemetry-otlp`) is given the
-//! same two, so the four paths verify the same way. Without the feature
+//! ([`HyperTransport`](super::transport::HyperTransport)) as a
+//! `hyper-rustls` connector. The SDK path (`opentelemetry-otlp`) is given
+//! the same two, so the four paths verify the same way. Without the feature
 //! [`TlsClient`] is an empty type and `https://` is refused earlier, when the
 //! configuration is validated.
 
