@@ -332,7 +332,7 @@ fn attribute_types() {
     assert_eq!(str_attr(a, "shape"), "(1, \"x\")");
     assert_eq!(attr(a, "byte"), Some(&AnyValue::IntValue(200)));
     // Up to i64::MAX an unsigned value stays an int; above, it becomes its
-    // decimal text (the mapping in src/export/otlp.rs).
+    // decimal text (the mapping in src/export/otlp/wire.rs and sdk.rs).
     assert_eq!(attr(a, "edge"), Some(&AnyValue::IntValue(i64::MAX)));
     assert_eq!(str_attr(a, "big"), "18446744073709551615");
     // An error field becomes the exception.* attributes.

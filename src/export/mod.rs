@@ -25,8 +25,6 @@ mod pipeline;
 
 #[cfg(feature = "otlp")]
 pub mod otlp;
-#[cfg(feature = "otlp")]
-mod otlp_wire;
 
 pub use memory::{MemoryExporter, OwnedEvent, OwnedLog, OwnedSpan, OwnedStatus, OwnedValue};
 pub(crate) use pipeline::{ExportPipe, Pipeline};

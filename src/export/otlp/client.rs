@@ -1,0 +1,292 @@
+//! The direct log client: [`WireClient`] sends the encoded bytes over
+//! OTLP/gRPC (a unary call to
+//! `opentelemetry.proto.collector.logs.v1.LogsService/Export` through a tonic
+//! [`Channel`] with a codec that passes the bytes through and ignores the
+//! response's contents, gzip when configured) or OTLP/HTTP (a `POST` of
+//! `application/x-protobuf`, gzip-compressed with `flate2` when configured,
+//! through the same hyper client as the SDK path). Throttled and unavailable
+//! collectors are retried as [`super::retry`] says.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf as _, BufMut as _, Bytes};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::Channel;
+
+use super::retry::{Attempt, classify_grpc, classify_http};
+use super::tls::TlsClient;
+use super::transport::HyperTransport;
+
+/// The gRPC method of log exports.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+/// A gRPC codec that sends pre-encoded bytes and ignores the response.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawCodec;
+
+/// [`RawCodec`]'s encoder: copies the bytes.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawEncoder;
+
+/// [`RawCodec`]'s decoder: skips the message.
+#[derive(Clone, Copy, Debug, Default)]
+struct SkipDecoder;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = RawEncoder;
+    type Decoder = SkipDecoder;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> SkipDecoder {
+        SkipDecoder
+    }
+}
+
+impl Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.reserve(item.len());
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for SkipDecoder {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+        let n = src.remaining();
+        src.advance(n);
+        Ok(Some(()))
+    }
+}
+
+/// The transport of [`WireClient`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WireProtocol {
+    /// OTLP/gRPC.
+    Grpc,
+    /// OTLP/HTTP with a protobuf body.
+    Http,
+}
+
+/// What a [`WireClient`] is made from.
+#[derive(Clone, Debug)]
+pub(crate) struct WireSettings {
+    /// gRPC: the collector's URL; HTTP: the full URL of the logs endpoint.
+    pub(crate) endpoint: String,
+    pub(crate) protocol: WireProtocol,
+    /// Headers (gRPC metadata) set on every request, last.
+    pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Bound of one export, retries included.
+    pub(crate) timeout: Duration,
+    pub(crate) gzip: bool,
+    pub(crate) max_retries: usize,
+    /// TLS of an `https://` endpoint; `None` for `http://`.
+    pub(crate) tls: Option<Arc<TlsClient>>,
+}
+
+enum Inner {
+    Grpc {
+        channel: Channel,
+        metadata: tonic::metadata::MetadataMap,
+    },
+    Http {
+        /// Boxed: much larger than the gRPC variant.
+        client: Box<HyperTransport>,
+        uri: http::Uri,
+        headers: http::HeaderMap,
+    },
+}
+
+/// Sends encoded `ExportLogsServiceRequest`s to a collector.
+pub(crate) struct WireClient {
+    inner: Inner,
+    pub(super) timeout: Duration,
+    gzip: bool,
+    pub(super) max_retries: usize,
+}
+
+impl std::fmt::Debug for WireClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let protocol = match self.inner {
+            Inner::Grpc { .. } => "grpc",
+            Inner::Http { .. } => "http/protobuf",
+        };
+        f.debug_struct("WireClient")
+            .field("protocol", &protocol)
+            .field("timeout", &self.timeout)
+            .field("gzip", &self.gzip)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an export failed (after its retries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExportFailure {
+    /// Requests made.
+    pub(crate) attempts: usize,
+    /// The last error.
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for ExportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (after {} attempts)", self.message, self.attempts)
+    }
+}
+
+impl WireClient {
+    /// A client for `settings`. The gRPC channel connects lazily, at the
+    /// first export; it must be made inside a tokio runtime's context.
+    pub(crate) fn new(settings: &WireSettings) -> Result<WireClient, String> {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &settings.headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        let inner = match settings.protocol {
+            WireProtocol::Grpc => {
+                let mut endpoint =
+                    tonic::transport::Endpoint::from_shared(settings.endpoint.clone())
+                        .map_err(|e| format!("invalid endpoint {:?}: {e}", settings.endpoint))?
+                        .timeout(settings.timeout);
+                if let Some(tls) = &settings.tls {
+                    endpoint = tls.grpc_endpoint(endpoint, settings.timeout)?;
+                }
+                Inner::Grpc {
+                    channel: endpoint.connect_lazy(),
+                    metadata: tonic::metadata::MetadataMap::from_headers(headers),
+                }
+            }
+            WireProtocol::Http => Inner::Http {
+                client: Box::new(HyperTransport::new(
+                    settings.timeout,
+                    settings.tls.as_deref(),
+                )),
+                uri: settings
+                    .endpoint
+                    .parse()
+                    .map_err(|e| format!("invalid endpoint {:?}: {e}", settings.endpoint))?,
+                headers,
+            },
+        };
+        Ok(WireClient {
+            inner,
+            timeout: settings.timeout,
+            gzip: settings.gzip,
+            max_retries: settings.max_retries,
+        })
+    }
+
+    /// Sends one encoded `ExportLogsServiceRequest`, retrying as the OTLP
+    /// specification says within the timeout.
+    pub(crate) async fn export(&self, request: &[u8]) -> Result<(), ExportFailure> {
+        match &self.inner {
+            Inner::Grpc { channel, metadata } => {
+                let body = Bytes::copy_from_slice(request);
+                self.with_retries(|remaining| {
+                    grpc_attempt(channel, metadata, &body, self.gzip, remaining)
+                })
+                .await
+            }
+            Inner::Http {
+                client,
+                uri,
+                headers,
+            } => {
+                let body = if self.gzip {
+                    gzip(request).map_err(|e| ExportFailure {
+                        attempts: 0,
+                        message: format!("gzip: {e}"),
+                    })?
+                } else {
+                    Bytes::copy_from_slice(request)
+                };
+                self.with_retries(|_| http_attempt(client, uri, headers, &body, self.gzip))
+                    .await
+            }
+        }
+    }
+}
+
+fn gzip(data: &[u8]) -> std::io::Result<Bytes> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::default(),
+    );
+    enc.write_all(data)?;
+    enc.finish().map(Bytes::from)
+}
+
+async fn grpc_attempt(
+    channel: &Channel,
+    metadata: &tonic::metadata::MetadataMap,
+    body: &Bytes,
+    gzip: bool,
+    remaining: Duration,
+) -> Result<(), Attempt> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    if gzip {
+        grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    }
+    grpc.ready()
+        .await
+        .map_err(|e| Attempt::Retryable(format!("gRPC channel not ready: {e}")))?;
+    let mut request =
+        tonic::Request::from_parts(metadata.clone(), tonic::Extensions::default(), body.clone());
+    request.set_timeout(remaining);
+    let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
+    match grpc.unary(request, path, RawCodec).await {
+        Ok(_) => Ok(()),
+        Err(status) => Err(classify_grpc(&status)),
+    }
+}
+
+async fn http_attempt(
+    client: &HyperTransport,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    body: &Bytes,
+    gzip: bool,
+) -> Result<(), Attempt> {
+    use opentelemetry_http::HttpClient as _;
+    let mut request = http::Request::new(body.clone());
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri.clone();
+    let h = request.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-protobuf"),
+    );
+    if gzip {
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            http::HeaderValue::from_static("gzip"),
+        );
+    }
+    for (k, v) in headers {
+        h.insert(k.clone(), v.clone());
+    }
+    match client.send_bytes(request).await {
+        Err(e) => Err(Attempt::Retryable(format!("HTTP request failed: {e}"))),
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => {
+            let retry_after = resp
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok());
+            Err(classify_http(resp.status().as_u16(), retry_after))
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! OTLP export of log records and spans (gRPC or HTTP/protobuf), through
+//! `opentelemetry-otlp`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use datapunk_log::export::otlp::{OtlpConfig, OtlpExporter, Protocol};
+//!
+//! let config = OtlpConfig::from_env()?
+//!     .protocol(Protocol::Grpc)
+//!     .header("x-tenant", "checkout")
+//!     .timeout(Duration::from_secs(5));
+//! let exporter = OtlpExporter::new(config)?;
+//! # let _ = exporter;
+//! # Ok(()) }
+//! ```
+//!
+//! # Threads and runtime
+//!
+//! [`OtlpExporter::new`] only validates the configuration: it creates no
+//! runtime and no connection, so it can be called from any thread, inside a
+//! tokio runtime or not. The exporter is set up lazily on the export thread,
+//! in [`Exporter::set_resource`] or at the first record: it builds its own
+//! single-threaded tokio runtime (whose helper threads call
+//! `thread_role::mute_this_thread`, so that the logs of the exporter's
+//! dependencies do not loop back into the engine), then the
+//! `opentelemetry-otlp` log and span exporters inside it. A gRPC channel
+//! connects lazily: a collector that is down at start fails no setup, only
+//! the exports made while it is down. Exports run with `block_on` on the
+//! export thread, one batch at a time.
+//!
+//! # Batching
+//!
+//! Up to `max_export_batch_size` log records (and, separately, spans) are
+//! held. A batch is sent when it is full, when [`Exporter::tick`] sees that
+//! `schedule_delay` has passed since its first record, on
+//! [`Exporter::flush`] and on [`Exporter::shutdown`]. A full batch is sent
+//! synchronously before the next record is taken, so at most one batch per
+//! signal is ever held: the bounded queue in front of the export thread is
+//! the engine's (records dropped there are counted in
+//! [`crate::Stats::export_dropped_logs`] and
+//! [`crate::Stats::export_dropped_spans`], not here). The exporter retries
+//! throttled and unavailable collectors (HTTP 429, 502, 503, 504; gRPC
+//! `UNAVAILABLE`, `RESOURCE_EXHAUSTED` with `RetryInfo`, ...) with
+//! exponential backoff, honouring `Retry-After` and gRPC `RetryInfo`, within
+//! the exporter timeout; a batch that still fails is dropped and counted in
+//! [`otlp_stats`].
+//!
+//! # Configuration and precedence
+//!
+//! [`OtlpConfig::from_env`] reads the OpenTelemetry variables below; the
+//! builder methods override them. For every setting:
+//!
+//! **builder > signal-specific variable > generic variable > default.**
+//!
+//! For the endpoint the builder's per-signal endpoints
+//! ([`OtlpConfig::logs_endpoint`], [`OtlpConfig::traces_endpoint`]) come
+//! before its generic [`OtlpConfig::endpoint`]. Headers merge key by key:
+//! the signal-specific variable replaces the generic one as a whole (as the
+//! specification says), then each header given to the builder replaces the
+//! one of the same name.
+//!
+//! | Variable | Meaning | Default |
+//! |---|---|---|
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; HTTP appends `/v1/logs` or `/v1/traces` | `http://localhost:4317` (gRPC), `http://localhost:4318` (HTTP) |
+//! | `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_ENDPOINT` | full URL, used as is | |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_PROTOCOL` | `grpc` or `http/protobuf` (`http/json` is refused) | `grpc` |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_HEADERS` | `k=v,k2=v2`, percent-decoded | |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_TIMEOUT` | milliseconds, > 0 | 10000 |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_COMPRESSION` | `gzip` or `none` | `none` |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_CERTIFICATE` | PEM file of the CA certificates that verify the collector (`https://`) | the system's roots |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_CLIENT_CERTIFICATE` | PEM file of the client certificate chain (mutual TLS; needs the key) | |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_CLIENT_KEY` | PEM file of the client's private key (mutual TLS; needs the certificate) | |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_INSECURE` | `true` or `false`: a gRPC endpoint without a scheme is `http://` (else `https://`) | `false` |
+//! | `OTEL_BLRP_SCHEDULE_DELAY` / `OTEL_BSP_SCHEDULE_DELAY` | milliseconds | 1000 / 5000 |
+//! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` / `OTEL_BSP_…` | records per request, > 0 | 512 |
+//! | `OTEL_BLRP_EXPORT_TIMEOUT` / `OTEL_BSP_…` | milliseconds, bound of one batch's export | 30000 |
+//! | `OTEL_BLRP_MAX_QUEUE_SIZE` / `OTEL_BSP_…` | caps the batch size (> 0) | 2048 |
+//!
+//! A variable that is set but empty counts as unset. A value that cannot be
+//! used is an [`OtlpError::InvalidEnv`] naming the variable (header values
+//! are never echoed: they often hold credentials).
+//!
+//! `opentelemetry-otlp` also reads some of these variables itself when the
+//! exporter is built. Everything this module resolves is handed to it
+//! explicitly (endpoint, protocol, timeout; headers are set last on every
+//! request, so they win over the headers it reads), so the precedence above
+//! holds, with one exception on the paths through `opentelemetry-otlp`
+//! (spans, and logs with [`LogEncoder::Sdk`]): when the configuration says
+//! no compression (`compression(None)` from the builder) while
+//! `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_COMPRESSION=gzip` is set in the
+//! process environment, `opentelemetry-otlp` still compresses with gzip (it
+//! has no way to be told "none" explicitly). The direct log path follows
+//! the resolved configuration exactly.
+//!
+//! # TLS
+//!
+//! With the `otlp-tls` feature (it implies `otlp`), an `https://` endpoint
+//! is reached over TLS on all four paths (logs and spans, gRPC and
+//! HTTP/protobuf): rustls with the `ring` provider (or the process's default
+//! rustls `CryptoProvider`, when one is installed). The collector's
+//! certificate is verified against the CA certificates of the
+//! `…_CERTIFICATE` file ([`OtlpConfig::certificate`]), which replace the
+//! system's roots, or else against the system's roots. With a client
+//! certificate and key (`…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`, or
+//! [`OtlpConfig::client_certificate`] and [`OtlpConfig::client_key`]; both
+//! or neither) the exporter authenticates itself (mutual TLS). The files
+//! are read, and the certificates and key parsed, by [`OtlpExporter::new`]:
+//! a missing, unreadable or invalid file is an error naming the variable (or
+//! the setting) and the path; the key's contents are never echoed. They are
+//! read only for a signal whose endpoint is `https://`; an `http://`
+//! endpoint ignores them (but a client key without its certificate, or the
+//! reverse, is refused whatever the endpoint). A collector whose certificate does not verify
+//! fails each export, which is counted in [`otlp_stats`] like any failure.
+//!
+//! The scheme decides: `http://` is clear text, `https://` is TLS. A gRPC
+//! endpoint given without a scheme (`collector:4317`, as the specification
+//! allows) is `https://` unless `…_INSECURE=true` ([`OtlpConfig::insecure`]),
+//! then `http://`; an HTTP/protobuf endpoint needs its scheme.
+//!
+//! Without the `otlp-tls` feature, an `https://` endpoint (or a scheme-less
+//! gRPC one that is not insecure) is refused by [`OtlpExporter::new`] with
+//! an error that says to enable it.
+//!
+//! # Mapping
+//!
+//! Log records follow the OpenTelemetry log data model: timestamp and
+//! observed timestamp, severity number (`TRACE` 1, `DEBUG` 5, `INFO` 9,
+//! `WARN` 13, `ERROR` 17) and text, the message as a string body, typed
+//! attributes, `correlation_id` and `thread.name` attributes,
+//! `sampling.adjusted_count` (an integer: how many records this one stands
+//! for) on a record kept by its call site's log sampler out of a
+//! sampled-down stream (only when above 1), the trace
+//! context (when the record is inside a trace; only the sampled flag is
+//! kept), and the call site's target as the instrumentation scope. Fields:
+//! booleans, integers up to `i64::MAX` and floats keep their type; larger
+//! `u64` values and 128-bit integers become their decimal text; characters,
+//! strings and bytes (lossily decoded) become strings; an error becomes the
+//! `exception.type`, `exception.message` and (when not empty)
+//! `exception.stacktrace` attributes; a field without a value is left out.
+//! Spans map the same way to internal spans with their parent, events and
+//! status.
+//!
+//! # Log encoders
+//!
+//! Log records take one of two paths, chosen with
+//! [`OtlpConfig::log_encoder`]. [`LogEncoder::Direct`] (the default) writes
+//! each record's protobuf bytes straight into a reused buffer and sends the
+//! batch's `ExportLogsServiceRequest` over its own gRPC or HTTP client, with
+//! the same mapping, headers, compression, timeout and retry rules (see
+//! `wire.rs`, `client.rs` and `retry.rs`); it allocates nothing per record.
+//! [`LogEncoder::Sdk`] goes through `opentelemetry-otlp`: each record
+//! becomes an SDK log record that it converts. Spans always take the SDK
+//! path.
+
+mod client;
+mod config;
+mod env;
+mod error;
+mod retry;
+mod runtime;
+mod sdk;
+mod stats;
+#[cfg(test)]
+mod test_env;
+mod tls;
+mod transport;
+mod wire;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+
+use crate::export::{Exporter, LogView, SpanView};
+use crate::resource::Resource;
+
+pub use config::{
+    BatchConfig, Compression, DEFAULT_BATCH_SIZE, DEFAULT_EXPORT_TIMEOUT, DEFAULT_GRPC_ENDPOINT,
+    DEFAULT_HTTP_ENDPOINT, DEFAULT_LOGS_SCHEDULE_DELAY, DEFAULT_MAX_QUEUE_SIZE,
+    DEFAULT_MAX_RETRIES, DEFAULT_SPANS_SCHEDULE_DELAY, DEFAULT_TIMEOUT, LogEncoder, OtlpConfig,
+    Protocol, Signal,
+};
+pub use env::{
+    OTEL_BLRP_EXPORT_TIMEOUT, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE,
+    OTEL_BLRP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_EXPORTER_OTLP_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_LOGS_COMPRESSION, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_LOGS_HEADERS, OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+    OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, OTEL_EXPORTER_OTLP_LOGS_TIMEOUT, OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+};
+pub use error::OtlpError;
+pub use stats::{OtlpStats, otlp_stats};
+
+use runtime::{Live, run};
+use sdk::{Mapper, sdk_resource};
+use stats::{EXPORT_ERRORS, EXPORT_REQUESTS, outcome_of, report, report_setup_failure};
+use transport::{Prepared, prepare};
+use wire::LogRequestEncoder;
+
+enum State {
+    /// Not set up yet.
+    Idle,
+    Running(Box<Live>),
+    /// Setup failed: records are counted as failed.
+    Failed,
+    /// Shut down.
+    Closed,
+}
+
+/// An [`Exporter`] sending log records and spans to an OpenTelemetry
+/// collector over OTLP (see the [module docs](self)).
+pub struct OtlpExporter {
+    logs_cfg: Option<Prepared>,
+    spans_cfg: Option<Prepared>,
+    max_retries: usize,
+    log_encoder: LogEncoder,
+    log_batch: BatchConfig,
+    span_batch: BatchConfig,
+    state: State,
+    resource: Option<opentelemetry_sdk::Resource>,
+    mapper: Mapper,
+    logs: Vec<(SdkLogRecord, usize)>,
+    /// The pending log records of [`LogEncoder::Direct`], encoded.
+    wire_logs: LogRequestEncoder,
+    /// The request of [`LogEncoder::Direct`], reused.
+    wire_request: Vec<u8>,
+    logs_since: Option<Instant>,
+    spans: Vec<SpanData>,
+    spans_since: Option<Instant>,
+}
+
+impl fmt::Debug for OtlpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Idle => "idle",
+            State::Running(_) => "running",
+            State::Failed => "failed",
+            State::Closed => "closed",
+        };
+        f.debug_struct("OtlpExporter")
+            .field(
+                "logs_endpoint",
+                &self.logs_cfg.as_ref().map(|p| &p.endpoint),
+            )
+            .field(
+                "spans_endpoint",
+                &self.spans_cfg.as_ref().map(|p| &p.endpoint),
+            )
+            .field("state", &state)
+            .field("log_encoder", &self.log_encoder)
+            .field("pending_logs", &(self.logs.len() + self.wire_logs.len()))
+            .field("pending_spans", &self.spans.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpExporter {
+    /// Validates `config` (endpoints are `http://` or `https://` URLs,
+    /// headers are valid, sizes and timeouts are not zero) and, for an
+    /// `https://` endpoint, reads and checks the TLS files (CA certificates,
+    /// client certificate and key) or loads the system's roots. Creates no
+    /// runtime and opens no connection: that happens on the export thread.
+    pub fn new(config: OtlpConfig) -> Result<OtlpExporter, OtlpError> {
+        let logs_cfg = if config.logs_enabled {
+            Some(prepare(&config, Signal::Logs)?)
+        } else {
+            None
+        };
+        let spans_cfg = if config.spans_enabled {
+            Some(prepare(&config, Signal::Traces)?)
+        } else {
+            None
+        };
+        let log_batch = config.logs.batch;
+        let span_batch = config.traces.batch;
+        Ok(OtlpExporter {
+            logs_cfg,
+            spans_cfg,
+            max_retries: config.max_retries,
+            log_encoder: config.log_encoder,
+            log_batch,
+            span_batch,
+            state: State::Idle,
+            resource: None,
+            mapper: Mapper::new(),
+            logs: Vec::new(),
+            wire_logs: LogRequestEncoder::new(),
+            wire_request: Vec::new(),
+            logs_since: None,
+            spans: Vec::new(),
+            spans_since: None,
+        })
+    }
+
+    /// Sets up the runtime and exporters if not done yet; true when running.
+    fn ensure_started(&mut self) -> bool {
+        if matches!(self.state, State::Idle) {
+            match Live::start(
+                self.logs_cfg.as_ref(),
+                self.spans_cfg.as_ref(),
+                self.max_retries,
+                self.resource.as_ref(),
+                self.log_encoder,
+            ) {
+                Ok(live) => self.state = State::Running(Box::new(live)),
+                Err(e) => {
+                    self.state = State::Failed;
+                    EXPORT_ERRORS.fetch_add(1, Relaxed);
+                    report_setup_failure(&e);
+                }
+            }
+        }
+        matches!(self.state, State::Running(_))
+    }
+
+    /// Sends the pending log records of [`LogEncoder::Direct`], giving up at
+    /// `deadline`.
+    fn send_wire_logs(&mut self, deadline: Instant) {
+        let n = self.wire_logs.len() as u64;
+        let mut outcome = Err(Cow::Borrowed(NOT_SENT));
+        if let State::Running(live) = &self.state
+            && let (Some(rt), Some(client)) = (&live.rt, &live.wire)
+        {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !remaining.is_zero() {
+                self.wire_request.clear();
+                self.wire_logs.encode_request(&mut self.wire_request);
+                EXPORT_REQUESTS.fetch_add(1, Relaxed);
+                let request = &self.wire_request[..];
+                let result = run(rt, async move {
+                    tokio::time::timeout(remaining, client.export(request)).await
+                });
+                outcome = outcome_of(result);
+            }
+        }
+        report(outcome, n, 0);
+        self.wire_logs.clear();
+    }
+
+    /// Sends the pending log records, giving up at `deadline`.
+    fn send_logs(&mut self, deadline: Instant) {
+        self.logs_since = None;
+        if !self.wire_logs.is_empty() {
+            self.send_wire_logs(deadline);
+        }
+        if self.logs.is_empty() {
+            return;
+        }
+        let n = self.logs.len() as u64;
+        let mut outcome = Err(Cow::Borrowed(NOT_SENT));
+        if let State::Running(live) = &self.state
+            && let (Some(rt), Some(exporter)) = (&live.rt, &live.logs)
+        {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !remaining.is_zero() {
+                let scopes = &self.mapper.scopes;
+                let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = self
+                    .logs
+                    .iter()
+                    .filter_map(|(r, i)| scopes.get(*i).map(|s| (r, s)))
+                    .collect();
+                EXPORT_REQUESTS.fetch_add(1, Relaxed);
+                let pairs = &pairs;
+                let result = run(rt, async move {
+                    tokio::time::timeout(remaining, exporter.export(LogBatch::new(pairs))).await
+                });
+                outcome = outcome_of(result);
+            }
+        }
+        report(outcome, n, 0);
+        self.logs.clear();
+    }
+
+    /// Sends the pending spans, giving up at `deadline`.
+    fn send_spans(&mut self, deadline: Instant) {
+        self.spans_since = None;
+        if self.spans.is_empty() {
+            return;
+        }
+        let cap = self.span_batch.effective_batch_size().min(1024);
+        let batch = std::mem::replace(&mut self.spans, Vec::with_capacity(cap));
+        let n = batch.len() as u64;
+        let mut outcome = Err(Cow::Borrowed(NOT_SENT));
+        if let State::Running(live) = &self.state
+            && let (Some(rt), Some(exporter)) = (&live.rt, &live.spans)
+        {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !remaining.is_zero() {
+                EXPORT_REQUESTS.fetch_add(1, Relaxed);
+                let result = run(rt, async move {
+                    tokio::time::timeout(remaining, exporter.export(batch)).await
+                });
+                outcome = outcome_of(result);
+            }
+        }
+        report(outcome, 0, n);
+    }
+}
+
+const SETUP_FAILED: &str = "the OTLP exporter could not be set up (see stderr)";
+
+/// A batch that was not sent: the exporter is not running, or the deadline
+/// had passed.
+const NOT_SENT: &str = "not sent: the exporter is not running or the deadline passed";
+
+impl Exporter for OtlpExporter {
+    fn set_resource(&mut self, resource: &Resource) {
+        self.wire_logs.set_resource(resource);
+        let r = sdk_resource(resource);
+        if let State::Running(live) = &mut self.state {
+            live.set_resource(&r);
+        }
+        self.resource = Some(r);
+        // Set up now unless this thread is inside a tokio runtime (then at
+        // the first record, on the export thread).
+        if tokio::runtime::Handle::try_current().is_err() {
+            self.ensure_started();
+        }
+    }
+
+    fn export_log(&mut self, log: &LogView<'_>) {
+        if self.logs_cfg.is_none() {
+            return;
+        }
+        if !self.ensure_started() {
+            report(Err(Cow::Borrowed(SETUP_FAILED)), 1, 0);
+            return;
+        }
+        if self.log_encoder == LogEncoder::Direct {
+            if self.wire_logs.is_empty() {
+                self.logs_since = Some(Instant::now());
+            }
+            self.wire_logs.push(log);
+            if self.wire_logs.len() >= self.log_batch.effective_batch_size() {
+                let deadline = crate::clock::deadline_in(self.log_batch.export_timeout);
+                self.send_logs(deadline);
+            }
+            return;
+        }
+        let rec = self.mapper.log_record(log);
+        if self.logs.is_empty() {
+            self.logs_since = Some(Instant::now());
+            self.logs
+                .reserve(self.log_batch.effective_batch_size().min(1024));
+        }
+        self.logs.push(rec);
+        if self.logs.len() >= self.log_batch.effective_batch_size() {
+            let deadline = crate::clock::deadline_in(self.log_batch.export_timeout);
+            self.send_logs(deadline);
+        }
+    }
+
+    fn export_span(&mut self, span: &SpanView<'_>) {
+        if self.spans_cfg.is_none() {
+            return;
+        }
+        if !self.ensure_started() {
+            report(Err(Cow::Borrowed(SETUP_FAILED)), 0, 1);
+            return;
+        }
+        let data = self.mapper.span_data(span);
+        if self.spans.is_empty() {
+            self.spans_since = Some(Instant::now());
+        }
+        self.spans.push(data);
+        if self.spans.len() >= self.span_batch.effective_batch_size() {
+            let deadline = crate::clock::deadline_in(self.span_batch.export_timeout);
+            self.send_spans(deadline);
+        }
+    }
+
+    fn wants_logs(&self) -> bool {
+        self.logs_cfg.is_some()
+    }
+
+    fn wants_spans(&self) -> bool {
+        self.spans_cfg.is_some()
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if self
+            .logs_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= self.log_batch.schedule_delay)
+        {
+            self.send_logs(crate::clock::deadline_after(
+                now,
+                self.log_batch.export_timeout,
+            ));
+        }
+        if self
+            .spans_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= self.span_batch.schedule_delay)
+        {
+            self.send_spans(crate::clock::deadline_after(
+                now,
+                self.span_batch.export_timeout,
+            ));
+        }
+    }
+
+    fn flush(&mut self, deadline: Instant) {
+        self.send_logs(deadline);
+        self.send_spans(deadline);
+    }
+
+    fn shutdown(&mut self, deadline: Instant) {
+        self.flush(deadline);
+        if let State::Running(mut live) = std::mem::replace(&mut self.state, State::Closed) {
+            live.close(deadline);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Level, TraceContext};
+
+    #[test]
+    fn unreachable_collector_counts_failures_and_respects_deadline() {
+        // Nothing listens on port 9 of 127.0.0.1 (discard): connections are
+        // refused, retried, then the batch is dropped.
+        let cfg = OtlpConfig::default()
+            .endpoint("http://127.0.0.1:9")
+            .timeout(Duration::from_millis(300))
+            .batch_size(4);
+        let Ok(mut exp) = OtlpExporter::new(cfg) else {
+            panic!("valid config")
+        };
+        let before = otlp_stats();
+        let view = LogView {
+            time_unix_nano: 1,
+            observed_unix_nano: 2,
+            level: Level::Info,
+            target: "t",
+            message: "m",
+            trace: TraceContext::default(),
+            correlation_id: None,
+            thread: "main",
+            truncated: false,
+            adjusted_count: 1,
+            replayed: false,
+            fields: &[],
+        };
+        exp.set_resource(&Resource::builder().build_with(|_| None));
+        exp.export_log(&view);
+        exp.export_log(&view);
+        let start = Instant::now();
+        exp.flush(start + Duration::from_millis(200));
+        assert!(
+            start.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            start.elapsed()
+        );
+        exp.shutdown(Instant::now() + Duration::from_millis(200));
+        let after = otlp_stats();
+        assert!(after.logs_failed >= before.logs_failed + 2);
+        assert!(after.export_errors > before.export_errors);
+        // After shutdown nothing is exported.
+        exp.export_log(&view);
+        exp.flush(Instant::now() + Duration::from_millis(100));
+        assert!(otlp_stats().logs_failed >= before.logs_failed + 3);
+    }
+}

@@ -1,0 +1,95 @@
+//! The OTLP exporters' counters ([`OtlpStats`], [`otlp_stats`]) and how a
+//! batch's outcome is counted in them and reported to the writer's export
+//! notices.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use super::error::OtlpError;
+
+static LOGS_EXPORTED: AtomicU64 = AtomicU64::new(0);
+static SPANS_EXPORTED: AtomicU64 = AtomicU64::new(0);
+static LOGS_FAILED: AtomicU64 = AtomicU64::new(0);
+static SPANS_FAILED: AtomicU64 = AtomicU64::new(0);
+pub(super) static EXPORT_REQUESTS: AtomicU64 = AtomicU64::new(0);
+pub(super) static EXPORT_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// The OTLP exporters' counters, summed over every
+/// [`OtlpExporter`](super::OtlpExporter) of the process since it started.
+///
+/// Records and spans dropped before they reach the exporter (the export
+/// queue was full) are counted by the engine, in
+/// [`crate::Stats::export_dropped_logs`] and
+/// [`crate::Stats::export_dropped_spans`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OtlpStats {
+    /// Log records the collector accepted.
+    pub logs_exported: u64,
+    /// Spans the collector accepted.
+    pub spans_exported: u64,
+    /// Log records dropped: their batch failed after the retries, timed out,
+    /// or the exporter could not be set up or was shut down.
+    pub logs_failed: u64,
+    /// Spans dropped, as for `logs_failed`.
+    pub spans_failed: u64,
+    /// Batches sent (each one request, plus its retries).
+    pub export_requests: u64,
+    /// Batches that failed, and failed setups.
+    pub export_errors: u64,
+}
+
+/// The OTLP exporters' counters; readable from any thread.
+pub fn otlp_stats() -> OtlpStats {
+    OtlpStats {
+        logs_exported: LOGS_EXPORTED.load(Relaxed),
+        spans_exported: SPANS_EXPORTED.load(Relaxed),
+        logs_failed: LOGS_FAILED.load(Relaxed),
+        spans_failed: SPANS_FAILED.load(Relaxed),
+        export_requests: EXPORT_REQUESTS.load(Relaxed),
+        export_errors: EXPORT_ERRORS.load(Relaxed),
+    }
+}
+
+/// How a batch's send went (`result` of [`run`](super::runtime::run) over a
+/// timeout); a failed attempt counts in [`OtlpStats::export_errors`].
+pub(super) fn outcome_of<E: fmt::Display>(
+    result: Option<Result<Result<(), E>, tokio::time::error::Elapsed>>,
+) -> Result<(), Cow<'static, str>> {
+    let error = match result {
+        Some(Ok(Ok(()))) => return Ok(()),
+        None => Cow::Borrowed("the export runtime is gone"),
+        Some(Err(_)) => Cow::Borrowed("the export timeout passed"),
+        Some(Ok(Err(e))) => Cow::Owned(e.to_string()),
+    };
+    EXPORT_ERRORS.fetch_add(1, Relaxed);
+    Err(error)
+}
+
+/// Counts a batch of `logs` log records and `spans` spans as delivered or
+/// failed: in [`OtlpStats`] and for the writer's export notices.
+pub(super) fn report(outcome: Result<(), Cow<'static, str>>, logs: u64, spans: u64) {
+    match outcome {
+        Ok(()) => {
+            LOGS_EXPORTED.fetch_add(logs, Relaxed);
+            SPANS_EXPORTED.fetch_add(spans, Relaxed);
+            crate::export::health::delivered(logs, spans);
+        }
+        Err(error) => {
+            LOGS_FAILED.fetch_add(logs, Relaxed);
+            SPANS_FAILED.fetch_add(spans, Relaxed);
+            crate::export::health::failed(logs, spans, &error);
+        }
+    }
+}
+
+/// Setup failures cannot go through the engine (the export thread feeds it):
+/// they go to stderr, once per exporter, and count in
+/// [`OtlpStats::export_errors`].
+pub(super) fn report_setup_failure(e: &OtlpError) {
+    static REPORTED: OnceLock<()> = OnceLock::new();
+    if REPORTED.set(()).is_ok() {
+        eprintln!("datapunk-log: {e}; OTLP export disabled");
+    }
+}
