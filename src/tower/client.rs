@@ -11,6 +11,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::error::record_failure;
+use super::headers::HeadersMut;
 use super::sites;
 use crate::propagation::{self, Propagated};
 use crate::span::{Parent, Span, Status};
@@ -140,7 +141,7 @@ where
         };
         let inner = {
             let _e = span.enter();
-            propagation::inject(&Propagated::current(), req.headers_mut());
+            propagation::inject(&Propagated::current(), &mut HeadersMut(req.headers_mut()));
             self.inner.call(req)
         };
         PropagateFuture { inner, span }

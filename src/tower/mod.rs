@@ -109,6 +109,7 @@
 
 mod client;
 mod error;
+mod headers;
 mod server;
 mod sites;
 

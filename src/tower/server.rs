@@ -11,6 +11,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::error::record_failure;
+use super::headers::Headers;
 use super::sites::{self, OTHER};
 use super::{RequestHead, RouteFn};
 use crate::callsite::Callsite;
@@ -135,7 +136,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> TraceFuture<S::Future> {
         let layer = self.layer;
-        let mut parent = propagation::extract(req.headers());
+        let mut parent = propagation::extract(&Headers(req.headers()));
         if layer.generate_correlation_id {
             parent.ensure_correlation_id();
         }
