@@ -58,6 +58,8 @@ pub mod span;
 mod span_extra;
 mod stats;
 mod thread_role;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod traced_support;
 mod value;
 mod writer;
