@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use log::kv::{self, Key, Source, VisitSource};
+use log::kv::{self, Key, Source, VisitSource, VisitValue};
 
 use crate::callsite::Callsite;
 use crate::level::Level;
@@ -329,23 +329,73 @@ impl ValueList for Kv<'_> {
     }
 }
 
-/// One key-value's value, typed where `log` can tell its type.
+/// One key-value's value, typed where `log` can tell its type: one visit
+/// of the value (a cast per type tried would cost a visit each).
 fn record_value(v: &kv::Value<'_>, buf: &mut RecordBuf<'_>) {
-    if let Some(x) = v.to_u64() {
-        buf.u64(x);
-    } else if let Some(x) = v.to_i64() {
-        buf.i64(x);
-    } else if let Some(x) = v.to_bool() {
-        buf.bool(x);
-    } else if let Some(s) = v.to_borrowed_str() {
-        buf.str(s);
-    } else if let Some(x) = v.to_f64() {
-        buf.f64(x);
-    } else if let Some(e) = v.to_borrowed_error() {
-        // `key:err = e`: `exception.type`, `exception.message`, the chain.
-        crate::value::Value::record(e, buf);
-    } else {
-        buf.fmt(format_args!("{v}"));
+    struct Typed<'b, 'c> {
+        buf: &'b mut RecordBuf<'c>,
+        done: bool,
+    }
+    impl Typed<'_, '_> {
+        #[inline]
+        fn put(&mut self, f: impl FnOnce(&mut RecordBuf<'_>)) -> Result<(), kv::Error> {
+            if !self.done {
+                self.done = true;
+                f(self.buf);
+            }
+            Ok(())
+        }
+    }
+    impl<'v> VisitValue<'v> for Typed<'_, '_> {
+        fn visit_any(&mut self, value: kv::Value<'_>) -> Result<(), kv::Error> {
+            self.put(|b| b.fmt(format_args!("{value}")))
+        }
+        fn visit_null(&mut self) -> Result<(), kv::Error> {
+            self.put(|b| b.none())
+        }
+        fn visit_u64(&mut self, v: u64) -> Result<(), kv::Error> {
+            self.put(|b| b.u64(v))
+        }
+        fn visit_i64(&mut self, v: i64) -> Result<(), kv::Error> {
+            // A non-negative integer is a u64 whatever its Rust type.
+            match u64::try_from(v) {
+                Ok(u) => self.put(|b| b.u64(u)),
+                Err(_) => self.put(|b| b.i64(v)),
+            }
+        }
+        fn visit_u128(&mut self, v: u128) -> Result<(), kv::Error> {
+            self.put(|b| b.u128(v))
+        }
+        fn visit_i128(&mut self, v: i128) -> Result<(), kv::Error> {
+            self.put(|b| b.i128(v))
+        }
+        fn visit_f64(&mut self, v: f64) -> Result<(), kv::Error> {
+            self.put(|b| b.f64(v))
+        }
+        fn visit_bool(&mut self, v: bool) -> Result<(), kv::Error> {
+            self.put(|b| b.bool(v))
+        }
+        fn visit_str(&mut self, v: &str) -> Result<(), kv::Error> {
+            self.put(|b| b.str(v))
+        }
+        fn visit_char(&mut self, v: char) -> Result<(), kv::Error> {
+            self.put(|b| b.char(v))
+        }
+        fn visit_error(&mut self, e: &(dyn std::error::Error + 'static)) -> Result<(), kv::Error> {
+            // `key:err = e`: `exception.type`, `exception.message`, the chain.
+            self.put(|b| crate::value::Value::record(e, b))
+        }
+        fn visit_borrowed_error(
+            &mut self,
+            e: &'v (dyn std::error::Error + 'static),
+        ) -> Result<(), kv::Error> {
+            self.visit_error(e)
+        }
+    }
+    let mut typed = Typed { buf, done: false };
+    let _ = v.visit(&mut typed);
+    if !typed.done {
+        typed.buf.none();
     }
 }
 
