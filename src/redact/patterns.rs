@@ -1,0 +1,673 @@
+//! Secrets found by their shape, in any string value: bearer and basic
+//! credentials, JWTs, cloud keys and token prefixes, PEM private keys,
+//! passwords in URLs, card numbers, e-mail addresses.
+//!
+//! One pass over the bytes, no allocation. A pre-filter looks 16 bytes at a
+//! time (SSE2 on x86_64, a table elsewhere) for the few bytes a secret must
+//! hold at a known place (its *anchor*: `A` of `AKIA…`, `J` of `eyJ`, `:` of
+//! `://`, a digit, …), so a string with none of them costs about one extra
+//! read of its bytes; each anchor found is then checked by hand.
+//!
+//! [`Patterns::find`] returns the leftmost match at or after a position;
+//! the caller copies what lies between matches and writes a replacement for
+//! each (see `Redactor`).
+
+use super::Rule;
+
+/// A secret found in a string: `s[start..end]`, by `rule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Match {
+    /// First byte of the secret.
+    pub start: usize,
+    /// One past its last byte.
+    pub end: usize,
+    /// The rule that found it.
+    pub rule: Rule,
+}
+
+/// What an anchor's check says.
+enum Step {
+    Found(Match),
+    /// Nothing here; look for anchors again from this position (past the
+    /// anchor, or past a whole run of digits already examined).
+    Next(usize),
+}
+
+/// A token prefix (`ghp_`, `xoxb-`) and where its anchor byte is.
+#[derive(Clone, Debug)]
+struct Prefix {
+    text: Box<[u8]>,
+    /// Index in `text` of its first `_`, `-` or `.` (the anchor).
+    at: usize,
+}
+
+/// Anchor slots compared for equality (`OFF` when their rules are off).
+const SLOT_A: usize = 0;
+const SLOT_J: usize = 1;
+const SLOT_DASH: usize = 2;
+const SLOT_UNDERSCORE: usize = 3;
+const SLOT_COLON: usize = 4;
+const SLOT_AT: usize = 5;
+const SLOT_DOT: usize = 6;
+const SLOTS: usize = 7;
+const OFF: u8 = 0xFF;
+
+/// The value-pattern rules in force, compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct Patterns {
+    /// Bit `Rule as u8` set when the rule is on.
+    on: u16,
+    /// Bytes that are anchors, the first `eqs` of them.
+    eq: [u8; SLOTS],
+    eqs: usize,
+    /// `b`/`B` is an anchor (bearer, basic).
+    letter_b: bool,
+    /// Digits are anchors (card numbers).
+    digits: bool,
+    /// Token prefixes (rule `cloud_key`).
+    prefixes: Vec<Prefix>,
+    /// The same anchors as a table (the portable pre-filter; on x86_64 the
+    /// tests' reference for the SSE2 one).
+    table: [bool; 256],
+}
+
+/// Checks a token prefix: 2 to 32 bytes of `[A-Za-z0-9_.-]` holding at
+/// least one `_`, `-` or `.` (its anchor).
+pub(crate) fn check_prefix(p: &str) -> Result<(), String> {
+    let b = p.as_bytes();
+    if !(2..=32).contains(&b.len()) {
+        return Err(format!("token prefix {p:?}: 2 to 32 bytes"));
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    {
+        return Err(format!(
+            "token prefix {p:?}: only ASCII letters, digits, '_', '-' and '.'"
+        ));
+    }
+    if !b.iter().any(|c| matches!(c, b'_' | b'-' | b'.')) {
+        return Err(format!(
+            "token prefix {p:?}: needs a '_', '-' or '.' (every well-known prefix has one: ghp_, xoxb-, SG.)"
+        ));
+    }
+    Ok(())
+}
+
+impl Patterns {
+    /// The rules of `on` (bit `Rule as u8`; `Rule::Key` is ignored) with
+    /// these token prefixes (checked with [`check_prefix`] beforehand).
+    pub(crate) fn new(on: u16, prefixes: &[String]) -> Patterns {
+        let on = on & !(1 << Rule::Key as u16);
+        let is = |r: Rule| on & (1 << r as u16) != 0;
+        let prefixes: Vec<Prefix> = if is(Rule::CloudKey) {
+            prefixes
+                .iter()
+                .filter_map(|p| {
+                    let text: Box<[u8]> = p.as_bytes().into();
+                    let at = text.iter().position(|c| matches!(c, b'_' | b'-' | b'.'))?;
+                    Some(Prefix { text, at })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let anchored = |c: u8| prefixes.iter().any(|p| p.text[p.at] == c);
+        let mut eq = [OFF; SLOTS];
+        if is(Rule::CloudKey) {
+            eq[SLOT_A] = b'A';
+        }
+        if is(Rule::Jwt) {
+            eq[SLOT_J] = b'J';
+        }
+        if is(Rule::Pem) || anchored(b'-') {
+            eq[SLOT_DASH] = b'-';
+        }
+        if anchored(b'_') {
+            eq[SLOT_UNDERSCORE] = b'_';
+        }
+        if is(Rule::UrlCredentials) {
+            eq[SLOT_COLON] = b':';
+        }
+        if is(Rule::Email) {
+            eq[SLOT_AT] = b'@';
+        }
+        if anchored(b'.') {
+            eq[SLOT_DOT] = b'.';
+        }
+        let letter_b = is(Rule::Bearer);
+        let digits = is(Rule::Card);
+        let mut table = [false; 256];
+        for c in eq {
+            if c != OFF {
+                table[usize::from(c)] = true;
+            }
+        }
+        // The anchors in force first: the pre-filter compares only those.
+        let mut packed = [OFF; SLOTS];
+        let mut eqs = 0;
+        for c in eq.into_iter().filter(|c| *c != OFF) {
+            packed[eqs] = c;
+            eqs += 1;
+        }
+        if letter_b {
+            table[usize::from(b'b')] = true;
+            table[usize::from(b'B')] = true;
+        }
+        if digits {
+            for c in b'0'..=b'9' {
+                table[usize::from(c)] = true;
+            }
+        }
+        Patterns {
+            on,
+            eq: packed,
+            eqs,
+            letter_b,
+            digits,
+            prefixes,
+            table,
+        }
+    }
+
+    #[inline]
+    fn is_on(&self, r: Rule) -> bool {
+        self.on & (1 << r as u16) != 0
+    }
+
+    /// The leftmost secret in `s` that starts at or after `from` (its
+    /// context, the bytes before it included, is read from all of `s`).
+    pub(crate) fn find(&self, s: &[u8], from: usize) -> Option<Match> {
+        if self.on == 0 {
+            return None;
+        }
+        let mut base = from;
+        'chunks: while base < s.len() {
+            let mut bits = self.anchor_bits(s, base);
+            while bits != 0 {
+                let p = base + bits.trailing_zeros() as usize;
+                match self.at(s, from, p) {
+                    Step::Found(m) => return Some(m),
+                    Step::Next(n) => {
+                        debug_assert!(n > p);
+                        if n >= base + 16 {
+                            base = n;
+                            continue 'chunks;
+                        }
+                        bits &= !((1u32 << (n - base)) - 1);
+                    }
+                }
+            }
+            base += 16;
+        }
+        None
+    }
+
+    /// Bit `k` set when `s[base + k]` is an anchor (`k < 16`, within `s`).
+    #[inline(always)]
+    fn anchor_bits(&self, s: &[u8], base: usize) -> u32 {
+        let rest = &s[base..];
+        if rest.len() >= 16 {
+            self.bits16(rest[..16].try_into().expect("16 bytes"))
+        } else {
+            let mut chunk = [0u8; 16];
+            chunk[..rest.len()].copy_from_slice(rest);
+            // Zero bytes are never anchors; masked off all the same.
+            self.bits16(&chunk) & ((1u32 << rest.len()) - 1)
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn bits16(&self, chunk: &[u8; 16]) -> u32 {
+        use core::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8, _mm_setzero_si128, _mm_sub_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
+        // are always available; `_mm_loadu_si128` has no alignment
+        // requirement and `chunk` is exactly 16 readable bytes.
+        let bits = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let mut m = _mm_setzero_si128();
+            for &c in &self.eq[..self.eqs] {
+                m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8)));
+            }
+            if self.letter_b {
+                let lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                m = _mm_or_si128(m, _mm_cmpeq_epi8(lower, _mm_set1_epi8(b'b' as i8)));
+            }
+            if self.digits {
+                // Unsigned `v - '0' <= 9`  <=>  `min(v - '0', 9) == v - '0'`.
+                let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+                m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
+            }
+            _mm_movemask_epi8(m)
+        };
+        bits as u32
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline(always)]
+    fn bits16(&self, chunk: &[u8; 16]) -> u32 {
+        self.bits16_table(chunk)
+    }
+
+    /// The pre-filter by table lookups.
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    fn bits16_table(&self, chunk: &[u8; 16]) -> u32 {
+        chunk
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| self.table[usize::from(**c)])
+            .fold(0, |m, (k, _)| m | 1 << k)
+    }
+
+    /// Checks the anchor at `p`.
+    fn at(&self, s: &[u8], from: usize, p: usize) -> Step {
+        let step = match s[p] {
+            b'0'..=b'9' => card(s, p),
+            b'b' | b'B' => bearer(s, p),
+            b'J' => jwt(s, from, p),
+            b'A' => cloud_key(s, p),
+            b':' => url_credentials(s, p),
+            b'@' => email(s, from, p),
+            b'-' => match self.is_on(Rule::Pem).then(|| pem(s, p)).flatten() {
+                Some(m) => Step::Found(m),
+                None => self.prefix(s, from, p),
+            },
+            b'_' | b'.' => self.prefix(s, from, p),
+            _ => Step::Next(p + 1),
+        };
+        match step {
+            // A value redacted before (by this engine, or upstream) is
+            // left as it is, and not counted again.
+            Step::Found(m) if already_redacted(&s[m.start..]) => Step::Next(p + 1),
+            step => step,
+        }
+    }
+
+    /// A token prefix whose anchor byte is at `p`, then at least 8 token
+    /// bytes.
+    fn prefix(&self, s: &[u8], from: usize, p: usize) -> Step {
+        for pf in &self.prefixes {
+            if pf.text[pf.at] != s[p] || p < from + pf.at {
+                continue;
+            }
+            let start = p - pf.at;
+            if !s[start..].starts_with(&pf.text) || (start > 0 && is_token(s[start - 1])) {
+                continue;
+            }
+            let body = start + pf.text.len();
+            let end = token_end(s, body);
+            if end - body >= 8 {
+                return Step::Found(Match {
+                    start,
+                    end,
+                    rule: Rule::CloudKey,
+                });
+            }
+        }
+        Step::Next(p + 1)
+    }
+}
+
+/// Text that is already a replacement: the mask, or a keyed hash.
+fn already_redacted(s: &[u8]) -> bool {
+    s.starts_with(super::MASK.as_bytes()) || s.starts_with(super::hash::PREFIX.as_bytes())
+}
+
+#[inline]
+fn is_alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// A byte of a word: letter, digit or `_`.
+#[inline]
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// A byte of base64url (and of most tokens): letter, digit, `-`, `_`.
+#[inline]
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+/// End of the run of bytes from `i` on that satisfy `f`.
+#[inline]
+fn run(s: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i < s.len() && f(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// End of a token's body from `i`: token bytes, and `.` between two of them.
+fn token_end(s: &[u8], i: usize) -> usize {
+    let mut e = run(s, i, is_token);
+    while e > i && s.get(e) == Some(&b'.') && s.get(e + 1).is_some_and(|c| is_token(*c)) {
+        e = run(s, e + 1, is_token);
+    }
+    e
+}
+
+/// `Bearer <token>` / `Basic <base64>` (the scheme in any case, then spaces
+/// or tabs). The match is the credential, not the scheme. A bearer token
+/// has at least 8 bytes of `[A-Za-z0-9-._~+/]` (then `=` padding) and holds
+/// a byte that is not a letter unless it is 16 long or more (so `Bearer
+/// authentication` stays); a basic credential is base64 of at least 8
+/// bytes whose length with padding is a multiple of 4.
+fn bearer(s: &[u8], p: usize) -> Step {
+    let next = Step::Next(p + 1);
+    if p > 0 && is_word(s[p - 1]) {
+        return next;
+    }
+    let rest = &s[p..];
+    let (scheme, basic) = if rest.len() >= 6 && rest[..6].eq_ignore_ascii_case(b"bearer") {
+        (6, false)
+    } else if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"basic") {
+        (5, true)
+    } else {
+        return next;
+    };
+    let start = run(s, p + scheme, |c| c == b' ' || c == b'\t');
+    if start == p + scheme {
+        return next;
+    }
+    let core_end = if basic {
+        run(s, start, |c| is_alnum(c) || c == b'+' || c == b'/')
+    } else {
+        run(s, start, |c| {
+            is_alnum(c) || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+    };
+    let end = run(s, core_end, |c| c == b'=');
+    let core = &s[start..core_end];
+    let ok = core.len() >= 8
+        && if basic {
+            (end - start).is_multiple_of(4) && end - core_end <= 2
+        } else {
+            core.len() >= 16 || core.iter().any(|c| !c.is_ascii_alphabetic())
+        };
+    if !ok {
+        return next;
+    }
+    Step::Found(Match {
+        start,
+        end,
+        rule: Rule::Bearer,
+    })
+}
+
+/// A JWT (JWS or JWE): base64url segments joined by `.`, the first starting
+/// `eyJ` (`{"`) and at least 10 long, the second at least 2, the third
+/// possibly empty (an unsigned token), then any further segments. `p` is
+/// the `J`.
+fn jwt(s: &[u8], from: usize, p: usize) -> Step {
+    let next = Step::Next(p + 1);
+    if p < from + 2 || s[p - 2] != b'e' || s[p - 1] != b'y' {
+        return next;
+    }
+    let start = p - 2;
+    if start > 0 && is_token(s[start - 1]) {
+        return next;
+    }
+    let seg1 = run(s, start, is_token);
+    if seg1 - start < 10 || s.get(seg1) != Some(&b'.') {
+        return next;
+    }
+    let seg2 = run(s, seg1 + 1, is_token);
+    if seg2 - (seg1 + 1) < 2 || s.get(seg2) != Some(&b'.') {
+        return next;
+    }
+    let mut end = run(s, seg2 + 1, is_token);
+    while s.get(end) == Some(&b'.') && s.get(end + 1).is_some_and(|c| is_token(*c)) {
+        end = run(s, end + 1, is_token);
+    }
+    Step::Found(Match {
+        start,
+        end,
+        rule: Rule::Jwt,
+    })
+}
+
+/// AWS access key ids (their 4-letter kinds) and the 16 upper-case letters
+/// or digits after them.
+const AWS_KINDS: [&[u8; 4]; 11] = [
+    b"AKIA", b"ASIA", b"AGPA", b"AIDA", b"AROA", b"AIPA", b"ANPA", b"ANVA", b"APKA", b"ABIA",
+    b"ACCA",
+];
+
+/// An AWS access key id (`AKIA` + 16) or a Google API key (`AIza` + 35),
+/// not inside a longer word. `p` is the `A`.
+fn cloud_key(s: &[u8], p: usize) -> Step {
+    if p > 0 && is_alnum(s[p - 1]) {
+        return Step::Next(p + 1);
+    }
+    let rest = &s[p..];
+    if rest.len() >= 20
+        && AWS_KINDS.iter().any(|k| rest[..4] == k[..])
+        && rest[4..20]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && rest.get(20).is_none_or(|c| !is_alnum(*c))
+    {
+        return Step::Found(Match {
+            start: p,
+            end: p + 20,
+            rule: Rule::CloudKey,
+        });
+    }
+    if rest.len() >= 39
+        && rest.starts_with(b"AIza")
+        && rest[4..39].iter().all(|c| is_token(*c))
+        && rest.get(39).is_none_or(|c| !is_token(*c))
+    {
+        return Step::Found(Match {
+            start: p,
+            end: p + 39,
+            rule: Rule::CloudKey,
+        });
+    }
+    Step::Next(p + 1)
+}
+
+/// A PEM private key: `-----BEGIN <label>-----` with `PRIVATE KEY` in the
+/// label, through the `-----END …-----` line after it, or to the end of the
+/// string when there is none (a key cut short is still a key). `p` is the
+/// first `-`.
+fn pem(s: &[u8], p: usize) -> Option<Match> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    const DASHES: &[u8] = b"-----";
+    const END: &[u8] = b"-----END ";
+    let rest = &s[p..];
+    if !rest.starts_with(BEGIN) {
+        return None;
+    }
+    let label_start = BEGIN.len();
+    let label_end = label_start
+        + rest[label_start..]
+            .iter()
+            .take(64)
+            .position(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b' '))?;
+    let label = &rest[label_start..label_end];
+    if !rest[label_end..].starts_with(DASHES) || !contains(label, b"PRIVATE KEY") {
+        return None;
+    }
+    let body = label_end + DASHES.len();
+    let end = match find(&rest[body..], END) {
+        Some(q) => {
+            let after = body + q + END.len();
+            match rest[after..]
+                .iter()
+                .take(64)
+                .position(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b' '))
+            {
+                Some(k) if rest[after + k..].starts_with(DASHES) => after + k + DASHES.len(),
+                _ => rest.len(),
+            }
+        }
+        None => rest.len(),
+    };
+    Some(Match {
+        start: p,
+        end: p + end,
+        rule: Rule::Pem,
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    find(hay, needle).is_some()
+}
+
+/// The password of `scheme://user:password@host`: the authority runs from
+/// `//` to the first `/ ? #`, space, quote, `<`, `>`, `\` or control byte;
+/// its last `@` ends the user info, whose first `:` starts the password.
+/// The user name is kept. `p` is the `:` of `://`.
+fn url_credentials(s: &[u8], p: usize) -> Step {
+    let next = Step::Next(p + 1);
+    if !s[p..].starts_with(b"://") || p == 0 || !is_alnum(s[p - 1]) {
+        return next;
+    }
+    let a = p + 3;
+    let e = run(s, a, |c| {
+        !matches!(
+            c,
+            b'/' | b'?' | b'#' | b' ' | b'"' | b'\'' | b'<' | b'>' | b'\\' | 0..=0x1f | 0x7f
+        )
+    });
+    let Some(at) = s[a..e].iter().rposition(|c| *c == b'@').map(|k| a + k) else {
+        return next;
+    };
+    let Some(colon) = s[a..at].iter().position(|c| *c == b':').map(|k| a + k) else {
+        return next;
+    };
+    if colon + 1 == at {
+        return next;
+    }
+    Step::Found(Match {
+        start: colon + 1,
+        end: at,
+        rule: Rule::UrlCredentials,
+    })
+}
+
+/// An e-mail address: `[A-Za-z0-9._%+-]+@` then two or more labels of
+/// `[A-Za-z0-9-]` joined by `.`, the last of two letters or more. `p` is
+/// the `@`.
+fn email(s: &[u8], from: usize, p: usize) -> Step {
+    let next = Step::Next(p + 1);
+    let mut start = p;
+    while start > from
+        && (is_alnum(s[start - 1]) || matches!(s[start - 1], b'.' | b'_' | b'%' | b'+' | b'-'))
+    {
+        start -= 1;
+    }
+    if start == p {
+        return next;
+    }
+    let label = |c: u8| is_alnum(c) || c == b'-';
+    let mut end = p + 1;
+    let mut labels = 0;
+    let mut last = (end, end);
+    loop {
+        let e = run(s, end, label);
+        if e == end {
+            break;
+        }
+        labels += 1;
+        last = (end, e);
+        end = e;
+        if s.get(end) == Some(&b'.') && s.get(end + 1).is_some_and(|c| label(*c)) {
+            end += 1;
+        } else {
+            break;
+        }
+    }
+    let tld = &s[last.0..last.1];
+    if labels < 2 || tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) {
+        return next;
+    }
+    Step::Found(Match {
+        start,
+        end,
+        rule: Rule::Email,
+    })
+}
+
+/// A card number: 13 to 19 digits, contiguous or in groups of 3 to 6 joined
+/// by single spaces or single dashes (one kind), Luhn-valid, the first digit
+/// 2 to 6 (the major networks' ranges, which keeps Unix-nanosecond
+/// timestamps out); not inside a word or a longer number (`x4111…`,
+/// `0.4111…`, `+4111…`, more groups making more than 19 digits). `p` is a
+/// digit.
+fn card(s: &[u8], p: usize) -> Step {
+    let digit = |c: u8| c.is_ascii_digit();
+    let g1 = run(s, p, digit);
+    if p > 0 && digit(s[p - 1]) {
+        // Inside a run looked at from its start.
+        return Step::Next(g1);
+    }
+    let mut end = g1;
+    let mut total = g1 - p;
+    if (3..=6).contains(&total)
+        && let Some(&sep) = s.get(end)
+        && (sep == b' ' || sep == b'-')
+    {
+        while s.get(end) == Some(&sep) && s.get(end + 1).is_some_and(|c| digit(*c)) {
+            let e = run(s, end + 1, digit);
+            let n = e - end - 1;
+            if !(3..=6).contains(&n) {
+                break;
+            }
+            total += n;
+            end = e;
+        }
+    }
+    let glued_left = p > 0
+        && (is_word(s[p - 1])
+            || s[p - 1] == b'+'
+            || (matches!(s[p - 1], b'.' | b',') && p > 1 && digit(s[p - 2])));
+    let glued_right = s.get(end).is_some_and(|c| {
+        is_word(*c) || (matches!(c, b'.' | b',') && s.get(end + 1).is_some_and(|d| digit(*d)))
+    });
+    // Past the whole run: no card starts inside it.
+    let next = Step::Next(end);
+    if glued_left
+        || glued_right
+        || !(13..=19).contains(&total)
+        || !(b'2'..=b'6').contains(&s[p])
+        || !luhn(s[p..end].iter().copied().filter(|c| digit(*c)))
+    {
+        return next;
+    }
+    Step::Found(Match {
+        start: p,
+        end,
+        rule: Rule::Card,
+    })
+}
+
+/// The Luhn check over these digits (ASCII).
+pub(crate) fn luhn(digits: impl DoubleEndedIterator<Item = u8>) -> bool {
+    let mut sum = 0u32;
+    for (i, c) in digits.rev().enumerate() {
+        let mut d = u32::from(c - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    sum.is_multiple_of(10)
+}
+
+#[cfg(test)]
+mod tests;
