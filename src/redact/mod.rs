@@ -210,8 +210,9 @@ pub enum Rule {
     /// `pem`: a PEM private key block, `-----BEGIN … PRIVATE KEY-----`
     /// through its `-----END` line (or the end of the text). Default on.
     Pem,
-    /// `url_credentials`: the password of `scheme://user:password@host`
-    /// (the user name is kept). Default on.
+    /// `url_credentials`: the user info of `scheme://user:password@host`,
+    /// user name and password (a URL with a user name alone is left).
+    /// Default on.
     UrlCredentials,
     /// `card`: a payment card number, 13 to 19 digits (groups of 3 to 6
     /// joined by single spaces or dashes allowed), Luhn-valid. Default on.
@@ -747,7 +748,7 @@ mod tests {
                 &r,
                 "db=postgres://app:hunter2@db/x card=4111 1111 1111 1111"
             ),
-            "db=postgres://app:[REDACTED]@db/x card=[REDACTED]"
+            "db=postgres://[REDACTED]@db/x card=[REDACTED]"
         );
         assert_eq!(json_of(&r, "nothing here 12345"), "nothing here 12345");
         // Invalid UTF-8: U+FFFD, and the secrets around it still found.

@@ -525,10 +525,13 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     find(hay, needle).is_some()
 }
 
-/// The password of `scheme://user:password@host`: the authority runs from
-/// `//` to the first `/ ? #`, space, quote, `<`, `>`, `\` or control byte;
-/// its last `@` ends the user info, whose first `:` starts the password.
-/// The user name is kept. `p` is the `:` of `://`.
+/// The user info of `scheme://user:password@host`, user name and password
+/// together: the authority runs from `//` to the first `/ ? #`, space,
+/// quote, `<`, `>`, `\` or control byte; its last `@` ends the user info,
+/// which must hold a `:` and a password after it (`user@host` alone is
+/// left). The user name goes with the password: it may be personal data,
+/// and scanning resumes after the match, so nothing between the anchor and
+/// the match is left unscanned. `p` is the `:` of `://`.
 fn url_credentials(s: &[u8], p: usize) -> Step {
     let next = Step::Next(p + 1);
     if !s[p..].starts_with(b"://") || p == 0 || !is_alnum(s[p - 1]) {
@@ -547,11 +550,12 @@ fn url_credentials(s: &[u8], p: usize) -> Step {
     let Some(colon) = s[a..at].iter().position(|c| *c == b':').map(|k| a + k) else {
         return next;
     };
-    if colon + 1 == at {
+    // No password, or one redacted before (`Secret<T>` displays the mask).
+    if colon + 1 == at || already_redacted(&s[colon + 1..at]) {
         return next;
     }
     Step::Found(Match {
-        start: colon + 1,
+        start: a,
         end: at,
         rule: Rule::UrlCredentials,
     })

@@ -138,10 +138,18 @@ fn each_rule_finds_its_secrets() {
         (
             "postgres://app:hunter2@db.internal:5432/orders",
             Rule::UrlCredentials,
-            "hunter2",
+            "app:hunter2",
         ),
-        ("redis://:s3cret@cache:6379", Rule::UrlCredentials, "s3cret"),
-        ("https://user:p@ss@host/x", Rule::UrlCredentials, "p@ss"),
+        (
+            "redis://:s3cret@cache:6379",
+            Rule::UrlCredentials,
+            ":s3cret",
+        ),
+        (
+            "https://user:p@ss@host/x",
+            Rule::UrlCredentials,
+            "user:p@ss",
+        ),
         (
             "card 4111 1111 1111 1111 exp 12/27",
             Rule::Card,
@@ -448,7 +456,7 @@ fn make_oracles() -> Oracles {
         pem: r(r"^-----BEGIN ([A-Z0-9 ]{0,63})-----"),
         pem_end: r(r"^[A-Z0-9 ]{0,63}-----"),
         url: r(
-            r#"(?-u)^[A-Za-z0-9]://[^:/?# "'<>\\\x00-\x1f\x7f]*:([^/?# "'<>\\\x00-\x1f\x7f]+)@[^@/?# "'<>\\\x00-\x1f\x7f]*"#,
+            r#"(?-u)^[A-Za-z0-9]://([^:/?# "'<>\\\x00-\x1f\x7f]*:([^/?# "'<>\\\x00-\x1f\x7f]+))@[^@/?# "'<>\\\x00-\x1f\x7f]*"#,
         ),
         email: r(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
     }
@@ -537,8 +545,8 @@ impl Oracles {
     fn url(&self, s: &[u8], _: usize, p: usize) -> Option<(usize, usize)> {
         // Anchored at the scheme's last byte (the scanner's anchor is `:`).
         let c = self.url.captures(&s[p..])?;
-        let pw = c.get(1)?;
-        Some((p + pw.start(), p + pw.end()))
+        let (info, pw) = (c.get(1)?, c.get(2)?);
+        (!redacted(pw.as_bytes())).then(|| (p + info.start(), p + info.end()))
     }
 
     fn email(&self, s: &[u8], from: usize, p: usize) -> Option<(usize, usize)> {
