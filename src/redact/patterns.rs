@@ -439,8 +439,8 @@ const AWS_KINDS: [&[u8; 4]; 11] = [
     b"ACCA",
 ];
 
-/// An AWS access key id (`AKIA` + 16) or a Google API key (`AIza` + 35),
-/// not inside a longer word. `p` is the `A`.
+/// An AWS access key id (`AKIA` + 16) or a Google API key (`AIza` + 35 of
+/// `[A-Za-z0-9_-]`), not inside a longer word or token. `p` is the `A`.
 fn cloud_key(s: &[u8], p: usize) -> Step {
     if p > 0 && is_alnum(s[p - 1]) {
         return Step::Next(p + 1);
@@ -459,7 +459,10 @@ fn cloud_key(s: &[u8], p: usize) -> Step {
             rule: Rule::CloudKey,
         });
     }
+    // Its bytes include `-` and `_`: after one of those it would be the
+    // tail of a longer token.
     if rest.len() >= 39
+        && (p == 0 || !is_token(s[p - 1]))
         && rest.starts_with(b"AIza")
         && rest[4..39].iter().all(|c| is_token(*c))
         && rest.get(39).is_none_or(|c| !is_token(*c))

@@ -207,6 +207,7 @@ fn near_misses_are_left_alone() {
         "xAKIAIOSFODNN7EXAMPLE",
         "AKIAiosfodnn7example",
         "AIzaShort",
+        "key-AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe", // the tail of a longer token
         "ghp_short",
         "myghp_1234567890abcdef",
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
@@ -499,6 +500,7 @@ impl Oracles {
                 return Some((p, e));
             }
             if let Some(e) = at_end(&self.google, s, p)
+                && !(p > 0 && token(s[p - 1]))
                 && !s.get(e).is_some_and(|c| token(*c))
             {
                 return Some((p, e));
