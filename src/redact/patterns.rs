@@ -41,34 +41,268 @@ struct Prefix {
     at: usize,
 }
 
-/// Anchor slots compared for equality (`OFF` when their rules are off).
-const SLOT_A: usize = 0;
-const SLOT_J: usize = 1;
-const SLOT_DASH: usize = 2;
-const SLOT_UNDERSCORE: usize = 3;
-const SLOT_COLON: usize = 4;
-const SLOT_AT: usize = 5;
-const SLOT_DOT: usize = 6;
-const SLOTS: usize = 7;
-const OFF: u8 = 0xFF;
+/// The token prefixes of one anchor byte, and the bytes found just before
+/// it in one of them: an anchor after any other byte is passed over at
+/// once (the `.` of `5.0` for `SG.`).
+#[derive(Clone, Debug)]
+struct PrefixGroup {
+    list: Vec<Prefix>,
+    before: [bool; 256],
+    /// A prefix starts with its anchor: any byte may come before it.
+    at_start: bool,
+}
+
+/// The anchor bytes of token prefixes, in the order of `Patterns::groups`.
+const PREFIX_ANCHORS: [u8; 3] = [b'_', b'-', b'.'];
 
 /// The value-pattern rules in force, compiled.
 #[derive(Clone, Debug)]
 pub(crate) struct Patterns {
     /// Bit `Rule as u8` set when the rule is on.
     on: u16,
-    /// Bytes that are anchors, the first `eqs` of them.
-    eq: [u8; SLOTS],
-    eqs: usize,
-    /// `b`/`B` is an anchor (bearer, basic).
-    letter_b: bool,
-    /// Digits are anchors (card numbers).
+    filter: Filter,
+    /// Token prefixes (rule `cloud_key`) by anchor byte: `_`, `-`, `.`.
+    groups: [PrefixGroup; 3],
+}
+
+/// The pre-filter: which bytes deserve a closer look. Each test is on a
+/// byte, the one before it and the one after it, and each is a necessary
+/// condition of its rule's match there, so nothing it passes over could
+/// be a secret's anchor.
+#[derive(Clone, Debug)]
+// The flags are read by the portable pre-filter and the tests' reference.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+struct Filter {
+    /// `A` then an upper-case letter (`AKIA…`, `AIza…`).
+    cloud: bool,
+    /// `J` after `y` (`eyJ`).
+    jwt: bool,
+    /// `:` then `/` (`://`).
+    url: bool,
+    /// `@`.
+    email: bool,
+    /// `b` or `B`, then `e` or `a` in either case (`bearer`, `basic`).
+    bearer: bool,
+    /// `-` then `-` (`-----BEGIN`).
+    pem: bool,
+    /// A run of three digits or more starts (a card's first group), and the
+    /// 16 bytes from it hold 12 digits or more (a card's first 16 bytes
+    /// do: groups of 3 joined by one byte are the sparsest).
     digits: bool,
-    /// Token prefixes (rule `cloud_key`).
-    prefixes: Vec<Prefix>,
-    /// The same anchors as a table (the portable pre-filter; on x86_64 the
-    /// tests' reference for the SSE2 one).
-    table: [bool; 256],
+    /// Token prefixes' anchor bytes, each with the bytes that come before
+    /// it in a prefix (any, when a prefix starts with it).
+    seps: Vec<Sep>,
+    /// For SSE2, the same as bytes: 0xFF for each test on, in the order
+    /// cloud, jwt, url, email, bearer, pem; then the prefixes' anchor
+    /// bytes (0 for none: a zero byte is only a candidate, and `seps`
+    /// refuses it).
+    on: [u8; 6],
+    sep_bytes: [u8; 3],
+    /// The byte that must come before each of `sep_bytes` when only one
+    /// can (0 otherwise: the byte before is checked by table).
+    sep_only_after: [u8; 3],
+}
+
+#[derive(Clone, Debug)]
+struct Sep {
+    byte: u8,
+    any_before: bool,
+    before: [bool; 256],
+}
+
+impl Sep {
+    #[inline]
+    fn after(&self, prev: u8) -> bool {
+        self.any_before || self.before[usize::from(prev)]
+    }
+}
+
+/// A chunk's bytes with one before and 17 after: `w[0]` is the byte
+/// before the chunk, `w[1..17]` the chunk, then the next 17 (zero past the
+/// string's ends).
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+type Window = [u8; 34];
+
+/// The window of a chunk `bytes` with the byte before it and the bytes
+/// after it (up to 17 are read).
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn window(bytes: &[u8; 16], before: u8, more: &[u8]) -> Window {
+    let mut w = [0; 34];
+    w[0] = before;
+    w[1..17].copy_from_slice(bytes);
+    let n = more.len().min(17);
+    w[17..17 + n].copy_from_slice(&more[..n]);
+    w
+}
+
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+impl Filter {
+    /// Whether byte `k` (`k < 16`) of the chunk of window `w` is an anchor:
+    /// the reference of [`Filter::bits`], and the pre-filter where SSE2 is
+    /// not.
+    fn is_anchor(&self, w: &Window, k: usize) -> bool {
+        let (prev, cur, next) = (w[k], w[k + 1], w[k + 2]);
+        let lower = |c: u8| c | 0x20;
+        (self.cloud && cur == b'A' && next.is_ascii_uppercase())
+            || (self.jwt && cur == b'J' && prev == b'y')
+            || (self.url && cur == b':' && next == b'/')
+            || (self.email && cur == b'@')
+            || (self.bearer && lower(cur) == b'b' && matches!(lower(next), b'e' | b'a'))
+            || (self.pem && cur == b'-' && next == b'-')
+            || self
+                .seps
+                .iter()
+                .any(|sep| cur == sep.byte && sep.after(prev))
+            || (self.digits
+                && !prev.is_ascii_digit()
+                && w[k + 1..k + 4].iter().all(u8::is_ascii_digit)
+                && w[k + 1..k + 17]
+                    .iter()
+                    .filter(|c| c.is_ascii_digit())
+                    .count()
+                    >= 12)
+    }
+
+    /// Bit `k` set when byte `k` of the chunk of window `w` is an anchor.
+    fn bits_scalar(&self, w: &Window) -> u32 {
+        (0..16)
+            .filter(|k| self.is_anchor(w, *k))
+            .fold(0, |m, k| m | 1 << k)
+    }
+
+    /// Bit `k` set when byte `k` of `bytes` is an anchor (`before`: the
+    /// byte before them, `more`: the bytes after them).
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline(always)]
+    fn bits(&self, bytes: &[u8; 16], before: u8, more: &[u8]) -> u32 {
+        self.bits_scalar(&window(bytes, before, more))
+    }
+
+    /// Bit `k` set when byte `k` of `bytes` is an anchor (`before`: the
+    /// byte before them, `more`: the bytes after them): the tests of
+    /// [`Filter::is_anchor`] on 16 bytes at once (one load; the bytes
+    /// before and after are the chunk shifted by one, the ends filled in).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn bits(&self, bytes: &[u8; 16], before: u8, more: &[u8]) -> u32 {
+        use core::arch::x86_64::{
+            __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cvtsi32_si128, _mm_loadu_si128,
+            _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_slli_si128,
+            _mm_srli_si128, _mm_sub_epi8,
+        };
+        let after = more.first().copied().unwrap_or(0);
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
+        // are always available; `_mm_loadu_si128` has no alignment
+        // requirement and reads the 16 bytes of an array.
+        unsafe {
+            let load = |b: &[u8; 16]| _mm_loadu_si128(b.as_ptr().cast::<__m128i>());
+            let eq = |v: __m128i, c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            // Unsigned `lo <= v <= lo + n`.
+            let within = |v: __m128i, lo: u8, n: u8| {
+                let d = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
+                _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(n as i8)), d)
+            };
+            let cur = load(bytes);
+            let prev = _mm_or_si128(
+                _mm_slli_si128::<1>(cur),
+                _mm_cvtsi32_si128(i32::from(before)),
+            );
+            let digit = within(cur, b'0', 9);
+            let digits = if self.digits {
+                _mm_movemask_epi8(digit) as u32
+            } else {
+                0
+            };
+            // First the bytes themselves: most chunks hold no byte that
+            // could be an anchor, and end here.
+            let case = _mm_set1_epi8(0x20);
+            let (is_a, is_j, is_colon, is_at) =
+                (eq(cur, b'A'), eq(cur, b'J'), eq(cur, b':'), eq(cur, b'@'));
+            let (is_b, is_dash) = (eq(_mm_or_si128(cur, case), b'b'), eq(cur, b'-'));
+            // A prefix's anchor byte; where only one byte may come before
+            // it (`G` of `SG.`), that byte too (else by table, below).
+            let sep = |i: usize| {
+                let c = eq(cur, self.sep_bytes[i]);
+                match self.sep_only_after[i] {
+                    0 => c,
+                    b => _mm_and_si128(c, eq(prev, b)),
+                }
+            };
+            let seps = _mm_or_si128(_mm_or_si128(sep(0), sep(1)), sep(2));
+            let any = _mm_or_si128(
+                _mm_or_si128(_mm_or_si128(is_a, is_j), _mm_or_si128(is_colon, is_at)),
+                _mm_or_si128(_mm_or_si128(is_b, is_dash), seps),
+            );
+            if _mm_movemask_epi8(any) == 0 && digits == 0 {
+                return 0;
+            }
+            let next = _mm_or_si128(
+                _mm_srli_si128::<1>(cur),
+                _mm_slli_si128::<15>(_mm_cvtsi32_si128(i32::from(after))),
+            );
+            // Each test masked by whether it is on: no branch.
+            let on = |i: usize, t: __m128i| _mm_and_si128(t, _mm_set1_epi8(self.on[i] as i8));
+            let n = _mm_or_si128(next, case);
+            let m = _mm_or_si128(
+                _mm_or_si128(
+                    on(0, _mm_and_si128(is_a, within(next, b'A', 25))),
+                    on(1, _mm_and_si128(is_j, eq(prev, b'y'))),
+                ),
+                _mm_or_si128(
+                    _mm_or_si128(on(2, _mm_and_si128(is_colon, eq(next, b'/'))), on(3, is_at)),
+                    _mm_or_si128(
+                        on(
+                            4,
+                            _mm_and_si128(is_b, _mm_or_si128(eq(n, b'e'), eq(n, b'a'))),
+                        ),
+                        on(5, _mm_and_si128(is_dash, eq(next, b'-'))),
+                    ),
+                ),
+            );
+            let mut bits = _mm_movemask_epi8(m) as u32;
+            // A prefix's anchor byte, then the byte before it by table.
+            let mut candidates = _mm_movemask_epi8(seps) as u32;
+            while candidates != 0 {
+                let k = candidates.trailing_zeros() as usize;
+                let prev = if k == 0 { before } else { bytes[k - 1] };
+                if self
+                    .seps
+                    .iter()
+                    .any(|sep| sep.byte == bytes[k] && sep.after(prev))
+                {
+                    bits |= 1 << k;
+                }
+                candidates &= candidates - 1;
+            }
+            // Digits: where a run starts, three digits at least (a card's
+            // first group), then 12 in the 16 bytes.
+            let mut starts = digits & !((digits << 1) | u32::from(before.is_ascii_digit()));
+            if starts != 0 {
+                let d = |i: usize| u32::from(more.get(i).is_some_and(u8::is_ascii_digit));
+                let two = digits | (d(0) | d(1) << 1) << 16;
+                starts &= (two >> 1) & (two >> 2);
+            }
+            if starts != 0 {
+                let following = match more.get(..16) {
+                    Some(m) => load(m.try_into().expect("16 bytes")),
+                    None => {
+                        let mut f = [0; 16];
+                        f[..more.len()].copy_from_slice(more);
+                        load(&f)
+                    }
+                };
+                let all = digits | (_mm_movemask_epi8(within(following, b'0', 9)) as u32) << 16;
+                while starts != 0 {
+                    let k = starts.trailing_zeros();
+                    if ((all >> k) & 0xFFFF).count_ones() >= 12 {
+                        bits |= 1 << k;
+                    }
+                    starts &= starts - 1;
+                }
+            }
+            bits
+        }
+    }
 }
 
 /// Checks a token prefix: 2 to 32 bytes of `[A-Za-z0-9_.-]` holding at
@@ -100,73 +334,84 @@ impl Patterns {
     pub(crate) fn new(on: u16, prefixes: &[String]) -> Patterns {
         let on = on & !(1 << Rule::Key as u16);
         let is = |r: Rule| on & (1 << r as u16) != 0;
-        let prefixes: Vec<Prefix> = if is(Rule::CloudKey) {
-            prefixes
-                .iter()
-                .filter_map(|p| {
-                    let text: Box<[u8]> = p.as_bytes().into();
-                    let at = text.iter().position(|c| matches!(c, b'_' | b'-' | b'.'))?;
-                    Some(Prefix { text, at })
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let anchored = |c: u8| prefixes.iter().any(|p| p.text[p.at] == c);
-        let mut eq = [OFF; SLOTS];
-        if is(Rule::CloudKey) {
-            eq[SLOT_A] = b'A';
-        }
-        if is(Rule::Jwt) {
-            eq[SLOT_J] = b'J';
-        }
-        if is(Rule::Pem) || anchored(b'-') {
-            eq[SLOT_DASH] = b'-';
-        }
-        if anchored(b'_') {
-            eq[SLOT_UNDERSCORE] = b'_';
-        }
-        if is(Rule::UrlCredentials) {
-            eq[SLOT_COLON] = b':';
-        }
-        if is(Rule::Email) {
-            eq[SLOT_AT] = b'@';
-        }
-        if anchored(b'.') {
-            eq[SLOT_DOT] = b'.';
-        }
-        let letter_b = is(Rule::Bearer);
-        let digits = is(Rule::Card);
-        let mut table = [false; 256];
-        for c in eq {
-            if c != OFF {
-                table[usize::from(c)] = true;
+        let groups = PREFIX_ANCHORS.map(|c| {
+            let mut g = PrefixGroup {
+                list: Vec::new(),
+                before: [false; 256],
+                at_start: false,
+            };
+            if !is(Rule::CloudKey) {
+                return g;
             }
-        }
-        // The anchors in force first: the pre-filter compares only those.
-        let mut packed = [OFF; SLOTS];
-        let mut eqs = 0;
-        for c in eq.into_iter().filter(|c| *c != OFF) {
-            packed[eqs] = c;
-            eqs += 1;
-        }
-        if letter_b {
-            table[usize::from(b'b')] = true;
-            table[usize::from(b'B')] = true;
-        }
-        if digits {
-            for c in b'0'..=b'9' {
-                table[usize::from(c)] = true;
+            for p in prefixes {
+                let text: Box<[u8]> = p.as_bytes().into();
+                let Some(at) = text.iter().position(|c| matches!(c, b'_' | b'-' | b'.')) else {
+                    continue;
+                };
+                if text[at] != c {
+                    continue;
+                }
+                match at.checked_sub(1) {
+                    Some(b) => g.before[usize::from(text[b])] = true,
+                    None => g.at_start = true,
+                }
+                g.list.push(Prefix { text, at });
             }
-        }
+            g
+        });
+        let seps = PREFIX_ANCHORS
+            .iter()
+            .zip(&groups)
+            .filter(|(_, g)| !g.list.is_empty())
+            .map(|(c, g)| Sep {
+                byte: *c,
+                any_before: g.at_start,
+                before: g.before,
+            })
+            .collect();
         Patterns {
             on,
-            eq: packed,
-            eqs,
-            letter_b,
-            digits,
-            prefixes,
-            table,
+            filter: Filter {
+                cloud: is(Rule::CloudKey),
+                jwt: is(Rule::Jwt),
+                url: is(Rule::UrlCredentials),
+                email: is(Rule::Email),
+                bearer: is(Rule::Bearer),
+                pem: is(Rule::Pem),
+                digits: is(Rule::Card),
+                on: [
+                    Rule::CloudKey,
+                    Rule::Jwt,
+                    Rule::UrlCredentials,
+                    Rule::Email,
+                    Rule::Bearer,
+                    Rule::Pem,
+                ]
+                .map(|r| if is(r) { 0xFF } else { 0 }),
+                sep_bytes: {
+                    let mut b = [0; 3];
+                    for (b, sep) in b.iter_mut().zip(&seps) {
+                        let sep: &Sep = sep;
+                        *b = sep.byte;
+                    }
+                    b
+                },
+                sep_only_after: {
+                    let mut b = [0; 3];
+                    for (b, sep) in b.iter_mut().zip(&seps) {
+                        let sep: &Sep = sep;
+                        let mut before = (1..=255u8).filter(|c| sep.before[usize::from(*c)]);
+                        if let (Some(c), None, false) =
+                            (before.next(), before.next(), sep.any_before)
+                        {
+                            *b = c;
+                        }
+                    }
+                    b
+                },
+                seps,
+            },
+            groups,
         }
     }
 
@@ -207,60 +452,19 @@ impl Patterns {
     #[inline(always)]
     fn anchor_bits(&self, s: &[u8], base: usize) -> u32 {
         let rest = &s[base..];
-        if rest.len() >= 16 {
-            self.bits16(rest[..16].try_into().expect("16 bytes"))
-        } else {
-            let mut chunk = [0u8; 16];
-            chunk[..rest.len()].copy_from_slice(rest);
-            // Zero bytes are never anchors; masked off all the same.
-            self.bits16(&chunk) & ((1u32 << rest.len()) - 1)
+        let before = if base > 0 { s[base - 1] } else { 0 };
+        match rest.get(..16) {
+            Some(b) => self
+                .filter
+                .bits(b.try_into().expect("16 bytes"), before, &rest[16..]),
+            None => {
+                // The last, short chunk: zero bytes are never anchors, and
+                // are masked off all the same.
+                let mut b = [0; 16];
+                b[..rest.len()].copy_from_slice(rest);
+                self.filter.bits(&b, before, &[]) & (u32::MAX >> (32 - rest.len()))
+            }
         }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn bits16(&self, chunk: &[u8; 16]) -> u32 {
-        use core::arch::x86_64::{
-            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-            _mm_set1_epi8, _mm_setzero_si128, _mm_sub_epi8,
-        };
-        // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
-        // are always available; `_mm_loadu_si128` has no alignment
-        // requirement and `chunk` is exactly 16 readable bytes.
-        let bits = unsafe {
-            let v = _mm_loadu_si128(chunk.as_ptr().cast());
-            let mut m = _mm_setzero_si128();
-            for &c in &self.eq[..self.eqs] {
-                m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8)));
-            }
-            if self.letter_b {
-                let lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
-                m = _mm_or_si128(m, _mm_cmpeq_epi8(lower, _mm_set1_epi8(b'b' as i8)));
-            }
-            if self.digits {
-                // Unsigned `v - '0' <= 9`  <=>  `min(v - '0', 9) == v - '0'`.
-                let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-                m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
-            }
-            _mm_movemask_epi8(m)
-        };
-        bits as u32
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    #[inline(always)]
-    fn bits16(&self, chunk: &[u8; 16]) -> u32 {
-        self.bits16_table(chunk)
-    }
-
-    /// The pre-filter by table lookups.
-    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-    fn bits16_table(&self, chunk: &[u8; 16]) -> u32 {
-        chunk
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| self.table[usize::from(**c)])
-            .fold(0, |m, (k, _)| m | 1 << k)
     }
 
     /// Checks the anchor at `p`.
@@ -290,8 +494,19 @@ impl Patterns {
     /// A token prefix whose anchor byte is at `p`, then at least 8 token
     /// bytes.
     fn prefix(&self, s: &[u8], from: usize, p: usize) -> Step {
-        for pf in &self.prefixes {
-            if pf.text[pf.at] != s[p] || p < from + pf.at {
+        let next = Step::Next(p + 1);
+        let Some(g) = PREFIX_ANCHORS
+            .iter()
+            .position(|c| *c == s[p])
+            .map(|i| &self.groups[i])
+        else {
+            return next;
+        };
+        if !(g.at_start || (p > 0 && g.before[usize::from(s[p - 1])])) {
+            return next;
+        }
+        for pf in &g.list {
+            if p < from + pf.at {
                 continue;
             }
             let start = p - pf.at;
@@ -308,7 +523,7 @@ impl Patterns {
                 });
             }
         }
-        Step::Next(p + 1)
+        next
     }
 }
 

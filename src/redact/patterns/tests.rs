@@ -596,9 +596,27 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn the_pre_filter_flags_exactly_the_anchors(bytes in prop::array::uniform16(any::<u8>()), rules in 0u16..256) {
-        let p = Patterns::new(rules << 1, &prefixes());
-        prop_assert_eq!(p.bits16(&bytes), p.bits16_table(&bytes));
+    fn the_sse2_pre_filter_agrees_with_its_reference(
+        window in prop::array::uniform32(prop::sample::select(b"0123456789 -_.:/@AKIJyeEaAbBG\xff\x00".to_vec())),
+        extra in any::<[u8; 2]>(),
+        rules in 0u16..256,
+        at_start in any::<bool>(),
+    ) {
+        let mut w = [0u8; 34];
+        w[..32].copy_from_slice(&window);
+        w[32..].copy_from_slice(&extra);
+        let mut prefixes = prefixes();
+        if at_start {
+            prefixes.push("_x_".into());
+        }
+        let p = Patterns::new(rules << 1, &prefixes);
+        // A chunk with the bytes around it, as the scanner sees it.
+        let bytes: &[u8; 16] = w[1..17].try_into().unwrap();
+        prop_assert_eq!(super::window(bytes, w[0], &w[17..]), w);
+        prop_assert_eq!(p.filter.bits(bytes, w[0], &w[17..]), p.filter.bits_scalar(&w));
+        // Near the string's end: fewer bytes after the chunk.
+        let short = super::window(bytes, w[0], &w[17..20]);
+        prop_assert_eq!(p.filter.bits(bytes, w[0], &w[17..20]), p.filter.bits_scalar(&short));
     }
 
     #[test]
