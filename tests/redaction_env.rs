@@ -26,7 +26,9 @@ fn the_environment_configures_redaction_and_a_bad_value_fails_init() {
     for var in [REDACT_ENV, HMAC_KEY_ENV, HMAC_KEY_ID_ENV] {
         unset(var);
     }
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    // (variables set, the variable the error names, a part of the error)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (
             &[(REDACT_ENV, "jwt,cards")],
             REDACT_ENV,

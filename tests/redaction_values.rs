@@ -227,7 +227,7 @@ fn no_secret_reaches_any_output() {
     {
         let span = datapunk_log::span!("values-keys");
         for key in DEFAULT_KEYS {
-            span.record(*key, V);
+            span.record(key, V);
         }
     }
     for (i, text) in NEAR_MISSES.iter().enumerate() {

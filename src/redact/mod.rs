@@ -866,12 +866,13 @@ mod tests {
     #[test]
     fn keyed_hashes_are_stable_per_key_and_differ_across_keys() {
         let keyed = |id: &str, key: &[u8]| {
-            let mut c = Config::default();
-            c.replacement = Replacement::Hmac {
-                key_id: id.into(),
-                key: key.to_vec(),
-            };
-            redactor(&c)
+            redactor(&Config {
+                replacement: Replacement::Hmac {
+                    key_id: id.into(),
+                    key: key.to_vec(),
+                },
+                ..Config::default()
+            })
         };
         let a = keyed("k1", &[1; 32]);
         let s = "Bearer abcdefgh12345678 and 4111-1111-1111-1111";
