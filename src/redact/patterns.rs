@@ -92,15 +92,17 @@ struct Filter {
     /// Token prefixes' anchor bytes, each with the bytes that come before
     /// it in a prefix (any, when a prefix starts with it).
     seps: Vec<Sep>,
-    /// For SSE2, the same as bytes: 0xFF for each test on, in the order
-    /// cloud, jwt, url, email, bearer, pem; then the prefixes' anchor
-    /// bytes (0 for none: a zero byte is only a candidate, and `seps`
-    /// refuses it).
-    on: [u8; 6],
-    sep_bytes: [u8; 3],
+    /// For SSE2, the same as vectors of 16 equal bytes, made once: 0xFF for
+    /// each test on, in the order cloud, jwt, url, email, bearer, pem.
+    on: [[u8; 16]; 6],
+    /// The prefixes' anchor bytes (0 for none: a zero byte is only a
+    /// candidate, and `seps` refuses it).
+    sep_bytes: [[u8; 16]; 3],
     /// The byte that must come before each of `sep_bytes` when only one
-    /// can (0 otherwise: the byte before is checked by table).
-    sep_only_after: [u8; 3],
+    /// can (all ones otherwise: the byte before is checked by table).
+    sep_only_after: [[u8; 16]; 3],
+    /// Whether `sep_only_after` applies.
+    sep_single: [bool; 3],
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +116,18 @@ impl Sep {
     #[inline]
     fn after(&self, prev: u8) -> bool {
         self.any_before || self.before[usize::from(prev)]
+    }
+}
+
+/// The one byte that can come before a separator, when there is one.
+fn only_after(sep: &Sep) -> Option<u8> {
+    if sep.any_before {
+        return None;
+    }
+    let mut before = (0..=255u8).filter(|c| sep.before[usize::from(*c)]);
+    match (before.next(), before.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
     }
 }
 
@@ -190,7 +204,6 @@ impl Filter {
             _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_slli_si128,
             _mm_srli_si128, _mm_sub_epi8,
         };
-        let after = more.first().copied().unwrap_or(0);
         // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
         // are always available; `_mm_loadu_si128` has no alignment
         // requirement and reads the 16 bytes of an array.
@@ -207,14 +220,9 @@ impl Filter {
                 _mm_slli_si128::<1>(cur),
                 _mm_cvtsi32_si128(i32::from(before)),
             );
-            let digit = within(cur, b'0', 9);
-            let digits = if self.digits {
-                _mm_movemask_epi8(digit) as u32
-            } else {
-                0
-            };
-            // First the bytes themselves: most chunks hold no byte that
-            // could be an anchor, and end here.
+            let mut bits = 0;
+            // First the bytes themselves: most chunks hold none that could
+            // be an anchor (digits apart, below), and skip the rest.
             let case = _mm_set1_epi8(0x20);
             let (is_a, is_j, is_colon, is_at) =
                 (eq(cur, b'A'), eq(cur, b'J'), eq(cur, b':'), eq(cur, b'@'));
@@ -222,10 +230,11 @@ impl Filter {
             // A prefix's anchor byte; where only one byte may come before
             // it (`G` of `SG.`), that byte too (else by table, below).
             let sep = |i: usize| {
-                let c = eq(cur, self.sep_bytes[i]);
-                match self.sep_only_after[i] {
-                    0 => c,
-                    b => _mm_and_si128(c, eq(prev, b)),
+                let c = _mm_cmpeq_epi8(cur, load(&self.sep_bytes[i]));
+                if self.sep_single[i] {
+                    _mm_and_si128(c, _mm_cmpeq_epi8(prev, load(&self.sep_only_after[i])))
+                } else {
+                    c
                 }
             };
             let seps = _mm_or_si128(_mm_or_si128(sep(0), sep(1)), sep(2));
@@ -233,71 +242,74 @@ impl Filter {
                 _mm_or_si128(_mm_or_si128(is_a, is_j), _mm_or_si128(is_colon, is_at)),
                 _mm_or_si128(_mm_or_si128(is_b, is_dash), seps),
             );
-            if _mm_movemask_epi8(any) == 0 && digits == 0 {
-                return 0;
-            }
-            let next = _mm_or_si128(
-                _mm_srli_si128::<1>(cur),
-                _mm_slli_si128::<15>(_mm_cvtsi32_si128(i32::from(after))),
-            );
-            // Each test masked by whether it is on: no branch.
-            let on = |i: usize, t: __m128i| _mm_and_si128(t, _mm_set1_epi8(self.on[i] as i8));
-            let n = _mm_or_si128(next, case);
-            let m = _mm_or_si128(
-                _mm_or_si128(
-                    on(0, _mm_and_si128(is_a, within(next, b'A', 25))),
-                    on(1, _mm_and_si128(is_j, eq(prev, b'y'))),
-                ),
-                _mm_or_si128(
-                    _mm_or_si128(on(2, _mm_and_si128(is_colon, eq(next, b'/'))), on(3, is_at)),
+            if _mm_movemask_epi8(any) != 0 {
+                let after = more.first().copied().unwrap_or(0);
+                let next = _mm_or_si128(
+                    _mm_srli_si128::<1>(cur),
+                    _mm_slli_si128::<15>(_mm_cvtsi32_si128(i32::from(after))),
+                );
+                // Each test masked by whether it is on: no branch.
+                let on = |i: usize, t: __m128i| _mm_and_si128(t, load(&self.on[i]));
+                let n = _mm_or_si128(next, case);
+                let m = _mm_or_si128(
                     _mm_or_si128(
-                        on(
-                            4,
-                            _mm_and_si128(is_b, _mm_or_si128(eq(n, b'e'), eq(n, b'a'))),
-                        ),
-                        on(5, _mm_and_si128(is_dash, eq(next, b'-'))),
+                        on(0, _mm_and_si128(is_a, within(next, b'A', 25))),
+                        on(1, _mm_and_si128(is_j, eq(prev, b'y'))),
                     ),
-                ),
-            );
-            let mut bits = _mm_movemask_epi8(m) as u32;
-            // A prefix's anchor byte, then the byte before it by table.
-            let mut candidates = _mm_movemask_epi8(seps) as u32;
-            while candidates != 0 {
-                let k = candidates.trailing_zeros() as usize;
-                let prev = if k == 0 { before } else { bytes[k - 1] };
-                if self
-                    .seps
-                    .iter()
-                    .any(|sep| sep.byte == bytes[k] && sep.after(prev))
-                {
-                    bits |= 1 << k;
-                }
-                candidates &= candidates - 1;
-            }
-            // Digits: where a run starts, three digits at least (a card's
-            // first group), then 12 in the 16 bytes.
-            let mut starts = digits & !((digits << 1) | u32::from(before.is_ascii_digit()));
-            if starts != 0 {
-                let d = |i: usize| u32::from(more.get(i).is_some_and(u8::is_ascii_digit));
-                let two = digits | (d(0) | d(1) << 1) << 16;
-                starts &= (two >> 1) & (two >> 2);
-            }
-            if starts != 0 {
-                let following = match more.get(..16) {
-                    Some(m) => load(m.try_into().expect("16 bytes")),
-                    None => {
-                        let mut f = [0; 16];
-                        f[..more.len()].copy_from_slice(more);
-                        load(&f)
-                    }
-                };
-                let all = digits | (_mm_movemask_epi8(within(following, b'0', 9)) as u32) << 16;
-                while starts != 0 {
-                    let k = starts.trailing_zeros();
-                    if ((all >> k) & 0xFFFF).count_ones() >= 12 {
+                    _mm_or_si128(
+                        _mm_or_si128(on(2, _mm_and_si128(is_colon, eq(next, b'/'))), on(3, is_at)),
+                        _mm_or_si128(
+                            on(
+                                4,
+                                _mm_and_si128(is_b, _mm_or_si128(eq(n, b'e'), eq(n, b'a'))),
+                            ),
+                            on(5, _mm_and_si128(is_dash, eq(next, b'-'))),
+                        ),
+                    ),
+                );
+                bits = _mm_movemask_epi8(m) as u32;
+                // A prefix's anchor byte, then the byte before it by table.
+                let mut candidates = _mm_movemask_epi8(seps) as u32;
+                while candidates != 0 {
+                    let k = candidates.trailing_zeros() as usize;
+                    let prev = if k == 0 { before } else { bytes[k - 1] };
+                    if self
+                        .seps
+                        .iter()
+                        .any(|sep| sep.byte == bytes[k] && sep.after(prev))
+                    {
                         bits |= 1 << k;
                     }
-                    starts &= starts - 1;
+                    candidates &= candidates - 1;
+                }
+            }
+            if self.digits {
+                // Where a run of three digits or more starts (a card's first
+                // group), then 12 digits in the 16 bytes from there.
+                let digits = _mm_movemask_epi8(within(cur, b'0', 9)) as u32;
+                let mut starts = digits & !((digits << 1) | u32::from(before.is_ascii_digit()));
+                if starts != 0 {
+                    let d = |i: usize| u32::from(more.get(i).is_some_and(u8::is_ascii_digit));
+                    let two = digits | (d(0) | d(1) << 1) << 16;
+                    starts &= (two >> 1) & (two >> 2);
+                }
+                if starts != 0 {
+                    let following = match more.get(..16) {
+                        Some(m) => load(m.try_into().expect("16 bytes")),
+                        None => {
+                            let mut f = [0; 16];
+                            f[..more.len()].copy_from_slice(more);
+                            load(&f)
+                        }
+                    };
+                    let all = digits | (_mm_movemask_epi8(within(following, b'0', 9)) as u32) << 16;
+                    while starts != 0 {
+                        let k = starts.trailing_zeros();
+                        if ((all >> k) & 0xFFFF).count_ones() >= 12 {
+                            bits |= 1 << k;
+                        }
+                        starts &= starts - 1;
+                    }
                 }
             }
             bits
@@ -359,7 +371,7 @@ impl Patterns {
             }
             g
         });
-        let seps = PREFIX_ANCHORS
+        let seps: Vec<Sep> = PREFIX_ANCHORS
             .iter()
             .zip(&groups)
             .filter(|(_, g)| !g.list.is_empty())
@@ -387,28 +399,11 @@ impl Patterns {
                     Rule::Bearer,
                     Rule::Pem,
                 ]
-                .map(|r| if is(r) { 0xFF } else { 0 }),
-                sep_bytes: {
-                    let mut b = [0; 3];
-                    for (b, sep) in b.iter_mut().zip(&seps) {
-                        let sep: &Sep = sep;
-                        *b = sep.byte;
-                    }
-                    b
-                },
-                sep_only_after: {
-                    let mut b = [0; 3];
-                    for (b, sep) in b.iter_mut().zip(&seps) {
-                        let sep: &Sep = sep;
-                        let mut before = (1..=255u8).filter(|c| sep.before[usize::from(*c)]);
-                        if let (Some(c), None, false) =
-                            (before.next(), before.next(), sep.any_before)
-                        {
-                            *b = c;
-                        }
-                    }
-                    b
-                },
+                .map(|r| [if is(r) { 0xFF } else { 0 }; 16]),
+                sep_bytes: [0, 1, 2].map(|i| [seps.get(i).map_or(0, |s| s.byte); 16]),
+                sep_only_after: [0, 1, 2]
+                    .map(|i| [seps.get(i).and_then(only_after).unwrap_or(0); 16]),
+                sep_single: [0, 1, 2].map(|i| seps.get(i).and_then(only_after).is_some()),
                 seps,
             },
             groups,
@@ -452,19 +447,26 @@ impl Patterns {
     #[inline(always)]
     fn anchor_bits(&self, s: &[u8], base: usize) -> u32 {
         let rest = &s[base..];
-        let before = if base > 0 { s[base - 1] } else { 0 };
-        match rest.get(..16) {
-            Some(b) => self
+        if let Some(b) = rest.get(..16) {
+            let before = if base > 0 { s[base - 1] } else { 0 };
+            return self
                 .filter
-                .bits(b.try_into().expect("16 bytes"), before, &rest[16..]),
-            None => {
-                // The last, short chunk: zero bytes are never anchors, and
-                // are masked off all the same.
-                let mut b = [0; 16];
-                b[..rest.len()].copy_from_slice(rest);
-                self.filter.bits(&b, before, &[]) & (u32::MAX >> (32 - rest.len()))
-            }
+                .bits(b.try_into().expect("16 bytes"), before, &rest[16..]);
         }
+        if s.len() >= 16 {
+            // The last, short chunk: the string's last 16 bytes, from where
+            // this chunk starts on (no copy; what lies before was seen).
+            let start = s.len() - 16;
+            let before = if start > 0 { s[start - 1] } else { 0 };
+            let bits = self
+                .filter
+                .bits(s[start..].try_into().expect("16 bytes"), before, &[]);
+            return bits >> (base - start);
+        }
+        // A string shorter than 16 bytes, read whole without a copy
+        // through memory; zero bytes are never anchors, and are masked off.
+        let b = crate::encode::json::load_short(s);
+        (self.filter.bits(&b, 0, &[]) & (u32::MAX >> (32 - s.len()))) >> base
     }
 
     /// Checks the anchor at `p`.
