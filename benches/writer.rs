@@ -5,10 +5,23 @@
 //! waiting for room, so this measures the writer thread.
 //!
 //! One engine per process: the null sink runs in this process (group
-//! `writer_null`), the JSON file sink in a child — this same executable
-//! re-run with `DATAPUNK_BENCH_SINK=file` and the same arguments (group
-//! `writer_file`), writing `logs/bench/writer.log` under the working
-//! directory (truncated between iterations, off the clock).
+//! `writer_null`, redaction on as by default), then in a child with
+//! redaction off (`writer_null_redaction_off`: this same executable re-run
+//! with `DATAPUNK_BENCH_REDACT=off`), and the JSON file sink in another
+//! child (`DATAPUNK_BENCH_SINK=file`, group `writer_file`), writing
+//! `logs/bench/writer.log` under the working directory (truncated between
+//! iterations, off the clock). Children get the same arguments.
+//!
+//! Besides the three-field record (`block_3_fields_then_flush`), the null
+//! sink groups log records with about 180 bytes of text for the value
+//! patterns to scan: a user agent, a referer URL and a formatted path
+//! (`text_no_secrets_then_flush`), and the same shape with a bearer JWT,
+//! credentials in the URL and a card number in them
+//! (`text_with_secrets_then_flush`). Compare a bench between
+//! `writer_null` and `writer_null_redaction_off` of one run: the difference
+//! is what redaction costs the writer. Group `redact_scan` (this process
+//! only) times the scanner alone on single strings, against plain JSON
+//! escaping, in bytes/s.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -18,6 +31,7 @@ use criterion::{Criterion, Throughput};
 use datapunk_log::Overflow;
 
 const SINK_ENV: &str = "DATAPUNK_BENCH_SINK";
+const REDACT_ENV: &str = "DATAPUNK_BENCH_REDACT";
 const ROUTE: &str = "/api/v1/items";
 /// Records per iteration.
 const N: u64 = 100_000;
@@ -28,6 +42,27 @@ fn log_batch(n: u64) {
         let latency = black_box((i & 1023) as f64 * 0.25 + 0.5);
         let route = black_box(ROUTE);
         datapunk_log::info!(user_id, latency, route, "request handled");
+    }
+}
+
+const AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+const REFERER: &str = "https://shop.example.com/cart?item=4711&qty=2";
+const PATH: &str = "/api/v1/items/8812/reviews?page=3";
+const AUTH: &str =
+    "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+const REFERER_CREDS: &str = "https://bob:hunter2@shop.example.com/cart?item=4711&qty=2";
+const PATH_CARD: &str = "/api/v1/pay?card=4111111111111111&amount=1200";
+const PROSE: &str =
+    "the upstream closed the connection before the response was complete, retrying with a new one";
+
+/// Records whose strings the value patterns scan (three strings, one of
+/// them the formatted message's argument).
+fn log_text(n: u64, agent: &str, referer: &str, path: &str) {
+    for i in 0..n {
+        let user_id = black_box(i);
+        let agent = black_box(agent);
+        let referer = black_box(referer);
+        datapunk_log::info!(user_id, agent, referer, "GET {}", black_box(path));
     }
 }
 
@@ -45,6 +80,7 @@ fn truncate(path: Option<&Path>) {
 
 fn main() {
     let file = std::env::var(SINK_ENV).is_ok_and(|v| v == "file");
+    let redaction_off = std::env::var(REDACT_ENV).is_ok_and(|v| v == "off");
     let path = file.then(|| PathBuf::from("logs/bench/writer.log"));
     let mut b = datapunk_log::builder()
         .overflow(Overflow::Block)
@@ -57,10 +93,17 @@ fn main() {
         }
         None => b.null(),
     };
+    if redaction_off {
+        b = b.redaction(false);
+    }
     let guard = b
         .init()
         .expect("the bench process installs the only engine");
-    let group = if file { "writer_file" } else { "writer_null" };
+    let group = match (file, redaction_off) {
+        (true, _) => "writer_file",
+        (false, false) => "writer_null",
+        (false, true) => "writer_null_redaction_off",
+    };
 
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -70,29 +113,65 @@ fn main() {
     {
         let mut g = c.benchmark_group(group);
         g.throughput(Throughput::Elements(N));
-        g.bench_function("block_3_fields_then_flush", |bench| {
-            bench.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = Instant::now();
-                    log_batch(N);
-                    datapunk_log::flush();
-                    total += t.elapsed();
-                    truncate(path.as_deref());
-                }
-                total
-            })
-        });
+        let mut run = |name: &str, log: &dyn Fn(u64)| {
+            g.bench_function(name, |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let t = Instant::now();
+                        log(N);
+                        datapunk_log::flush();
+                        total += t.elapsed();
+                        truncate(path.as_deref());
+                    }
+                    total
+                })
+            });
+        };
+        run("block_3_fields_then_flush", &log_batch);
+        if !file {
+            run("text_no_secrets_then_flush", &|n| {
+                log_text(n, AGENT, REFERER, PATH)
+            });
+            run("text_with_secrets_then_flush", &|n| {
+                log_text(n, AUTH, REFERER_CREDS, PATH_CARD)
+            });
+        }
+        g.finish();
+    }
+    if !file && !redaction_off {
+        // The scanner alone, on one string at a time: JSON escaping (what
+        // the writer does with redaction off) against escaping with every
+        // value pattern on (the fuzz targets' scanner: the defaults and
+        // e-mail), in bytes/s.
+        let mut g = c.benchmark_group("redact_scan");
+        for (name, text) in [
+            ("user_agent", AGENT),
+            ("referer", REFERER),
+            ("path", PATH),
+            ("prose", PROSE),
+            ("secrets", AUTH),
+        ] {
+            g.throughput(Throughput::Bytes(text.len() as u64));
+            g.bench_function(format!("escape/{name}"), |b| {
+                b.iter(|| datapunk_log::__fuzz::escape(black_box(text)))
+            });
+            g.bench_function(format!("scan_and_escape/{name}"), |b| {
+                b.iter(|| datapunk_log::__fuzz::redact_json(black_box(text.as_bytes())))
+            });
+        }
         g.finish();
     }
     c.final_summary();
 
     let s = datapunk_log::stats();
     eprintln!(
-        "{group}: {} records written, {} dropped, {:.1} bytes/record",
+        "{group}: {} records written, {} dropped, {:.1} bytes/record, {} values redacted ({:?})",
         s.written,
         s.dropped,
-        s.bytes as f64 / s.written.max(1) as f64
+        s.bytes as f64 / s.written.max(1) as f64,
+        s.redacted,
+        s.redacted_by_rule,
     );
     assert_eq!(s.dropped, 0, "Overflow::Block never drops");
     drop(guard);
@@ -100,17 +179,19 @@ fn main() {
         let _ = std::fs::remove_file(p);
     }
 
-    if !file {
-        let status = std::process::Command::new(
-            std::env::current_exe().expect("the bench executable's path"),
-        )
-        .args(std::env::args_os().skip(1))
-        .env(SINK_ENV, "file")
-        .status()
-        .expect("start the file-sink bench process");
-        if !status.success() {
-            eprintln!("the file-sink run failed: {status}");
-            std::process::exit(1);
+    if !file && !redaction_off {
+        for (var, value) in [(REDACT_ENV, "off"), (SINK_ENV, "file")] {
+            let status = std::process::Command::new(
+                std::env::current_exe().expect("the bench executable's path"),
+            )
+            .args(std::env::args_os().skip(1))
+            .env(var, value)
+            .status()
+            .expect("start a child bench process");
+            if !status.success() {
+                eprintln!("the {var}={value} run failed: {status}");
+                std::process::exit(1);
+            }
         }
     }
 }

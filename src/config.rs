@@ -42,7 +42,8 @@ pub enum InitError {
     /// A setting is out of range.
     Config(String),
     /// An environment variable's value is invalid (`DATAPUNK_LOG_SAMPLING`,
-    /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER`).
+    /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER`, `DATAPUNK_LOG_REDACT`,
+    /// `DATAPUNK_LOG_REDACT_HMAC_KEY`, `DATAPUNK_LOG_REDACT_HMAC_KEY_ID`).
     Env {
         /// The variable.
         variable: &'static str,
@@ -115,8 +116,8 @@ pub struct Builder {
     log_bridge: bool,
     #[cfg(feature = "tracing")]
     tracing_bridge: bool,
-    /// The keys redacted (`None`: redaction by key is off).
-    redact_keys: Option<Vec<String>>,
+    /// Redaction: keys, value patterns, token prefixes, replacement.
+    redact: crate::redact::Config,
     flush_on_signal: bool,
     exporters: Vec<Box<dyn Exporter>>,
     export_overflow: Overflow,
@@ -171,7 +172,7 @@ impl Default for Builder {
             log_bridge: true,
             #[cfg(feature = "tracing")]
             tracing_bridge: true,
-            redact_keys: Some(crate::redact::default_keys()),
+            redact: crate::redact::Config::default(),
             sampling: None,
             log_sampling: LogSampling::default(),
         }
@@ -290,7 +291,8 @@ impl Builder {
         self
     }
     /// Ignore the environment: `DATAPUNK_LOG`, `DATAPUNK_LOG_SAMPLING`,
-    /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER` and `OTEL_TRACES_SAMPLER`
+    /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER`, `DATAPUNK_LOG_REDACT`,
+    /// `DATAPUNK_LOG_REDACT_HMAC_KEY(_ID)` and `OTEL_TRACES_SAMPLER`
     /// (the `OTEL_*` variables an OTLP exporter reads are read by
     /// `Builder::otlp_if_configured` and `OtlpConfig::from_env` only).
     pub fn ignore_env(mut self) -> Self {
@@ -438,35 +440,97 @@ impl Builder {
         self
     }
 
-    /// Redaction by key (default on, with `redact::DEFAULT_KEYS`): a field
-    /// whose key names a secret is written as `[REDACTED]` in the JSON
-    /// output and in every exporter. `false` turns it off.
+    /// Redaction (default on, see [`crate::redact`]): fields whose key
+    /// names a secret (`redact::DEFAULT_KEYS`) and secrets found in string
+    /// values (`redact::Rule::DEFAULT_PATTERNS`) are replaced in the JSON
+    /// output and in every exporter. `false` turns all of it off; `true`
+    /// turns on the default keys and patterns where none are on.
+    /// `DATAPUNK_LOG_REDACT`, when set, applies over this.
     pub fn redaction(mut self, on: bool) -> Self {
-        if !on {
-            self.redact_keys = None;
-        } else if self.redact_keys.is_none() {
-            self.redact_keys = Some(crate::redact::default_keys());
-        }
+        self.redact.set_all(on);
         self
     }
 
-    /// Replaces the redacted keys (and turns redaction on).
+    /// Replaces the redacted keys (and turns redaction by key on).
     pub fn redact_keys<I, S>(mut self, keys: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.redact_keys = Some(keys.into_iter().map(Into::into).collect());
+        self.redact.keys = Some(keys.into_iter().map(Into::into).collect());
         self
     }
 
-    /// Adds a key to those redacted (and turns redaction on).
-    pub fn redact_key(self, key: impl Into<String>) -> Self {
-        let mut this = self.redaction(true);
-        if let Some(keys) = this.redact_keys.as_mut() {
+    /// Adds a key to those redacted (and turns redaction by key on, with
+    /// the default keys if it was off).
+    pub fn redact_key(mut self, key: impl Into<String>) -> Self {
+        self.redact.set(crate::redact::Rule::Key, true);
+        if let Some(keys) = self.redact.keys.as_mut() {
             keys.push(key.into());
         }
-        this
+        self
+    }
+
+    /// Turns one rule on or off: a value pattern (`Rule::Email` is off by
+    /// default, the others on), or `Rule::Key` (on: the default keys if
+    /// none were given).
+    pub fn redact_rule(mut self, rule: crate::redact::Rule, on: bool) -> Self {
+        self.redact.set(rule, on);
+        self
+    }
+
+    /// The value patterns in force, exactly these (empty: none).
+    /// `Rule::Key` in the list is ignored: redaction by key has its own
+    /// options ([`Builder::redact_rule`], [`Builder::redact_keys`]).
+    pub fn redact_patterns(mut self, rules: impl IntoIterator<Item = crate::redact::Rule>) -> Self {
+        self.redact.patterns = 0;
+        for r in rules {
+            if r != crate::redact::Rule::Key {
+                self.redact.set(r, true);
+            }
+        }
+        self
+    }
+
+    /// Adds a token prefix to those of `Rule::CloudKey`
+    /// (`redact::DEFAULT_TOKEN_PREFIXES`): text that starts with it, not
+    /// inside a longer word, followed by at least 8 bytes of
+    /// `[A-Za-z0-9_-]`, is a secret. 2 to 32 bytes of `[A-Za-z0-9_.-]`
+    /// holding a `_`, `-` or `.` (`init()` checks).
+    pub fn redact_token_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.redact.prefixes.push(prefix.into());
+        self
+    }
+
+    /// Replaces the token prefixes of `Rule::CloudKey`.
+    pub fn redact_token_prefixes<I, S>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redact.prefixes = prefixes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// What a redacted value is written as (default
+    /// `redact::Replacement::Mask`).
+    pub fn redact_replacement(mut self, replacement: crate::redact::Replacement) -> Self {
+        self.redact.replacement = replacement;
+        self
+    }
+
+    /// Redacted values are written as keyed hashes,
+    /// `hmac-sha256:<key_id>:<32 hex digits>` (`redact::Replacement::Hmac`):
+    /// equal values stay equal, so records still correlate. `key_id`: 1 to
+    /// 32 bytes of `[A-Za-z0-9._-]`; `key`: at least 16 bytes (`init()`
+    /// checks). Take the key from a secret store, never from a file in the
+    /// repository; `DATAPUNK_LOG_REDACT_HMAC_KEY`, when set, wins over it.
+    #[cfg(feature = "redact-hmac")]
+    pub fn redact_hmac_key(self, key_id: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
+        self.redact_replacement(crate::redact::Replacement::Hmac {
+            key_id: key_id.into(),
+            key: key.into(),
+        })
     }
 
     /// Install a panic hook that flushes before unwinding (default on; the
@@ -511,11 +575,18 @@ impl Builder {
         }
         let directives = self.directives()?;
         let mut log_sampling = self.log_sampling.clone();
+        let mut redact = self.redact.clone();
         if self.use_env {
             log_sampling
                 .apply_env(|name| std::env::var(name).ok())
                 .map_err(|(variable, error)| InitError::Env { variable, error })?;
+            redact
+                .apply_env(|name| std::env::var(name).ok())
+                .map_err(|(variable, error)| InitError::Env { variable, error })?;
         }
+        let redactor = redact
+            .build()
+            .map_err(|e| InitError::Config(format!("redaction: {e}")))?;
         let record_limit = self.record_limit.clamp(
             MIN_RECORD_LIMIT,
             (self.ring_capacity / 2)
@@ -562,7 +633,7 @@ impl Builder {
         let conv = Converter::install(self.clock);
         // Before any record is written or exported: call sites work out
         // which of their fields are redacted once, at their first use.
-        crate::redact::install(self.redact_keys.as_deref());
+        crate::redact::install(redact.keys.as_deref());
         let idle_poll = match self.clock {
             ClockSource::Coarse => self.idle_poll.min(Duration::from_micros(100)),
             ClockSource::Precise => self.idle_poll,
@@ -622,7 +693,7 @@ impl Builder {
                 return Err(InitError::Spawn(e));
             }
         };
-        let Some(engine) = engine::install(Engine::new(settings, directives)) else {
+        let Some(engine) = engine::install(Engine::new(settings, directives, redactor)) else {
             // Another init() won the race: this one's threads end.
             drop(engine_tx);
             stop_export(pipeline);

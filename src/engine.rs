@@ -9,6 +9,7 @@ use crate::callsite::Callsite;
 use crate::export::Pipeline;
 use crate::level::Directives;
 use crate::overflow::Overflow;
+use crate::redact::Redactor;
 use crate::ring::RingShared;
 use crate::sampler::SiteSamplingStats;
 use crate::sampler::logs::LEVELS;
@@ -124,10 +125,13 @@ pub(crate) struct Engine {
     pub exited_cv: Condvar,
     /// The export thread, when exporters are configured.
     pub export: OnceLock<Pipeline>,
+    /// Value patterns and the replacement, for the writer and the export
+    /// thread.
+    pub redactor: Redactor,
 }
 
 impl Engine {
-    pub(crate) fn new(settings: Settings, directives: Directives) -> Engine {
+    pub(crate) fn new(settings: Settings, directives: Directives, redactor: Redactor) -> Engine {
         Engine {
             settings,
             directives,
@@ -143,6 +147,7 @@ impl Engine {
             exited: Mutex::new(false),
             exited_cv: Condvar::new(),
             export: OnceLock::new(),
+            redactor,
         }
     }
 
@@ -271,6 +276,7 @@ impl Engine {
         }
         let callsite: u64 = caller.callsite.iter().sum();
         let unsampled: u64 = caller.unsampled.iter().sum();
+        let redacted = crate::redact::counts();
         let mut s = Stats {
             // Calls sampled out never reached a ring: they were produced
             // all the same.
@@ -282,7 +288,8 @@ impl Engine {
             truncated: c.truncated.load(Ordering::Relaxed),
             corrupt: c.corrupt.load(Ordering::Relaxed),
             misrecorded_values: crate::record::misrecorded_values(),
-            redacted: crate::redact::redacted(),
+            redacted: redacted.total(),
+            redacted_by_rule: redacted,
             invalid_utf8: c.invalid_utf8.load(Ordering::Relaxed),
             notices: c.notices.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),

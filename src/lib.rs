@@ -163,6 +163,48 @@ pub mod __fuzz {
         out
     }
 
+    /// The redactor of the fuzz targets: every rule on (e-mail too) with
+    /// the default token prefixes, the mask.
+    fn all_rules() -> &'static crate::redact::Redactor {
+        static R: std::sync::OnceLock<crate::redact::Redactor> = std::sync::OnceLock::new();
+        R.get_or_init(|| {
+            let mut c = crate::redact::Config::default();
+            c.set(crate::redact::Rule::Email, true);
+            c.build().expect("the defaults are valid")
+        })
+    }
+
+    /// Any bytes as a JSON string with the secrets every value pattern
+    /// finds replaced by the mask (invalid UTF-8 as U+FFFD), as the writer
+    /// writes a string field.
+    pub fn redact_json(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        all_rules().write_json_lossy(&mut out, bytes);
+        out
+    }
+
+    /// The secrets every value pattern finds in `bytes`, left to right.
+    pub fn redact_matches(bytes: &[u8]) -> Vec<crate::redact::Match> {
+        let p = all_rules().patterns();
+        let mut v = Vec::new();
+        let mut from = 0;
+        while let Some(m) = p.find(bytes, from) {
+            v.push(m);
+            from = m.end;
+        }
+        v
+    }
+
+    /// `bytes` with the secrets every value pattern finds replaced by the
+    /// mask, unescaped (as the export side writes them).
+    pub fn redact_raw(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !all_rules().scrub(&mut out, bytes) {
+            out.extend_from_slice(bytes);
+        }
+        out
+    }
+
     /// Decodes `bytes` as a record body (after a header) and encodes its
     /// values as a JSON array; `None` when the bytes are malformed.
     pub fn decode_values(bytes: &[u8]) -> Option<Vec<u8>> {

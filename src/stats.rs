@@ -57,10 +57,14 @@ pub struct Stats {
     /// field lands on the wrong key. Counted on the calling thread, for the
     /// whole process.
     pub misrecorded_values: u64,
-    /// Field values written as `[REDACTED]` because their key names a
-    /// secret (see `redact`), counted once per output: a record written to
-    /// the JSON sinks and exported counts twice.
+    /// Values redacted (written as `[REDACTED]` or as a keyed hash), all
+    /// rules: fields whose key names a secret, and secrets found in string
+    /// values (see [`crate::redact`]). Counted once per output: a value
+    /// written to the JSON sinks and exported counts twice.
     pub redacted: u64,
+    /// [`Stats::redacted`] by rule (`key`, `bearer`, `jwt`, `cloud_key`,
+    /// `pem`, `url_credentials`, `card`, `email`).
+    pub redacted_by_rule: crate::redact::RedactCounts,
     /// Notices the writer emitted itself (drop reports).
     pub notices: u64,
     /// Bytes of JSON encoded for the sinks.

@@ -19,6 +19,7 @@ use crate::record::{
     CTX_LEN, Decoder, FLAG_BUFFERED, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REPLAYED,
     FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG, KIND_MAX, KIND_SPAN, SLACK, Val, whole_span_end,
 };
+use crate::redact::Redactor;
 use crate::ring::RingShared;
 use crate::sampler::buffer::DebugBuffer;
 use crate::sampler::logs::LEVELS;
@@ -780,6 +781,7 @@ impl Encoder {
         // Take the pieces out of self so the meta borrow and the buffer can coexist.
         let mut out = std::mem::take(&mut self.out);
         let mut ts = std::mem::take(&mut self.ts);
+        let redactor: &'static Redactor = &self.engine.redactor;
         let r = (|| {
             let meta = self.meta(h.callsite)?;
             out.extend_from_slice(b"{\"timestamp\":");
@@ -797,7 +799,7 @@ impl Encoder {
                 None
             };
             if h.flags & FLAG_FMT_MESSAGE != 0 {
-                json::write_str(&mut out, d.string()?);
+                redactor.write_json(&mut out, d.string()?);
             }
             if let Some(c) = ctx {
                 out.extend_from_slice(b",\"trace_id\":");
@@ -828,11 +830,12 @@ impl Encoder {
                 let v = d.value()?;
                 if meta.redact >> i & 1 != 0 {
                     out.extend_from_slice(key);
-                    json::write_str(&mut out, crate::redact::MASK.as_bytes());
-                    crate::redact::count(1);
+                    out.push(b'"');
+                    redactor.write_key_replacement(&mut out, &v);
+                    out.push(b'"');
                     continue;
                 }
-                write_field(&mut out, key, v, &mut exception, &mut invalid);
+                write_field(&mut out, key, v, redactor, &mut exception, &mut invalid);
             }
             if h.flags & FLAG_TRUNCATED != 0 {
                 out.extend_from_slice(b",\"truncated\":true");
@@ -1002,10 +1005,13 @@ fn cut_str(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// Writes one field; string values, error messages and their chains go
+/// through the value patterns of `r`.
 fn write_field(
     out: &mut Vec<u8>,
     key: &[u8],
     v: Val<'_>,
+    r: &Redactor,
     exception: &mut bool,
     invalid_utf8: &mut u64,
 ) {
@@ -1020,23 +1026,23 @@ fn write_field(
             out.extend_from_slice(b",\"exception.type\":");
             json::write_str(out, type_name);
             out.extend_from_slice(b",\"exception.message\":");
-            json::write_str(out, message);
+            r.write_json(out, message);
             // The error and its chain of sources, one per line:
-            // "Type: message\ncaused by: ...".
+            // "Type: message\ncaused by: ...". The message is counted once.
             out.extend_from_slice(b",\"exception.stacktrace\":\"");
             json::write_str_inner(out, type_name);
             out.extend_from_slice(b": ");
-            json::write_str_inner(out, message);
+            r.write_json_inner(out, message, false);
             if !chain.is_empty() {
                 out.extend_from_slice(b"\\n");
-                json::write_str_inner(out, chain);
+                r.write_json_inner(out, chain, true);
             }
             out.push(b'"');
             return;
         }
         // A second error in one record: its message under its own key.
         out.extend_from_slice(key);
-        json::write_str(out, message);
+        r.write_json(out, message);
         return;
     }
     out.extend_from_slice(key);
@@ -1053,9 +1059,9 @@ fn write_field(
             let mut b = [0u8; 4];
             json::write_str(out, c.encode_utf8(&mut b).as_bytes());
         }
-        Val::Str(s) => json::write_str(out, s),
+        Val::Str(s) => r.write_json(out, s),
         Val::Bytes(b) => {
-            if json::write_str_lossy(out, b) {
+            if r.write_json_lossy(out, b) {
                 *invalid_utf8 += 1;
             }
         }

@@ -162,7 +162,7 @@ fn flush_escapes(
 /// Loads `s` (`1..=15` bytes) into the low bytes of a zeroed 16-byte chunk
 /// using two overlapping fixed-size reads instead of a variable-length copy.
 #[inline(always)]
-fn load_short(s: &[u8]) -> [u8; 16] {
+pub(crate) fn load_short(s: &[u8]) -> [u8; 16] {
     let n = s.len();
     let x = if n >= 8 {
         let lo = u64::from_le_bytes(s[..8].try_into().unwrap());

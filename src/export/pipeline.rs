@@ -22,6 +22,7 @@ use crate::record::{
     FLAG_TS, HEADER_LEN, Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END,
     KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext, Val, whole_span_end,
 };
+use crate::redact::{Redactor, Rule};
 use crate::resource::Resource;
 
 /// Buffers in circulation.
@@ -112,6 +113,7 @@ impl Pipeline {
             free: Vec::new(),
             started: VecDeque::new(),
             fields: Vec::with_capacity(64),
+            scrubbed: Scrubbed::default(),
             counters: counters.clone(),
         };
         let thread = crate::thread_role::spawn("datapunk-log-export", move || {
@@ -341,6 +343,8 @@ struct Worker {
     started: VecDeque<u64>,
     /// A log record's fields, kept empty between records for its capacity.
     fields: Vec<Field<'static>>,
+    /// Values rewritten by redaction while a view is decoded (reused).
+    scrubbed: Scrubbed,
     counters: Arc<ExportCounters>,
 }
 
@@ -366,7 +370,7 @@ impl Worker {
     /// Hands a span (its records, thread-name prefixed, start first) to the
     /// exporters that take spans.
     fn export_span(&mut self, engine: &Engine, records: &[u8], end_ts: u64) {
-        if span_view(engine, records, end_ts, |v| {
+        if span_view(engine, records, end_ts, &mut self.scrubbed, |v| {
             for e in self.exporters.iter_mut().filter(|e| e.wants_spans()) {
                 e.export_span(v);
             }
@@ -445,17 +449,23 @@ impl Worker {
             off = entry.end;
             match entry.h.kind {
                 KIND_LOG => {
-                    let mut fields = reuse(std::mem::take(&mut self.fields));
-                    match log_view(engine, &entry, observed, &mut fields) {
-                        Some(v) => {
-                            for e in self.exporters.iter_mut().filter(|e| e.wants_logs()) {
-                                e.export_log(&v);
+                    let exporters = &mut self.exporters;
+                    let viewed = log_view(
+                        engine,
+                        &entry,
+                        observed,
+                        &mut self.fields,
+                        &mut self.scrubbed,
+                        |v| {
+                            for e in exporters.iter_mut().filter(|e| e.wants_logs()) {
+                                e.export_log(v);
                             }
-                            add(&self.counters.logs_exported, 1);
-                        }
+                        },
+                    );
+                    match viewed {
+                        Some(()) => add(&self.counters.logs_exported, 1),
                         None => count_corrupt(engine),
                     }
-                    self.fields = reuse(fields);
                 }
                 KIND_SPAN_START => {
                     let Some(id) = span_id(entry.rec) else {
@@ -577,26 +587,47 @@ fn str_of(v: Val<'_>) -> Option<&str> {
     }
 }
 
-fn log_view<'a, 'f>(
+/// Decodes a log record into a view (its values redacted) and hands it to
+/// `f`. `store`: an empty vector kept for its capacity.
+fn log_view(
     engine: &Engine,
-    e: &Entry<'a>,
+    e: &Entry<'_>,
     observed: u64,
-    fields: &'f mut Vec<Field<'a>>,
-) -> Option<LogView<'f>>
-where
-    'a: 'f,
-{
+    store: &mut Vec<Field<'static>>,
+    sc: &mut Scrubbed,
+    f: impl FnOnce(&LogView<'_>),
+) -> Option<()> {
     let cs: &'static Callsite = engine::callsite(engine, e.h.callsite)?;
     let meta = cs.metadata();
+    let r = &engine.redactor;
+    sc.clear();
     let mut d = Decoder::new(e.rec);
     let (ctx, corr, _) = prefix(&mut d, &e.h)?;
-    let message = if e.h.flags & FLAG_FMT_MESSAGE != 0 {
-        std::str::from_utf8(d.string()?).ok()?
+    let mut message = if e.h.flags & FLAG_FMT_MESSAGE != 0 {
+        let m = std::str::from_utf8(d.string()?).ok()?;
+        sc.text(r, Slot::Message, m.as_bytes());
+        m
     } else {
         meta.message
     };
-    call_site_fields(cs, e.h.values, &mut d, fields)?;
-    Some(LogView {
+    let mut fields = reuse(std::mem::take(store));
+    if call_site_fields(cs, e.h.values, &mut d, r, &mut fields, sc).is_none() {
+        *store = reuse(fields);
+        return None;
+    }
+    // Every rewritten value is in `sc` now: point the view at them.
+    for (slot, b) in sc.done() {
+        match slot {
+            Slot::Message => message = as_str(b),
+            Slot::Field(i, part) => {
+                if let Some(f) = fields.get_mut(i) {
+                    patch(&mut f.value, part, b);
+                }
+            }
+            _ => {}
+        }
+    }
+    f(&LogView {
         time_unix_nano: e.h.ts,
         observed_unix_nano: observed,
         level: meta.level,
@@ -608,40 +639,168 @@ where
         truncated: e.h.flags & FLAG_TRUNCATED != 0,
         adjusted_count: u64::from(e.h.adjusted.max(1)),
         replayed: e.h.flags & FLAG_REPLAYED != 0,
-        fields,
-    })
+        fields: &fields,
+    });
+    *store = reuse(fields);
+    Some(())
 }
 
-/// `value`, or the mask when `key` names a secret (a key given at run
-/// time: a span attribute recorded after the start, an event's field).
-fn redacted<'a>(key: &str, value: FieldValue<'a>) -> FieldValue<'a> {
+/// Where a value rewritten by redaction goes in a view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// A log record's formatted message.
+    Message,
+    /// Field `i` of a record or span (its attributes).
+    Field(usize, Part),
+    /// The name of a span's event `i`.
+    EventName(usize),
+    /// Field `i` of all a span's events' fields.
+    EventField(usize, Part),
+    /// A span's error status description.
+    Status,
+}
+
+/// Which text of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// A string (or bytes) value, whole.
+    Whole,
+    /// An error's message.
+    ErrorMessage,
+    /// An error's stack trace.
+    ErrorChain,
+}
+
+/// Values the export thread rewrote while decoding a view: their new text
+/// is appended to one buffer, and each slot's range recorded; once the view
+/// is decoded, [`Scrubbed::done`] lends the texts to patch it. The buffer
+/// is reused; nothing is allocated for a record without a secret.
+#[derive(Default)]
+struct Scrubbed {
+    buf: Vec<u8>,
+    subs: Vec<(Slot, std::ops::Range<usize>)>,
+}
+
+impl Scrubbed {
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.subs.clear();
+    }
+
+    /// `s` with the secrets it holds replaced, when it holds any.
+    fn text(&mut self, r: &Redactor, slot: Slot, s: &[u8]) {
+        let start = self.buf.len();
+        if r.scrub(&mut self.buf, s) {
+            self.subs.push((slot, start..self.buf.len()));
+        }
+    }
+
+    /// The texts of a value (a string, bytes, an error's message and chain).
+    fn value(&mut self, r: &Redactor, v: &FieldValue<'_>, slot: impl Fn(Part) -> Slot) {
+        match *v {
+            FieldValue::Str(s) => self.text(r, slot(Part::Whole), s.as_bytes()),
+            FieldValue::Bytes(b) => self.text(r, slot(Part::Whole), b),
+            FieldValue::Error {
+                message,
+                stacktrace,
+                ..
+            } => {
+                self.text(r, slot(Part::ErrorMessage), message.as_bytes());
+                self.text(r, slot(Part::ErrorChain), stacktrace.as_bytes());
+            }
+            _ => {}
+        }
+    }
+
+    /// A value redacted by its key, hashed (see `Redactor::masks`).
+    fn key(&mut self, r: &Redactor, slot: Slot, v: &Val<'_>) {
+        let start = self.buf.len();
+        r.write_key_replacement(&mut self.buf, v);
+        self.subs.push((slot, start..self.buf.len()));
+    }
+
+    /// Drops what was recorded for field `i` (a later value replaced it).
+    fn forget_field(&mut self, i: usize) {
+        self.subs
+            .retain(|(s, _)| !matches!(s, Slot::Field(j, _) if *j == i));
+    }
+
+    /// Each slot with its new text.
+    fn done(&self) -> impl Iterator<Item = (Slot, &[u8])> {
+        self.subs
+            .iter()
+            .map(|(slot, range)| (*slot, &self.buf[range.clone()]))
+    }
+}
+
+/// Rewritten text as a `&str`. It is UTF-8 (valid text cut at ASCII bytes,
+/// and ASCII replacements); should it ever not be, the mask stands in.
+fn as_str(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or(crate::redact::MASK)
+}
+
+/// Points `part` of `v` at its rewritten text.
+fn patch<'a>(v: &mut FieldValue<'a>, part: Part, b: &'a [u8]) {
+    match (v, part) {
+        (FieldValue::Error { message, .. }, Part::ErrorMessage) => *message = as_str(b),
+        (FieldValue::Error { stacktrace, .. }, Part::ErrorChain) => *stacktrace = as_str(b),
+        (FieldValue::Bytes(x), Part::Whole) if std::str::from_utf8(b).is_err() => *x = b,
+        (v, Part::Whole) => *v = FieldValue::Str(as_str(b)),
+        _ => {}
+    }
+}
+
+/// A decoded value, redacted: by its key (a key given at run time: a span
+/// attribute recorded after the start, an event's field), else by the
+/// value patterns. A hashed value is `None` until patched from `sc`.
+fn redacted<'a>(
+    r: &Redactor,
+    sc: &mut Scrubbed,
+    key: &str,
+    v: Val<'a>,
+    slot: impl Fn(Part) -> Slot,
+) -> Option<FieldValue<'a>> {
     if crate::redact::is_secret_key(key) {
-        crate::redact::count(1);
+        return Some(key_redacted(r, sc, &v, slot(Part::Whole)));
+    }
+    let value = FieldValue::from_val(v)?;
+    sc.value(r, &value, slot);
+    Some(value)
+}
+
+/// A value redacted by its key: the mask, or (patched later) its hash.
+fn key_redacted<'a>(r: &Redactor, sc: &mut Scrubbed, v: &Val<'_>, slot: Slot) -> FieldValue<'a> {
+    if r.masks() {
+        crate::redact::count(Rule::Key, 1);
         FieldValue::Str(crate::redact::MASK)
     } else {
-        value
+        sc.key(r, slot, v);
+        FieldValue::None
     }
 }
 
 /// Decodes the values of a record made at a call site with these field
-/// names (`recorded` of them were written; the rest are `None`).
+/// names (`recorded` of them were written; the rest are `None`), redacted.
 fn call_site_fields<'a>(
     cs: &'static Callsite,
     recorded: u16,
     d: &mut Decoder<'a>,
+    r: &Redactor,
     fields: &mut Vec<Field<'a>>,
+    sc: &mut Scrubbed,
 ) -> Option<()> {
     let redact = cs.redact_mask();
     for (i, key) in cs.metadata().fields.iter().enumerate() {
-        let mut value = if i < usize::from(recorded) {
-            FieldValue::from_val(d.value()?)?
-        } else {
+        let slot = fields.len();
+        let value = if i >= usize::from(recorded) {
             FieldValue::None
+        } else if redact >> i & 1 != 0 {
+            key_redacted(r, sc, &d.value()?, Slot::Field(slot, Part::Whole))
+        } else {
+            let value = FieldValue::from_val(d.value()?)?;
+            sc.value(r, &value, |p| Slot::Field(slot, p));
+            value
         };
-        if redact >> i & 1 != 0 {
-            value = FieldValue::Str(crate::redact::MASK);
-            crate::redact::count(1);
-        }
         fields.push(Field {
             key: crate::callsite::field_key(key),
             value,
@@ -655,18 +814,21 @@ fn span_view(
     engine: &Engine,
     buf: &[u8],
     end_ts: u64,
+    sc: &mut Scrubbed,
     f: impl FnOnce(&SpanView<'_>),
 ) -> Option<()> {
     let first = Entry::at(buf, 0)?;
     let cs: &'static Callsite = engine::callsite(engine, first.h.callsite)?;
     let meta = cs.metadata();
+    let r = &engine.redactor;
+    sc.clear();
     let mut fields: Vec<Field<'_>> = Vec::new();
     // (name, time, start, end) of each event's fields within `fields`.
     let mut events: Vec<(&str, u64, usize, usize)> = Vec::new();
     let mut status = StatusView::Unset;
     let mut d = Decoder::new(first.rec);
     let (ctx, corr, trace_state) = prefix(&mut d, &first.h)?;
-    call_site_fields(cs, first.h.values, &mut d, &mut fields)?;
+    call_site_fields(cs, first.h.values, &mut d, r, &mut fields, sc)?;
     let mut off = first.end;
     let mut event_fields: Vec<Field<'_>> = Vec::new();
     while off < buf.len() {
@@ -680,11 +842,14 @@ fn span_view(
                 let mut i = 0;
                 while i + 1 < n {
                     let key = str_of(d.value()?)?;
-                    let value = redacted(key, FieldValue::from_val(d.value()?)?);
                     // A later value for a key replaces the earlier one, in place
                     // (attribute keys are unique in OpenTelemetry).
-                    match fields.iter_mut().find(|f| f.key == key) {
-                        Some(f) => f.value = value,
+                    let at = fields.iter().position(|f| f.key == key);
+                    let slot = at.unwrap_or(fields.len());
+                    sc.forget_field(slot);
+                    let value = redacted(r, sc, key, d.value()?, |p| Slot::Field(slot, p))?;
+                    match at {
+                        Some(k) => fields[k].value = value,
                         None => fields.push(Field { key, value }),
                     }
                     i += 2;
@@ -695,12 +860,17 @@ fn span_view(
                 let desc = str_of(d.value()?)?;
                 status = match code {
                     Val::U64(1) => StatusView::Ok,
-                    Val::U64(2) => StatusView::Error(desc),
+                    Val::U64(2) => {
+                        sc.subs.retain(|(s, _)| *s != Slot::Status);
+                        sc.text(r, Slot::Status, desc.as_bytes());
+                        StatusView::Error(desc)
+                    }
                     _ => return None,
                 };
             }
             KIND_SPAN_EVENT => {
                 let name = str_of(d.value()?)?;
+                sc.text(r, Slot::EventName(events.len()), name.as_bytes());
                 let start = event_fields.len();
                 let mut i = 1;
                 while i < n {
@@ -711,11 +881,15 @@ fn span_view(
                             chain,
                         } => {
                             let s = |b| std::str::from_utf8(b).ok();
-                            for (key, v) in [
-                                ("exception.type", type_name),
-                                ("exception.message", message),
-                                ("exception.stacktrace", chain),
+                            for (key, v, scan) in [
+                                ("exception.type", type_name, false),
+                                ("exception.message", message, true),
+                                ("exception.stacktrace", chain, true),
                             ] {
+                                if scan {
+                                    let slot = Slot::EventField(event_fields.len(), Part::Whole);
+                                    sc.text(r, slot, v);
+                                }
                                 event_fields.push(Field {
                                     key,
                                     value: FieldValue::Str(s(v)?),
@@ -725,10 +899,10 @@ fn span_view(
                         }
                         Val::Str(k) if i + 1 < n => {
                             let key = std::str::from_utf8(k).ok()?;
-                            event_fields.push(Field {
-                                key,
-                                value: redacted(key, FieldValue::from_val(d.value()?)?),
-                            });
+                            let slot = event_fields.len();
+                            let value =
+                                redacted(r, sc, key, d.value()?, |p| Slot::EventField(slot, p))?;
+                            event_fields.push(Field { key, value });
                             i += 2;
                         }
                         _ => return None,
@@ -737,6 +911,32 @@ fn span_view(
                 events.push((name, e.h.ts, start, event_fields.len()));
             }
             _ => return None,
+        }
+    }
+    // Every rewritten value is in `sc` now: point the view at them.
+    for (slot, b) in sc.done() {
+        match slot {
+            Slot::Field(i, part) => {
+                if let Some(f) = fields.get_mut(i) {
+                    patch(&mut f.value, part, b);
+                }
+            }
+            Slot::EventField(i, part) => {
+                if let Some(f) = event_fields.get_mut(i) {
+                    patch(&mut f.value, part, b);
+                }
+            }
+            Slot::EventName(i) => {
+                if let Some(e) = events.get_mut(i) {
+                    e.0 = as_str(b);
+                }
+            }
+            Slot::Status => {
+                if let StatusView::Error(desc) = &mut status {
+                    *desc = as_str(b);
+                }
+            }
+            Slot::Message => {}
         }
     }
     let event_views: Vec<EventView<'_>> = events
