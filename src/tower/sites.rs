@@ -95,110 +95,24 @@ pub(crate) fn version_attr(v: Version) -> &'static str {
     }
 }
 
+/// One call site per entry of [`METHOD_NAMES`], named after it.
 macro_rules! method_sites {
     ($target:expr, $fields:expr) => {
-        [
+        method_sites!(@ $target, $fields, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    };
+    (@ $target:expr, $fields:expr, [$($i:literal),*]) => {
+        [$(
             Callsite::new(
                 Level::Info,
                 $target,
                 module_path!(),
                 file!(),
                 line!(),
-                "GET",
+                METHOD_NAMES[$i],
                 $fields,
                 false,
             ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "HEAD",
-                $fields,
-                false,
-            ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "POST",
-                $fields,
-                false,
-            ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "PUT",
-                $fields,
-                false,
-            ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "DELETE",
-                $fields,
-                false,
-            ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "CONNECT",
-                $fields,
-                false,
-            ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "OPTIONS",
-                $fields,
-                false,
-            ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "TRACE",
-                $fields,
-                false,
-            ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "PATCH",
-                $fields,
-                false,
-            ),
-            Callsite::new(
-                Level::Info,
-                $target,
-                module_path!(),
-                file!(),
-                line!(),
-                "HTTP",
-                $fields,
-                false,
-            ),
-        ]
+        )*]
     };
 }
 
