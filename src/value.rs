@@ -542,29 +542,37 @@ impl Value for std::io::Error {
 }
 
 fn record_error(e: &dyn Error, buf: &mut RecordBuf<'_>) {
-    let mut name = TypeName {
-        buf: [0; 64],
-        len: 0,
-        done: false,
-    };
-    // The error is type-erased: its Debug output starts with the type's name
-    // for derived and most hand-written impls ("ParseIntError { .. }").
-    let _ = fmt::write(&mut name, format_args!("{e:?}"));
-    let type_name = if name.len == 0 {
-        "Error"
-    } else {
-        // Only ASCII identifier bytes were kept, so this cannot fail.
-        std::str::from_utf8(&name.buf[..name.len]).unwrap_or("Error")
-    };
-    buf.error(type_name, e)
+    let mut name = TypeName::new();
+    buf.error(name.of(e).unwrap_or("Error"), e)
 }
 
 /// Collects the leading identifier (`[A-Za-z0-9_:]`, up to 64 bytes) of a
 /// Debug rendering and ignores the rest.
-struct TypeName {
+pub(crate) struct TypeName {
     buf: [u8; 64],
     len: usize,
     done: bool,
+}
+
+impl TypeName {
+    pub(crate) fn new() -> TypeName {
+        TypeName {
+            buf: [0; 64],
+            len: 0,
+            done: false,
+        }
+    }
+
+    /// `e`'s type name, read from the start of its `Debug` output (the
+    /// type's name for derived and most hand-written impls: "ParseIntError
+    /// { .. }"); `None` when it starts with no identifier.
+    pub(crate) fn of(&mut self, e: &dyn Error) -> Option<&str> {
+        let _ = fmt::write(self, format_args!("{e:?}"));
+        // Only ASCII identifier bytes were kept, so this cannot fail.
+        std::str::from_utf8(&self.buf[..self.len])
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
 }
 
 impl fmt::Write for TypeName {

@@ -11,6 +11,7 @@ use std::error::Error;
 use std::fmt;
 
 use crate::span::{Span, Status};
+use crate::value::TypeName;
 
 /// Records `e` on `span`: status `Error` with `e`'s `Display` as the
 /// description, attribute `error.type`, and an `exception` event. Nothing is
@@ -34,7 +35,7 @@ pub(crate) fn record_failure<E: fmt::Display + 'static>(span: &Span, e: &E) {
         };
     if let Some(err) = boxed {
         let mut name = TypeName::new();
-        span.record("error.type", name.of(err));
+        span.record("error.type", name.of(err).unwrap_or("_OTHER"));
         span.record_error(err);
     } else if let Some(err) = any.downcast_ref::<std::io::Error>() {
         span.record("error.type", type_name::<E>());
@@ -69,48 +70,3 @@ impl fmt::Display for Failure {
 }
 
 impl Error for Failure {}
-
-/// The leading identifier of a `Debug` rendering (`[A-Za-z0-9_:]`, up to 64
-/// bytes): the type name of derived and most hand-written impls, as the
-/// engine reads `exception.type`.
-struct TypeName {
-    buf: [u8; 64],
-    len: usize,
-    done: bool,
-}
-
-impl TypeName {
-    fn new() -> TypeName {
-        TypeName {
-            buf: [0; 64],
-            len: 0,
-            done: false,
-        }
-    }
-
-    fn of(&mut self, e: &dyn Error) -> &str {
-        let _ = fmt::write(self, format_args!("{e:?}"));
-        match std::str::from_utf8(&self.buf[..self.len]) {
-            Ok(s) if !s.is_empty() => s,
-            _ => "_OTHER",
-        }
-    }
-}
-
-impl fmt::Write for TypeName {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if self.done {
-            return Err(fmt::Error);
-        }
-        for &b in s.as_bytes() {
-            if (b.is_ascii_alphanumeric() || b == b'_' || b == b':') && self.len < self.buf.len() {
-                self.buf[self.len] = b;
-                self.len += 1;
-            } else {
-                self.done = true;
-                return Err(fmt::Error);
-            }
-        }
-        Ok(())
-    }
-}
