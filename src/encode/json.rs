@@ -234,6 +234,17 @@ pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
 /// sequence is replaced with U+FFFD, exactly as `String::from_utf8_lossy`
 /// does. Returns true if anything was replaced.
 pub fn write_str_lossy(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    write_str_lossy_with(out, s, write_str_inner)
+}
+
+/// [`write_str_lossy`] with `inner` writing each valid stretch (escaped,
+/// without quotes) in place of [`write_str_inner`].
+#[inline]
+pub(crate) fn write_str_lossy_with(
+    out: &mut Vec<u8>,
+    s: &[u8],
+    mut inner: impl FnMut(&mut Vec<u8>, &[u8]),
+) -> bool {
     out.reserve(s.len() + 2);
     out.push(b'"');
     let mut rest = s;
@@ -241,12 +252,12 @@ pub fn write_str_lossy(out: &mut Vec<u8>, s: &[u8]) -> bool {
     loop {
         match core::str::from_utf8(rest) {
             Ok(_) => {
-                write_str_inner(out, rest);
+                inner(out, rest);
                 break;
             }
             Err(e) => {
                 let (valid, after) = rest.split_at(e.valid_up_to());
-                write_str_inner(out, valid);
+                inner(out, valid);
                 out.extend_from_slice(REPLACEMENT);
                 replaced = true;
                 match e.error_len() {

@@ -630,30 +630,7 @@ impl Redactor {
     /// Like [`Redactor::write_json`] for any bytes: invalid UTF-8 sequences
     /// become U+FFFD as in `json::write_str_lossy`. True if any did.
     pub(crate) fn write_json_lossy(&self, out: &mut Vec<u8>, s: &[u8]) -> bool {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        let mut rest = s;
-        let mut replaced = false;
-        loop {
-            match std::str::from_utf8(rest) {
-                Ok(_) => {
-                    self.write_json_inner(out, rest, true);
-                    break;
-                }
-                Err(e) => {
-                    let (valid, after) = rest.split_at(e.valid_up_to());
-                    self.write_json_inner(out, valid, true);
-                    out.extend_from_slice("\u{FFFD}".as_bytes());
-                    replaced = true;
-                    match e.error_len() {
-                        Some(n) => rest = &after[n..],
-                        None => break,
-                    }
-                }
-            }
-        }
-        out.push(b'"');
-        replaced
+        json::write_str_lossy_with(out, s, |out, valid| self.write_json_inner(out, valid, true))
     }
 
     /// Appends `s` with each secret replaced (no escaping), counted, when
