@@ -34,26 +34,18 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, LogBatch, SdkLoggerProvider};
 use tracing_subscriber::layer::SubscriberExt as _;
 
+#[path = "support/chunked.rs"]
+#[allow(dead_code)] // Its flush-between-chunks `chunked` is for the engine alone.
+mod support;
+
 const ROUTE: &str = "/api/v1/items";
 /// Calls per timed chunk (every subject's queue holds it).
 const CHUNK: u64 = 20_000;
 
 /// Times `call(i)` for `iters` calls; `settle(done)` runs between chunks,
 /// off the clock.
-fn chunked(iters: u64, mut call: impl FnMut(u64), mut settle: impl FnMut(u64)) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        let end = (done + CHUNK).min(iters);
-        let t = Instant::now();
-        for i in done..end {
-            call(i);
-        }
-        total += t.elapsed();
-        done = end;
-        settle(done);
-    }
-    total
+fn chunked(iters: u64, call: impl FnMut(u64), settle: impl FnMut(u64)) -> Duration {
+    support::chunked_with(iters, CHUNK, call, settle)
 }
 
 /// The `log` crate's global logger: forwards to the subject in [`SUBJECT`].
