@@ -378,6 +378,15 @@ pub(crate) fn count_discarded() {
     };
 }
 
+/// Whether the engine runs and its directives enable `level` for `target`
+/// (for records that come without a call site of ours: the bridges).
+#[cfg(any(feature = "log", feature = "tracing"))]
+pub(crate) fn enables(target: &str, level: crate::Level) -> bool {
+    ENGINE
+        .get()
+        .is_some_and(|e| e.is_running() && e.directives.level_for(target).enables(level))
+}
+
 /// The slow path of [`Callsite::is_enabled`]: registers the call site and
 /// caches the filter's decision. Before `init()` and after shutdown the call is
 /// counted as discarded and nothing is cached.

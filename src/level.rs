@@ -229,7 +229,7 @@ impl LevelFilter {
     }
 
     /// The most verbose level this filter enables, or `None` for `OFF`.
-    const fn to_level(self) -> Option<Level> {
+    pub(crate) const fn to_level(self) -> Option<Level> {
         match self.0 {
             0 => None,
             v => Level::from_u8(6 - v),

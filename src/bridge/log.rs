@@ -57,27 +57,19 @@ fn level_of(l: log::Level) -> Level {
 
 /// `log`'s filter for the most verbose level `max` enables.
 pub(crate) fn log_filter(max: crate::LevelFilter) -> log::LevelFilter {
-    [
-        (Level::Trace, log::LevelFilter::Trace),
-        (Level::Debug, log::LevelFilter::Debug),
-        (Level::Info, log::LevelFilter::Info),
-        (Level::Warn, log::LevelFilter::Warn),
-        (Level::Error, log::LevelFilter::Error),
-        (Level::Fatal, log::LevelFilter::Error),
-    ]
-    .into_iter()
-    .find(|(l, _)| max.enables(*l))
-    .map_or(log::LevelFilter::Off, |(_, f)| f)
+    match max.to_level() {
+        None => log::LevelFilter::Off,
+        Some(Level::Trace) => log::LevelFilter::Trace,
+        Some(Level::Debug) => log::LevelFilter::Debug,
+        Some(Level::Info) => log::LevelFilter::Info,
+        Some(Level::Warn) => log::LevelFilter::Warn,
+        Some(Level::Error | Level::Fatal) => log::LevelFilter::Error,
+    }
 }
 
 impl log::Log for LogBridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        crate::engine::get().is_some_and(|e| {
-            e.is_running()
-                && e.directives
-                    .level_for(metadata.target())
-                    .enables(level_of(metadata.level()))
-        })
+        crate::engine::enables(metadata.target(), level_of(metadata.level()))
     }
 
     fn log(&self, record: &log::Record<'_>) {

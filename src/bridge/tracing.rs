@@ -91,17 +91,14 @@ fn level_of(l: &tracing_core::Level) -> Level {
 /// `tracing`'s filter for the most verbose level `max` enables.
 pub(crate) fn tracing_filter(max: crate::LevelFilter) -> tracing_core::LevelFilter {
     use tracing_core::LevelFilter as F;
-    [
-        (Level::Trace, F::TRACE),
-        (Level::Debug, F::DEBUG),
-        (Level::Info, F::INFO),
-        (Level::Warn, F::WARN),
-        (Level::Error, F::ERROR),
-        (Level::Fatal, F::ERROR),
-    ]
-    .into_iter()
-    .find(|(l, _)| max.enables(*l))
-    .map_or(F::OFF, |(_, f)| f)
+    match max.to_level() {
+        None => F::OFF,
+        Some(Level::Trace) => F::TRACE,
+        Some(Level::Debug) => F::DEBUG,
+        Some(Level::Info) => F::INFO,
+        Some(Level::Warn) => F::WARN,
+        Some(Level::Error | Level::Fatal) => F::ERROR,
+    }
 }
 
 /// A `tracing` call site's counterpart.
@@ -137,19 +134,33 @@ thread_local! {
 /// The interned site of `meta`.
 #[inline]
 fn site_of(meta: &'static Metadata<'static>) -> &'static Site {
-    let key = std::ptr::from_ref(meta) as usize;
-    let slot = (key >> 4) % CACHE_SLOTS;
-    let cached = CACHE
-        .try_with(|c| c[slot].get())
-        .ok()
-        .flatten()
-        .filter(|(k, _)| *k == key);
-    if let Some((_, site)) = cached {
+    if let Some(site) = cached(meta) {
         return site;
     }
+    let key = std::ptr::from_ref(meta) as usize;
     let site = intern(key, meta);
-    let _ = CACHE.try_with(|c| c[slot].set(Some((key, site))));
+    let _ = CACHE.try_with(|c| c[slot_of(key)].set(Some((key, site))));
     site
+}
+
+/// The cache slot of a metadata address.
+#[inline]
+fn slot_of(key: usize) -> usize {
+    (key >> 4) % CACHE_SLOTS
+}
+
+/// The site of the metadata at `meta`'s address, if this thread's cache
+/// holds it (a site is only made for static metadata, so an address names
+/// one for good).
+#[inline]
+fn cached(meta: &Metadata<'_>) -> Option<&'static Site> {
+    let key = std::ptr::from_ref(meta) as usize;
+    CACHE
+        .try_with(|c| c[slot_of(key)].get())
+        .ok()
+        .flatten()
+        .filter(|(k, _)| *k == key)
+        .map(|(_, site)| site)
 }
 
 struct Interned {
@@ -282,18 +293,10 @@ where
         // found by address (a site is only made for static metadata, so an
         // address names one for good), else the directives decide by level
         // and target.
-        let key = std::ptr::from_ref(meta) as usize;
-        if let Some(Some((k, site))) = CACHE.try_with(|c| c[(key >> 4) % CACHE_SLOTS].get()).ok()
-            && k == key
-        {
+        if let Some(site) = cached(meta) {
             return site.cs.is_enabled();
         }
-        crate::engine::get().is_some_and(|e| {
-            e.is_running()
-                && e.directives
-                    .level_for(meta.target())
-                    .enables(level_of(meta.level()))
-        })
+        crate::engine::enables(meta.target(), level_of(meta.level()))
     }
 
     fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
