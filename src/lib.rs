@@ -72,6 +72,7 @@ pub use config::{
     Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError,
 };
 pub use datapunk_log_macros::traced;
+pub use encode::{FORMAT_ENV, Format, FormatError};
 pub use level::{DirectiveError, Directives, Level, LevelFilter};
 pub use overflow::Overflow;
 pub use record::{RecordBuf, TraceContext};
@@ -147,7 +148,7 @@ pub fn set_context(ctx: TraceContext) -> TraceContext {
 #[doc(hidden)]
 pub mod __fuzz {
     use crate::encode::json;
-    use crate::record::{Decoder, Val};
+    use crate::record::{RecordView, Val};
 
     /// Any bytes as a JSON string, invalid UTF-8 replaced with U+FFFD.
     pub fn escape_lossy(bytes: &[u8]) -> Vec<u8> {
@@ -205,20 +206,33 @@ pub mod __fuzz {
         out
     }
 
-    /// Decodes `bytes` as a record body (after a header) and encodes its
-    /// values as a JSON array; `None` when the bytes are malformed.
+    /// Decodes `bytes` as a record body (after a header announcing as
+    /// many values as the bytes could hold) through the engine's record
+    /// decoder, and encodes its values as a JSON array; `None` when the
+    /// bytes are malformed.
     pub fn decode_values(bytes: &[u8]) -> Option<Vec<u8>> {
         let mut record = vec![0u8; crate::record::HEADER_LEN];
         record.extend_from_slice(bytes);
-        let mut d = Decoder::new(&record);
+        let header = crate::record::Header {
+            len: record.len(),
+            kind: crate::record::KIND_LOG,
+            flags: 0,
+            values: u16::try_from(bytes.len()).unwrap_or(u16::MAX),
+            callsite: 0,
+            adjusted: 0,
+            ts: 0,
+        };
+        let mut view = RecordView::decode(&record, header)?;
         let mut out = b"[".to_vec();
         let mut first = true;
-        while d.remaining() > 0 {
+        let mut left = bytes.len();
+        while left > 0 {
             if !first {
                 out.push(b',');
             }
             first = false;
-            match d.value()? {
+            let before = view.values.remaining_bytes();
+            match view.values.raw()? {
                 Val::None => out.extend_from_slice(b"null"),
                 Val::Bool(b) => json::write_bool(&mut out, b),
                 Val::U64(x) => json::write_u64(&mut out, x),
@@ -235,6 +249,8 @@ pub mod __fuzz {
                     json::write_str_lossy(&mut out, message);
                 }
             }
+            left = view.values.remaining_bytes();
+            debug_assert!(left < before);
         }
         out.push(b']');
         Some(out)

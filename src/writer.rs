@@ -1,52 +1,31 @@
 //! The background writer thread: drain every ring, merge threads' records in
-//! timestamp order, encode JSON lines into a reused buffer, ship batches.
+//! timestamp order, hand each record to the line formats in use (one reused
+//! batch buffer per format, see `crate::encode`), ship batches to the sinks.
 //!
-//! Nothing here allocates per record: the batch buffer, the buffer for records
-//! that wrap around a ring's end, and each call site's pre-escaped keys are
-//! reused. Call-site metadata is built once per call site, ring entries once
-//! per thread.
+//! Nothing here allocates per record: the batch buffers, the buffer for
+//! records that wrap around a ring's end, and each call site's pieces are
+//! reused. Call-site data is built once per call site, ring entries once per
+//! thread.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::clock::Converter;
-use crate::encode::json;
+use crate::encode::{Line, LineCx, LineFormat, NoteVal, Notice, Resolved, Site};
 use crate::engine::{self, Engine, NewRing};
 use crate::export::ExportPipe;
 use crate::level::Level;
 use crate::record::{
-    CTX_LEN, Decoder, FLAG_BUFFERED, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REPLAYED,
-    FLAG_TRUNCATED, HEADER_LEN, Header, KIND_LOG, KIND_MAX, KIND_SPAN, SLACK, Val, whole_span_end,
+    CTX_LEN, FLAG_BUFFERED, FLAG_CTX, FLAG_REPLAYED, HEADER_LEN, Header, KIND_LOG, KIND_MAX,
+    KIND_SPAN, RecordView, SLACK, whole_span_end,
 };
-use crate::redact::Redactor;
 use crate::ring::RingShared;
 use crate::sampler::buffer::DebugBuffer;
 use crate::sampler::logs::LEVELS;
 use crate::sampler::{self, Unsampled};
 use crate::sink::SinkSlot;
 use crate::stats::Counters;
-
-/// Keys the engine writes itself; a user field with one of these names is
-/// written as `fields.<name>` instead.
-pub(crate) const RESERVED_KEYS: &[&str] = &[
-    "timestamp",
-    "level",
-    "target",
-    "message",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "trace_flags",
-    "correlation_id",
-    "thread",
-    "truncated",
-    "adjusted_count",
-    "replayed",
-    "exception.type",
-    "exception.message",
-    "exception.stacktrace",
-];
 
 const NOTICE_INTERVAL: Duration = Duration::from_millis(100);
 /// At most one "export failing" line per this interval while export fails.
@@ -56,7 +35,8 @@ pub(crate) const EXPORT_SEND_BYTES: usize = 256 * 1024;
 
 /// Writer settings fixed at `init()`.
 pub(crate) struct WriterConfig {
-    pub sinks: Vec<SinkSlot>,
+    /// Each sink with the format of its lines.
+    pub sinks: Vec<(SinkSlot, Resolved)>,
     pub order_window: Duration,
     pub idle_poll: Duration,
     pub batch_bytes: usize,
@@ -79,8 +59,8 @@ pub(crate) struct WriterSampling {
 struct RingEntry {
     consumer: rtrb::Consumer<u8>,
     shared: Arc<RingShared>,
-    /// `,"thread":"<name>"`, escaped once.
-    thread_key: Vec<u8>,
+    /// The thread's piece of each format in use, built once.
+    thread_pieces: Vec<Vec<u8>>,
     capacity: usize,
     reported_dropped: u64,
     last_notice: Instant,
@@ -92,24 +72,19 @@ struct RingEntry {
     pressured: bool,
 }
 
-/// Per-call-site output pieces, escaped once.
-struct CallsiteMeta {
-    level: Level,
-    /// `,"level":"INFO","target":"..","message":` plus the escaped message
-    /// when it is static.
-    head: Vec<u8>,
-    /// `,"<key>":` for each field, renamed where it would collide.
-    keys: Vec<Vec<u8>>,
-    /// Bit `i`: field `i` is written as the mask (see `crate::redact`).
-    redact: u64,
+/// One line format in use and its batch buffer.
+struct Output {
+    line: Line,
+    out: Vec<u8>,
 }
 
 struct Encoder {
     engine: &'static Engine,
-    out: Vec<u8>,
+    /// The formats in use (one per distinct format among the sinks).
+    outs: Vec<Output>,
     wrap: Vec<u8>,
-    ts: json::TimestampWriter,
-    metas: Vec<Option<CallsiteMeta>>,
+    /// What every format needs of a call site, by call-site id.
+    sites: Vec<Option<Site>>,
     conv: Converter,
     written: u64,
     /// Span records taken from the rings (not written as JSON).
@@ -122,8 +97,8 @@ struct Encoder {
     buffer_limits: (usize, usize),
     /// A record being buffered: level, thread name, record (reused).
     hold: Vec<u8>,
-    /// `,"thread":"<name>"` of a record being replayed (reused).
-    replay_key: Vec<u8>,
+    /// The thread pieces of a record being replayed (reused).
+    replay_pieces: Vec<Vec<u8>>,
     /// Records evicted from the debug buffer per level: not yet added to
     /// the counters, and in all.
     evicted: [u64; LEVELS],
@@ -147,7 +122,8 @@ struct Summary {
 pub(crate) struct Writer {
     enc: Encoder,
     rings: Vec<RingEntry>,
-    sinks: Vec<SinkSlot>,
+    /// Each sink with the index of its format in `enc.outs`.
+    sinks: Vec<(SinkSlot, usize)>,
     window: Duration,
     idle_poll: Duration,
     batch_bytes: usize,
@@ -180,14 +156,34 @@ impl Drop for ExitGuard {
 
 impl Writer {
     pub(crate) fn new(engine: &'static Engine, cfg: WriterConfig, conv: Converter) -> Writer {
+        // One output per distinct format; each sink points at its own.
+        let mut formats: Vec<Resolved> = Vec::new();
+        let mut sinks = Vec::with_capacity(cfg.sinks.len());
+        for (slot, f) in cfg.sinks {
+            let i = formats.iter().position(|g| *g == f).unwrap_or_else(|| {
+                formats.push(f);
+                formats.len() - 1
+            });
+            sinks.push((slot, i));
+        }
+        if formats.is_empty() {
+            formats.push(Resolved::Json);
+        }
+        let outs = formats
+            .into_iter()
+            .map(|f| Output {
+                line: Line::new(f),
+                out: Vec::with_capacity(cfg.batch_bytes + 64 * 1024),
+            })
+            .collect::<Vec<_>>();
+        let replay_pieces = vec![Vec::with_capacity(64); outs.len()];
         Writer {
             enc: Encoder {
                 engine,
-                out: Vec::with_capacity(cfg.batch_bytes + 64 * 1024),
+                outs,
                 // Room for the largest record, so wrapped records never grow it.
                 wrap: Vec::with_capacity(engine.settings.record_limit + SLACK),
-                ts: json::TimestampWriter::new(),
-                metas: Vec::new(),
+                sites: Vec::new(),
                 conv,
                 written: 0,
                 spans: 0,
@@ -198,13 +194,13 @@ impl Writer {
                 }),
                 buffer_limits: (cfg.sampling.buffer_records, cfg.sampling.buffer_bytes),
                 hold: Vec::with_capacity(engine.settings.record_limit + SLACK + 2 + 255),
-                replay_key: Vec::with_capacity(64),
+                replay_pieces,
                 evicted: [0; LEVELS],
                 evicted_total: [0; LEVELS],
                 replayed: 0,
             },
             rings: Vec::new(),
-            sinks: cfg.sinks,
+            sinks,
             window: cfg.order_window,
             idle_poll: cfg.idle_poll,
             batch_bytes: cfg.batch_bytes,
@@ -254,11 +250,11 @@ impl Writer {
                 x.send(self.enc.observed);
             }
             self.retire();
-            for s in self.sinks.iter_mut() {
+            for (s, _) in self.sinks.iter_mut() {
                 s.retry(&engine.counters, false);
             }
             if force {
-                for s in self.sinks.iter_mut() {
+                for (s, _) in self.sinks.iter_mut() {
                     s.flush(&engine.counters);
                 }
                 if requested > self.flushed {
@@ -287,13 +283,21 @@ impl Writer {
     fn adopt(&mut self) {
         let pending: Vec<NewRing> = std::mem::take(&mut self.enc.engine.registry().pending);
         for r in pending {
-            let mut thread_key = b",\"thread\":".to_vec();
-            json::write_str(&mut thread_key, r.shared.thread.as_bytes());
+            let thread_pieces = self
+                .enc
+                .outs
+                .iter()
+                .map(|o| {
+                    let mut p = Vec::new();
+                    o.line.thread_piece(&mut p, &r.shared.thread);
+                    p
+                })
+                .collect();
             self.rings.push(RingEntry {
                 capacity: r.consumer.buffer().capacity(),
                 consumer: r.consumer,
                 shared: r.shared,
-                thread_key,
+                thread_pieces,
                 reported_dropped: 0,
                 last_notice: Instant::now(),
                 budget: 0,
@@ -349,7 +353,7 @@ impl Writer {
             let r = &mut self.rings[i];
             r.head = None;
             count += self.enc.take_run(r, second, cutoff, self.batch_bytes);
-            if self.enc.out.len() >= self.batch_bytes {
+            if self.enc.full(self.batch_bytes) {
                 self.ship();
             }
         }
@@ -376,17 +380,22 @@ impl Writer {
         // Also on a pass that only buffered records: the debug buffer's
         // figures are current at every flush.
         enc.publish_buffer();
-        if enc.out.is_empty() {
+        if enc.outs.iter().all(|o| o.out.is_empty()) {
             return;
         }
         let counters = &enc.engine.counters;
-        for s in self.sinks.iter_mut() {
-            s.submit(&enc.out, counters);
+        for (s, f) in self.sinks.iter_mut() {
+            let out = &enc.outs[*f].out;
+            if !out.is_empty() {
+                s.submit(out, counters);
+            }
         }
-        Counters::add(&counters.bytes, enc.out.len() as u64);
+        for o in enc.outs.iter_mut() {
+            Counters::add(&counters.bytes, o.out.len() as u64);
+            o.out.clear();
+        }
         Counters::add(&counters.written, std::mem::take(&mut enc.written));
         Counters::add(&counters.span_records, std::mem::take(&mut enc.spans));
-        enc.out.clear();
     }
 
     /// Emits the summary of what was sampled out since the last one, at most
@@ -567,23 +576,23 @@ impl Encoder {
                 break;
             }
             let ok = if off + h.len <= a.len() {
-                self.record(&a[off..off + h.len], h, &r.thread_key, &r.shared.thread)
+                self.record(&a[off..off + h.len], h, &r.thread_pieces, &r.shared.thread)
             } else if off >= a.len() {
                 let o = off - a.len();
-                self.record(&b[o..o + h.len], h, &r.thread_key, &r.shared.thread)
+                self.record(&b[o..o + h.len], h, &r.thread_pieces, &r.shared.thread)
             } else {
                 // The record wraps around the ring's end: copy it out whole.
                 wrap.clear();
                 wrap.resize(h.len, 0);
                 copy_out(a, b, off, &mut wrap);
-                self.record(&wrap, h, &r.thread_key, &r.shared.thread)
+                self.record(&wrap, h, &r.thread_pieces, &r.shared.thread)
             };
             if !ok {
                 Counters::add(&self.engine.counters.corrupt, 1);
             }
             off += h.len;
             count += 1;
-            if self.out.len() >= batch {
+            if self.full(batch) {
                 break;
             }
         }
@@ -593,21 +602,26 @@ impl Encoder {
         count
     }
 
-    fn meta(&mut self, id: u32) -> Option<&CallsiteMeta> {
-        let i = id as usize;
-        if self.metas.get(i).is_none_or(|m| m.is_none()) {
-            let cs = engine::callsite(self.engine, id)?;
-            if self.metas.len() <= i {
-                self.metas.resize_with(i + 1, || None);
-            }
-            self.metas[i] = Some(build_meta(cs));
-        }
-        self.metas[i].as_ref()
+    /// True when a format's batch buffer holds `batch` bytes or more.
+    fn full(&self, batch: usize) -> bool {
+        self.outs.iter().any(|o| o.out.len() >= batch)
     }
 
-    /// Encodes one record as a JSON line. On a malformed record nothing is
-    /// written and false is returned.
-    fn record(&mut self, rec: &[u8], h: Header, thread_key: &[u8], thread: &str) -> bool {
+    fn site(&mut self, id: u32) -> Option<&Site> {
+        let i = id as usize;
+        if self.sites.get(i).is_none_or(|m| m.is_none()) {
+            let cs = engine::callsite(self.engine, id)?;
+            if self.sites.len() <= i {
+                self.sites.resize_with(i + 1, || None);
+            }
+            self.sites[i] = Some(Site::new(id, cs));
+        }
+        self.sites[i].as_ref()
+    }
+
+    /// Encodes one record as a line of each format. On a malformed record
+    /// nothing is written and false is returned.
+    fn record(&mut self, rec: &[u8], h: Header, pieces: &[Vec<u8>], thread: &str) -> bool {
         if h.kind != KIND_LOG {
             // A span record: for the exporters only. A whole span also
             // carries its end time, converted with the start.
@@ -637,25 +651,24 @@ impl Encoder {
             && flags & 1 == 0
             && (self.buffer.is_some() || sampler::unsampled() == Unsampled::Buffer)
             && self
-                .meta(h.callsite)
+                .site(h.callsite)
                 .is_some_and(|m| m.level >= Level::Error)
         {
             self.replay(trace);
         }
-        self.write_log(rec, h, thread_key, thread, false)
+        self.write_log(rec, h, pieces, thread, false)
     }
 
-    /// Writes a log record as JSON and hands it to the exporters.
+    /// Writes a log record in every format and hands it to the exporters.
     fn write_log(
         &mut self,
         rec: &[u8],
         h: Header,
-        thread_key: &[u8],
+        pieces: &[Vec<u8>],
         thread: &str,
         replayed: bool,
     ) -> bool {
-        let start = self.out.len();
-        if self.encode(rec, h, thread_key, replayed).is_some() {
+        if self.encode(rec, h, pieces, replayed).is_some() {
             self.written += 1;
             if let Some(x) = self.export.as_mut().filter(|x| x.logs) {
                 let ts = self.conv.to_unix_nanos(h.ts);
@@ -664,7 +677,6 @@ impl Encoder {
             }
             true
         } else {
-            self.out.truncate(start);
             false
         }
     }
@@ -673,7 +685,7 @@ impl Encoder {
     /// its trace was promoted by an error (the record is then written), or
     /// its call site is unknown (the write path counts it as corrupt).
     fn hold(&mut self, rec: &[u8], h: &Header, trace: u128, thread: &str) -> bool {
-        let Some(level) = self.meta(h.callsite).map(|m| m.level as u8) else {
+        let Some(level) = self.site(h.callsite).map(|m| m.level as u8) else {
             return false;
         };
         let (k, b) = self.buffer_limits;
@@ -731,12 +743,13 @@ impl Encoder {
         };
         let h = Header::parse(head);
         let name = std::str::from_utf8(name).unwrap_or("");
-        let mut key = std::mem::take(&mut self.replay_key);
-        key.clear();
-        key.extend_from_slice(b",\"thread\":");
-        json::write_str(&mut key, name.as_bytes());
-        let ok = self.write_log(rec, h, &key, name, true);
-        self.replay_key = key;
+        let mut pieces = std::mem::take(&mut self.replay_pieces);
+        for (p, o) in pieces.iter_mut().zip(self.outs.iter()) {
+            p.clear();
+            o.line.thread_piece(p, name);
+        }
+        let ok = self.write_log(rec, h, &pieces, name, true);
+        self.replay_pieces = pieces;
         if ok {
             self.replayed += 1;
         }
@@ -776,102 +789,66 @@ impl Encoder {
             .store(buf.buffered_bytes() as u64, Ordering::Relaxed);
     }
 
-    fn encode(&mut self, rec: &[u8], h: Header, thread_key: &[u8], replayed: bool) -> Option<()> {
-        let nanos = self.conv.to_unix_nanos(h.ts);
-        // Take the pieces out of self so the meta borrow and the buffer can coexist.
-        let mut out = std::mem::take(&mut self.out);
-        let mut ts = std::mem::take(&mut self.ts);
-        let redactor: &'static Redactor = &self.engine.redactor;
-        let r = (|| {
-            let meta = self.meta(h.callsite)?;
-            out.extend_from_slice(b"{\"timestamp\":");
-            ts.write(&mut out, nanos);
-            out.extend_from_slice(&meta.head);
-            let mut d = Decoder::new(rec);
-            let ctx = if h.flags & FLAG_CTX != 0 {
-                Some(d.context()?)
-            } else {
-                None
+    /// Writes the record as a line of each format in use; on a malformed
+    /// record, cuts every partial line and returns `None`.
+    fn encode(&mut self, rec: &[u8], h: Header, pieces: &[Vec<u8>], replayed: bool) -> Option<()> {
+        let unix_nanos = self.conv.to_unix_nanos(h.ts);
+        let engine = self.engine;
+        self.site(h.callsite)?;
+        let site = self.sites.get(h.callsite as usize)?.as_ref()?;
+        let view = RecordView::decode(rec, h)?;
+        let mut invalid = 0;
+        // Where this record's lines start in each output (there are at
+        // most three formats: JSON, console with and without colours).
+        let mut starts = [0usize; 3];
+        for (i, o) in self.outs.iter_mut().enumerate() {
+            let start = o.out.len();
+            if let Some(s) = starts.get_mut(i) {
+                *s = start;
+            }
+            let cx = LineCx {
+                unix_nanos,
+                thread: pieces.get(i).map_or(&[][..], |p| p.as_slice()),
+                replayed,
+                redactor: &engine.redactor,
             };
-            let corr = if h.flags & FLAG_CORR != 0 {
-                Some(d.string()?)
-            } else {
-                None
-            };
-            if h.flags & FLAG_FMT_MESSAGE != 0 {
-                redactor.write_json(&mut out, d.string()?);
-            }
-            if let Some(c) = ctx {
-                out.extend_from_slice(b",\"trace_id\":");
-                json::write_hex_u128(&mut out, c.trace_id);
-                out.extend_from_slice(b",\"span_id\":");
-                json::write_hex_u64(&mut out, c.span_id);
-                if c.parent_span_id != 0 {
-                    out.extend_from_slice(b",\"parent_span_id\":");
-                    json::write_hex_u64(&mut out, c.parent_span_id);
+            match o.line.record(&mut o.out, site, view.clone(), &cx) {
+                Some(n) => invalid = n,
+                None => {
+                    for (o, s) in self.outs.iter_mut().zip(starts).take(i + 1) {
+                        o.out.truncate(s);
+                    }
+                    return None;
                 }
-                out.extend_from_slice(b",\"trace_flags\":");
-                json::write_hex_u8(&mut out, c.trace_flags);
             }
-            if let Some(id) = corr {
-                out.extend_from_slice(b",\"correlation_id\":");
-                json::write_str_lossy(&mut out, id);
-            }
-            out.extend_from_slice(thread_key);
-            let mut exception = false;
-            let mut invalid = 0;
-            for (i, key) in meta.keys.iter().enumerate() {
-                if i >= h.values as usize {
-                    // A user `Value` impl recorded nothing: write null.
-                    out.extend_from_slice(key);
-                    out.extend_from_slice(b"null");
-                    continue;
-                }
-                let v = d.value()?;
-                if meta.redact >> i & 1 != 0 {
-                    out.extend_from_slice(key);
-                    out.push(b'"');
-                    redactor.write_key_replacement(&mut out, &v);
-                    out.push(b'"');
-                    continue;
-                }
-                write_field(&mut out, key, v, redactor, &mut exception, &mut invalid);
-            }
-            if h.flags & FLAG_TRUNCATED != 0 {
-                out.extend_from_slice(b",\"truncated\":true");
-            }
-            if h.adjusted > 1 {
-                out.extend_from_slice(b",\"adjusted_count\":");
-                json::write_u64(&mut out, u64::from(h.adjusted));
-            }
-            if replayed {
-                out.extend_from_slice(b",\"replayed\":true");
-            }
-            out.extend_from_slice(b"}\n");
-            Some(invalid)
-        })();
-        self.out = out;
-        self.ts = ts;
-        let invalid = r?;
-        Counters::add(&self.engine.counters.invalid_utf8, invalid);
+        }
+        Counters::add(&engine.counters.invalid_utf8, invalid);
         Some(())
+    }
+
+    /// Writes one of the writer's own lines in every format, with a
+    /// thread's pieces when it is about one thread.
+    fn note(&mut self, n: &Notice<'_>, pieces: Option<&[Vec<u8>]>) {
+        for (i, o) in self.outs.iter_mut().enumerate() {
+            let thread = pieces.and_then(|p| p.get(i)).map(|p| p.as_slice());
+            o.line.notice(&mut o.out, n, thread);
+        }
+        Counters::add(&self.engine.counters.notices, 1);
     }
 
     /// Emits the writer's own WARN record about a thread's dropped records.
     fn notice(&mut self, r: &RingEntry, total: u64) {
-        let out = &mut self.out;
-        out.extend_from_slice(b"{\"timestamp\":");
-        self.ts.write(out, self.conv.unix_now());
-        out.extend_from_slice(
-            b",\"level\":\"WARN\",\"target\":\"datapunk_log\",\"message\":\"records dropped: ring full\"",
-        );
-        out.extend_from_slice(&r.thread_key);
-        out.extend_from_slice(b",\"dropped\":");
-        json::write_u64(out, total - r.reported_dropped);
-        out.extend_from_slice(b",\"dropped_total\":");
-        json::write_u64(out, total);
-        out.extend_from_slice(b"}\n");
-        Counters::add(&self.engine.counters.notices, 1);
+        let n = Notice {
+            unix_nanos: self.conv.unix_now(),
+            level: Level::Warn,
+            target: "datapunk_log",
+            message: "records dropped: ring full",
+            fields: &[
+                ("dropped", NoteVal::U64(total - r.reported_dropped)),
+                ("dropped_total", NoteVal::U64(total)),
+            ],
+        };
+        self.note(&n, Some(&r.thread_pieces));
     }
 
     /// The writer's own WARN line: export batches failed since the last one
@@ -882,51 +859,44 @@ impl Encoder {
         seen: &crate::export::health::Health,
         error: &str,
     ) {
-        self.export_line(
-            b"WARN\",\"target\":\"datapunk_log::export\",\"message\":\"export failing\"",
-            [
+        let n = Notice {
+            unix_nanos: self.conv.unix_now(),
+            level: Level::Warn,
+            target: "datapunk_log::export",
+            message: "export failing",
+            fields: &[
                 (
-                    &b",\"failed_batches\":"[..],
-                    now.failed_batches - seen.failed_batches,
+                    "failed_batches",
+                    NoteVal::U64(now.failed_batches - seen.failed_batches),
                 ),
-                (b",\"failed_logs\":", now.failed_logs - seen.failed_logs),
-                (b",\"failed_spans\":", now.failed_spans - seen.failed_spans),
+                (
+                    "failed_logs",
+                    NoteVal::U64(now.failed_logs - seen.failed_logs),
+                ),
+                (
+                    "failed_spans",
+                    NoteVal::U64(now.failed_spans - seen.failed_spans),
+                ),
+                ("error", NoteVal::Str(error)),
             ],
-            Some(error),
-        );
+        };
+        self.note(&n, None);
     }
 
     /// The writer's own INFO line: a batch was delivered after failures.
     fn export_recovered(&mut self, now: &crate::export::health::Health) {
-        self.export_line(
-            b"INFO\",\"target\":\"datapunk_log::export\",\"message\":\"export recovered\"",
-            [
-                (&b",\"failed_batches_total\":"[..], now.failed_batches),
-                (b",\"failed_logs_total\":", now.failed_logs),
-                (b",\"failed_spans_total\":", now.failed_spans),
+        let n = Notice {
+            unix_nanos: self.conv.unix_now(),
+            level: Level::Info,
+            target: "datapunk_log::export",
+            message: "export recovered",
+            fields: &[
+                ("failed_batches_total", NoteVal::U64(now.failed_batches)),
+                ("failed_logs_total", NoteVal::U64(now.failed_logs)),
+                ("failed_spans_total", NoteVal::U64(now.failed_spans)),
             ],
-            None,
-        );
-    }
-
-    /// One of the writer's export lines: `head` (level to message), three
-    /// counts, and an error.
-    fn export_line(&mut self, head: &[u8], counts: [(&[u8], u64); 3], error: Option<&str>) {
-        let out = &mut self.out;
-        out.extend_from_slice(b"{\"timestamp\":");
-        self.ts.write(out, self.conv.unix_now());
-        out.extend_from_slice(b",\"level\":\"");
-        out.extend_from_slice(head);
-        for (key, n) in counts {
-            out.extend_from_slice(key);
-            json::write_u64(out, n);
-        }
-        if let Some(e) = error {
-            out.extend_from_slice(b",\"error\":");
-            json::write_str(out, e.as_bytes());
-        }
-        out.extend_from_slice(b"}\n");
-        Counters::add(&self.engine.counters.notices, 1);
+        };
+        self.note(&n, None);
     }
 
     /// Emits the writer's own INFO record summing up what was sampled out
@@ -940,49 +910,47 @@ impl Encoder {
         causes: &[u64; 3],
         causes_before: &[u64; 3],
     ) {
-        const LEVEL_KEYS: [&[u8]; LEVELS] = [
-            b",\"sampled_out.trace\":",
-            b",\"sampled_out.debug\":",
-            b",\"sampled_out.info\":",
-            b",\"sampled_out.warn\":",
-            b",\"sampled_out.error\":",
-            b",\"sampled_out.fatal\":",
+        const LEVEL_KEYS: [&str; LEVELS] = [
+            "sampled_out.trace",
+            "sampled_out.debug",
+            "sampled_out.info",
+            "sampled_out.warn",
+            "sampled_out.error",
+            "sampled_out.fatal",
         ];
-        const CAUSE_KEYS: [&[u8]; 3] = [
-            b",\"by_callsite\":",
-            b",\"by_unsampled_trace\":",
-            b",\"by_debug_buffer\":",
-        ];
-        let out = &mut self.out;
-        out.extend_from_slice(b"{\"timestamp\":");
-        self.ts.write(out, self.conv.unix_now());
-        out.extend_from_slice(
-            b",\"level\":\"INFO\",\"target\":\"datapunk_log\",\"message\":\"records sampled out\"",
-        );
-        out.extend_from_slice(b",\"sampled_out\":");
-        json::write_u64(out, total - before);
-        out.extend_from_slice(b",\"sampled_out_total\":");
-        json::write_u64(out, total);
+        const CAUSE_KEYS: [&str; 3] = ["by_callsite", "by_unsampled_trace", "by_debug_buffer"];
+        // At most 2 + 6 + 3 + 1 fields, on the stack.
+        let mut fields = [("", NoteVal::U64(0)); 12];
+        let mut n = 0;
+        let mut push = |k: &'static str, v: u64| {
+            fields[n] = (k, NoteVal::U64(v));
+            n += 1;
+        };
+        push("sampled_out", total - before);
+        push("sampled_out_total", total);
         for (l, key) in LEVEL_KEYS.iter().enumerate() {
             let d = levels[l].saturating_sub(levels_before[l]);
             if d != 0 {
-                out.extend_from_slice(key);
-                json::write_u64(out, d);
+                push(key, d);
             }
         }
         for (c, key) in CAUSE_KEYS.iter().enumerate() {
             let d = causes[c].saturating_sub(causes_before[c]);
             if d != 0 {
-                out.extend_from_slice(key);
-                json::write_u64(out, d);
+                push(key, d);
             }
         }
         if let Some(b) = &self.buffer {
-            out.extend_from_slice(b",\"buffered\":");
-            json::write_u64(out, b.buffered_records() as u64);
+            push("buffered", b.buffered_records() as u64);
         }
-        out.extend_from_slice(b"}\n");
-        Counters::add(&self.engine.counters.notices, 1);
+        let note = Notice {
+            unix_nanos: self.conv.unix_now(),
+            level: Level::Info,
+            target: "datapunk_log",
+            message: "records sampled out",
+            fields: &fields[..n],
+        };
+        self.note(&note, None);
     }
 }
 
@@ -1003,111 +971,4 @@ fn cut_str(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Writes one field; string values, error messages and their chains go
-/// through the value patterns of `r`.
-fn write_field(
-    out: &mut Vec<u8>,
-    key: &[u8],
-    v: Val<'_>,
-    r: &Redactor,
-    exception: &mut bool,
-    invalid_utf8: &mut u64,
-) {
-    if let Val::Error {
-        type_name,
-        message,
-        chain,
-    } = v
-    {
-        if !*exception {
-            *exception = true;
-            out.extend_from_slice(b",\"exception.type\":");
-            json::write_str(out, type_name);
-            out.extend_from_slice(b",\"exception.message\":");
-            r.write_json(out, message);
-            // The error and its chain of sources, one per line:
-            // "Type: message\ncaused by: ...". The message is counted once.
-            out.extend_from_slice(b",\"exception.stacktrace\":\"");
-            json::write_str_inner(out, type_name);
-            out.extend_from_slice(b": ");
-            r.write_json_inner(out, message, false);
-            if !chain.is_empty() {
-                out.extend_from_slice(b"\\n");
-                r.write_json_inner(out, chain, true);
-            }
-            out.push(b'"');
-            return;
-        }
-        // A second error in one record: its message under its own key.
-        out.extend_from_slice(key);
-        r.write_json(out, message);
-        return;
-    }
-    out.extend_from_slice(key);
-    match v {
-        Val::None => out.extend_from_slice(b"null"),
-        Val::Bool(b) => json::write_bool(out, b),
-        Val::U64(x) => json::write_u64(out, x),
-        Val::I64(x) => json::write_i64(out, x),
-        Val::U128(x) => json::write_u128(out, x),
-        Val::I128(x) => json::write_i128(out, x),
-        Val::F64(x) => json::write_f64(out, x),
-        Val::F32(x) => json::write_f32(out, x),
-        Val::Char(c) => {
-            let mut b = [0u8; 4];
-            json::write_str(out, c.encode_utf8(&mut b).as_bytes());
-        }
-        Val::Str(s) => r.write_json(out, s),
-        Val::Bytes(b) => {
-            if r.write_json_lossy(out, b) {
-                *invalid_utf8 += 1;
-            }
-        }
-        Val::Error { .. } => {}
-    }
-}
-
-fn build_meta(cs: &crate::callsite::Callsite) -> CallsiteMeta {
-    let m = cs.metadata();
-    let level = m.level;
-    let mut head = b",\"level\":\"".to_vec();
-    head.extend_from_slice(m.level.as_str().as_bytes());
-    head.extend_from_slice(b"\",\"target\":");
-    json::write_str(&mut head, m.target.as_bytes());
-    head.extend_from_slice(b",\"message\":");
-    if !m.fmt_message {
-        json::write_str(&mut head, m.message.as_bytes());
-    }
-    let mut used: Vec<String> = Vec::with_capacity(m.fields.len());
-    let keys = m
-        .fields
-        .iter()
-        .map(|name| {
-            let name = crate::callsite::field_key(name).to_string();
-            let base = if RESERVED_KEYS.contains(&name.as_str()) {
-                format!("fields.{name}")
-            } else {
-                name
-            };
-            let mut key = base.clone();
-            let mut n = 2;
-            while used.contains(&key) || RESERVED_KEYS.contains(&key.as_str()) {
-                key = format!("{base}#{n}");
-                n += 1;
-            }
-            let mut k = b",".to_vec();
-            json::write_str(&mut k, key.as_bytes());
-            k.push(b':');
-            used.push(key);
-            k
-        })
-        .collect();
-    CallsiteMeta {
-        level,
-        head,
-        keys,
-        redact: cs.redact_mask(),
-    }
 }

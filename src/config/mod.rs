@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::clock::{ClockSource, Converter};
+use crate::encode::{FORMAT_ENV, Format, Stream, resolve};
 use crate::engine::{self, Engine, Settings};
 use crate::export::{Exporter, Pipeline};
 use crate::level::{DirectiveError, Directives, Level, LevelFilter};
@@ -43,7 +44,8 @@ pub enum InitError {
     Config(String),
     /// An environment variable's value is invalid (`DATAPUNK_LOG_SAMPLING`,
     /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER`, `DATAPUNK_LOG_REDACT`,
-    /// `DATAPUNK_LOG_REDACT_HMAC_KEY`, `DATAPUNK_LOG_REDACT_HMAC_KEY_ID`).
+    /// `DATAPUNK_LOG_REDACT_HMAC_KEY`, `DATAPUNK_LOG_REDACT_HMAC_KEY_ID`,
+    /// `DATAPUNK_LOG_FORMAT`).
     Env {
         /// The variable.
         variable: &'static str,
@@ -99,7 +101,11 @@ enum SinkSpec {
 
 /// Configures the engine; [`Builder::init`] installs it.
 pub struct Builder {
-    sinks: Vec<SinkSpec>,
+    /// Each sink, with its own format when it has one.
+    sinks: Vec<(SinkSpec, Option<Format>)>,
+    /// The format of sinks without their own (`None`: `DATAPUNK_LOG_FORMAT`,
+    /// then [`Format::Auto`]).
+    format: Option<Format>,
     overflow: Overflow,
     ring_capacity: usize,
     record_limit: usize,
@@ -150,6 +156,7 @@ impl Default for Builder {
     fn default() -> Self {
         Builder {
             sinks: Vec::new(),
+            format: None,
             overflow: Overflow::Block,
             ring_capacity: DEFAULT_RING_CAPACITY,
             record_limit: DEFAULT_RECORD_LIMIT,
@@ -182,32 +189,62 @@ impl Default for Builder {
 impl Builder {
     /// Adds an appending JSON-lines file sink (parent directories are created).
     pub fn json_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.sinks.push(SinkSpec::File(path.into()));
+        self.sinks
+            .push((SinkSpec::File(path.into()), Some(Format::Json)));
         self
     }
-    /// Adds standard output (the default when no sink is given).
+    /// Adds standard output (the default when no sink is given), in the
+    /// default format (see [`Builder::format`]).
     pub fn stdout(mut self) -> Self {
-        self.sinks.push(SinkSpec::Stdout);
+        self.sinks.push((SinkSpec::Stdout, None));
         self
     }
-    /// Adds standard error.
+    /// Adds standard output in format `f`.
+    pub fn stdout_format(mut self, f: Format) -> Self {
+        self.sinks.push((SinkSpec::Stdout, Some(f)));
+        self
+    }
+    /// Adds standard error, in the default format.
     pub fn stderr(mut self) -> Self {
-        self.sinks.push(SinkSpec::Stderr);
+        self.sinks.push((SinkSpec::Stderr, None));
+        self
+    }
+    /// Adds standard error in format `f`.
+    pub fn stderr_format(mut self, f: Format) -> Self {
+        self.sinks.push((SinkSpec::Stderr, Some(f)));
         self
     }
     /// Adds a sink that discards everything (benchmarks).
     pub fn null(mut self) -> Self {
-        self.sinks.push(SinkSpec::Null);
+        self.sinks.push((SinkSpec::Null, None));
         self
     }
     /// Adds an in-memory sink; keep a clone to read the lines back.
     pub fn memory(mut self, sink: &MemorySink) -> Self {
-        self.sinks.push(SinkSpec::Memory(sink.clone()));
+        self.sinks.push((SinkSpec::Memory(sink.clone()), None));
+        self
+    }
+    /// Adds an in-memory sink whose lines are in format `f`.
+    pub fn memory_format(mut self, sink: &MemorySink, f: Format) -> Self {
+        self.sinks.push((SinkSpec::Memory(sink.clone()), Some(f)));
         self
     }
     /// Adds a custom sink.
     pub fn sink(mut self, sink: Box<dyn Sink>) -> Self {
-        self.sinks.push(SinkSpec::Custom(sink));
+        self.sinks.push((SinkSpec::Custom(sink), None));
+        self
+    }
+    /// Adds a custom sink whose lines are in format `f`.
+    pub fn sink_format(mut self, sink: Box<dyn Sink>, f: Format) -> Self {
+        self.sinks.push((SinkSpec::Custom(sink), Some(f)));
+        self
+    }
+    /// The format of every sink added without one of its own (default:
+    /// `DATAPUNK_LOG_FORMAT` if set, else [`Format::Auto`]: the console
+    /// format on a terminal, JSON everywhere else). Files added with
+    /// [`Builder::json_file`] are always JSON.
+    pub fn format(mut self, f: Format) -> Self {
+        self.format = Some(f);
         self
     }
     /// What a call does when its ring is full (default [`Overflow::Block`]).
@@ -599,12 +636,30 @@ impl Builder {
                 self.ring_capacity, record_limit
             )));
         }
+        let default_format = match self.format {
+            Some(f) => f,
+            None if self.use_env => match std::env::var(FORMAT_ENV) {
+                Ok(v) => v
+                    .parse()
+                    .map_err(|e: crate::encode::FormatError| InitError::Env {
+                        variable: FORMAT_ENV,
+                        error: e.to_string(),
+                    })?,
+                Err(_) => Format::Auto,
+            },
+            None => Format::Auto,
+        };
         let mut specs = self.sinks;
         if specs.is_empty() {
-            specs.push(SinkSpec::Stdout);
+            specs.push((SinkSpec::Stdout, None));
         }
         let mut sinks = Vec::with_capacity(specs.len());
-        for s in specs {
+        for (s, format) in specs {
+            let stream = match s {
+                SinkSpec::Stdout => Stream::Stdout,
+                SinkSpec::Stderr => Stream::Stderr,
+                _ => Stream::Other,
+            };
             let sink: Box<dyn Sink> = match s {
                 SinkSpec::Stdout => Box::new(StdoutSink),
                 SinkSpec::Stderr => Box::new(StderrSink),
@@ -616,7 +671,10 @@ impl Builder {
                     Err(error) => return Err(InitError::File { path, error }),
                 },
             };
-            sinks.push(SinkSlot::new(sink, self.sink_backlog));
+            let format = resolve(format.unwrap_or(default_format), stream, |k| {
+                std::env::var(k).ok()
+            });
+            sinks.push((SinkSlot::new(sink, self.sink_backlog), format));
         }
         let settings = Settings {
             ring_capacity: self.ring_capacity,

@@ -18,9 +18,9 @@ use crate::callsite::Callsite;
 use crate::engine::{self, Engine};
 use crate::overflow::Overflow;
 use crate::record::{
-    Decoder, FLAG_CORR, FLAG_CTX, FLAG_FMT_MESSAGE, FLAG_REMOTE, FLAG_REPLAYED, FLAG_TRUNCATED,
-    FLAG_TS, HEADER_LEN, Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END,
-    KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, TraceContext, Val, whole_span_end,
+    Decoder, FLAG_CTX, FLAG_REMOTE, HEADER_LEN, Header, KIND_LOG, KIND_SPAN, KIND_SPAN_ATTR,
+    KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS, RecordView, TraceContext,
+    Val, Values, whole_span_end,
 };
 use crate::redact::{Redactor, Rule};
 use crate::resource::Resource;
@@ -559,25 +559,18 @@ fn span_id(rec: &[u8]) -> Option<u64> {
     Decoder::new(rec).context().map(|c| c.span_id)
 }
 
-/// Context, correlation id and (span starts) tracestate at the start of a
-/// record.
-fn prefix<'a>(d: &mut Decoder<'a>, h: &Header) -> Option<(TraceContext, Option<&'a str>, &'a str)> {
-    let ctx = if h.flags & FLAG_CTX != 0 {
-        d.context()?
-    } else {
-        TraceContext::default()
+/// Context, correlation id and (span starts) tracestate of a decoded
+/// record; `None` when an id is not UTF-8 (never made by this crate).
+fn prefix<'a>(v: &RecordView<'a>) -> Option<(TraceContext, Option<&'a str>, &'a str)> {
+    let corr = match v.corr {
+        Some(c) => Some(std::str::from_utf8(c).ok()?),
+        None => None,
     };
-    let corr = if h.flags & FLAG_CORR != 0 {
-        Some(std::str::from_utf8(d.string()?).ok()?)
-    } else {
-        None
+    let tracestate = match v.tracestate {
+        Some(t) => std::str::from_utf8(t).ok()?,
+        None => "",
     };
-    let tracestate = if h.flags & FLAG_TS != 0 {
-        std::str::from_utf8(d.string()?).ok()?
-    } else {
-        ""
-    };
-    Some((ctx, corr, tracestate))
+    Some((v.ctx.unwrap_or_default(), corr, tracestate))
 }
 
 fn str_of(v: Val<'_>) -> Option<&str> {
@@ -601,17 +594,18 @@ fn log_view(
     let meta = cs.metadata();
     let r = &engine.redactor;
     sc.clear();
-    let mut d = Decoder::new(e.rec);
-    let (ctx, corr, _) = prefix(&mut d, &e.h)?;
-    let mut message = if e.h.flags & FLAG_FMT_MESSAGE != 0 {
-        let m = std::str::from_utf8(d.string()?).ok()?;
-        sc.text(r, Slot::Message, m.as_bytes());
-        m
-    } else {
-        meta.message
+    let mut v = RecordView::decode(e.rec, e.h)?;
+    let (ctx, corr, _) = prefix(&v)?;
+    let mut message = match v.message {
+        Some(m) => {
+            let m = std::str::from_utf8(m).ok()?;
+            sc.text(r, Slot::Message, m.as_bytes());
+            m
+        }
+        None => meta.message,
     };
     let mut fields = reuse(std::mem::take(store));
-    if call_site_fields(cs, e.h.values, &mut d, r, &mut fields, sc).is_none() {
+    if call_site_fields(cs, &mut v.values, r, &mut fields, sc).is_none() {
         *store = reuse(fields);
         return None;
     }
@@ -636,9 +630,9 @@ fn log_view(
         trace: ctx,
         correlation_id: corr,
         thread: e.thread,
-        truncated: e.h.flags & FLAG_TRUNCATED != 0,
-        adjusted_count: u64::from(e.h.adjusted.max(1)),
-        replayed: e.h.flags & FLAG_REPLAYED != 0,
+        truncated: v.truncated(),
+        adjusted_count: u64::from(v.adjusted_count()),
+        replayed: v.replayed(),
         fields: &fields,
     });
     *store = reuse(fields);
@@ -780,11 +774,10 @@ fn key_redacted<'a>(r: &Redactor, sc: &mut Scrubbed, v: &Val<'_>, slot: Slot) ->
 }
 
 /// Decodes the values of a record made at a call site with these field
-/// names (`recorded` of them were written; the rest are `None`), redacted.
+/// names (those not recorded are `None`), redacted.
 fn call_site_fields<'a>(
     cs: &'static Callsite,
-    recorded: u16,
-    d: &mut Decoder<'a>,
+    d: &mut Values<'a>,
     r: &Redactor,
     fields: &mut Vec<Field<'a>>,
     sc: &mut Scrubbed,
@@ -792,12 +785,12 @@ fn call_site_fields<'a>(
     let redact = cs.redact_mask();
     for (i, key) in cs.metadata().fields.iter().enumerate() {
         let slot = fields.len();
-        let value = if i >= usize::from(recorded) {
-            FieldValue::None
-        } else if redact >> i & 1 != 0 {
-            key_redacted(r, sc, &d.value()?, Slot::Field(slot, Part::Whole))
+        let recorded = d.left() > 0;
+        let v = d.field()?;
+        let value = if recorded && redact >> i & 1 != 0 {
+            key_redacted(r, sc, &v, Slot::Field(slot, Part::Whole))
         } else {
-            let value = FieldValue::from_val(d.value()?)?;
+            let value = FieldValue::from_val(v)?;
             sc.value(r, &value, |p| Slot::Field(slot, p));
             value
         };
@@ -826,28 +819,29 @@ fn span_view(
     // (name, time, start, end) of each event's fields within `fields`.
     let mut events: Vec<(&str, u64, usize, usize)> = Vec::new();
     let mut status = StatusView::Unset;
-    let mut d = Decoder::new(first.rec);
-    let (ctx, corr, trace_state) = prefix(&mut d, &first.h)?;
-    call_site_fields(cs, first.h.values, &mut d, r, &mut fields, sc)?;
+    let mut v = RecordView::decode(first.rec, first.h)?;
+    let (ctx, corr, trace_state) = prefix(&v)?;
+    call_site_fields(cs, &mut v.values, r, &mut fields, sc)?;
     let mut off = first.end;
     let mut event_fields: Vec<Field<'_>> = Vec::new();
     while off < buf.len() {
         let e = Entry::at(buf, off)?;
         off = e.end;
-        let mut d = Decoder::new(e.rec);
-        prefix(&mut d, &e.h)?;
+        let mut v = RecordView::decode(e.rec, e.h)?;
+        prefix(&v)?;
+        let d = &mut v.values;
         let n = usize::from(e.h.values);
         match e.h.kind {
             KIND_SPAN_ATTR => {
                 let mut i = 0;
                 while i + 1 < n {
-                    let key = str_of(d.value()?)?;
+                    let key = str_of(d.raw()?)?;
                     // A later value for a key replaces the earlier one, in place
                     // (attribute keys are unique in OpenTelemetry).
                     let at = fields.iter().position(|f| f.key == key);
                     let slot = at.unwrap_or(fields.len());
                     sc.forget_field(slot);
-                    let value = redacted(r, sc, key, d.value()?, |p| Slot::Field(slot, p))?;
+                    let value = redacted(r, sc, key, d.raw()?, |p| Slot::Field(slot, p))?;
                     match at {
                         Some(k) => fields[k].value = value,
                         None => fields.push(Field { key, value }),
@@ -856,8 +850,8 @@ fn span_view(
                 }
             }
             KIND_SPAN_STATUS => {
-                let code = d.value()?;
-                let desc = str_of(d.value()?)?;
+                let code = d.raw()?;
+                let desc = str_of(d.raw()?)?;
                 status = match code {
                     Val::U64(1) => StatusView::Ok,
                     Val::U64(2) => {
@@ -869,12 +863,12 @@ fn span_view(
                 };
             }
             KIND_SPAN_EVENT => {
-                let name = str_of(d.value()?)?;
+                let name = str_of(d.raw()?)?;
                 sc.text(r, Slot::EventName(events.len()), name.as_bytes());
                 let start = event_fields.len();
                 let mut i = 1;
                 while i < n {
-                    match d.value()? {
+                    match d.raw()? {
                         Val::Error {
                             type_name,
                             message,
@@ -901,7 +895,7 @@ fn span_view(
                             let key = std::str::from_utf8(k).ok()?;
                             let slot = event_fields.len();
                             let value =
-                                redacted(r, sc, key, d.value()?, |p| Slot::EventField(slot, p))?;
+                                redacted(r, sc, key, d.raw()?, |p| Slot::EventField(slot, p))?;
                             event_fields.push(Field { key, value });
                             i += 2;
                         }

@@ -31,6 +31,10 @@
 //! timestamp is the start, and the record ends with the raw end timestamp
 //! (u64) after the context; it has no values.
 
+mod view;
+
+pub(crate) use view::{RecordView, Values, output_keys};
+
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -742,7 +746,7 @@ pub(crate) fn misrecorded_values() -> u64 {
 
 /// Walks a record's bytes. Every read is bounds-checked: a malformed record
 /// yields `None`, never a panic.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Decoder<'a> {
     b: &'a [u8],
     pos: usize,

@@ -615,16 +615,31 @@ impl Redactor {
     /// its stack trace).
     #[inline]
     pub(crate) fn write_json_inner(&self, out: &mut Vec<u8>, s: &[u8], counted: bool) {
+        self.write_escaped(out, s, counted, json::write_str_inner);
+    }
+
+    /// Appends `s` (UTF-8) through `escape` (a line format's escaping of a
+    /// stretch of text), each secret replaced and, when `counted`, counted.
+    /// The replacement (the mask or a hash) is plain ASCII: it needs no
+    /// escaping in any format.
+    #[inline]
+    pub(crate) fn write_escaped(
+        &self,
+        out: &mut Vec<u8>,
+        s: &[u8],
+        counted: bool,
+        escape: impl Fn(&mut Vec<u8>, &[u8]),
+    ) {
         let mut last = 0;
         while let Some(m) = self.patterns.find(s, last) {
-            json::write_str_inner(out, &s[last..m.start]);
+            escape(out, &s[last..m.start]);
             self.replace(out, &s[m.start..m.end], m.rule);
             if counted {
                 count(m.rule, 1);
             }
             last = m.end;
         }
-        json::write_str_inner(out, &s[last..]);
+        escape(out, &s[last..]);
     }
 
     /// Like [`Redactor::write_json`] for any bytes: invalid UTF-8 sequences
