@@ -206,6 +206,19 @@ pub mod __fuzz {
         out
     }
 
+    /// Any bytes as a value of the console format (bare or quoted,
+    /// escaped; invalid UTF-8 as U+FFFD).
+    pub fn console_value(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::encode::console::quoted(&mut out, bytes);
+        out
+    }
+
+    /// True for a character the console format never writes raw.
+    pub fn console_unsafe(c: char) -> bool {
+        crate::encode::console::is_unsafe(c)
+    }
+
     /// Decodes `bytes` as a record body (after a header announcing as
     /// many values as the bytes could hold) through the engine's record
     /// decoder, and encodes its values as a JSON array; `None` when the

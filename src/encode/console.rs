@@ -122,7 +122,7 @@ fn level_style(l: Level) -> &'static [u8] {
 /// True for a character written escaped: C0 controls, DEL, C1 controls,
 /// and the bidirectional formatting characters (U+061C, U+200E, U+200F,
 /// U+202A..=U+202E, U+2066..=U+2069), which reorder what a terminal shows.
-fn is_unsafe(c: char) -> bool {
+pub(crate) fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
@@ -178,7 +178,7 @@ fn escape_with(out: &mut Vec<u8>, s: &[u8], in_quotes: bool) {
 /// Appends a value bare when it is not empty and holds nothing that needs
 /// quoting or escaping (space, `=`, `"`, `\`, unsafe characters), quoted
 /// and escaped otherwise.
-fn quoted(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn quoted(out: &mut Vec<u8>, s: &[u8]) {
     let plain = !s.is_empty()
         && std::str::from_utf8(s).is_ok_and(|t| {
             !t.chars()
