@@ -794,9 +794,15 @@ impl Encoder {
     fn encode(&mut self, rec: &[u8], h: Header, pieces: &[Vec<u8>], replayed: bool) -> Option<()> {
         let unix_nanos = self.conv.to_unix_nanos(h.ts);
         let engine = self.engine;
-        self.site(h.callsite)?;
-        let site = self.sites.get(h.callsite as usize)?.as_ref()?;
-        let view = RecordView::decode(rec, h)?;
+        let site = match self.sites.get(h.callsite as usize) {
+            Some(Some(site)) => site,
+            _ => {
+                self.site(h.callsite)?;
+                self.sites.get(h.callsite as usize)?.as_ref()?
+            }
+        };
+        let mut view = RecordView::decode(rec, h)?;
+        let n = self.outs.len();
         let mut invalid = 0;
         // Where this record's lines start in each output (there are at
         // most three formats: JSON, console with and without colours).
@@ -812,7 +818,13 @@ impl Encoder {
                 replayed,
                 redactor: &engine.redactor,
             };
-            match o.line.record(&mut o.out, site, view.clone(), &cx) {
+            // The last format reads the view; the others read a copy.
+            let r = if i + 1 == n {
+                o.line.record(&mut o.out, site, &mut view, &cx)
+            } else {
+                o.line.record(&mut o.out, site, &mut view.clone(), &cx)
+            };
+            match r {
                 Some(n) => invalid = n,
                 None => {
                     for (o, s) in self.outs.iter_mut().zip(starts).take(i + 1) {

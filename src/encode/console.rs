@@ -209,7 +209,7 @@ impl LineFormat for ConsoleLine {
         &mut self,
         out: &mut Vec<u8>,
         site: &Site,
-        mut view: RecordView<'_>,
+        view: &mut RecordView<'_>,
         cx: &LineCx<'_>,
     ) -> Option<u64> {
         let m = site.cs.metadata();

@@ -34,7 +34,17 @@ impl JsonLine {
         }
     }
 
-    fn site(&mut self, site: &Site) -> &JsonSite {
+    #[inline]
+    fn site(&mut self, site: &Site) -> Option<&JsonSite> {
+        let i = site.id as usize;
+        if self.sites.get(i).is_some_and(|s| s.is_some()) {
+            return self.sites[i].as_ref();
+        }
+        Some(self.new_site(site))
+    }
+
+    #[cold]
+    fn new_site(&mut self, site: &Site) -> &JsonSite {
         let i = site.id as usize;
         if self.sites.len() <= i {
             self.sites.resize_with(i + 1, || None);
@@ -49,19 +59,18 @@ impl LineFormat for JsonLine {
         json::write_str(out, name.as_bytes());
     }
 
+    #[inline]
     fn record(
         &mut self,
         out: &mut Vec<u8>,
         site: &Site,
-        mut view: RecordView<'_>,
+        view: &mut RecordView<'_>,
         cx: &LineCx<'_>,
     ) -> Option<u64> {
-        let mut ts = std::mem::take(&mut self.ts);
         out.extend_from_slice(b"{\"timestamp\":");
-        ts.write(out, cx.unix_nanos);
-        self.ts = ts;
+        self.ts.write(out, cx.unix_nanos);
         let r = cx.redactor;
-        let js = self.site(site);
+        let js = self.site(site)?;
         out.extend_from_slice(&js.head);
         if js.fmt {
             // A formatted message missing from its record (never made by

@@ -218,7 +218,7 @@ pub(crate) trait LineFormat {
         &mut self,
         out: &mut Vec<u8>,
         site: &Site,
-        view: RecordView<'_>,
+        view: &mut RecordView<'_>,
         cx: &LineCx<'_>,
     ) -> Option<u64>;
     /// Appends one of the writer's own lines; `thread`: the piece of the
@@ -253,7 +253,7 @@ impl LineFormat for Line {
         &mut self,
         out: &mut Vec<u8>,
         site: &Site,
-        view: RecordView<'_>,
+        view: &mut RecordView<'_>,
         cx: &LineCx<'_>,
     ) -> Option<u64> {
         match self {

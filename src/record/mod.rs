@@ -766,16 +766,19 @@ impl<'a> Decoder<'a> {
         self.b.len().saturating_sub(self.pos)
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
         self.pos += n;
         Some(s)
     }
 
+    #[inline]
     fn arr<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.take(N)?.try_into().ok()
     }
 
+    #[inline]
     pub(crate) fn context(&mut self) -> Option<TraceContext> {
         Some(TraceContext {
             trace_id: u128::from_le_bytes(self.arr()?),
@@ -785,11 +788,13 @@ impl<'a> Decoder<'a> {
         })
     }
 
+    #[inline]
     pub(crate) fn string(&mut self) -> Option<&'a [u8]> {
         let n = u32::from_le_bytes(self.arr()?) as usize;
         self.take(n)
     }
 
+    #[inline]
     pub(crate) fn value(&mut self) -> Option<Val<'a>> {
         let tag = self.arr::<1>()?[0];
         Some(match tag {

@@ -622,7 +622,7 @@ impl Redactor {
     /// stretch of text), each secret replaced and, when `counted`, counted.
     /// The replacement (the mask or a hash) is plain ASCII: it needs no
     /// escaping in any format.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write_escaped(
         &self,
         out: &mut Vec<u8>,
