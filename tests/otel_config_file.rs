@@ -1178,3 +1178,32 @@ fn otel_config_file_variable() {
     assert!(OtelFile::from_env(no_env).unwrap().is_none());
     assert!(OtelFile::from_env(env_of(&[("OTEL_CONFIG_FILE", "/missing.yaml")])).is_err());
 }
+
+/// The README's full example file loads, with the values it shows.
+#[test]
+fn readme_example_loads() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("### The OpenTelemetry configuration file")
+        .nth(1)
+        .unwrap();
+    let yaml = section
+        .split("A full file:\n\n```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .unwrap();
+    let env = env_of(&[("API_KEY", "k-123")]);
+    let (f, warnings) =
+        OtelFile::from_str(yaml, "README.md", env).unwrap_or_else(|e| panic!("{e}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let lp = f.logger_provider.unwrap();
+    let Exporter::OtlpGrpc(g) = &first_batch(&lp.processors).exporter else {
+        panic!()
+    };
+    assert_eq!(g.endpoint.as_deref(), Some("http://localhost:4317"));
+    assert_eq!(g.headers, vec![("api-key".to_owned(), "k-123".to_owned())]);
+    let d = f.datapunk_log.unwrap();
+    assert_eq!(d.sinks.len(), 2);
+    assert_eq!(d.ring.unwrap().overflow, Some(Overflow::Drop));
+}
