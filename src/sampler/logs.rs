@@ -728,6 +728,7 @@ const DURATION_UNITS: [(&str, u64); 7] = [
 /// Parses a size, `<integer>[unit]` with the units of [`parse_buffer_env`]'s
 /// `bytes` (`B`, `KB`, `KiB`, `MB`, `MiB`, `GB`, `GiB`; none: bytes). The
 /// configuration file's sizes use it.
+#[cfg_attr(not(feature = "config-file"), allow(dead_code))]
 pub(crate) fn parse_size(name: &str, s: &str) -> Result<u64, String> {
     parse_scaled(
         name,
@@ -741,6 +742,7 @@ pub(crate) fn parse_size(name: &str, s: &str) -> Result<u64, String> {
 /// Parses a duration in nanoseconds, `<integer>[unit]` with the units of
 /// [`parse_sampling_env`]'s `period` (`ns`, `us`, `ms`, `s`, `m`, `h`;
 /// none: seconds). The configuration file's durations use it.
+#[cfg_attr(not(feature = "config-file"), allow(dead_code))]
 pub(crate) fn parse_duration_ns(name: &str, s: &str) -> Result<u64, String> {
     parse_scaled(
         name,

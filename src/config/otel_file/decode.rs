@@ -434,20 +434,20 @@ fn tracer_provider(ctx: &mut Ctx, node: &Node, path: &str) -> R<TracerProviderCo
     if let Some(n) = o.get("sampler") {
         out.sampler = sampler(ctx, n, &o.at("sampler"))?;
     }
-    if let Some(n) = o.get("id_generator") {
-        if !n.is_null() {
-            let p = o.at("id_generator");
-            let (k, v) = one_of(ctx, n, &p)?;
-            if k.name == "random" {
-                // What the engine does.
-                obj(ctx, v, &join(&p, "random"))?.finish(ctx, &[])?;
-            } else {
-                ctx.skip(
-                    k.pos,
-                    join(&p, &k.name),
-                    "id generator not implemented by datapunk-log",
-                );
-            }
+    if let Some(n) = o.get("id_generator")
+        && !n.is_null()
+    {
+        let p = o.at("id_generator");
+        let (k, v) = one_of(ctx, n, &p)?;
+        if k.name == "random" {
+            // What the engine does.
+            obj(ctx, v, &join(&p, "random"))?.finish(ctx, &[])?;
+        } else {
+            ctx.skip(
+                k.pos,
+                join(&p, &k.name),
+                "id generator not implemented by datapunk-log",
+            );
         }
     }
     o.finish(ctx, &[])?;

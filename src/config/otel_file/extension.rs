@@ -291,15 +291,15 @@ fn redaction(ctx: &mut Ctx, node: &Node, path: &str) -> R<RedactionConfig> {
         }
     }
     out.token_prefixes = opt_str_list(ctx, o.get("token_prefixes"), &o.at("token_prefixes"))?;
-    if let Some(prefixes) = &out.token_prefixes {
-        if let Some(i) = prefixes.iter().position(|p| p.trim().is_empty()) {
-            let pos = o.key_pos("token_prefixes").unwrap_or(o.pos);
-            return Err(ctx.err(
-                pos,
-                &index(&o.at("token_prefixes"), i),
-                "a token prefix cannot be empty",
-            ));
-        }
+    if let Some(prefixes) = &out.token_prefixes
+        && let Some(i) = prefixes.iter().position(|p| p.trim().is_empty())
+    {
+        let pos = o.key_pos("token_prefixes").unwrap_or(o.pos);
+        return Err(ctx.err(
+            pos,
+            &index(&o.at("token_prefixes"), i),
+            "a token prefix cannot be empty",
+        ));
     }
     out.replacement = opt_enum(
         ctx,

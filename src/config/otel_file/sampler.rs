@@ -50,10 +50,10 @@ pub(crate) fn sampler(ctx: &mut Ctx, node: &Node, path: &str) -> R<Option<Sample
                 ("local_parent_not_sampled", &mut d.local_not_sampled),
             ];
             for (key, slot) in slots {
-                if let Some(n) = o.get(key) {
-                    if let Some(s) = sampler(ctx, n, &o.at(key))? {
-                        *slot = s;
-                    }
+                if let Some(n) = o.get(key)
+                    && let Some(s) = sampler(ctx, n, &o.at(key))?
+                {
+                    *slot = s;
                 }
             }
             o.finish(ctx, &[])?;
