@@ -68,6 +68,10 @@ use std::time::Duration;
 
 pub use callsite::{Callsite, Metadata};
 pub use clock::ClockSource;
+/// The OpenTelemetry configuration file (`OTEL_CONFIG_FILE`), read into a
+/// validated model (feature `config-file`).
+#[cfg(feature = "config-file")]
+pub use config::otel_file;
 pub use config::{
     Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError,
 };

@@ -18,6 +18,9 @@ use crate::sink::{
 };
 use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig, WriterSampling};
 
+#[cfg(feature = "config-file")]
+pub mod otel_file;
+
 /// The environment variable holding filter directives (`info,my_crate::db=debug`).
 pub const FILTER_ENV: &str = "DATAPUNK_LOG";
 

@@ -725,6 +725,34 @@ const DURATION_UNITS: [(&str, u64); 7] = [
     ("h", 3_600 * NANOS_PER_SEC),
 ];
 
+/// Parses a size, `<integer>[unit]` with the units of [`parse_buffer_env`]'s
+/// `bytes` (`B`, `KB`, `KiB`, `MB`, `MiB`, `GB`, `GiB`; none: bytes). The
+/// configuration file's sizes use it.
+#[cfg_attr(not(feature = "config-file"), allow(dead_code))]
+pub(crate) fn parse_size(name: &str, s: &str) -> Result<u64, String> {
+    parse_scaled(
+        name,
+        s.trim(),
+        &SIZE_UNITS,
+        1,
+        "B, KB, KiB, MB, MiB, GB or GiB",
+    )
+}
+
+/// Parses a duration in nanoseconds, `<integer>[unit]` with the units of
+/// [`parse_sampling_env`]'s `period` (`ns`, `us`, `ms`, `s`, `m`, `h`;
+/// none: seconds). The configuration file's durations use it.
+#[cfg_attr(not(feature = "config-file"), allow(dead_code))]
+pub(crate) fn parse_duration_ns(name: &str, s: &str) -> Result<u64, String> {
+    parse_scaled(
+        name,
+        s.trim(),
+        &DURATION_UNITS,
+        NANOS_PER_SEC,
+        "ns, us, ms, s, m or h",
+    )
+}
+
 /// Parses the environment value `first=100,thereafter=100,period=1s`, returning
 /// a policy with `period` in nanoseconds, or an error naming the bad part
 /// (`"thereafter: not a number: 'x'"`, `"unknown key 'frist' (…)"`).
