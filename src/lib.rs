@@ -76,6 +76,7 @@ pub use level::{DirectiveError, Directives, Level, LevelFilter};
 pub use overflow::Overflow;
 pub use record::{RecordBuf, TraceContext};
 pub use secret::{MASK, Secret};
+pub use signal::SignalFlush;
 pub use sink::{FileSink, MemorySink, Sink};
 pub use span::{Entered, Instrument, Instrumented, Parent, Span, Status, in_span};
 pub use stats::Stats;
