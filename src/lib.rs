@@ -80,7 +80,7 @@ pub use signal::SignalFlush;
 pub use sink::{FileSink, MemorySink, Sink};
 pub use span::{Entered, Instrument, Instrumented, Parent, Span, Status, in_span};
 pub use stats::Stats;
-pub use value::{DebugValue, DisplayValue, Value, debug, display};
+pub use value::{DebugValue, DisplayValue, ErrorValue, Value, debug, display, err};
 
 /// Starts configuring the engine.
 pub fn builder() -> Builder {
