@@ -23,6 +23,8 @@
 //!   process at once.
 //! - An ignored signal (`SIG_IGN`, as under `nohup`) stays ignored: no
 //!   handler is installed for it.
+//! - In a child forked without `exec` (the handler, not the thread): what
+//!   the signal would do there without the engine's handler, at once.
 //!
 //! [`SignalFlush::FlushAndExit`] takes the default action after the flush
 //! whatever other handlers there are.
@@ -105,6 +107,10 @@ mod imp {
     static SLOTS: [Slot; 2] = [Slot::new(SIGTERM), Slot::new(SIGINT)];
     /// The write end of the socket the signal thread reads (-1: none).
     static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+    /// The process that owns the signal thread. A child forked without
+    /// `exec` keeps the handler and the socket but not the thread: its
+    /// signals must not reach the parent's thread.
+    static OWNER_PID: AtomicI32 = AtomicI32::new(0);
     /// The mode of the last `init()` that asked for signal flushing.
     static MODE: AtomicU8 = AtomicU8::new(SignalFlush::Flush as u8);
     /// The flush's time limit (the shutdown timeout); the thread reads it.
@@ -120,44 +126,73 @@ mod imp {
         handler as extern "C" fn(c_int, *mut siginfo_t, *mut c_void) as *const () as usize
     }
 
-    /// The engine's handler: async-signal-safe (atomics, `write`, and in the
-    /// exit case `sigaction`/`sigprocmask`/`raise`), errno preserved.
+    /// The engine's handler: async-signal-safe (atomics, `getpid`, `write`,
+    /// and to end the process `sigaction`/`sigprocmask`/`raise`), errno
+    /// preserved.
     extern "C" fn handler(signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
         let saved = errno::errno();
         if let Some(slot) = slot(signal) {
-            if slot.exit_pending.load(Ordering::SeqCst) {
-                // The impatient second Ctrl-C: the flush is given up.
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
-            }
-            let fd = WAKE_FD.load(Ordering::SeqCst);
-            if fd >= 0 {
-                let byte = signal as u8;
-                // SAFETY: `fd` is the write end of the signal thread's socket,
-                // never closed once stored; `byte` is a live 1-byte buffer. A
-                // full socket (EAGAIN: signals already pending) loses nothing.
-                let _ = unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
-            }
-            let prev = slot.prev.load(Ordering::SeqCst);
-            if prev != SIG_DFL && prev != SIG_IGN {
-                let prev = prev as *const ();
-                if slot.prev_siginfo.load(Ordering::SeqCst) {
-                    type Action = extern "C" fn(c_int, *mut siginfo_t, *mut c_void);
-                    // SAFETY: `prev` is the `sa_sigaction` of the disposition
-                    // the engine replaced, neither SIG_DFL nor SIG_IGN, so a
-                    // handler; with SA_SIGINFO it takes these three arguments,
-                    // which the kernel just gave to this handler.
-                    let action = unsafe { std::mem::transmute::<*const (), Action>(prev) };
-                    action(signal, info, context);
-                } else {
-                    type Handler = extern "C" fn(c_int);
-                    // SAFETY: as above; without SA_SIGINFO a handler takes
-                    // only the signal number.
-                    let action = unsafe { std::mem::transmute::<*const (), Handler>(prev) };
-                    action(signal);
+            // SAFETY: getpid(2) has no preconditions and is async-signal-safe.
+            if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::SeqCst) {
+                forked_child(slot, info, context);
+            } else {
+                if slot.exit_pending.load(Ordering::SeqCst) {
+                    // The impatient second Ctrl-C: the flush is given up.
+                    let _ = signal_hook::low_level::emulate_default_handler(signal);
                 }
+                let fd = WAKE_FD.load(Ordering::SeqCst);
+                if fd >= 0 {
+                    let byte = signal as u8;
+                    // SAFETY: `fd` is the write end of the signal thread's
+                    // socket, never closed once stored; `byte` is a live
+                    // 1-byte buffer. A full socket (EAGAIN: signals already
+                    // pending) loses nothing.
+                    let _ = unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
+                }
+                call_prev(slot, info, context);
             }
         }
         errno::set_errno(saved);
+    }
+
+    /// Calls the handler the engine's replaced, if there was one; false
+    /// when the replaced disposition was the default.
+    fn call_prev(slot: &Slot, info: *mut siginfo_t, context: *mut c_void) -> bool {
+        let prev = slot.prev.load(Ordering::SeqCst);
+        if prev == SIG_DFL || prev == SIG_IGN {
+            return false;
+        }
+        let prev = prev as *const ();
+        if slot.prev_siginfo.load(Ordering::SeqCst) {
+            type Action = extern "C" fn(c_int, *mut siginfo_t, *mut c_void);
+            // SAFETY: `prev` is the `sa_sigaction` of the disposition the
+            // engine replaced, neither SIG_DFL nor SIG_IGN, so a handler;
+            // with SA_SIGINFO it takes these three arguments, which the
+            // kernel just gave to the engine's handler.
+            let action = unsafe { std::mem::transmute::<*const (), Action>(prev) };
+            action(slot.signal, info, context);
+        } else {
+            type Handler = extern "C" fn(c_int);
+            // SAFETY: as above; without SA_SIGINFO a handler takes only the
+            // signal number.
+            let action = unsafe { std::mem::transmute::<*const (), Handler>(prev) };
+            action(slot.signal);
+        }
+        true
+    }
+
+    /// In a child forked without `exec` (no signal thread, no writer): what
+    /// the signal would do without the engine's handler, at once.
+    fn forked_child(slot: &Slot, info: *mut siginfo_t, context: *mut c_void) {
+        if call_prev(slot, info, context) {
+            return;
+        }
+        // No handler before the engine's; one installed since (which chains
+        // this one) has the signal.
+        let ours = query(slot.signal).is_ok_and(|now| now.sa_sigaction == handler_addr());
+        if ours {
+            let _ = signal_hook::low_level::emulate_default_handler(slot.signal);
+        }
     }
 
     /// The disposition of `signal` now.
@@ -268,6 +303,8 @@ mod imp {
         *TIMEOUT.lock().unwrap_or_else(|e| e.into_inner()) = timeout;
         let mut started = THREAD_STARTED.lock().unwrap_or_else(|e| e.into_inner());
         if !*started {
+            // SAFETY: getpid(2) has no preconditions.
+            OWNER_PID.store(unsafe { libc::getpid() }, Ordering::SeqCst);
             let (read, write) = UnixStream::pair()?;
             write.set_nonblocking(true)?;
             std::thread::Builder::new()

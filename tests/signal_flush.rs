@@ -187,6 +187,45 @@ fn run_child(part: &str, path: &str) -> ! {
             std::io::stdout().flush().expect("stdout");
             wait_forever();
         }
+        "fork" => {
+            let guard = engine(path, None);
+            let mut app = app_handler(SIGINT);
+            common::second_ring();
+            for seq in 0..RECORDS {
+                datapunk_log::info!(seq, "before the signal");
+            }
+            // SAFETY: the forked child calls only async-signal-safe
+            // functions (alarm, pause, _exit) before it ends.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: as above; SIGALRM's default action bounds its life.
+                unsafe {
+                    libc::alarm(60);
+                    loop {
+                        libc::pause();
+                    }
+                }
+            }
+            assert!(pid > 0, "fork");
+            let mut status = 0;
+            // SAFETY: kill and waitpid on the child just forked.
+            let waited = unsafe {
+                libc::kill(pid, SIGTERM);
+                libc::waitpid(pid, &mut status, 0)
+            };
+            if waited != pid || !libc::WIFSIGNALED(status) || libc::WTERMSIG(status) != SIGTERM {
+                eprintln!("the forked child did not end by SIGTERM: {status:#x}");
+                std::process::exit(5);
+            }
+            // Had the forked child's signal reached this process's signal
+            // thread, its SIGTERM (no handler here) would end this process
+            // before the SIGINT below is handled.
+            // SAFETY: raise(3) on this process.
+            unsafe { libc::raise(SIGINT) };
+            app.read_exact(&mut [0u8; 1])
+                .expect("the application's signal");
+            app_shutdown(path, guard);
+        }
         other => panic!("unknown child part {other}"),
     }
 }
@@ -457,4 +496,22 @@ fn a_second_signal_during_the_flush_ends_the_process_at_once() {
         "{status:?}: {}",
         child.stderr()
     );
+}
+
+/// A child forked without exec keeps the handler but not the signal thread:
+/// its SIGTERM ends it by the signal and never reaches its parent's thread.
+#[test]
+fn a_forked_child_gets_its_own_signals() {
+    child_entry();
+    let child = Child::spawn("a_forked_child_gets_its_own_signals", "fork");
+    let status = child.wait();
+    assert_eq!(
+        status.code(),
+        Some(APP_EXIT),
+        "{status:?}: {}",
+        child.stderr()
+    );
+    let m = child.messages();
+    assert_eq!(count(&m, "before the signal"), RECORDS);
+    assert_eq!(count(&m, "application shutdown"), SHUTDOWN_RECORDS);
 }
