@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let policy = RetryPolicy { attempts: 3 };
     datapunk_log::warn!(status = 503, peer = %addr, retry = ?policy, "upstream slow");
     let e = CardDeclined;
-    datapunk_log::error!(error = &e as &dyn std::error::Error, "payment failed");
+    datapunk_log::error!(error = datapunk_log::err(&e), "payment failed");
     let (size, n) = (1024, 7);
     datapunk_log::debug!("cache size {} after {} evictions", size, n);
     datapunk_log::log!(datapunk_log::Level::Info, target: "audit", user_id, "login");

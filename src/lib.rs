@@ -19,6 +19,8 @@
 //! datapunk_log::warn!(status = 503, peer = %"10.0.0.7:443", "upstream slow");
 //! datapunk_log::flush();
 //!
+//! # // A compile-time maximum level (a `max_level_*` feature) compiles the calls away.
+//! # if !datapunk_log::level::STATIC_MAX_LEVEL.enables(datapunk_log::Level::Info) { return Ok(()) }
 //! let first: serde_json::Value = serde_json::from_str(&lines.lines()[0])?;
 //! assert_eq!(first["message"], "request handled");
 //! assert_eq!(first["user_id"], 42);
@@ -81,10 +83,16 @@ pub use level::{DirectiveError, Directives, Level, LevelFilter};
 pub use overflow::Overflow;
 pub use record::{RecordBuf, TraceContext};
 pub use secret::{MASK, Secret};
+pub use signal::SignalFlush;
 pub use sink::{FileSink, MemorySink, Sink};
 pub use span::{Entered, Instrument, Instrumented, Parent, Span, Status, in_span};
 pub use stats::Stats;
-pub use value::{DebugValue, DisplayValue, Value, debug, display};
+pub use value::{DebugValue, DisplayValue, ErrorValue, Value, debug, display, err};
+
+/// Every Rust block of the README compiles (and most run) as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// Starts configuring the engine.
 pub fn builder() -> Builder {

@@ -541,9 +541,46 @@ impl Value for std::io::Error {
     }
 }
 
+/// `exception.type` of an error seen only as `dyn Error` (its concrete
+/// type is erased): the leading identifier of its `Debug` output, which is
+/// the type's name for derived and most hand-written impls of structs, but
+/// the *variant's* name for an enum (`Declined` for `PayError::Declined`),
+/// and `Error` when the output starts with no identifier. [`err`] records
+/// the type's own name instead.
 fn record_error(e: &dyn Error, buf: &mut RecordBuf<'_>) {
     let mut name = TypeName::new();
     buf.error(name.of(e).unwrap_or("Error"), e)
+}
+
+/// An error recorded with its concrete type's name: see [`err`].
+#[derive(Clone, Copy)]
+pub struct ErrorValue<'a, E>(pub &'a E);
+
+/// Records an error with the name of its concrete type as `exception.type`
+/// (`std::any::type_name::<E>()`: the full path, `my_service::PayError`,
+/// generics included; a `&'static str` known at compile time, so nothing is
+/// formatted for it), then `exception.message` and `exception.stacktrace`
+/// as for `&e as &dyn Error`: `error!(error = err(&e), "payment failed")`.
+/// A type whose name holds a `dyn` (an `Arc<dyn Error>`) is named as a
+/// `dyn Error` is, from its `Debug` output. `type_name`'s text is meant for
+/// people and may change between compiler versions.
+pub fn err<E: Error>(e: &E) -> ErrorValue<'_, E> {
+    ErrorValue(e)
+}
+
+impl<E: Error> Value for ErrorValue<'_, E> {
+    #[inline(always)]
+    fn records_one(&self) -> bool {
+        true
+    }
+    fn record(&self, buf: &mut RecordBuf<'_>) {
+        let name = std::any::type_name::<E>().trim_start_matches('&');
+        if name.contains("dyn ") {
+            record_error(self.0, buf)
+        } else {
+            buf.error(name, self.0)
+        }
+    }
 }
 
 /// Collects the leading identifier (`[A-Za-z0-9_:]`, up to 64 bytes) of a

@@ -391,6 +391,63 @@ fn errors_with_source_chains() {
     assert_eq!(l.str("exception.type"), "Inner");
 }
 
+/// An enum error: its `Debug` output starts with the variant's name.
+#[derive(Debug)]
+enum PayError {
+    Declined { code: u16 },
+}
+impl fmt::Display for PayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PayError::Declined { code } => write!(f, "card declined ({code})"),
+        }
+    }
+}
+impl Error for PayError {}
+
+#[test]
+fn err_names_the_concrete_type() {
+    sink();
+    let declined = PayError::Declined { code: 51 };
+    datapunk_log::error!(target: "v.err_typed", case = 1, error = datapunk_log::err(&declined));
+    datapunk_log::error!(target: "v.err_typed", case = 2, error = &declined as &dyn Error);
+    let e = Outer {
+        inner: Middle(Inner),
+    };
+    datapunk_log::error!(target: "v.err_typed", case = 3, error = datapunk_log::err(&e));
+    let opaque = Opaque;
+    datapunk_log::error!(target: "v.err_typed", case = 4, error = datapunk_log::err(&opaque));
+    // A `dyn` inside the type: named from its Debug output, as a `dyn Error`.
+    let shared: Arc<dyn Error + Send + Sync> = Arc::new(Inner);
+    datapunk_log::error!(target: "v.err_typed", case = 5, error = datapunk_log::err(&shared));
+    let by_ref = &&declined;
+    datapunk_log::error!(target: "v.err_typed", case = 6, error = datapunk_log::err(by_ref));
+
+    let lines = lines_for(sink(), "v.err_typed");
+    assert_eq!(lines.len(), 6);
+    let case = |c: u64| lines.iter().find(|l| l.u64("case") == c).unwrap();
+
+    let l = case(1);
+    assert_eq!(l.str("exception.type"), "values::PayError");
+    assert_eq!(l.str("exception.message"), "card declined (51)");
+    assert_eq!(
+        l.str("exception.stacktrace"),
+        "values::PayError: card declined (51)"
+    );
+    assert!(!l.has("error"));
+    // The fallback for `dyn Error`: the variant's name.
+    assert_eq!(case(2).str("exception.type"), "Declined");
+    let l = case(3);
+    assert_eq!(l.str("exception.type"), "values::Outer");
+    assert_eq!(
+        l.str("exception.stacktrace"),
+        "values::Outer: save failed: \"doc\"\ncaused by: cannot write block\ncaused by: disk on fire"
+    );
+    assert_eq!(case(4).str("exception.type"), "values::Opaque");
+    assert_eq!(case(5).str("exception.type"), "Inner");
+    assert_eq!(case(6).str("exception.type"), "values::PayError");
+}
+
 #[test]
 fn display_and_debug_wrappers() {
     sink();

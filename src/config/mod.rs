@@ -13,6 +13,7 @@ use crate::overflow::Overflow;
 use crate::record::{MIN_RECORD_LIMIT, SLACK};
 use crate::resource::{AttrValue, Resource, ResourceBuilder};
 use crate::sampler::{LogPolicy, LogSampling, Sampler, SamplingConfig, Unsampled};
+use crate::signal::SignalFlush;
 use crate::sink::{
     DEFAULT_BACKLOG, FileSink, MemorySink, NullSink, Sink, SinkSlot, StderrSink, StdoutSink,
 };
@@ -127,7 +128,7 @@ pub struct Builder {
     tracing_bridge: bool,
     /// Redaction: keys, value patterns, token prefixes, replacement.
     redact: crate::redact::Config,
-    flush_on_signal: bool,
+    flush_on_signal: SignalFlush,
     exporters: Vec<Box<dyn Exporter>>,
     export_overflow: Overflow,
     resource: ResourceBuilder,
@@ -172,7 +173,7 @@ impl Default for Builder {
             sink_backlog: DEFAULT_BACKLOG,
             shutdown_timeout: Duration::from_secs(5),
             panic_hook: true,
-            flush_on_signal: false,
+            flush_on_signal: SignalFlush::default(),
             exporters: Vec::new(),
             export_overflow: Overflow::Drop,
             resource: Resource::builder(),
@@ -370,12 +371,18 @@ impl Builder {
         self.shutdown_timeout = d;
         self
     }
-    /// On SIGTERM or SIGINT, flush (up to the shutdown timeout), then let the
-    /// signal do what it would have done: the process ends as if no handler
-    /// were installed. Off by default: a service with its own signal handling
-    /// drops the guard there instead. Unix only; elsewhere it does nothing.
-    pub fn flush_on_signal(mut self, on: bool) -> Self {
-        self.flush_on_signal = on;
+    /// What SIGTERM and SIGINT do (Unix only; elsewhere nothing). The
+    /// default, [`SignalFlush::Flush`], flushes every queued record (up to
+    /// the shutdown timeout), then leaves the process to what would have
+    /// happened without the engine: the application's own handler
+    /// (`tokio::signal`, `signal-hook`, `ctrlc`) when it has one, the engine
+    /// running on so its shutdown is logged and the guard's drop flushes it;
+    /// the signal's default action (the process ends by the signal) when it
+    /// has none. [`SignalFlush::FlushAndExit`] ends the process after the
+    /// flush even when the application handles the signal;
+    /// [`SignalFlush::Off`] installs no handler. See the README's "Signals".
+    pub fn flush_on_signal(mut self, mode: SignalFlush) -> Self {
+        self.flush_on_signal = mode;
         self
     }
     /// Adds an exporter of log records and spans (see [`crate::export`]);
@@ -684,10 +691,13 @@ impl Builder {
             record_limit,
             overflow: self.overflow,
         };
-        if self.flush_on_signal {
-            // Before the engine exists, so a failure leaves nothing running;
-            // until then a signal finds nothing to flush.
-            crate::signal::install(self.shutdown_timeout).map_err(InitError::Signal)?;
+        if self.flush_on_signal != SignalFlush::Off {
+            // Before the engine exists; until then a signal finds nothing to
+            // flush and does what it would have done without the handler. A
+            // failed `init()` leaves the handler (which changes nothing) and
+            // its thread for the next one.
+            crate::signal::install(self.flush_on_signal, self.shutdown_timeout)
+                .map_err(InitError::Signal)?;
         }
         // The capture clock is chosen before the engine is visible, so no record
         // is stamped by one clock and converted as another.
