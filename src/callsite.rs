@@ -203,6 +203,12 @@ impl Callsite {
         }
     }
 
+    /// Forgets which fields are redacted (a reload changed the keys): the
+    /// mask is worked out again at its next use.
+    pub(crate) fn forget_redact_mask(&self) {
+        self.redact.store(u64::MAX, Ordering::Relaxed);
+    }
+
     /// The registry id of the call site (0 before registration).
     #[inline(always)]
     pub(crate) fn id(&self) -> u32 {

@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use crate::callsite::Callsite;
@@ -110,7 +112,9 @@ pub(crate) struct Registry {
 
 pub(crate) struct Engine {
     pub settings: Settings,
-    pub directives: Directives,
+    /// The filter directives in force (replaced by `reload`; read by a
+    /// call site's first call and by the bridges).
+    pub directives: ArcSwap<Directives>,
     pub registry: Mutex<Registry>,
     pub has_pending: AtomicBool,
     pub counters: Counters,
@@ -126,15 +130,18 @@ pub(crate) struct Engine {
     /// The export thread, when exporters are configured.
     pub export: OnceLock<Pipeline>,
     /// Value patterns and the replacement, for the writer and the export
-    /// thread.
-    pub redactor: Redactor,
+    /// thread (replaced by `reload`).
+    pub redactor: ArcSwap<Redactor>,
+    /// Bumped by every `reload` that changes redaction: the writer then
+    /// takes the new redactor and works out its call sites' pieces again.
+    pub redaction_gen: AtomicU64,
 }
 
 impl Engine {
     pub(crate) fn new(settings: Settings, directives: Directives, redactor: Redactor) -> Engine {
         Engine {
             settings,
-            directives,
+            directives: ArcSwap::from_pointee(directives),
             registry: Mutex::new(Registry::default()),
             has_pending: AtomicBool::new(false),
             counters: Counters::default(),
@@ -147,7 +154,8 @@ impl Engine {
             exited: Mutex::new(false),
             exited_cv: Condvar::new(),
             export: OnceLock::new(),
-            redactor,
+            redactor: ArcSwap::from_pointee(redactor),
+            redaction_gen: AtomicU64::new(0),
         }
     }
 
@@ -384,7 +392,7 @@ pub(crate) fn count_discarded() {
 pub(crate) fn enables(target: &str, level: crate::Level) -> bool {
     ENGINE
         .get()
-        .is_some_and(|e| e.is_running() && e.directives.level_for(target).enables(level))
+        .is_some_and(|e| e.is_running() && e.directives.load().level_for(target).enables(level))
 }
 
 /// The slow path of [`Callsite::is_enabled`]: registers the call site and
@@ -397,13 +405,12 @@ pub(crate) fn register_callsite(cs: &'static Callsite) -> bool {
         DISCARDED_EARLY.fetch_add(1, Ordering::Relaxed);
         return false;
     };
-    let meta = cs.metadata();
-    let enabled = engine.directives.level_for(meta.target).enables(meta.level);
+    let enabled = |engine: &Engine| directives_enable(&engine.directives.load(), cs);
     if !engine.is_running() {
         // After the shutdown (the engine never runs again): no registry, no
         // lock. A disabled call site stays disabled; an enabled one's calls
         // are counted here, each.
-        if enabled {
+        if enabled(engine) {
             engine.counters.discarded.fetch_add(1, Ordering::Relaxed);
         } else {
             cs.set_enabled(false);
@@ -415,15 +422,39 @@ pub(crate) fn register_callsite(cs: &'static Callsite) -> bool {
         reg.callsites.push(cs);
         cs.set_id(reg.callsites.len() as u32);
     }
+    // Decided under the registry's lock: a reload swaps the directives and
+    // decides every registered call site again under it, so no call site
+    // keeps a decision of directives no longer in force.
+    let on = enabled(engine);
     if !engine.is_running() {
         drop(reg);
-        if enabled {
+        if on {
             engine.counters.discarded.fetch_add(1, Ordering::Relaxed);
         }
         return false;
     }
-    cs.set_enabled(enabled);
-    enabled
+    cs.set_enabled(on);
+    on
+}
+
+/// Whether `directives` enable the call site.
+pub(crate) fn directives_enable(directives: &Directives, cs: &Callsite) -> bool {
+    let meta = cs.metadata();
+    directives.level_for(meta.target).enables(meta.level)
+}
+
+/// Replaces the directives in force and decides every registered call site
+/// again (see `config::reload`). A call during it sees the old decision or
+/// the new one.
+pub(crate) fn replace_directives(engine: &Engine, directives: Directives) {
+    let reg = engine.registry();
+    engine.directives.store(Arc::new(directives));
+    let d = engine.directives.load();
+    if engine.is_running() {
+        for cs in reg.callsites.iter() {
+            cs.set_enabled(directives_enable(&d, cs));
+        }
+    }
 }
 
 /// How many times the call-site registry's lock was taken (for tests: the

@@ -75,7 +75,8 @@ pub use clock::ClockSource;
 #[cfg(feature = "config-file")]
 pub use config::otel_file;
 pub use config::{
-    Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError,
+    Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError, Reload,
+    ReloadError, reload,
 };
 pub use datapunk_log_macros::traced;
 pub use encode::{FORMAT_ENV, Format, FormatError};

@@ -85,6 +85,9 @@ struct Encoder {
     wrap: Vec<u8>,
     /// What every format needs of a call site, by call-site id.
     sites: Vec<Option<Site>>,
+    /// The redactor in force, and the engine's `redaction_gen` it is of.
+    redactor: Arc<crate::redact::Redactor>,
+    redaction_gen: u64,
     conv: Converter,
     written: u64,
     /// Span records taken from the rings (not written as JSON).
@@ -184,6 +187,8 @@ impl Writer {
                 // Room for the largest record, so wrapped records never grow it.
                 wrap: Vec::with_capacity(engine.settings.record_limit + SLACK),
                 sites: Vec::new(),
+                redactor: engine.redactor.load_full(),
+                redaction_gen: engine.redaction_gen.load(Ordering::Acquire),
                 conv,
                 written: 0,
                 spans: 0,
@@ -235,6 +240,7 @@ impl Writer {
             }
             let force = requested > self.flushed || shutting;
             self.enc.observed = self.enc.conv.unix_now();
+            self.enc.refresh_redaction();
             let n = self.drain(force);
             self.report_drops(force);
             if shutting {
@@ -602,6 +608,21 @@ impl Encoder {
         count
     }
 
+    /// After a reload changed redaction: takes the new redactor and works
+    /// the call sites' pieces out again (which fields are redacted).
+    fn refresh_redaction(&mut self) {
+        let generation = self.engine.redaction_gen.load(Ordering::Acquire);
+        if generation == self.redaction_gen {
+            return;
+        }
+        self.redaction_gen = generation;
+        self.redactor = self.engine.redactor.load_full();
+        self.sites.clear();
+        for o in self.outs.iter_mut() {
+            o.line.forget_sites();
+        }
+    }
+
     /// True when a format's batch buffer holds `batch` bytes or more.
     fn full(&self, batch: usize) -> bool {
         self.outs.iter().any(|o| o.out.len() >= batch)
@@ -816,7 +837,7 @@ impl Encoder {
                 unix_nanos,
                 thread: pieces.get(i).map_or(&[][..], |p| p.as_slice()),
                 replayed,
-                redactor: &engine.redactor,
+                redactor: &self.redactor,
             };
             // The last format reads the view; the others read a copy.
             let r = if i + 1 == n {

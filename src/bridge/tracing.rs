@@ -300,7 +300,7 @@ where
     }
 
     fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
-        crate::engine::get().map(|e| tracing_filter(e.directives.max_level()))
+        crate::engine::get().map(|e| tracing_filter(e.directives.load().max_level()))
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {

@@ -19,6 +19,10 @@ use crate::sink::{
 };
 use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig, WriterSampling};
 
+mod reload;
+
+pub use reload::{Reload, ReloadError, reload};
+
 #[cfg(feature = "config-file")]
 pub mod otel_file;
 
@@ -504,17 +508,15 @@ impl Builder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.redact.keys = Some(keys.into_iter().map(Into::into).collect());
+        self.redact
+            .set_keys(keys.into_iter().map(Into::into).collect());
         self
     }
 
     /// Adds a key to those redacted (and turns redaction by key on, with
     /// the default keys if it was off).
     pub fn redact_key(mut self, key: impl Into<String>) -> Self {
-        self.redact.set(crate::redact::Rule::Key, true);
-        if let Some(keys) = self.redact.keys.as_mut() {
-            keys.push(key.into());
-        }
+        self.redact.add_key(key.into());
         self
     }
 
@@ -530,12 +532,7 @@ impl Builder {
     /// `Rule::Key` in the list is ignored: redaction by key has its own
     /// options ([`Builder::redact_rule`], [`Builder::redact_keys`]).
     pub fn redact_patterns(mut self, rules: impl IntoIterator<Item = crate::redact::Rule>) -> Self {
-        self.redact.patterns = 0;
-        for r in rules {
-            if r != crate::redact::Rule::Key {
-                self.redact.set(r, true);
-            }
-        }
+        self.redact.set_patterns(rules);
         self
     }
 
@@ -705,6 +702,7 @@ impl Builder {
         // Before any record is written or exported: call sites work out
         // which of their fields are redacted once, at their first use.
         crate::redact::install(redact.keys.as_deref());
+        reload::set_redaction(redact.clone());
         let idle_poll = match self.clock {
             ClockSource::Coarse => self.idle_poll.min(Duration::from_micros(100)),
             ClockSource::Precise => self.idle_poll,
@@ -799,7 +797,7 @@ impl Builder {
         if self.log_bridge {
             match ::log::set_logger(&crate::bridge::log::LOG_BRIDGE) {
                 Ok(()) => ::log::set_max_level(crate::bridge::log::log_filter(
-                    engine.directives.max_level(),
+                    engine.directives.load().max_level(),
                 )),
                 Err(_) => crate::warn!(
                     target: "datapunk_log",

@@ -146,6 +146,10 @@ impl LineFormat for JsonLine {
         }
         out.extend_from_slice(b"}\n");
     }
+
+    fn forget_sites(&mut self) {
+        self.sites.clear();
+    }
 }
 
 /// Writes one field; string values, error messages and their chains go

@@ -224,6 +224,9 @@ pub(crate) trait LineFormat {
     /// Appends one of the writer's own lines; `thread`: the piece of the
     /// thread it is about.
     fn notice(&mut self, out: &mut Vec<u8>, n: &Notice<'_>, thread: Option<&[u8]>);
+    /// Drops what the format keeps per call site (after a reload changed
+    /// which fields are redacted).
+    fn forget_sites(&mut self) {}
 }
 
 /// The formats in one type (static dispatch).
@@ -265,6 +268,12 @@ impl LineFormat for Line {
         match self {
             Line::Json(f) => f.notice(out, n, thread),
             Line::Console(f) => f.notice(out, n, thread),
+        }
+    }
+    fn forget_sites(&mut self) {
+        match self {
+            Line::Json(f) => f.forget_sites(),
+            Line::Console(f) => f.forget_sites(),
         }
     }
 }

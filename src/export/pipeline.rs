@@ -592,7 +592,8 @@ fn log_view(
 ) -> Option<()> {
     let cs: &'static Callsite = engine::callsite(engine, e.h.callsite)?;
     let meta = cs.metadata();
-    let r = &engine.redactor;
+    let redactor = engine.redactor.load();
+    let r: &Redactor = &redactor;
     sc.clear();
     let mut v = RecordView::decode(e.rec, e.h)?;
     let (ctx, corr, _) = prefix(&v)?;
@@ -813,7 +814,8 @@ fn span_view(
     let first = Entry::at(buf, 0)?;
     let cs: &'static Callsite = engine::callsite(engine, first.h.callsite)?;
     let meta = cs.metadata();
-    let r = &engine.redactor;
+    let redactor = engine.redactor.load();
+    let r: &Redactor = &redactor;
     sc.clear();
     let mut fields: Vec<Field<'_>> = Vec::new();
     // (name, time, start, end) of each event's fields within `fields`.

@@ -426,6 +426,30 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Replaces the redacted keys (and turns redaction by key on).
+    pub(crate) fn set_keys(&mut self, keys: Vec<String>) {
+        self.keys = Some(keys);
+    }
+
+    /// Adds a key to those redacted (and turns redaction by key on, with
+    /// the default keys if it was off).
+    pub(crate) fn add_key(&mut self, key: String) {
+        self.set(Rule::Key, true);
+        if let Some(keys) = self.keys.as_mut() {
+            keys.push(key);
+        }
+    }
+
+    /// The value patterns in force, exactly these; `Rule::Key` is ignored.
+    pub(crate) fn set_patterns(&mut self, rules: impl IntoIterator<Item = Rule>) {
+        self.patterns = 0;
+        for r in rules {
+            if r != Rule::Key {
+                self.set(r, true);
+            }
+        }
+    }
+
     /// Everything on (the default keys if none were given) or off.
     pub(crate) fn set_all(&mut self, on: bool) {
         if on {
