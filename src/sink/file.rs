@@ -56,6 +56,9 @@ pub struct FileSink {
     retry_at: Option<Instant>,
     backoff: Duration,
     worker: Option<Worker>,
+    /// A job was refused (queue full): a retention pass is owed, queued at
+    /// the next write with room (or when the sink is dropped).
+    owed: bool,
     counters: Arc<SinkCounters>,
     /// Renames still to fail (unit tests of the failure path).
     #[cfg(test)]
@@ -124,6 +127,7 @@ impl FileSink {
             retry_at: None,
             backoff: RETRY_MIN,
             worker,
+            owed: false,
             counters,
             #[cfg(test)]
             fail_renames: 0,
@@ -135,6 +139,12 @@ impl FileSink {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.config.path
+    }
+
+    /// This sink's figures (the same as its entry in `sink_stats()` when it
+    /// was added with `Builder::file`).
+    pub fn stats(&self) -> crate::SinkStats {
+        self.counters.snapshot()
     }
 
     /// Opens (or creates) the live file. `start` is the content's start for
@@ -254,8 +264,11 @@ impl FileSink {
     /// Gives a rotated file to the file thread, never waiting.
     fn hand_over(&mut self, path: PathBuf) {
         let Some(w) = &self.worker else { return };
-        if !w.submit(Job::Rotated(path)) && self.config.compression != Compression::None {
-            Counters::add(&self.counters.compress_skipped, 1);
+        if !w.submit(Job::Rotated(path)) {
+            self.owed = true;
+            if self.config.compression != Compression::None {
+                Counters::add(&self.counters.compress_skipped, 1);
+            }
         }
     }
 
@@ -327,6 +340,11 @@ impl Sink for FileSink {
         if self.file.is_none() {
             self.open_live(unix_now())?;
         }
+        if self.owed
+            && let Some(w) = &self.worker
+        {
+            self.owed = !w.submit(Job::Retain);
+        }
         let take = self.plan(buf)?;
         let Some(file) = self.file.as_mut() else {
             return Err(io::Error::other("the log file is not open"));
@@ -349,9 +367,11 @@ impl Sink for FileSink {
 
 impl Drop for FileSink {
     fn drop(&mut self) {
-        // The file thread finishes its queue (bounded wait) when the
-        // worker drops; the live file closes after.
-        self.worker.take();
+        // The file thread finishes its queue, with the retention pass owed
+        // (bounded wait); the live file closes after.
+        if let Some(w) = self.worker.take() {
+            w.finish(self.owed.then_some(Job::Retain));
+        }
     }
 }
 

@@ -36,6 +36,8 @@ pub(crate) enum Job {
     Sweep,
     /// A file was rotated to this path: compress it, apply retention.
     Rotated(PathBuf),
+    /// Apply retention (owed since a job was refused by a full queue).
+    Retain,
 }
 
 /// What the file thread works with.
@@ -98,12 +100,45 @@ impl Worker {
     }
 }
 
-impl Drop for Worker {
-    fn drop(&mut self) {
+impl Worker {
+    /// Waits (up to the drain timeout) for room to queue `job`: at
+    /// shutdown only, never on the writer's path.
+    pub(crate) fn submit_waiting(&self, job: Job, deadline: std::time::Instant) -> bool {
+        let mut job = job;
+        let Some(tx) = &self.tx else { return false };
+        loop {
+            Counters::add(&self.counters.compress_backlog, 1);
+            match tx.try_send(job) {
+                Ok(()) => return true,
+                Err(e) => {
+                    self.counters
+                        .compress_backlog
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    match e {
+                        TrySendError::Full(j) if std::time::Instant::now() < deadline => job = j,
+                        _ => return false,
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Finishes: queues `last` (if any) within the drain timeout, closes
+    /// the queue and waits (within the same timeout) for the thread to
+    /// finish it.
+    pub(crate) fn finish(mut self, last: Option<Job>) {
+        let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
+        if let Some(job) = last {
+            self.submit_waiting(job, deadline);
+        }
+        self.close(deadline);
+    }
+
+    fn close(&mut self, deadline: std::time::Instant) {
         // Closing the channel ends the thread once the queue is empty.
         drop(self.tx.take());
         let (m, cv) = &*self.exited;
-        let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
         let mut exited = m.lock().unwrap_or_else(|e| e.into_inner());
         while !*exited {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -122,6 +157,15 @@ impl Drop for Worker {
     }
 }
 
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Not closed yet (`finish` closes, waiting at most once).
+        if self.tx.is_some() {
+            self.close(std::time::Instant::now() + DRAIN_TIMEOUT);
+        }
+    }
+}
+
 fn run(rx: Receiver<Job>, ctx: &Ctx) {
     let c = &ctx.counters;
     while let Ok(job) = rx.recv() {
@@ -136,6 +180,7 @@ fn run(rx: Receiver<Job>, ctx: &Ctx) {
                     }
                 }
             }
+            Job::Retain => {}
             Job::Rotated(path) => {
                 if ctx.compression != Compression::None {
                     match compress(&path, ctx.compression, ctx.mode) {
