@@ -202,16 +202,15 @@ impl FileSink {
         let offset = local.then(|| offset_at(self.start, true));
         let stamp = naming::stamp(self.start, offset);
         let unix = naming::parse_stamp(&stamp).map_or(self.start, |(u, _)| u);
-        let mut n = match self.last {
+        let first = match self.last {
             Some(k) if k.unix == unix => k.n + 1,
             _ => 0,
         };
-        for _ in 0..10_000 {
+        for n in first..first.saturating_add(10_000) {
             if !self.pattern.variants(&stamp, n).any(|p| p.exists()) {
                 let path = self.pattern.dir.join(self.pattern.name(&stamp, n));
                 return Ok((path, Key { unix, n }));
             }
-            n += 1;
         }
         Err(io::Error::other("no free name for the rotated file"))
     }
