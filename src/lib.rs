@@ -253,7 +253,7 @@ pub mod __fuzz {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::engine::registry_locks;
-    pub use crate::sink::{CompressionHold, hold_compression, reopen_generation};
+    pub use crate::sink::rolling::{CompressionHold, hold_compression, reopen_generation};
     pub use crate::thread_role::fail_next_spawns;
     /// Support for `#[traced]`.
     pub mod traced {

@@ -151,7 +151,23 @@ impl FileSink {
     /// a file created now.
     fn open_live(&mut self, start: i64) -> io::Result<()> {
         self.file = None;
-        let (file, created) = open_append(&self.config.path, self.config.mode)?;
+        let opened = match open_append(&self.config.path, self.config.mode) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The directory went away (a cleanup): make it again.
+                match self
+                    .config
+                    .path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    Some(dir) => std::fs::create_dir_all(dir)
+                        .and_then(|()| open_append(&self.config.path, self.config.mode)),
+                    None => Err(e),
+                }
+            }
+            r => r,
+        };
+        let (file, created) = opened?;
         let meta = file.metadata()?;
         self.size = meta.len();
         self.mid_line = false;

@@ -12,7 +12,7 @@
 
 mod file;
 mod memory;
-mod rolling;
+pub(crate) mod rolling;
 mod stdio;
 
 use std::io;
@@ -25,8 +25,6 @@ pub(crate) use rolling::install_sighup;
 pub use rolling::{
     ByteSize, Compression, DEFAULT_MODE, FileConfig, HumanDuration, ParseError, Rotation, reopen,
 };
-#[doc(hidden)]
-pub use rolling::{CompressionHold, hold_compression, reopen_generation};
 pub(crate) use stdio::{NullSink, StderrSink, StdoutSink};
 
 use crate::stats::{Counters, SinkCounters};
