@@ -110,3 +110,31 @@ fn max_age_deletes_the_oldest_run_only_and_sweeps_stale_temps() {
         ]
     );
 }
+
+#[test]
+fn retention_with_compression_counts_no_errors() {
+    let dir = Dir::new("keep-gz");
+    let live = dir.join("app.jsonl");
+    let mut sink = datapunk_log::FileSink::with_config(
+        FileConfig::new(&live)
+            .rotate_size(64)
+            .keep_files(2)
+            .compress(datapunk_log::sink::Compression::Gzip),
+    )
+    .unwrap();
+    write_lines(&mut sink, 40);
+    // Let the file thread finish what it was given (bounded), so that
+    // every compression has run before the figures are read.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while sink.stats().compress_backlog > 0 {
+        assert!(std::time::Instant::now() < deadline, "no progress");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let before_drop = sink.stats();
+    drop(sink);
+    assert_eq!(before_drop.rotations, 19);
+    assert_eq!(rotated(&live).len(), 2, "{:?}", dir.names());
+    assert_eq!(seqs_left(&live), (34..40).collect::<Vec<_>>());
+    assert!(!dir.names().iter().any(|n| n.ends_with(".tmp")));
+    assert_eq!(before_drop.compress_errors, 0);
+}

@@ -184,7 +184,9 @@ fn run(rx: Receiver<Job>, ctx: &Ctx) {
             Job::Rotated(path) => {
                 if ctx.compression != Compression::None {
                     match compress(&path, ctx.compression, ctx.mode) {
-                        Ok(()) => Counters::add(&c.compressed, 1),
+                        Ok(true) => Counters::add(&c.compressed, 1),
+                        // Retention deleted it while it waited in the queue.
+                        Ok(false) => {}
                         Err(_) => Counters::add(&c.compress_errors, 1),
                     }
                 }
@@ -232,16 +234,20 @@ fn with_ext(path: &Path, ext: &str) -> PathBuf {
 }
 
 /// Compresses `src` to `src.gz` / `src.zst` through a `.tmp` file, then
-/// deletes `src`.
-pub(crate) fn compress(src: &Path, kind: Compression, mode: u32) -> io::Result<()> {
+/// deletes `src`. `Ok(false)`: `src` is gone, nothing to do.
+pub(crate) fn compress(src: &Path, kind: Compression, mode: u32) -> io::Result<bool> {
     let ext = match kind {
-        Compression::None => return Ok(()),
+        Compression::None => return Ok(false),
         Compression::Gzip => "gz",
         Compression::Zstd => "zst",
     };
     let dst = with_ext(src, ext);
     let tmp = with_ext(&dst, "tmp");
-    let input = File::open(src)?;
+    let input = match File::open(src) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
     let modified = input.metadata()?.modified().ok();
     let out = create_file(&tmp, mode, true)?;
     let written = (|| {
@@ -259,7 +265,7 @@ pub(crate) fn compress(src: &Path, kind: Compression, mode: u32) -> io::Result<(
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    fs::remove_file(src)
+    fs::remove_file(src).map(|()| true)
 }
 
 #[allow(unused_mut, unused_variables)]
