@@ -38,7 +38,10 @@ fn local_time_names_carry_the_offset() {
     assert_eq!(names.len(), 2, "{names:?}");
     let rotated = &names[0];
     // app.YYYY-MM-DDTHH-MM-SS+0530.jsonl
-    assert!(rotated.starts_with("app.") && rotated.ends_with("+0530.jsonl"), "{rotated}");
+    assert!(
+        rotated.starts_with("app.") && rotated.ends_with("+0530.jsonl"),
+        "{rotated}"
+    );
     assert!(!rotated.contains(':'));
     let stamp = &rotated[4..4 + 24];
     let num = |r: std::ops::Range<usize>| stamp[r].parse::<i64>().unwrap();
@@ -46,5 +49,8 @@ fn local_time_names_carry_the_offset() {
     let utc_tod = utc_now.rem_euclid(86_400);
     // The stamp is the local time of the file's creation, moments ago.
     let diff = (local_tod - (utc_tod + 5 * 3600 + 30 * 60)).rem_euclid(86_400);
-    assert!(diff <= 120 || diff >= 86_400 - 120, "{stamp} vs UTC {utc_tod}");
+    assert!(
+        diff <= 120 || diff >= 86_400 - 120,
+        "{stamp} vs UTC {utc_tod}"
+    );
 }

@@ -324,6 +324,26 @@ mod tests {
         assert!(a < b);
     }
 
+    proptest::proptest! {
+        // From 1970-01-02 to 9999-12-30: the stamps' four-digit years, and
+        // no local time before the epoch (taken as the epoch).
+        #[test]
+        fn stamps_round_trip(unix in 86_400i64..253_402_214_400, off_min in -1439i32..=1439, utc: bool) {
+            let offset = (!utc).then_some(off_min * 60);
+            let s = stamp(unix, offset);
+            proptest::prop_assert_eq!(parse_stamp(&s), Some((unix, s.len())));
+            let p = Pattern::new(Path::new("d/app.jsonl"));
+            let (key, kind) = p.parse(&p.name(&s, 7)).unwrap();
+            proptest::prop_assert_eq!((key, kind), (Key { unix, n: 7 }, Kind::Plain));
+        }
+
+        #[test]
+        fn any_name_parses_or_not_without_panic(name in "\\PC{0,40}") {
+            let _ = Pattern::new(Path::new("app.jsonl")).parse(&name);
+            let _ = parse_stamp(&name);
+        }
+    }
+
     #[test]
     fn variants_cover_every_form() {
         let p = Pattern::new(Path::new("/l/app.jsonl"));

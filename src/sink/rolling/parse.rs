@@ -295,6 +295,21 @@ mod tests {
         assert!(e.contains("needs a unit"), "{e}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_errs_without_panic(s in "\\PC{0,24}") {
+            let _ = s.parse::<ByteSize>();
+            let _ = s.parse::<HumanDuration>();
+            let _ = s.parse::<Rotation>();
+            let _ = s.parse::<Compression>();
+        }
+
+        #[test]
+        fn sizes_round_trip_through_display(n in 0u64..(1 << 50)) {
+            proptest::prop_assert_eq!(ByteSize(n).to_string().parse::<ByteSize>(), Ok(ByteSize(n)));
+        }
+    }
+
     #[test]
     fn rotation_and_compression() {
         assert_eq!("hourly".parse(), Ok(Rotation::Hourly));

@@ -22,19 +22,16 @@ pub(crate) fn install() -> std::io::Result<()> {
         return Ok(());
     }
     let mut signals = Signals::new([SIGHUP])?;
-    let handle = signals.handle();
-    let spawned = std::thread::Builder::new()
+    // A failed spawn drops the closure and with it `signals`, which
+    // unregisters the action (signal-hook's own handler stays installed,
+    // doing nothing for SIGHUP).
+    std::thread::Builder::new()
         .name("datapunk-log-sighup".into())
         .spawn(move || {
             for _ in signals.forever() {
                 super::reopen();
             }
-        });
-    if let Err(e) = spawned {
-        // Unregisters the handler: SIGHUP does what it did before.
-        handle.close();
-        return Err(e);
-    }
+        })?;
     *installed = true;
     Ok(())
 }
