@@ -3,6 +3,8 @@
 //! the old lines stay intact in the moved file; a plain `json_file` sink
 //! follows too.
 
+#![cfg(unix)]
+
 #[path = "common/files.rs"]
 mod files;
 
