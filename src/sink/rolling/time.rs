@@ -100,30 +100,56 @@ fn period_secs(rotation: Rotation) -> Option<i64> {
 /// The start of the period holding `unix` (UTC or local hours and days),
 /// or `unix` itself when the rotation is not by time.
 pub(crate) fn period_start(unix: i64, rotation: Rotation, local: bool) -> i64 {
-    let Some(p) = period_secs(rotation) else {
-        return unix;
-    };
-    let off = i64::from(offset_at(unix, local));
-    let local_start = (unix + off).div_euclid(p) * p;
-    let guess = local_start - off;
-    // A change of offset between the start and now (a daylight saving
-    // change inside the day) moves the start by the difference.
-    let fixed = local_start - i64::from(offset_at(guess, local));
-    if fixed <= unix { fixed } else { guess }
+    period_start_in(unix, rotation, &|t| offset_at(t, local))
 }
 
 /// The first period boundary after `unix` (UTC or local hours and days),
 /// `None` when the rotation is not by time.
 pub(crate) fn next_boundary(unix: i64, rotation: Rotation, local: bool) -> Option<i64> {
+    next_boundary_in(unix, rotation, &|t| offset_at(t, local))
+}
+
+/// Whether `t` is the start of a period in the zone `off`: its local time
+/// is a whole hour or day.
+fn on_boundary(t: i64, p: i64, off: &dyn Fn(i64) -> i32) -> bool {
+    (t + i64::from(off(t))).rem_euclid(p) == 0
+}
+
+/// [`period_start`] in the zone whose UTC offset at `t` is `off(t)`.
+///
+/// The local start is turned into UTC with the offset in force now and
+/// with the offset in force then (they differ across a daylight saving
+/// change); of those that are a local boundary, the latest not after
+/// `unix`.
+fn period_start_in(unix: i64, rotation: Rotation, off: &dyn Fn(i64) -> i32) -> i64 {
+    let Some(p) = period_secs(rotation) else {
+        return unix;
+    };
+    let local_start = (unix + i64::from(off(unix))).div_euclid(p) * p;
+    let s1 = local_start - i64::from(off(unix));
+    let s2 = local_start - i64::from(off(s1));
+    [s1, s2]
+        .into_iter()
+        .filter(|&s| s <= unix && on_boundary(s, p, off))
+        .max()
+        .unwrap_or(s1.min(unix))
+}
+
+/// [`next_boundary`] in the zone whose UTC offset at `t` is `off(t)`.
+///
+/// As [`period_start_in`]: of the candidates that are a local boundary,
+/// the earliest after `unix`; where the local boundary does not exist (the
+/// clock jumps over it), the first instant after the jump.
+fn next_boundary_in(unix: i64, rotation: Rotation, off: &dyn Fn(i64) -> i32) -> Option<i64> {
     let p = period_secs(rotation)?;
-    let off = i64::from(offset_at(unix, local));
-    let local_next = ((unix + off).div_euclid(p) + 1) * p;
-    let guess = local_next - off;
-    // The offset in force at the boundary may differ from now's (daylight
-    // saving): take the boundary's own.
-    let off2 = i64::from(offset_at(guess, local));
-    let b = local_next - off2;
-    Some(if b > unix { b } else { guess.max(unix + 1) })
+    let local_next = ((unix + i64::from(off(unix))).div_euclid(p) + 1) * p;
+    let c1 = local_next - i64::from(off(unix));
+    let c2 = local_next - i64::from(off(c1));
+    let valid = [c1, c2]
+        .into_iter()
+        .filter(|&c| c > unix && on_boundary(c, p, off))
+        .min();
+    Some(valid.unwrap_or(c1.max(unix + 1)))
 }
 
 #[cfg(test)]
@@ -170,6 +196,73 @@ mod tests {
         let s = period_start(t, Rotation::Daily, true);
         assert!(s <= t);
         assert_eq!((s + i64::from(local_offset(s))).rem_euclid(86_400), 0);
+    }
+
+    /// Central European time: +1 h, +2 h from 2026-03-29T01:00Z to
+    /// 2026-10-25T01:00Z.
+    fn cet(t: i64) -> i32 {
+        let spring = days_from_civil(2026, 3, 29) * 86_400 + 3600;
+        let autumn = days_from_civil(2026, 10, 25) * 86_400 + 3600;
+        if (spring..autumn).contains(&t) {
+            7200
+        } else {
+            3600
+        }
+    }
+
+    fn utc(y: i64, mo: u32, d: u32, h: i64, mi: i64) -> i64 {
+        days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60
+    }
+
+    #[test]
+    fn boundaries_across_daylight_saving_changes() {
+        let (h, d) = (Rotation::Hourly, Rotation::Daily);
+        // The day before spring: local midnight is 23:00Z.
+        let t = utc(2026, 3, 28, 12, 0);
+        assert_eq!(next_boundary_in(t, d, &cet), Some(utc(2026, 3, 28, 23, 0)));
+        assert_eq!(period_start_in(t, d, &cet), utc(2026, 3, 27, 23, 0));
+        // The spring day: midnight was at +1, the next one is at +2.
+        let t = utc(2026, 3, 29, 12, 0);
+        assert_eq!(period_start_in(t, d, &cet), utc(2026, 3, 28, 23, 0));
+        assert_eq!(next_boundary_in(t, d, &cet), Some(utc(2026, 3, 29, 22, 0)));
+        // 01:30 local (+1): the clock jumps from 02:00 to 03:00, at 01:00Z.
+        let t = utc(2026, 3, 29, 0, 30);
+        assert_eq!(next_boundary_in(t, h, &cet), Some(utc(2026, 3, 29, 1, 0)));
+        assert_eq!(period_start_in(t, h, &cet), utc(2026, 3, 29, 0, 0));
+        // Autumn: 02:30 local (+2); 02:00 comes again (+1) at 01:00Z, an
+        // hour later: every real hour stays a period.
+        let t = utc(2026, 10, 25, 0, 30);
+        assert_eq!(next_boundary_in(t, h, &cet), Some(utc(2026, 10, 25, 1, 0)));
+        assert_eq!(period_start_in(t, h, &cet), utc(2026, 10, 25, 0, 0));
+        let t = utc(2026, 10, 25, 1, 30);
+        assert_eq!(period_start_in(t, h, &cet), utc(2026, 10, 25, 1, 0));
+        assert_eq!(next_boundary_in(t, h, &cet), Some(utc(2026, 10, 25, 2, 0)));
+        // The autumn day is 25 hours long.
+        let t = utc(2026, 10, 25, 12, 0);
+        assert_eq!(period_start_in(t, d, &cet), utc(2026, 10, 24, 22, 0));
+        assert_eq!(next_boundary_in(t, d, &cet), Some(utc(2026, 10, 25, 23, 0)));
+    }
+
+    /// Zones that change at local midnight: the day starts at the first
+    /// instant after a jump over midnight, and at the midnight that exists
+    /// after a step back to 23:00.
+    #[test]
+    fn midnight_changes() {
+        let midnight = days_from_civil(2026, 4, 1) * 86_400; // Apr 1, 00:00Z
+        // +0 until midnight, then +1: local 00:00 never happens on Apr 1.
+        let fwd = |t: i64| if t < midnight { 0 } else { 3600 };
+        let t = midnight - 600;
+        assert_eq!(next_boundary_in(t, Rotation::Daily, &fwd), Some(midnight));
+        // +1 until local midnight (23:00Z), then +0: the clock goes back to
+        // 23:00, and midnight comes an hour later, at 00:00Z.
+        let change = midnight - 3600;
+        let back = |t: i64| if t < change { 3600 } else { 0 };
+        let t = change - 1800;
+        assert_eq!(next_boundary_in(t, Rotation::Daily, &back), Some(midnight));
+        assert_eq!(
+            period_start_in(midnight + 60, Rotation::Daily, &back),
+            midnight
+        );
     }
 
     #[test]
