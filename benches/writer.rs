@@ -26,7 +26,10 @@
 //! writeback, while the rotated files live on until retention deletes them
 //! (four rotations later) and may be written back meanwhile: part of the
 //! difference is the page cache's, not the rotation's (a rotation itself,
-//! the rename, the create and the hand-over, is about 0.1 to 0.3 ms). With
+//! the rename, the create and the hand-over, is about 0.1 to 0.3 ms; a
+//! plain file left to grow, not truncated, measured by hand on a loaded
+//! 2-core VM, ran at 1.1-1.3 M records/s against 1.6-1.9 M for the
+//! rotating sink and 2.0 M for the truncated file). With
 //! gzip, the file thread competes with the writer for the cores, and at
 //! this rate (hundreds of MB/s) it cannot keep up: most rotated files stay
 //! uncompressed, counted as skipped (printed after the group).
