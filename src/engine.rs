@@ -316,6 +316,7 @@ impl Engine {
             replayed: c.replayed.load(Ordering::Relaxed),
             ..Stats::default()
         };
+        crate::stats::add_sink_totals(&mut s, c.sinks.get().map_or(&[], |v| v));
         if let Some(p) = self.export.get() {
             let x = &p.counters;
             s.exported_logs = x.logs_exported.load(Ordering::Relaxed);

@@ -55,7 +55,7 @@ mod ring;
 pub mod sampler;
 mod secret;
 mod signal;
-mod sink;
+pub mod sink;
 pub mod span;
 mod span_extra;
 mod stats;
@@ -85,9 +85,9 @@ pub use overflow::Overflow;
 pub use record::{RecordBuf, TraceContext};
 pub use secret::{MASK, Secret};
 pub use signal::SignalFlush;
-pub use sink::{FileSink, MemorySink, Sink};
+pub use sink::{FileSink, MemorySink, Sink, reopen};
 pub use span::{Entered, Instrument, Instrumented, Parent, Span, Status, in_span};
-pub use stats::Stats;
+pub use stats::{SinkStats, Stats};
 pub use value::{DebugValue, DisplayValue, ErrorValue, Value, debug, display, err};
 
 /// Every Rust block of the README compiles (and most run) as a doctest.
@@ -126,6 +126,15 @@ pub fn stats() -> Stats {
             ..Stats::default()
         },
     }
+}
+
+/// Each sink's figures (bytes, errors; rotations, deletions and
+/// compression for file sinks), in the order the sinks were added (empty
+/// before `init()`). Totals of the file figures are in [`stats()`].
+pub fn sink_stats() -> Vec<SinkStats> {
+    engine::get()
+        .and_then(|e| e.counters.sinks.get())
+        .map_or_else(Vec::new, |v| v.iter().map(|c| c.snapshot()).collect())
 }
 
 /// The log sampler's figures per call site: every call site whose
@@ -286,6 +295,7 @@ pub mod __fuzz {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::engine::registry_locks;
+    pub use crate::sink::rolling::{CompressionHold, hold_compression, reopen_generation};
     pub use crate::thread_role::fail_next_spawns;
     /// Support for `#[traced]`.
     pub mod traced {

@@ -1,5 +1,6 @@
 //! Counters a user can read with [`crate::stats()`].
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of the engine's counters.
@@ -144,6 +145,113 @@ pub struct Stats {
     pub export_dropped_spans: u64,
     /// Span attribute, event, status or end records whose start was dropped.
     pub export_orphans: u64,
+    /// File sinks, all of them: rotations done (live file renamed, a new
+    /// one created). Per sink: [`crate::sink_stats()`].
+    pub file_rotations: u64,
+    /// File sinks: rotations put off because the rename failed (the sink
+    /// goes on appending to the live file and tries again with backoff).
+    pub file_rotate_errors: u64,
+    /// File sinks: rotated files deleted by retention.
+    pub files_deleted: u64,
+    /// File sinks: jobs (compression, retention) queued for the sinks'
+    /// file threads and not finished yet (a gauge).
+    pub compress_backlog: u64,
+    /// File sinks: rotated files left uncompressed because the file
+    /// thread's queue was full (retention still applies to them).
+    pub compress_skipped: u64,
+    /// File sinks: compressions or deletions that failed (the rotated file
+    /// is left as it was).
+    pub compress_errors: u64,
+}
+
+/// The figures of one sink, from [`crate::sink_stats()`], in the order the
+/// sinks were added to the builder.
+///
+/// The file figures (`rotations` and after) stay 0 for sinks other than
+/// those added with [`crate::Builder::file`] or [`crate::Builder::json_file`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// What the sink is: `stdout`, `stderr`, `null`, `memory`, `custom`, or
+    /// the file sink's path.
+    pub name: String,
+    /// Bytes the sink took (JSON lines, retries included once).
+    pub bytes: u64,
+    /// Failed writes (each is retried with backoff; also in
+    /// [`Stats::sink_errors`]).
+    pub write_errors: u64,
+    /// Lines lost because the sink's retry backlog was full (also in
+    /// [`Stats::sink_lost`]).
+    pub lost_lines: u64,
+    /// Rotations done.
+    pub rotations: u64,
+    /// Rotations put off because the rename failed.
+    pub rotate_errors: u64,
+    /// Rotated files deleted by retention.
+    pub files_deleted: u64,
+    /// Rotated files compressed.
+    pub compressed: u64,
+    /// Jobs queued for the file thread, not finished yet (a gauge).
+    pub compress_backlog: u64,
+    /// Rotated files left uncompressed because the queue was full.
+    pub compress_skipped: u64,
+    /// Compressions or deletions that failed.
+    pub compress_errors: u64,
+}
+
+/// The live counters of one sink, shared by its slot in the writer, the
+/// sink itself (file sinks) and its file thread.
+#[derive(Debug, Default)]
+pub(crate) struct SinkCounters {
+    pub name: String,
+    pub bytes: AtomicU64,
+    pub write_errors: AtomicU64,
+    pub lost_lines: AtomicU64,
+    pub rotations: AtomicU64,
+    pub rotate_errors: AtomicU64,
+    pub files_deleted: AtomicU64,
+    pub compressed: AtomicU64,
+    pub compress_backlog: AtomicU64,
+    pub compress_skipped: AtomicU64,
+    pub compress_errors: AtomicU64,
+}
+
+impl SinkCounters {
+    pub(crate) fn new(name: impl Into<String>) -> SinkCounters {
+        SinkCounters {
+            name: name.into(),
+            ..SinkCounters::default()
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> SinkStats {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        SinkStats {
+            name: self.name.clone(),
+            bytes: r(&self.bytes),
+            write_errors: r(&self.write_errors),
+            lost_lines: r(&self.lost_lines),
+            rotations: r(&self.rotations),
+            rotate_errors: r(&self.rotate_errors),
+            files_deleted: r(&self.files_deleted),
+            compressed: r(&self.compressed),
+            compress_backlog: r(&self.compress_backlog),
+            compress_skipped: r(&self.compress_skipped),
+            compress_errors: r(&self.compress_errors),
+        }
+    }
+}
+
+/// Adds the file sinks' figures to `s`.
+pub(crate) fn add_sink_totals(s: &mut Stats, sinks: &[Arc<SinkCounters>]) {
+    for c in sinks {
+        let x = c.snapshot();
+        s.file_rotations += x.rotations;
+        s.file_rotate_errors += x.rotate_errors;
+        s.files_deleted += x.files_deleted;
+        s.compress_backlog += x.compress_backlog;
+        s.compress_skipped += x.compress_skipped;
+        s.compress_errors += x.compress_errors;
+    }
 }
 
 /// Counters kept by the writer and the engine.
@@ -168,6 +276,8 @@ pub(crate) struct Counters {
     pub buffered_bytes: AtomicU64,
     /// Debug buffer: records replayed.
     pub replayed: AtomicU64,
+    /// Each sink's own counters, in the builder's order (set by `init()`).
+    pub sinks: std::sync::OnceLock<Vec<Arc<SinkCounters>>>,
 }
 
 impl Counters {

@@ -15,8 +15,10 @@ use crate::resource::{AttrValue, Resource, ResourceBuilder};
 use crate::sampler::{LogPolicy, LogSampling, Sampler, SamplingConfig, Unsampled};
 use crate::signal::SignalFlush;
 use crate::sink::{
-    DEFAULT_BACKLOG, FileSink, MemorySink, NullSink, Sink, SinkSlot, StderrSink, StdoutSink,
+    DEFAULT_BACKLOG, FileConfig, FileSink, MemorySink, NullSink, Sink, SinkSlot, StderrSink,
+    StdoutSink,
 };
+use crate::stats::SinkCounters;
 use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig, WriterSampling};
 
 mod reload;
@@ -105,6 +107,23 @@ enum SinkSpec {
     File(PathBuf),
     Memory(MemorySink),
     Custom(Box<dyn Sink>),
+    /// A file sink with rotation, retention, compression (`Builder::file`).
+    Rolling(FileConfig),
+}
+
+impl SinkSpec {
+    /// The sink's name in `sink_stats()`.
+    fn name(&self) -> String {
+        match self {
+            SinkSpec::Stdout => "stdout".into(),
+            SinkSpec::Stderr => "stderr".into(),
+            SinkSpec::Null => "null".into(),
+            SinkSpec::Memory(_) => "memory".into(),
+            SinkSpec::Custom(_) => "custom".into(),
+            SinkSpec::File(p) => p.display().to_string(),
+            SinkSpec::Rolling(c) => c.path().display().to_string(),
+        }
+    }
 }
 
 /// Configures the engine; [`Builder::init`] installs it.
@@ -140,6 +159,7 @@ pub struct Builder {
     otel_interop: bool,
     sampling: Option<SamplingConfig>,
     log_sampling: LogSampling,
+    reopen_on_sighup: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -190,6 +210,7 @@ impl Default for Builder {
             redact: crate::redact::Config::default(),
             sampling: None,
             log_sampling: LogSampling::default(),
+            reopen_on_sighup: false,
         }
     }
 }
@@ -661,27 +682,40 @@ impl Builder {
             specs.push((SinkSpec::Stdout, None));
         }
         let mut sinks = Vec::with_capacity(specs.len());
+        let mut sink_stats = Vec::with_capacity(specs.len());
         for (s, format) in specs {
             let stream = match s {
                 SinkSpec::Stdout => Stream::Stdout,
                 SinkSpec::Stderr => Stream::Stderr,
                 _ => Stream::Other,
             };
+            let stats = std::sync::Arc::new(SinkCounters::new(s.name()));
             let sink: Box<dyn Sink> = match s {
                 SinkSpec::Stdout => Box::new(StdoutSink),
                 SinkSpec::Stderr => Box::new(StderrSink),
                 SinkSpec::Null => Box::new(NullSink),
                 SinkSpec::Memory(m) => Box::new(m),
                 SinkSpec::Custom(c) => c,
-                SinkSpec::File(path) => match FileSink::open(&path) {
-                    Ok(f) => Box::new(f),
-                    Err(error) => return Err(InitError::File { path, error }),
-                },
+                SinkSpec::File(path) => {
+                    match FileSink::build(FileConfig::new(&path), stats.clone()) {
+                        Ok(f) => Box::new(f),
+                        Err(error) => return Err(InitError::File { path, error }),
+                    }
+                }
+                SinkSpec::Rolling(config) => {
+                    config.check().map_err(InitError::Config)?;
+                    let path = config.path().to_path_buf();
+                    match FileSink::build(config, stats.clone()) {
+                        Ok(f) => Box::new(f),
+                        Err(error) => return Err(InitError::File { path, error }),
+                    }
+                }
             };
             let format = resolve(format.unwrap_or(default_format), stream, |k| {
                 std::env::var(k).ok()
             });
-            sinks.push((SinkSlot::new(sink, self.sink_backlog), format));
+            sink_stats.push(stats.clone());
+            sinks.push((SinkSlot::with_stats(sink, self.sink_backlog, stats), format));
         }
         let settings = Settings {
             ring_capacity: self.ring_capacity,
@@ -695,6 +729,11 @@ impl Builder {
             // its thread for the next one.
             crate::signal::install(self.flush_on_signal, self.shutdown_timeout)
                 .map_err(InitError::Signal)?;
+        }
+        if self.reopen_on_sighup {
+            crate::sink::install_sighup().map_err(|e| {
+                InitError::Config(format!("reopen_on_sighup: cannot handle SIGHUP: {e}"))
+            })?;
         }
         // The capture clock is chosen before the engine is visible, so no record
         // is stamped by one clock and converted as another.
@@ -768,6 +807,7 @@ impl Builder {
             stop_export(pipeline);
             return Err(InitError::AlreadyInitialized);
         };
+        let _ = engine.counters.sinks.set(sink_stats);
         if let Some(p) = pipeline {
             let _ = engine.export.set(p);
             crate::span::set_recording(spans);
@@ -824,6 +864,27 @@ impl Builder {
             handle: Some(handle),
             timeout: self.shutdown_timeout,
         })
+    }
+
+    /// Adds a JSON-lines file sink with rotation, retention and compression
+    /// (see [`FileConfig`]; its figures are in [`crate::sink_stats`]).
+    /// `init()` fails on an invalid setting, or when the file cannot be
+    /// opened.
+    pub fn file(mut self, config: FileConfig) -> Self {
+        self.sinks
+            .push((SinkSpec::Rolling(config), Some(Format::Json)));
+        self
+    }
+
+    /// On SIGHUP, every file sink reopens its path before its next write
+    /// ([`crate::reopen`]): for `logrotate` and the like, which move the
+    /// file away and then signal. Off by default (SIGHUP then does whatever
+    /// it did before, by default ending the process). Once on, the handler
+    /// stays for the life of the process. Unix only; elsewhere it does
+    /// nothing.
+    pub fn reopen_on_sighup(mut self, on: bool) -> Self {
+        self.reopen_on_sighup = on;
+        self
     }
 }
 

@@ -383,7 +383,7 @@ const PREFIX_LEN: usize = 21;
 /// Howard Hinnant's `civil_from_days` for days since 1970-01-01, restricted
 /// to non-negative day counts (years 1970..=9999 fit comfortably in u32).
 #[inline]
-fn civil_from_days(days: u32) -> (u32, u32, u32) {
+pub(crate) fn civil_from_days(days: u32) -> (u32, u32, u32) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097; // [0, 146096]

@@ -5,19 +5,29 @@
 //! exponential backoff from a bounded backlog; it never panics the writer and
 //! never holds up the other sinks. A sink that panics is treated as one that
 //! failed: the panic is caught and counted, the batch kept for the retry.
+//!
+//! File sinks can rotate, keep a bounded set of rotated files and compress
+//! them ([`FileConfig`], `Builder::file`); see the README's section
+//! "Files: rotation, retention, compression".
 
 mod file;
 mod memory;
+pub(crate) mod rolling;
 mod stdio;
 
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use file::FileSink;
 pub use memory::MemorySink;
+pub(crate) use rolling::install_sighup;
+pub use rolling::{
+    ByteSize, Compression, DEFAULT_MODE, FileConfig, HumanDuration, ParseError, Rotation, reopen,
+};
 pub(crate) use stdio::{NullSink, StderrSink, StdoutSink};
 
-use crate::stats::Counters;
+use crate::stats::{Counters, SinkCounters};
 
 /// A destination for batches of JSON lines.
 pub trait Sink: Send {
@@ -35,6 +45,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// A sink with its retry state.
 pub(crate) struct SinkSlot {
     sink: Box<dyn Sink>,
+    /// This sink's own figures (`sink_stats()`).
+    stats: Arc<SinkCounters>,
     backlog: Vec<u8>,
     backlog_limit: usize,
     retry_at: Option<Instant>,
@@ -42,9 +54,20 @@ pub(crate) struct SinkSlot {
 }
 
 impl SinkSlot {
+    #[cfg(test)]
     pub(crate) fn new(sink: Box<dyn Sink>, backlog_limit: usize) -> SinkSlot {
+        SinkSlot::with_stats(sink, backlog_limit, Arc::new(SinkCounters::new("custom")))
+    }
+
+    /// A slot whose figures go to `stats`.
+    pub(crate) fn with_stats(
+        sink: Box<dyn Sink>,
+        backlog_limit: usize,
+        stats: Arc<SinkCounters>,
+    ) -> SinkSlot {
         SinkSlot {
             sink,
+            stats,
             backlog: Vec::new(),
             backlog_limit,
             retry_at: None,
@@ -99,6 +122,7 @@ impl SinkSlot {
         self.retry(counters, true);
         if self.call(counters, |s| s.flush()).is_err() {
             Counters::add(&counters.sink_errors, 1);
+            Counters::add(&self.stats.write_errors, 1);
         }
     }
 
@@ -133,7 +157,11 @@ impl SinkSlot {
                     self.failed(counters);
                     break;
                 }
-                Ok(n) => buf = &buf[n.min(buf.len())..],
+                Ok(n) => {
+                    let n = n.min(buf.len());
+                    Counters::add(&self.stats.bytes, n as u64);
+                    buf = &buf[n..];
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     self.failed(counters);
@@ -150,6 +178,7 @@ impl SinkSlot {
 
     fn failed(&mut self, counters: &Counters) {
         Counters::add(&counters.sink_errors, 1);
+        Counters::add(&self.stats.write_errors, 1);
         self.retry_at = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
@@ -171,6 +200,7 @@ impl SinkSlot {
         self.backlog.extend_from_slice(&bytes[..keep]);
         let lost = bytes[keep..].iter().filter(|&&b| b == b'\n').count() as u64;
         Counters::add(&counters.sink_lost, lost);
+        Counters::add(&self.stats.lost_lines, lost);
     }
 }
 
