@@ -243,14 +243,15 @@ impl SinkCounters {
 
 /// Adds the file sinks' figures to `s`.
 pub(crate) fn add_sink_totals(s: &mut Stats, sinks: &[Arc<SinkCounters>]) {
+    // Without a snapshot: `stats()` allocates nothing.
+    let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     for c in sinks {
-        let x = c.snapshot();
-        s.file_rotations += x.rotations;
-        s.file_rotate_errors += x.rotate_errors;
-        s.files_deleted += x.files_deleted;
-        s.compress_backlog += x.compress_backlog;
-        s.compress_skipped += x.compress_skipped;
-        s.compress_errors += x.compress_errors;
+        s.file_rotations += r(&c.rotations);
+        s.file_rotate_errors += r(&c.rotate_errors);
+        s.files_deleted += r(&c.files_deleted);
+        s.compress_backlog += r(&c.compress_backlog);
+        s.compress_skipped += r(&c.compress_skipped);
+        s.compress_errors += r(&c.compress_errors);
     }
 }
 
