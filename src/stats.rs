@@ -111,6 +111,18 @@ pub struct Stats {
     /// from the rings and handed to the export thread. Written only while an
     /// exporter that takes spans is configured.
     pub span_records: u64,
+    /// Span-end lines written (`Builder::span_ends`): lines, like the
+    /// notices, not produced records (a span's end is in `span_records`).
+    pub span_end_lines: u64,
+    /// Spans started while the writer's table of live spans was full
+    /// (4096 spans; span lines on): the lines inside them carry their ids
+    /// but not the span's name and fields, and their end line has no
+    /// fields, start or duration. Nothing is lost.
+    pub span_table_full: u64,
+    /// Spans some of whose fields were left out of the lines (span lines
+    /// on): more than 2 KiB of recorded fields, or a piece of a line over
+    /// 2 KiB.
+    pub span_fields_cut: u64,
     /// Log records handed to the exporters: `export_delivered_logs +
     /// export_failed_logs` plus what an exporter holds in a batch not sent
     /// yet (none after [`crate::flush()`]).
@@ -160,6 +172,9 @@ pub(crate) struct Counters {
     pub truncated: AtomicU64,
     pub invalid_utf8: AtomicU64,
     pub span_records: AtomicU64,
+    pub span_end_lines: AtomicU64,
+    pub span_table_full: AtomicU64,
+    pub span_fields_cut: AtomicU64,
     /// Debug buffer: records evicted (sampled out), per level.
     pub buffer_evicted: [AtomicU64; crate::sampler::logs::LEVELS],
     /// Debug buffer: records held now (a gauge the writer stores).
