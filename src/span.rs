@@ -14,10 +14,12 @@
 //! id, parent span id and flags by value into its record: no lock, no
 //! reference count.
 //!
-//! When an exporter that takes spans is configured, the span's start, its
+//! When an exporter that takes spans is configured, or span lines are on
+//! (`Builder::span_fields`, `Builder::span_ends`), the span's start, its
 //! later attributes, events and status, and its end are records in the
 //! thread's ring, like log records; the export thread joins them into one
-//! span. Without one, a span only sets the context (no record is written).
+//! span, the writer keeps the live spans' names and fields for the lines.
+//! Otherwise a span only sets the context (no record is written).
 
 use std::future::Future;
 use std::marker::PhantomData;

@@ -549,6 +549,21 @@ mod tests {
     }
 
     #[test]
+    fn durations_for_people() {
+        let d = |ns| {
+            let mut out = Vec::new();
+            duration(&mut out, ns);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(d(0), "0ns");
+        assert_eq!(d(999), "999ns");
+        assert_eq!(d(15_203), "15.20µs");
+        assert_eq!(d(3_070_000), "3.07ms");
+        assert_eq!(d(1_005_000_000), "1.00s");
+        assert_eq!(d(u64::MAX), "18446744073.70s");
+    }
+
+    #[test]
     fn controls_and_bidi_are_escaped() {
         assert_eq!(esc("a\nb"), "a\\nb");
         assert_eq!(esc("\x1b[31mred"), "\\u{1b}[31mred");

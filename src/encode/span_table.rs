@@ -504,3 +504,72 @@ fn cut_text(s: &[u8]) -> &[u8] {
     }
     &s[..end]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_builder_wins_and_the_environment_fills_in() {
+        let on = SpanLines {
+            fields: true,
+            ends: true,
+        };
+        assert_eq!(
+            SpanLines::resolve(None, None, env(&[])),
+            Ok(SpanLines::default())
+        );
+        let both = [(SPAN_FIELDS_ENV, " TRUE "), (SPAN_ENDS_ENV, "1")];
+        assert_eq!(SpanLines::resolve(None, None, env(&both)), Ok(on));
+        assert_eq!(
+            SpanLines::resolve(Some(false), None, env(&both)),
+            Ok(SpanLines {
+                fields: false,
+                ends: true
+            })
+        );
+        let off = [(SPAN_FIELDS_ENV, "off"), (SPAN_ENDS_ENV, "")];
+        assert_eq!(
+            SpanLines::resolve(None, Some(true), env(&off)),
+            Ok(SpanLines {
+                fields: false,
+                ends: true
+            })
+        );
+        let (var, e) = SpanLines::resolve(None, None, env(&[(SPAN_ENDS_ENV, "maybe")]))
+            .expect_err("not a boolean");
+        assert_eq!(var, SPAN_ENDS_ENV);
+        assert!(e.contains("maybe"), "{e}");
+    }
+
+    #[test]
+    fn text_is_cut_at_a_character_boundary() {
+        let long = "é".repeat(MAX_TEXT_BYTES);
+        let cut = cut_text(long.as_bytes());
+        assert!(cut.len() <= MAX_TEXT_BYTES);
+        assert!(std::str::from_utf8(cut).is_ok());
+        assert_eq!(cut_text(b"short"), b"short");
+    }
+
+    #[test]
+    fn malformed_records_are_refused_without_panicking() {
+        let mut fields = Vec::new();
+        // A header announcing more bytes than there are.
+        let mut raw = vec![0u8; crate::record::HEADER_LEN];
+        raw[0] = 200;
+        assert!(collect(&raw, &[], 0, &mut fields).is_none());
+        // A header announcing fewer bytes than a header.
+        raw[0] = 3;
+        assert!(collect(&raw, &[], 0, &mut fields).is_none());
+        assert!(collect(&raw[..5], &[], 0, &mut fields).is_none());
+        assert!(collect(&[], &[], 0, &mut fields).is_some());
+    }
+}
