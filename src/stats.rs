@@ -108,8 +108,10 @@ pub struct Stats {
     pub replayed: u64,
     /// Span records (start, attributes, events, status, end; a span without
     /// fields that nothing was recorded on is one record) the writer took
-    /// from the rings and handed to the export thread. Written only while an
-    /// exporter that takes spans is configured.
+    /// from the rings: handed to the export thread when an exporter takes
+    /// spans, used for span lines when they are on. Written only while an
+    /// exporter that takes spans is configured or span lines are on
+    /// (`Builder::span_fields`, `Builder::span_ends`).
     pub span_records: u64,
     /// Span-end lines written (`Builder::span_ends`): lines, like the
     /// notices, not produced records (a span's end is in `span_records`).

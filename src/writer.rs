@@ -654,7 +654,7 @@ impl Encoder {
                 None
             };
             self.spans += 1;
-            if let Some(x) = self.export.as_mut() {
+            if let Some(x) = self.export.as_mut().filter(|x| x.spans) {
                 let ts = self.conv.to_unix_nanos(h.ts);
                 let end = end.map(|t| self.conv.to_unix_nanos(t));
                 x.push(rec, &h, ts, end, thread, self.observed, 0);

@@ -275,3 +275,59 @@ fn more_live_spans_than_the_bound_lose_names_only() {
     assert_eq!(stats.dropped, 0);
     assert_eq!(stats.corrupt, 0);
 }
+
+#[test]
+fn span_fields_are_redacted_and_values_without_one_left_out() {
+    let _s = serial();
+    engine();
+    let none: Option<u64> = None;
+    let span = datapunk_log::span!(
+        "login_op",
+        user = "bob",
+        password = "hunter2",
+        missing = none,
+        url = "https://bob:s3cret@db.example.com/x"
+    );
+    {
+        let _e = span.enter();
+        span.record("api_token", "abc123");
+        datapunk_log::info!("sl: logged in");
+    }
+    drop(span);
+    let obj = span_of(&one("sl: logged in"));
+    assert_eq!(obj["user"], "bob");
+    assert!(obj.get("missing").is_none(), "{obj}");
+    for key in ["password", "api_token"] {
+        let v = obj[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in {obj}"));
+        assert!(!v.contains("hunter2") && !v.contains("abc123"), "{obj}");
+    }
+    let url = obj["url"].as_str().unwrap();
+    assert!(!url.contains("s3cret"), "{url}");
+    let text = String::from_utf8(engine().console.contents()).unwrap();
+    assert!(!text.contains("hunter2") && !text.contains("abc123") && !text.contains("s3cret"));
+}
+
+#[test]
+fn spans_of_the_tracing_bridge_name_their_lines() {
+    let _s = serial();
+    engine();
+    let span = tracing::info_span!("tracing_op", k = 1u64, later = tracing::field::Empty);
+    {
+        let _e = span.enter();
+        tracing::info!("sl: via tracing before");
+        span.record("later", 5u64);
+        tracing::info!("sl: via tracing after");
+    }
+    drop(span);
+    assert_eq!(
+        span_of(&one("sl: via tracing before")),
+        json!({"name": "tracing_op", "k": 1})
+    );
+    assert_eq!(
+        span_of(&one("sl: via tracing after")),
+        json!({"name": "tracing_op", "k": 1, "later": 5})
+    );
+    assert_eq!(ends_of("tracing_op").len(), 1);
+}

@@ -460,8 +460,10 @@ fn collect<'a>(
             for (i, key) in keys.iter().enumerate() {
                 let recorded = v.values.left() > 0;
                 let value = v.values.field()?;
-                if !recorded {
-                    // Declared, not recorded (yet): left out.
+                if !recorded || matches!(value, Val::None) {
+                    // No value (`None`, a `tracing` span's `Empty` field, a
+                    // field declared and not recorded yet): left out, as
+                    // `tracing-subscriber` does.
                     continue;
                 }
                 fields.push(Field {
