@@ -121,9 +121,9 @@ pub struct Stats {
     /// but not the span's name and fields, and their end line has no
     /// fields, start or duration. Nothing is lost.
     pub span_table_full: u64,
-    /// Spans some of whose fields were left out of the lines (span lines
-    /// on): more than 2 KiB of recorded fields, or a piece of a line over
-    /// 2 KiB.
+    /// Times a span's fields were left out of the lines (span lines on),
+    /// counted per span start or attribute record cut: more than 2 KiB of
+    /// recorded fields, or a span's piece of a line over 2 KiB.
     pub span_fields_cut: u64,
     /// Log records handed to the exporters: `export_delivered_logs +
     /// export_failed_logs` plus what an exporter holds in a batch not sent
