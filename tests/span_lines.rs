@@ -331,3 +331,19 @@ fn spans_of_the_tracing_bridge_name_their_lines() {
     );
     assert_eq!(ends_of("tracing_op").len(), 1);
 }
+
+#[test]
+fn a_span_entered_on_another_thread_names_its_lines_there() {
+    let _s = serial();
+    engine();
+    let span = datapunk_log::span!("moved_op", job = 9u64);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _e = span.enter();
+            datapunk_log::info!("sl: on another thread");
+        });
+    });
+    drop(span);
+    let l = one("sl: on another thread");
+    assert_eq!(span_of(&l), json!({"name": "moved_op", "job": 9}));
+}
