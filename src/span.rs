@@ -65,8 +65,7 @@ const RECORD_LAZY: u8 = 1;
 /// names the span on the lines inside it (`Builder::span_fields`).
 const RECORD_STARTS: u8 = 2;
 
-/// Turns span records on or off; `starts`: every span's start is written
-/// when it starts (no whole-span record).
+/// Turns span records on (keeping [`RECORD_STARTS`] when it is set) or off.
 pub(crate) fn set_recording(on: bool) {
     let mode = match (on, RECORD_SPANS.load(Ordering::Relaxed)) {
         (false, _) => RECORD_OFF,
