@@ -27,6 +27,12 @@
 //! - `propagate_layer_in_span`: `PropagateLayer` injecting the current
 //!   span's `traceparent` into the request.
 //!
+//! `DATAPUNK_BENCH_SPAN_LINES=on` runs them with span lines on
+//! (`span_fields` and `span_ends`): every recorded span writes its start
+//! record at its start (no whole-span record at the end), which is what
+//! `span_start_end` and `span_start_enter_end` then pay; the calls inside
+//! a span (`log_inside_span`) are unchanged.
+//!
 //! `DATAPUNK_BENCH_CLOCK=coarse` runs them with the coarse clock,
 //! `DATAPUNK_BENCH_OTEL=1` with the OpenTelemetry context lookup on (its
 //! cost shows in `log_outside_span`).
@@ -197,6 +203,8 @@ fn main() {
         // DATAPUNK_BENCH_OTEL=1: measure the cost of the OpenTelemetry
         // context lookup in calls outside a span.
         .opentelemetry_context(std::env::var_os("DATAPUNK_BENCH_OTEL").is_some())
+        .span_fields(std::env::var("DATAPUNK_BENCH_SPAN_LINES").as_deref() == Ok("on"))
+        .span_ends(std::env::var("DATAPUNK_BENCH_SPAN_LINES").as_deref() == Ok("on"))
         .panic_hook(false)
         .init()
         .expect("init");

@@ -44,6 +44,13 @@
 //! is what redaction costs the writer. Group `redact_scan` (this process
 //! only) times the scanner alone on single strings, against plain JSON
 //! escaping, in bytes/s.
+//!
+//! `block_3_fields_in_spans_then_flush`: the three-field record inside
+//! spans (a span with two fields per 10 records, entered around them).
+//! With `DATAPUNK_BENCH_SPAN_LINES=on` the whole run has span lines on
+//! (`span_fields` and `span_ends`; groups get a `_span_lines` suffix):
+//! compare that case between the two runs for what span lines cost the
+//! writer (a line per span more, and the span's piece on each line).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -55,6 +62,7 @@ use datapunk_log::sink::{Compression, FileConfig};
 
 const SINK_ENV: &str = "DATAPUNK_BENCH_SINK";
 const REDACT_ENV: &str = "DATAPUNK_BENCH_REDACT";
+const SPAN_LINES_ENV: &str = "DATAPUNK_BENCH_SPAN_LINES";
 const ROUTE: &str = "/api/v1/items";
 /// Records per iteration.
 const N: u64 = 100_000;
@@ -80,6 +88,15 @@ const PROSE: &str =
 
 /// Records whose strings the value patterns scan (three strings, one of
 /// them the formatted message's argument).
+/// [`log_batch`] inside spans of 10 records each.
+fn log_in_spans(n: u64) {
+    for j in 0..n / 10 {
+        let s = datapunk_log::span!("request", route = ROUTE, request_id = j);
+        let _e = s.enter();
+        log_batch(10);
+    }
+}
+
 fn log_text(n: u64, agent: &str, referer: &str, path: &str) {
     for i in 0..n {
         let user_id = black_box(i);
@@ -110,6 +127,7 @@ fn main() {
     };
     let file = sink == "file" || rolling.is_some();
     let redaction_off = std::env::var(REDACT_ENV).is_ok_and(|v| v == "off");
+    let span_lines = std::env::var(SPAN_LINES_ENV).is_ok_and(|v| v == "on");
     let path = (sink == "file").then(|| PathBuf::from("logs/bench/writer.log"));
     let rolling_dir = PathBuf::from("logs/bench/rolling");
     let mut b = datapunk_log::builder()
@@ -135,6 +153,7 @@ fn main() {
     if redaction_off {
         b = b.redaction(false);
     }
+    b = b.span_fields(span_lines).span_ends(span_lines);
     let guard = b
         .init()
         .expect("the bench process installs the only engine");
@@ -145,6 +164,12 @@ fn main() {
         (false, false) => "writer_null",
         (false, true) => "writer_null_redaction_off",
     };
+    let group = if span_lines {
+        format!("{group}_span_lines")
+    } else {
+        group.to_string()
+    };
+    let group = group.as_str();
 
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -171,6 +196,7 @@ fn main() {
         };
         run("block_3_fields_then_flush", &log_batch);
         if !file {
+            run("block_3_fields_in_spans_then_flush", &log_in_spans);
             run("text_no_secrets_then_flush", &|n| {
                 log_text(n, AGENT, REFERER, PATH)
             });

@@ -79,6 +79,7 @@ pub use config::{
     ReloadError, reload,
 };
 pub use datapunk_log_macros::traced;
+pub use encode::span_table::{SPAN_ENDS_ENV, SPAN_FIELDS_ENV};
 pub use encode::{FORMAT_ENV, Format, FormatError};
 pub use level::{DirectiveError, Directives, Level, LevelFilter};
 pub use overflow::Overflow;

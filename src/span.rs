@@ -14,16 +14,18 @@
 //! id, parent span id and flags by value into its record: no lock, no
 //! reference count.
 //!
-//! When an exporter that takes spans is configured, the span's start, its
+//! When an exporter that takes spans is configured, or span lines are on
+//! (`Builder::span_fields`, `Builder::span_ends`), the span's start, its
 //! later attributes, events and status, and its end are records in the
 //! thread's ring, like log records; the export thread joins them into one
-//! span. Without one, a span only sets the context (no record is written).
+//! span, the writer keeps the live spans' names and fields for the lines.
+//! Otherwise a span only sets the context (no record is written).
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
@@ -50,16 +52,38 @@ pub const FLAG_SAMPLED: u8 = 0x01;
 /// are random.
 pub const FLAG_RANDOM: u8 = 0x02;
 
-/// Set while an exporter that takes spans is installed.
-static RECORD_SPANS: AtomicBool = AtomicBool::new(false);
+/// Span records are written: [`RECORD_OFF`], [`RECORD_LAZY`] or
+/// [`RECORD_STARTS`]. Set while an exporter that takes spans is installed,
+/// or span lines are on (`Builder::span_fields`, `Builder::span_ends`).
+static RECORD_SPANS: AtomicU8 = AtomicU8::new(RECORD_OFF);
+/// No span records.
+const RECORD_OFF: u8 = 0;
+/// Span records; a span without fields, correlation id or later records is
+/// written once, at its end (`KIND_SPAN`).
+const RECORD_LAZY: u8 = 1;
+/// Span records, every span's start written when it starts: the writer
+/// names the span on the lines inside it (`Builder::span_fields`).
+const RECORD_STARTS: u8 = 2;
 
+/// Turns span records on (keeping [`RECORD_STARTS`] when it is set) or off.
 pub(crate) fn set_recording(on: bool) {
-    RECORD_SPANS.store(on, Ordering::Release);
+    let mode = match (on, RECORD_SPANS.load(Ordering::Relaxed)) {
+        (false, _) => RECORD_OFF,
+        (true, RECORD_STARTS) => RECORD_STARTS,
+        (true, _) => RECORD_LAZY,
+    };
+    RECORD_SPANS.store(mode, Ordering::Release);
 }
 
+/// Span records on, each span's start written at its start.
+pub(crate) fn set_recording_starts() {
+    RECORD_SPANS.store(RECORD_STARTS, Ordering::Release);
+}
+
+/// A span without fields may be written once, at its end.
 #[inline(always)]
-fn recording() -> bool {
-    RECORD_SPANS.load(Ordering::Relaxed)
+fn lazy_start() -> bool {
+    RECORD_SPANS.load(Ordering::Relaxed) == RECORD_LAZY
 }
 
 /// A fresh span id: random, never zero.
@@ -413,8 +437,13 @@ impl Span {
         flags: u8,
     ) -> Span {
         let th = d.threshold.map_or(NO_TH, Threshold::raw);
-        if d.sampled && recording() {
-            if values.encoded_len() == Some(0) && extra.is_none() && th == NO_TH {
+        let mode = RECORD_SPANS.load(Ordering::Relaxed);
+        if d.sampled && mode != RECORD_OFF {
+            if values.encoded_len() == Some(0)
+                && extra.is_none()
+                && th == NO_TH
+                && mode == RECORD_LAZY
+            {
                 // The common recorded span: no fields (known at compile
                 // time), correlation id or tracestate. Nothing is written
                 // now; the end writes the whole span in one record (never
@@ -448,7 +477,7 @@ impl Span {
         let ts = TsParts::new(th, extra.as_deref());
         let corr = extra.as_deref().and_then(|e| e.corr.as_ref());
         let mut pending_start = 0;
-        if values.encoded_len() == Some(0) && corr.is_none() && ts.is_none() {
+        if values.encoded_len() == Some(0) && corr.is_none() && ts.is_none() && lazy_start() {
             // No fields (known at compile time), correlation id or
             // tracestate: nothing is written now; the end writes the whole
             // span in one record (never 0: 0 means "nothing pending").

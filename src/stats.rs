@@ -109,9 +109,23 @@ pub struct Stats {
     pub replayed: u64,
     /// Span records (start, attributes, events, status, end; a span without
     /// fields that nothing was recorded on is one record) the writer took
-    /// from the rings and handed to the export thread. Written only while an
-    /// exporter that takes spans is configured.
+    /// from the rings: handed to the export thread when an exporter takes
+    /// spans, used for span lines when they are on. Written only while an
+    /// exporter that takes spans is configured or span lines are on
+    /// (`Builder::span_fields`, `Builder::span_ends`).
     pub span_records: u64,
+    /// Span-end lines written (`Builder::span_ends`): lines, like the
+    /// notices, not produced records (a span's end is in `span_records`).
+    pub span_end_lines: u64,
+    /// Spans started while the writer's table of live spans was full
+    /// (4096 spans; span lines on): the lines inside them carry their ids
+    /// but not the span's name and fields, and their end line has no
+    /// fields, start or duration. Nothing is lost.
+    pub span_table_full: u64,
+    /// Times a span's fields were left out of the lines (span lines on),
+    /// counted per span start or attribute record cut: more than 2 KiB of
+    /// recorded fields, or a span's piece of a line over 2 KiB.
+    pub span_fields_cut: u64,
     /// Log records handed to the exporters: `export_delivered_logs +
     /// export_failed_logs` plus what an exporter holds in a batch not sent
     /// yet (none after [`crate::flush()`]).
@@ -269,6 +283,9 @@ pub(crate) struct Counters {
     pub truncated: AtomicU64,
     pub invalid_utf8: AtomicU64,
     pub span_records: AtomicU64,
+    pub span_end_lines: AtomicU64,
+    pub span_table_full: AtomicU64,
+    pub span_fields_cut: AtomicU64,
     /// Debug buffer: records evicted (sampled out), per level.
     pub buffer_evicted: [AtomicU64; crate::sampler::logs::LEVELS],
     /// Debug buffer: records held now (a gauge the writer stores).

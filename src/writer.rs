@@ -12,13 +12,15 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::clock::Converter;
-use crate::encode::{Line, LineCx, LineFormat, NoteVal, Notice, Resolved, Site};
+use crate::encode::span_table::{SpanLines, SpanTable};
+use crate::encode::{Line, LineCx, LineFormat, NoteVal, Notice, Resolved, Site, SpanEnd};
 use crate::engine::{self, Engine, NewRing};
 use crate::export::ExportPipe;
 use crate::level::Level;
 use crate::record::{
     CTX_LEN, FLAG_BUFFERED, FLAG_CTX, FLAG_REPLAYED, HEADER_LEN, Header, KIND_LOG, KIND_MAX,
-    KIND_SPAN, RecordView, SLACK, whole_span_end,
+    KIND_SPAN, KIND_SPAN_ATTR, KIND_SPAN_END, KIND_SPAN_EVENT, KIND_SPAN_START, KIND_SPAN_STATUS,
+    RecordView, SLACK, whole_span_end,
 };
 use crate::ring::RingShared;
 use crate::sampler::buffer::DebugBuffer;
@@ -42,6 +44,7 @@ pub(crate) struct WriterConfig {
     pub batch_bytes: usize,
     pub export: Option<ExportPipe>,
     pub sampling: WriterSampling,
+    pub span_lines: SpanLines,
 }
 
 /// The writer's part of log sampling, fixed at `init()`.
@@ -108,6 +111,11 @@ struct Encoder {
     evicted_total: [u64; LEVELS],
     /// Records replayed, not yet added to the counters.
     replayed: u64,
+    span_lines: SpanLines,
+    /// Live spans, while span lines are on.
+    spans_live: Option<SpanTable>,
+    /// Span-end lines, not yet added to the counters.
+    span_ends: u64,
 }
 
 /// The periodic summary of sampled-out records.
@@ -180,6 +188,7 @@ impl Writer {
             })
             .collect::<Vec<_>>();
         let replay_pieces = vec![Vec::with_capacity(64); outs.len()];
+        let spans_live = cfg.span_lines.any().then(|| SpanTable::new(outs.len()));
         Writer {
             enc: Encoder {
                 engine,
@@ -203,6 +212,9 @@ impl Writer {
                 evicted: [0; LEVELS],
                 evicted_total: [0; LEVELS],
                 replayed: 0,
+                span_lines: cfg.span_lines,
+                spans_live,
+                span_ends: 0,
             },
             rings: Vec::new(),
             sinks,
@@ -402,6 +414,14 @@ impl Writer {
         }
         Counters::add(&counters.written, std::mem::take(&mut enc.written));
         Counters::add(&counters.span_records, std::mem::take(&mut enc.spans));
+        Counters::add(&counters.span_end_lines, std::mem::take(&mut enc.span_ends));
+        if let Some(t) = enc.spans_live.as_mut() {
+            Counters::add(
+                &counters.span_table_full,
+                std::mem::take(&mut t.counts.full),
+            );
+            Counters::add(&counters.span_fields_cut, std::mem::take(&mut t.counts.cut));
+        }
     }
 
     /// Emits the summary of what was sampled out since the last one, at most
@@ -635,7 +655,7 @@ impl Encoder {
             if self.sites.len() <= i {
                 self.sites.resize_with(i + 1, || None);
             }
-            self.sites[i] = Some(Site::new(id, cs));
+            self.sites[i] = Some(Site::new(id, cs, self.span_lines.fields));
         }
         self.sites[i].as_ref()
     }
@@ -655,10 +675,13 @@ impl Encoder {
                 None
             };
             self.spans += 1;
-            if let Some(x) = self.export.as_mut() {
+            if let Some(x) = self.export.as_mut().filter(|x| x.spans) {
                 let ts = self.conv.to_unix_nanos(h.ts);
                 let end = end.map(|t| self.conv.to_unix_nanos(t));
                 x.push(rec, &h, ts, end, thread, self.observed, 0);
+            }
+            if self.spans_live.is_some() {
+                return self.span_record(rec, h, end, pieces).is_some();
             }
             return true;
         }
@@ -678,6 +701,63 @@ impl Encoder {
             self.replay(trace);
         }
         self.write_log(rec, h, pieces, thread, false)
+    }
+
+    /// Span lines: keeps the live spans' table current and writes the
+    /// line of an ended span. `end`: a whole span's end. `None`: the
+    /// record is malformed.
+    fn span_record(
+        &mut self,
+        rec: &[u8],
+        h: Header,
+        end: Option<u64>,
+        pieces: &[Vec<u8>],
+    ) -> Option<()> {
+        let ctx = RecordView::decode(rec, h)?.ctx?;
+        let id = ctx.span_id;
+        self.site(h.callsite)?;
+        let site = self.sites.get(h.callsite as usize)?.as_ref()?;
+        let table = self.spans_live.as_mut()?;
+        let r: &crate::redact::Redactor = &self.redactor;
+        let lines = self.outs.iter_mut().map(|o| &mut o.line);
+        match h.kind {
+            KIND_SPAN_START => table.start(id, rec, h, site, lines, r),
+            KIND_SPAN_ATTR => table.attr(id, rec, h, site, lines, r),
+            KIND_SPAN_STATUS => table.status(id, rec, h),
+            KIND_SPAN_EVENT => table.event(id, rec, h),
+            KIND_SPAN_END | KIND_SPAN => {
+                if self.span_lines.ends {
+                    let ended = table.ended(id, site, lines);
+                    // A whole span's start is its header's time.
+                    let start = end.map_or(ended.start, |_| Some(h.ts));
+                    let end = end.unwrap_or(h.ts);
+                    let m = site.cs.metadata();
+                    let e = SpanEnd {
+                        level: m.level,
+                        target: m.target,
+                        ctx,
+                        start_unix_nanos: start.map(|t| self.conv.to_unix_nanos(t)),
+                        status: ended.status,
+                        exception: ended.exception,
+                    };
+                    let unix_nanos = self.conv.to_unix_nanos(end);
+                    for (i, o) in self.outs.iter_mut().enumerate() {
+                        let cx = LineCx {
+                            unix_nanos,
+                            thread: pieces.get(i).map_or(&[][..], |p| p.as_slice()),
+                            replayed: false,
+                            redactor: r,
+                            span: ended.pieces.get(i).map_or(&[][..], |p| p.as_slice()),
+                        };
+                        o.line.span_end(&mut o.out, &e, &cx);
+                    }
+                    self.span_ends += 1;
+                }
+                self.spans_live.as_mut()?.remove(id);
+                Some(())
+            }
+            _ => None,
+        }
     }
 
     /// Writes a log record in every format and hands it to the exporters.
@@ -824,6 +904,12 @@ impl Encoder {
         };
         let mut view = RecordView::decode(rec, h)?;
         let n = self.outs.len();
+        // The current span's pieces, when span fields are on and it is held.
+        let live = self
+            .spans_live
+            .as_ref()
+            .filter(|_| self.span_lines.fields)
+            .zip(view.ctx);
         let mut invalid = 0;
         // Where this record's lines start in each output (there are at
         // most three formats: JSON, console with and without colours).
@@ -838,6 +924,9 @@ impl Encoder {
                 thread: pieces.get(i).map_or(&[][..], |p| p.as_slice()),
                 replayed,
                 redactor: &self.redactor,
+                span: live
+                    .and_then(|(t, c)| t.piece(c.span_id, i))
+                    .unwrap_or_default(),
             };
             // The last format reads the view; the others read a copy.
             let r = if i + 1 == n {

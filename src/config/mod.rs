@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::clock::{ClockSource, Converter};
+use crate::encode::span_table::SpanLines;
 use crate::encode::{FORMAT_ENV, Format, Stream, resolve};
 use crate::engine::{self, Engine, Settings};
 use crate::export::{Exporter, Pipeline};
@@ -160,6 +161,9 @@ pub struct Builder {
     sampling: Option<SamplingConfig>,
     log_sampling: LogSampling,
     reopen_on_sighup: bool,
+    /// Span lines: span fields on lines, span-end lines (`None`: from the
+    /// environment).
+    span_lines: (Option<bool>, Option<bool>),
 }
 
 impl fmt::Debug for Builder {
@@ -211,6 +215,7 @@ impl Default for Builder {
             sampling: None,
             log_sampling: LogSampling::default(),
             reopen_on_sighup: false,
+            span_lines: (None, None),
         }
     }
 }
@@ -605,6 +610,30 @@ impl Builder {
         self
     }
 
+    /// Each line written inside a span carries the span's name and fields:
+    /// JSON `"span":{"name":"charge_card","amount":12.5}` (the innermost
+    /// span; attributes recorded on it later appear on later lines), the
+    /// console format `charge_card{amount=12.5}:` before the target.
+    /// Default off; unset, `DATAPUNK_LOG_SPAN_FIELDS` decides
+    /// ([`crate::SPAN_FIELDS_ENV`]). Spans then write their start record
+    /// when they start, with or without an exporter (the writer learns
+    /// their names from it); a log call is unchanged. See the README,
+    /// "Spans on lines", for the bounds.
+    pub fn span_fields(mut self, on: bool) -> Self {
+        self.span_lines.0 = Some(on);
+        self
+    }
+
+    /// A line for each ended span, in every sink's format: its name and
+    /// fields, ids, `start_timestamp`, `duration_ns`, `otel.status_code`,
+    /// `otel.status_description` and the last recorded exception. Default
+    /// off; unset, `DATAPUNK_LOG_SPAN_ENDS` decides
+    /// ([`crate::SPAN_ENDS_ENV`]).
+    pub fn span_ends(mut self, on: bool) -> Self {
+        self.span_lines.1 = Some(on);
+        self
+    }
+
     fn directives(&self) -> Result<Directives, InitError> {
         if self.use_env
             && let Ok(env) = std::env::var(FILTER_ENV)
@@ -649,6 +678,11 @@ impl Builder {
                 .apply_env(|name| std::env::var(name).ok())
                 .map_err(|(variable, error)| InitError::Env { variable, error })?;
         }
+        let (sf, se) = self.span_lines;
+        let span_lines = SpanLines::resolve(sf, se, |k| {
+            self.use_env.then(|| std::env::var(k).ok()).flatten()
+        })
+        .map_err(|(variable, error)| InitError::Env { variable, error })?;
         let redactor = redact
             .build()
             .map_err(|e| InitError::Config(format!("redaction: {e}")))?;
@@ -785,6 +819,7 @@ impl Builder {
                 buffer_now: log_sampling.unsampled == Unsampled::Buffer,
                 summary_interval: log_sampling.summary_interval,
             },
+            span_lines,
         };
         // The writer waits for its engine; without one (init failed after
         // the spawn) it ends, dropping its sinks.
@@ -811,6 +846,11 @@ impl Builder {
         if let Some(p) = pipeline {
             let _ = engine.export.set(p);
             crate::span::set_recording(spans);
+        }
+        if span_lines.fields {
+            crate::span::set_recording_starts();
+        } else if span_lines.any() {
+            crate::span::set_recording(true);
         }
         #[cfg(feature = "opentelemetry")]
         crate::context::set_interop(self.otel_interop);

@@ -18,9 +18,10 @@
 //! terminal. Nothing here allocates per record.
 
 use super::json;
-use super::{LineCx, LineFormat, NoteVal, Notice, Site};
+use super::{LineCx, LineFormat, NoteVal, Notice, Site, SpanEnd, SpanStatus};
 use crate::level::Level;
 use crate::record::RecordView;
+use crate::record::TraceContext;
 use crate::record::Val;
 use crate::redact::Redactor;
 
@@ -55,8 +56,16 @@ impl ConsoleLine {
         }
     }
 
-    /// Time, level and target: `2026-12-03T13:00:00.123456Z  INFO target: `.
-    fn head(&mut self, out: &mut Vec<u8>, unix_nanos: u64, level: Level, target: &str) {
+    /// Time, level, the current span's piece (`name{k=v}: `, when span
+    /// fields are on) and target: `2026-12-03T13:00:00.123456Z  INFO target:`.
+    fn head(
+        &mut self,
+        out: &mut Vec<u8>,
+        unix_nanos: u64,
+        level: Level,
+        span: &[u8],
+        target: &str,
+    ) {
         self.stamp.clear();
         self.ts.write(&mut self.stamp, unix_nanos);
         self.paint(out, DIM);
@@ -71,6 +80,7 @@ impl ConsoleLine {
         out.extend_from_slice(name);
         self.paint(out, RESET);
         out.push(b' ');
+        out.extend_from_slice(span);
         self.paint(out, DIM);
         escape(out, target.as_bytes());
         out.push(b':');
@@ -193,6 +203,37 @@ pub(crate) fn quoted(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
+/// The compact ids: ` trace=4bf92f35 span=00f067aa`.
+fn ids(out: &mut Vec<u8>, c: &TraceContext) {
+    out.extend_from_slice(b" trace=");
+    hex8(out, (c.trace_id >> 96) as u32);
+    out.extend_from_slice(b" span=");
+    hex8(out, (c.span_id >> 32) as u32);
+}
+
+/// A duration for people: `812ns`, `15.20µs`, `3.07ms`, `1.50s`.
+fn duration(out: &mut Vec<u8>, ns: u64) {
+    let mut num = itoa::Buffer::new();
+    let (unit, name): (u64, &str) = match ns {
+        0..1_000 => {
+            out.extend_from_slice(num.format(ns).as_bytes());
+            out.extend_from_slice(b"ns");
+            return;
+        }
+        1_000..1_000_000 => (1_000, "µs"),
+        1_000_000..1_000_000_000 => (1_000_000, "ms"),
+        _ => (1_000_000_000, "s"),
+    };
+    out.extend_from_slice(num.format(ns / unit).as_bytes());
+    out.push(b'.');
+    let hundredths = ns % unit * 100 / unit;
+    if hundredths < 10 {
+        out.push(b'0');
+    }
+    out.extend_from_slice(num.format(hundredths).as_bytes());
+    out.extend_from_slice(name.as_bytes());
+}
+
 fn hex8(out: &mut Vec<u8>, v: u32) {
     for i in (0..8).rev() {
         out.push(b"0123456789abcdef"[(v >> (i * 4) & 15) as usize]);
@@ -214,7 +255,7 @@ impl LineFormat for ConsoleLine {
     ) -> Option<u64> {
         let m = site.cs.metadata();
         let r = cx.redactor;
-        self.head(out, cx.unix_nanos, m.level, m.target);
+        self.head(out, cx.unix_nanos, m.level, cx.span, m.target);
         out.push(b' ');
         self.paint(out, BOLD);
         match view.message {
@@ -319,10 +360,7 @@ impl LineFormat for ConsoleLine {
         if view.ctx.is_some() || view.corr.is_some() {
             self.paint(out, DIM);
             if let Some(c) = view.ctx {
-                out.extend_from_slice(b" trace=");
-                hex8(out, (c.trace_id >> 96) as u32);
-                out.extend_from_slice(b" span=");
-                hex8(out, (c.span_id >> 32) as u32);
+                ids(out, &c);
             }
             if let Some(id) = view.corr {
                 out.extend_from_slice(b" correlation_id=");
@@ -360,8 +398,103 @@ impl LineFormat for ConsoleLine {
         Some(invalid)
     }
 
+    fn span_open(&mut self, out: &mut Vec<u8>, name: &str) {
+        self.paint(out, BOLD);
+        escape(out, name.as_bytes());
+        self.paint(out, RESET);
+    }
+
+    fn span_field(
+        &mut self,
+        out: &mut Vec<u8>,
+        first: bool,
+        key: &str,
+        v: Val<'_>,
+        secret: bool,
+        r: &Redactor,
+    ) -> bool {
+        out.push(if first { b'{' } else { b' ' });
+        self.paint(out, ITALIC);
+        escape(out, key.as_bytes());
+        self.paint(out, RESET);
+        out.push(b'=');
+        if secret {
+            r.write_key_replacement(out, &v);
+            return false;
+        }
+        let mut num = itoa::Buffer::new();
+        match v {
+            Val::Error { message: s, .. } | Val::Str(s) | Val::Bytes(s) => {
+                return self.text(out, r, s, true);
+            }
+            Val::None => out.extend_from_slice(b"null"),
+            Val::Bool(b) => json::write_bool(out, b),
+            Val::U64(x) => out.extend_from_slice(num.format(x).as_bytes()),
+            Val::I64(x) => out.extend_from_slice(num.format(x).as_bytes()),
+            Val::U128(x) => out.extend_from_slice(num.format(x).as_bytes()),
+            Val::I128(x) => out.extend_from_slice(num.format(x).as_bytes()),
+            Val::F64(x) => {
+                let start = out.len();
+                json::write_f64(out, x);
+                out.retain_from(start, |b| b != b'"');
+            }
+            Val::F32(x) => {
+                let start = out.len();
+                json::write_f32(out, x);
+                out.retain_from(start, |b| b != b'"');
+            }
+            Val::Char(c) => quoted(out, c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+        false
+    }
+
+    fn span_close(&mut self, out: &mut Vec<u8>, fields: bool) {
+        if fields {
+            out.push(b'}');
+        }
+        out.extend_from_slice(b": ");
+    }
+
+    fn span_end(&mut self, out: &mut Vec<u8>, end: &SpanEnd<'_>, cx: &LineCx<'_>) {
+        let r = cx.redactor;
+        self.head(out, cx.unix_nanos, end.level, cx.span, end.target);
+        out.push(b' ');
+        self.paint(out, BOLD);
+        out.extend_from_slice(b"span ended");
+        self.paint(out, RESET);
+        if let Some(start) = end.start_unix_nanos {
+            self.key(out, "duration");
+            duration(out, cx.unix_nanos.saturating_sub(start));
+        }
+        match end.status {
+            SpanStatus::Unset => {}
+            SpanStatus::Ok => {
+                self.key(out, "status");
+                out.extend_from_slice(b"ok");
+            }
+            SpanStatus::Error(desc) => {
+                self.key(out, "status");
+                out.extend_from_slice(b"error");
+                if !desc.is_empty() {
+                    self.key(out, "status_message");
+                    self.text(out, r, desc, true);
+                }
+            }
+        }
+        if let Some((type_name, message)) = end.exception {
+            self.key(out, "error.type");
+            quoted(out, type_name);
+            self.key(out, "error.message");
+            self.text(out, r, message, true);
+        }
+        self.paint(out, DIM);
+        ids(out, &end.ctx);
+        self.paint(out, RESET);
+        out.push(b'\n');
+    }
+
     fn notice(&mut self, out: &mut Vec<u8>, n: &Notice<'_>, thread: Option<&[u8]>) {
-        self.head(out, n.unix_nanos, n.level, n.target);
+        self.head(out, n.unix_nanos, n.level, &[], n.target);
         out.push(b' ');
         self.paint(out, BOLD);
         escape(out, n.message.as_bytes());
@@ -413,6 +546,21 @@ mod tests {
         let mut out = Vec::new();
         quoted(&mut out, s);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn durations_for_people() {
+        let d = |ns| {
+            let mut out = Vec::new();
+            duration(&mut out, ns);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(d(0), "0ns");
+        assert_eq!(d(999), "999ns");
+        assert_eq!(d(15_203), "15.20µs");
+        assert_eq!(d(3_070_000), "3.07ms");
+        assert_eq!(d(1_005_000_000), "1.00s");
+        assert_eq!(d(u64::MAX), "18446744073.70s");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! target, static message, escaped keys) are escaped once and reused.
 
 use super::json;
-use super::{LineCx, LineFormat, NoteVal, Notice, Site};
+use super::{LineCx, LineFormat, NoteVal, Notice, Site, SpanEnd, SpanStatus};
 use crate::record::{RecordView, Val};
 use crate::redact::Redactor;
 
@@ -94,6 +94,7 @@ impl LineFormat for JsonLine {
             json::write_str_lossy(out, id);
         }
         out.extend_from_slice(cx.thread);
+        out.extend_from_slice(cx.span);
         let mut exception = false;
         let mut invalid = 0;
         for (i, key) in js.keys.iter().enumerate() {
@@ -150,6 +151,90 @@ impl LineFormat for JsonLine {
     fn forget_sites(&mut self) {
         self.sites.clear();
     }
+
+    fn span_open(&mut self, out: &mut Vec<u8>, name: &str) {
+        out.extend_from_slice(b",\"span\":{\"name\":");
+        json::write_str(out, name.as_bytes());
+    }
+
+    fn span_field(
+        &mut self,
+        out: &mut Vec<u8>,
+        _first: bool,
+        key: &str,
+        v: Val<'_>,
+        secret: bool,
+        r: &Redactor,
+    ) -> bool {
+        out.push(b',');
+        json::write_str(out, key.as_bytes());
+        out.push(b':');
+        if secret {
+            out.push(b'"');
+            r.write_key_replacement(out, &v);
+            out.push(b'"');
+            return false;
+        }
+        let mut invalid = 0;
+        match v {
+            // Inside the span's object an error is its message.
+            Val::Error { message, .. } => r.write_json(out, message),
+            v => write_value(out, v, r, &mut invalid),
+        }
+        invalid != 0
+    }
+
+    fn span_close(&mut self, out: &mut Vec<u8>, _fields: bool) {
+        out.push(b'}');
+    }
+
+    fn span_end(&mut self, out: &mut Vec<u8>, end: &SpanEnd<'_>, cx: &LineCx<'_>) {
+        out.extend_from_slice(b"{\"timestamp\":");
+        self.ts.write(out, cx.unix_nanos);
+        out.extend_from_slice(b",\"level\":\"");
+        out.extend_from_slice(end.level.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"target\":");
+        json::write_str(out, end.target.as_bytes());
+        out.extend_from_slice(b",\"message\":\"span ended\"");
+        let c = end.ctx;
+        out.extend_from_slice(b",\"trace_id\":");
+        json::write_hex_u128(out, c.trace_id);
+        out.extend_from_slice(b",\"span_id\":");
+        json::write_hex_u64(out, c.span_id);
+        if c.parent_span_id != 0 {
+            out.extend_from_slice(b",\"parent_span_id\":");
+            json::write_hex_u64(out, c.parent_span_id);
+        }
+        out.extend_from_slice(b",\"trace_flags\":");
+        json::write_hex_u8(out, c.trace_flags);
+        out.extend_from_slice(cx.thread);
+        out.extend_from_slice(cx.span);
+        if let Some(start) = end.start_unix_nanos {
+            out.extend_from_slice(b",\"start_timestamp\":");
+            self.ts.write(out, start);
+            out.extend_from_slice(b",\"duration_ns\":");
+            json::write_u64(out, cx.unix_nanos.saturating_sub(start));
+        }
+        let r = cx.redactor;
+        match end.status {
+            SpanStatus::Unset => {}
+            SpanStatus::Ok => out.extend_from_slice(b",\"otel.status_code\":\"OK\""),
+            SpanStatus::Error(desc) => {
+                out.extend_from_slice(b",\"otel.status_code\":\"ERROR\"");
+                if !desc.is_empty() {
+                    out.extend_from_slice(b",\"otel.status_description\":");
+                    r.write_json_lossy(out, desc);
+                }
+            }
+        }
+        if let Some((type_name, message)) = end.exception {
+            out.extend_from_slice(b",\"exception.type\":");
+            json::write_str_lossy(out, type_name);
+            out.extend_from_slice(b",\"exception.message\":");
+            r.write_json_lossy(out, message);
+        }
+        out.extend_from_slice(b"}\n");
+    }
 }
 
 /// Writes one field; string values, error messages and their chains go
@@ -193,6 +278,11 @@ fn write_field(
         return;
     }
     out.extend_from_slice(key);
+    write_value(out, v, r, invalid_utf8);
+}
+
+/// Writes a value other than an error (which is written by its callers).
+fn write_value(out: &mut Vec<u8>, v: Val<'_>, r: &Redactor, invalid_utf8: &mut u64) {
     match v {
         Val::None => out.extend_from_slice(b"null"),
         Val::Bool(b) => json::write_bool(out, b),

@@ -8,6 +8,7 @@
 pub(crate) mod console;
 pub(crate) mod json;
 mod json_line;
+pub(crate) mod span_table;
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,7 +18,7 @@ pub(crate) use json_line::JsonLine;
 
 use crate::callsite::Callsite;
 use crate::level::Level;
-use crate::record::RecordView;
+use crate::record::{RecordView, TraceContext, Val};
 use crate::redact::Redactor;
 
 /// Keys the engine writes itself; a user field with one of these names is
@@ -165,14 +166,27 @@ pub(crate) struct Site {
     pub redact: u64,
 }
 
+/// The key of the current span's name and fields on a line
+/// (`Builder::span_fields`): reserved only while span fields are on.
+pub(crate) const SPAN_KEY: &str = "span";
+
 impl Site {
-    pub(crate) fn new(id: u32, cs: &'static Callsite) -> Site {
+    /// `span_key`: lines carry [`SPAN_KEY`], so a field of that name is
+    /// renamed too.
+    pub(crate) fn new(id: u32, cs: &'static Callsite, span_key: bool) -> Site {
         let m = cs.metadata();
+        let keys = if span_key {
+            let mut reserved = RESERVED_KEYS.to_vec();
+            reserved.push(SPAN_KEY);
+            crate::record::output_keys(m.fields, &reserved)
+        } else {
+            crate::record::output_keys(m.fields, RESERVED_KEYS)
+        };
         Site {
             id,
             level: m.level,
             cs,
-            keys: crate::record::output_keys(m.fields, RESERVED_KEYS),
+            keys,
             redact: cs.redact_mask(),
         }
     }
@@ -187,6 +201,32 @@ pub(crate) struct LineCx<'a> {
     /// The record was held in the debug buffer and is written late.
     pub replayed: bool,
     pub redactor: &'a Redactor,
+    /// The current span's piece of this format ([`LineFormat::span_open`]
+    /// to [`LineFormat::span_close`]), empty when the line carries none.
+    pub span: &'a [u8],
+}
+
+/// A span's status as its records set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanStatus<'a> {
+    Unset,
+    Ok,
+    /// Failed, with a description (may be empty).
+    Error(&'a [u8]),
+}
+
+/// What a span-end line says besides its span's piece (in [`LineCx`]).
+pub(crate) struct SpanEnd<'a> {
+    pub level: Level,
+    pub target: &'a str,
+    pub ctx: TraceContext,
+    /// The span's start, Unix nanoseconds; `None` when the writer did not
+    /// see it (its table of live spans was full).
+    pub start_unix_nanos: Option<u64>,
+    pub status: SpanStatus<'a>,
+    /// The last exception recorded on the span (`Span::record_error`):
+    /// type and message.
+    pub exception: Option<(&'a [u8], &'a [u8])>,
 }
 
 /// A value of one of the writer's own notices.
@@ -227,6 +267,26 @@ pub(crate) trait LineFormat {
     /// Drops what the format keeps per call site (after a reload changed
     /// which fields are redacted).
     fn forget_sites(&mut self) {}
+    /// Begins a span's piece (the span's name and fields, built once per
+    /// span and appended to each line inside it): its name.
+    fn span_open(&mut self, out: &mut Vec<u8>, name: &str);
+    /// Appends one field to a span's piece; `first`: no field before it;
+    /// `secret`: the key names a secret (the value is replaced). True when
+    /// the value held invalid UTF-8 (replaced).
+    fn span_field(
+        &mut self,
+        out: &mut Vec<u8>,
+        first: bool,
+        key: &str,
+        v: Val<'_>,
+        secret: bool,
+        r: &Redactor,
+    ) -> bool;
+    /// Ends a span's piece; `fields`: at least one field was appended.
+    fn span_close(&mut self, out: &mut Vec<u8>, fields: bool);
+    /// Appends the line of an ended span: `cx.span` holds its piece,
+    /// `cx.unix_nanos` its end.
+    fn span_end(&mut self, out: &mut Vec<u8>, end: &SpanEnd<'_>, cx: &LineCx<'_>);
 }
 
 /// The formats in one type (static dispatch).
@@ -274,6 +334,38 @@ impl LineFormat for Line {
         match self {
             Line::Json(f) => f.forget_sites(),
             Line::Console(f) => f.forget_sites(),
+        }
+    }
+    fn span_open(&mut self, out: &mut Vec<u8>, name: &str) {
+        match self {
+            Line::Json(f) => f.span_open(out, name),
+            Line::Console(f) => f.span_open(out, name),
+        }
+    }
+    fn span_field(
+        &mut self,
+        out: &mut Vec<u8>,
+        first: bool,
+        key: &str,
+        v: Val<'_>,
+        secret: bool,
+        r: &Redactor,
+    ) -> bool {
+        match self {
+            Line::Json(f) => f.span_field(out, first, key, v, secret, r),
+            Line::Console(f) => f.span_field(out, first, key, v, secret, r),
+        }
+    }
+    fn span_close(&mut self, out: &mut Vec<u8>, fields: bool) {
+        match self {
+            Line::Json(f) => f.span_close(out, fields),
+            Line::Console(f) => f.span_close(out, fields),
+        }
+    }
+    fn span_end(&mut self, out: &mut Vec<u8>, end: &SpanEnd<'_>, cx: &LineCx<'_>) {
+        match self {
+            Line::Json(f) => f.span_end(out, end, cx),
+            Line::Console(f) => f.span_end(out, end, cx),
         }
     }
 }

@@ -80,6 +80,9 @@ pub(crate) struct ExportPipe {
     cur_spans: u64,
     chunk_bytes: usize,
     pub logs: bool,
+    /// An exporter takes spans (span records are written for span lines
+    /// too: those are not sent).
+    pub spans: bool,
     overflow: Overflow,
     counters: Arc<ExportCounters>,
 }
@@ -100,6 +103,7 @@ impl Pipeline {
         overflow: Overflow,
     ) -> std::io::Result<(Pipeline, ExportPipe)> {
         let logs = exporters.iter().any(|e| e.wants_logs());
+        let spans = exporters.iter().any(|e| e.wants_spans());
         let (tx, rx) = mpsc::sync_channel::<Msg>(CHUNKS + 4);
         let (pool_tx, pool_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
         for _ in 0..CHUNKS {
@@ -138,6 +142,7 @@ impl Pipeline {
                 cur_spans: 0,
                 chunk_bytes,
                 logs,
+                spans,
                 overflow,
                 counters,
             },
