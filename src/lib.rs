@@ -76,7 +76,7 @@ pub use clock::ClockSource;
 pub use config::otel_file;
 pub use config::{
     Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError, Reload,
-    ReloadError, reload,
+    ReloadError, STATS_INTERVAL_ENV, reload,
 };
 pub use datapunk_log_macros::traced;
 pub use encode::span_table::{SPAN_ENDS_ENV, SPAN_FIELDS_ENV};

@@ -44,6 +44,9 @@ pub(crate) struct WriterConfig {
     pub batch_bytes: usize,
     pub export: Option<ExportPipe>,
     pub sampling: WriterSampling,
+    /// Least time between two of the writer's "engine stats" records
+    /// (`None`: none).
+    pub stats_interval: Option<Duration>,
     pub span_lines: SpanLines,
 }
 
@@ -145,6 +148,10 @@ pub(crate) struct Writer {
     /// Export is failing (a WARN line went out, no batch delivered since),
     /// and when that line went out.
     export_failing: Option<Instant>,
+    /// The periodic "engine stats" record: its interval, and when the last
+    /// one went out.
+    stats_interval: Option<Duration>,
+    stats_last: Instant,
 }
 
 /// Marks the writer as gone however it exits, releasing waiters.
@@ -231,6 +238,8 @@ impl Writer {
             },
             export_seen: crate::export::health::now(),
             export_failing: None,
+            stats_interval: cfg.stats_interval,
+            stats_last: Instant::now(),
         }
     }
 
@@ -261,6 +270,7 @@ impl Writer {
             }
             self.report_sampling(shutting);
             self.report_export();
+            self.report_stats();
             self.ship();
             if let Some(x) = self.enc.export.as_mut()
                 && (force || (n == 0 && x.idle_send_due()) || x.pending() * 2 >= EXPORT_SEND_BYTES)
@@ -489,6 +499,45 @@ impl Writer {
             self.export_seen = now;
             self.export_failing = Some(Instant::now());
         }
+    }
+
+    /// The writer's own INFO record of the engine's figures (`stats()`:
+    /// records, sinks, files, export queue), once per `stats_interval`.
+    fn report_stats(&mut self) {
+        let Some(every) = self.stats_interval else {
+            return;
+        };
+        if self.stats_last.elapsed() < every {
+            return;
+        }
+        self.stats_last = Instant::now();
+        let st = self.enc.engine.stats();
+        let u = NoteVal::U64;
+        let n = Notice {
+            unix_nanos: self.enc.conv.unix_now(),
+            level: Level::Info,
+            target: "datapunk_log::stats",
+            message: "engine stats",
+            fields: &[
+                ("produced", u(st.produced)),
+                ("written", u(st.written)),
+                ("dropped", u(st.dropped)),
+                ("sampled_out", u(st.sampled_out)),
+                ("bytes", u(st.bytes)),
+                ("threads", u(st.threads)),
+                ("sink_errors", u(st.sink_errors)),
+                ("sink_lost", u(st.sink_lost)),
+                ("file_rotations", u(st.file_rotations)),
+                ("files_deleted", u(st.files_deleted)),
+                ("compress_backlog", u(st.compress_backlog)),
+                ("compress_skipped", u(st.compress_skipped)),
+                ("export_pending_logs", u(st.export_pending_logs)),
+                ("export_dropped_logs", u(st.export_dropped_logs)),
+                ("export_failed_logs", u(st.export_failed_logs)),
+                ("redacted", u(st.redacted)),
+            ],
+        };
+        self.enc.note(&n, None);
     }
 
     /// Releases rings whose threads have exited and that are fully drained.

@@ -29,6 +29,10 @@ pub use reload::{Reload, ReloadError, reload};
 #[cfg(feature = "config-file")]
 pub mod otel_file;
 
+/// The environment variable of the periodic "engine stats" record's
+/// interval (`60s`; see [`Builder::stats_interval`]).
+pub const STATS_INTERVAL_ENV: &str = "DATAPUNK_LOG_STATS_INTERVAL";
+
 /// The environment variable holding filter directives (`info,my_crate::db=debug`).
 pub const FILTER_ENV: &str = "DATAPUNK_LOG";
 
@@ -161,6 +165,8 @@ pub struct Builder {
     sampling: Option<SamplingConfig>,
     log_sampling: LogSampling,
     reopen_on_sighup: bool,
+    /// The periodic "engine stats" record (`None`: from the environment).
+    stats_interval: Option<Duration>,
     /// Span lines: span fields on lines, span-end lines (`None`: from the
     /// environment).
     span_lines: (Option<bool>, Option<bool>),
@@ -215,6 +221,7 @@ impl Default for Builder {
             sampling: None,
             log_sampling: LogSampling::default(),
             reopen_on_sighup: false,
+            stats_interval: None,
             span_lines: (None, None),
         }
     }
@@ -634,6 +641,37 @@ impl Builder {
         self
     }
 
+    /// The writer writes an INFO record of the engine's figures (target
+    /// `datapunk_log::stats`, message `engine stats`: records produced,
+    /// written, dropped, sampled out; bytes; sink errors and lost lines;
+    /// file rotations, deletions and the compression backlog; the export
+    /// queue's depth, drops and failures) at most once per `every`. Default
+    /// off; `DATAPUNK_LOG_STATS_INTERVAL` (`60s`, `5m`) when unset here.
+    pub fn stats_interval(mut self, every: Duration) -> Self {
+        self.stats_interval = Some(every);
+        self
+    }
+
+    fn resolved_stats_interval(&self) -> Result<Option<Duration>, InitError> {
+        if let Some(d) = self.stats_interval {
+            return Ok(Some(d).filter(|d| !d.is_zero()));
+        }
+        if !self.use_env {
+            return Ok(None);
+        }
+        match std::env::var(STATS_INTERVAL_ENV) {
+            Ok(v) if !v.trim().is_empty() => {
+                crate::sampler::logs::parse_duration_ns(STATS_INTERVAL_ENV, v.trim())
+                    .map(|ns| Some(Duration::from_nanos(ns)).filter(|d| !d.is_zero()))
+                    .map_err(|error| InitError::Env {
+                        variable: STATS_INTERVAL_ENV,
+                        error,
+                    })
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn directives(&self) -> Result<Directives, InitError> {
         if self.use_env
             && let Ok(env) = std::env::var(FILTER_ENV)
@@ -668,6 +706,7 @@ impl Builder {
             return Err(InitError::Config("batch_bytes must be positive".into()));
         }
         let directives = self.directives()?;
+        let stats_interval = self.resolved_stats_interval()?;
         let mut log_sampling = self.log_sampling.clone();
         let mut redact = self.redact.clone();
         if self.use_env {
@@ -820,6 +859,7 @@ impl Builder {
                 summary_interval: log_sampling.summary_interval,
             },
             span_lines,
+            stats_interval,
         };
         // The writer waits for its engine; without one (init failed after
         // the spawn) it ends, dropping its sinks.
