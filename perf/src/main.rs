@@ -8,7 +8,9 @@
 //! scenario (datapunk-log with a collector absent, up, down, stalled), then
 //! the sampling scenario (root spans under samplers, beside the SDK's
 //! `ParentBased(TraceIdRatioBased)`, and two threads on one hot rate-limit
-//! key), each in a child process
+//! key), then, when asked for, the reload scenario (datapunk-log's log call
+//! without and with a thread reloading the configuration every 10 ms),
+//! each in a child process
 //! (the same executable re-run with a hidden `--scenario` argument: one
 //! logging engine per process, and a fresh process per configuration), then
 //! prints a table (or, with `--json`, one JSON object) and writes the JSON
@@ -19,6 +21,7 @@ mod otlp;
 mod probe;
 mod profile;
 mod receiver;
+mod reload;
 mod report;
 mod results;
 mod sampling;
@@ -33,8 +36,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use profile::Profile;
 use results::{
-    CollectorRun, LatencyResult, Machine, SamplingRun, ScenarioRun, SubjectResult, Summary,
-    ThroughputResult,
+    CollectorRun, LatencyResult, Machine, ReloadRun, SamplingRun, ScenarioRun, SubjectResult,
+    Summary, ThroughputResult,
 };
 use scenario::{ChildSpec, ScenarioKind};
 use subject::SubjectKind;
@@ -48,7 +51,8 @@ usage: perf [--profile FILE] [--json] [--subjects NAME,...] [--scenarios NAME,..
   --subjects LIST    run these subjects instead of the profile's, in this order
                      (each scenario runs those of them it can)
   --scenarios LIST   run these scenarios (latency, throughput, spans, otlp,
-                     collector, sampling) instead
+                     collector, sampling, reload) instead; reload runs only
+                     when named here
   --results FILE     where to write the JSON summary
                      (default: perf/results/<profile>-latest.json)
   --list-subjects    print the subjects a profile may name
@@ -247,6 +251,7 @@ fn parent_main(args: Args) -> Result<(), String> {
                 calibration: cal,
                 condition: None,
                 sampling_case: None,
+                reload_mode: None,
             };
             let cpu0 = CpuTimes::now();
             let outcome = run_child(&exe, &spec);
@@ -286,6 +291,7 @@ fn parent_main(args: Args) -> Result<(), String> {
     let mut otlp_runs = Vec::new();
     let mut collector_runs = Vec::new();
     let mut sampling_runs = Vec::new();
+    let mut reload_runs = Vec::new();
     for &scen in &profile.scenarios {
         match scen {
             ScenarioKind::Spans => {
@@ -300,6 +306,9 @@ fn parent_main(args: Args) -> Result<(), String> {
             ScenarioKind::Sampling => {
                 sampling_runs = run_sampling(&exe, &profile, cal);
             }
+            ScenarioKind::Reload => {
+                reload_runs = run_reload(&exe, &profile, cal);
+            }
             ScenarioKind::Latency | ScenarioKind::Throughput => {}
         }
     }
@@ -309,6 +318,7 @@ fn parent_main(args: Args) -> Result<(), String> {
     let otlp_ratios = report::otlp_ratios(&otlp_runs, profile.baseline);
     let collector_ratios = report::collector_ratios(&collector_runs);
     let sampling_ratios = report::sampling_ratios(&sampling_runs);
+    let reload_ratios = report::reload_ratios(&reload_runs);
     let l = &profile.latency;
     let mut notes = vec![
         format!(
@@ -380,6 +390,20 @@ fn parent_main(args: Args) -> Result<(), String> {
             sp.hot_sample_every
         ));
     }
+    if let Some(r) = profile.reload.as_ref().filter(|_| !reload_runs.is_empty()) {
+        notes.push(format!(
+            "reload scenario: datapunk-precise's latency call by the call ({} ns apart) and burst methods, one process per mode ({}); ring {} MiB pre-faulted (prepare_thread), Overflow::Drop, null JSON sink; reloading: every {} ms, {}; ratios = reloading / no-reload; no peer has an equivalent",
+            r.call_pause_ns,
+            r.modes
+                .iter()
+                .map(|x| x.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            r.ring_capacity >> 20,
+            r.interval_ms,
+            reload::parts_description(&r.parts)
+        ));
+    }
     let summary = Summary {
         profile: profile.name.clone(),
         profile_path: args.profile.display().to_string(),
@@ -400,6 +424,8 @@ fn parent_main(args: Args) -> Result<(), String> {
         collector_ratios,
         sampling: sampling_runs,
         sampling_ratios,
+        reload: reload_runs,
+        reload_ratios,
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
     let out = args
@@ -424,7 +450,8 @@ fn parent_main(args: Args) -> Result<(), String> {
         || summary.spans.iter().any(|s| !s.errors.is_empty())
         || summary.otlp.iter().any(|s| !s.errors.is_empty())
         || summary.collector.iter().any(|s| !s.errors.is_empty())
-        || summary.sampling.iter().any(|s| !s.errors.is_empty());
+        || summary.sampling.iter().any(|s| !s.errors.is_empty())
+        || summary.reload.iter().any(|s| !s.errors.is_empty());
     if failed {
         Err("some scenarios failed (see the errors above)".into())
     } else {
@@ -450,6 +477,7 @@ fn run_scenario<T: serde::de::DeserializeOwned>(
             calibration: cal,
             condition: None,
             sampling_case: None,
+            reload_mode: None,
         };
         let cpu0 = CpuTimes::now();
         let outcome = run_child(exe, &spec);
@@ -494,6 +522,7 @@ fn run_collector(exe: &Path, profile: &Profile, cal: Calibration) -> Vec<Collect
             calibration: cal,
             condition: Some(cond),
             sampling_case: None,
+            reload_mode: None,
         };
         let cpu0 = CpuTimes::now();
         let outcome = run_child(exe, &spec);
@@ -538,6 +567,7 @@ fn run_sampling(exe: &Path, profile: &Profile, cal: Calibration) -> Vec<Sampling
             calibration: cal,
             condition: None,
             sampling_case: Some(case),
+            reload_mode: None,
         };
         let cpu0 = CpuTimes::now();
         let outcome = run_child(exe, &spec);
@@ -564,6 +594,51 @@ fn run_sampling(exe: &Path, profile: &Profile, cal: Calibration) -> Vec<Sampling
             Err(e) => {
                 eprintln!("FAILED");
                 r.errors.push(format!("sampling {}: {e}", case.name()));
+            }
+        }
+        runs.push(r);
+    }
+    runs
+}
+
+/// Runs every mode of the reload scenario, each in a child process.
+fn run_reload(exe: &Path, profile: &Profile, cal: Calibration) -> Vec<ReloadRun> {
+    let Some(rp) = &profile.reload else {
+        return Vec::new();
+    };
+    let mut runs = Vec::new();
+    for &mode in &rp.modes {
+        let t = Instant::now();
+        eprint!("[perf] {:<18} {:<10} ", mode.name(), "reload");
+        let spec = ChildSpec {
+            scenario: ScenarioKind::Reload,
+            subject: SubjectKind::DatapunkPrecise,
+            profile: profile.clone(),
+            calibration: cal,
+            condition: None,
+            sampling_case: None,
+            reload_mode: Some(mode),
+        };
+        let cpu0 = CpuTimes::now();
+        let outcome = run_child(exe, &spec);
+        let foreign = cpu0.and_then(|c0| Some(c0.foreign_cores(&CpuTimes::now()?, t.elapsed())));
+        let mut r = ReloadRun {
+            mode: mode.name().into(),
+            description: reload::mode_description(mode, Some(rp)),
+            result: None,
+            foreign_cpu: foreign,
+            errors: Vec::new(),
+        };
+        match outcome
+            .and_then(|v| serde_json::from_value(v).map_err(|e| format!("bad result: {e}")))
+        {
+            Ok(x) => {
+                r.result = Some(x);
+                eprintln!("{:.1} s", t.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                eprintln!("FAILED");
+                r.errors.push(format!("reload {}: {e}", mode.name()));
             }
         }
         runs.push(r);

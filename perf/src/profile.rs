@@ -55,6 +55,114 @@ pub struct Profile {
     /// The sampling scenario (absent: not run).
     #[serde(default)]
     pub sampling: Option<SamplingProfile>,
+    /// The reload scenario (run only when asked for: `--scenarios reload`
+    /// or a `scenarios` list naming it; never added by default).
+    #[serde(default)]
+    pub reload: Option<ReloadProfile>,
+}
+
+/// The reload scenario: datapunk-log's log call (`datapunk-precise`),
+/// timed by the latency scenario's `call` and `burst` methods, without and
+/// with a thread calling `datapunk_log::reload` every `interval_ms` (one
+/// child process per mode).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadProfile {
+    /// The modes, in the order they run (default: both).
+    #[serde(default = "all_reload_modes")]
+    pub modes: Vec<ReloadMode>,
+    /// Milliseconds between the end of one reload and the start of the
+    /// next (the thread sleeps this long in between).
+    pub interval_ms: u64,
+    /// What each reload changes (default: all four parts, as a reload of a
+    /// whole configuration file would).
+    #[serde(default = "all_reload_parts")]
+    pub parts: Vec<ReloadPart>,
+    /// Calls made, untimed, before measuring.
+    pub warmup_calls: u64,
+    /// Calls timed one by one.
+    pub call_samples: u64,
+    /// Nanoseconds of busy-wait after each timed call: spreads the call
+    /// method over many reload intervals (back to back, 200 000 calls last
+    /// about one interval).
+    #[serde(default)]
+    pub call_pause_ns: u64,
+    /// Bursts timed; each gives one sample (the burst's time / `burst_size`).
+    pub bursts: u64,
+    /// Calls per burst.
+    pub burst_size: u64,
+    /// Nanoseconds of busy-wait between bursts.
+    pub burst_pause_ns: u64,
+    /// Bytes of the producer thread's ring (pre-faulted; `Overflow::Drop`).
+    pub ring_capacity: usize,
+}
+
+/// Whether a reload-scenario run reloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReloadMode {
+    /// No reload (the reference).
+    NoReload,
+    /// A thread reloads every `interval_ms` during the measurement.
+    Reloading,
+}
+
+pub const ALL_RELOAD_MODES: [ReloadMode; 2] = [ReloadMode::NoReload, ReloadMode::Reloading];
+
+fn all_reload_modes() -> Vec<ReloadMode> {
+    ALL_RELOAD_MODES.to_vec()
+}
+
+impl ReloadMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReloadMode::NoReload => "no-reload",
+            ReloadMode::Reloading => "reloading",
+        }
+    }
+}
+
+/// One part of the configuration a reload changes, alternating between
+/// two values that both keep the measured INFO call enabled and written
+/// the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReloadPart {
+    /// Filter directives `info` <-> `info,<another target>=debug`: every
+    /// call site is decided again under the registry lock.
+    Filter,
+    /// DEBUG's log policy keep-all <-> 1 in 100: the sampler's mode and
+    /// every call site's plan byte are recomputed (INFO's stays keep-all).
+    LogSampling,
+    /// The trace sampler `parent_based(always_on)` <->
+    /// `parent_based(probability(0.5))`, behind arc-swap (no span here).
+    TraceSampling,
+    /// The redacted keys `[password]` <-> `[password, customer_email]`
+    /// (no field of the record): waits for the writer twice by design,
+    /// forgets every call site's redaction mask, swaps the redactor.
+    Redaction,
+}
+
+pub const ALL_RELOAD_PARTS: [ReloadPart; 4] = [
+    ReloadPart::Filter,
+    ReloadPart::LogSampling,
+    ReloadPart::TraceSampling,
+    ReloadPart::Redaction,
+];
+
+fn all_reload_parts() -> Vec<ReloadPart> {
+    ALL_RELOAD_PARTS.to_vec()
+}
+
+impl ReloadPart {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReloadPart::Filter => "filter",
+            ReloadPart::LogSampling => "log-sampling",
+            ReloadPart::TraceSampling => "trace-sampling",
+            ReloadPart::Redaction => "redaction",
+        }
+    }
 }
 
 /// The span scenario: a span started and ended at once, timed as the
@@ -382,6 +490,7 @@ impl Profile {
             if p.sampling.is_some() {
                 p.scenarios.push(ScenarioKind::Sampling);
             }
+            // Not `reload`: it runs only when asked for.
         }
         if p.subjects.is_empty() {
             return Err(format!(
@@ -410,6 +519,11 @@ impl Profile {
                 .unwrap_or_default(),
             // datapunk-log only; `--subjects` does not change it.
             ScenarioKind::Collector => match self.collector {
+                Some(_) => vec![SubjectKind::DatapunkPrecise],
+                None => Vec::new(),
+            },
+            // datapunk-log only; `--subjects` does not change it.
+            ScenarioKind::Reload => match self.reload {
                 Some(_) => vec![SubjectKind::DatapunkPrecise],
                 None => Vec::new(),
             },
@@ -482,6 +596,20 @@ impl Profile {
             }
             if c.conditions.is_empty() {
                 return Err("collector: `conditions` is empty".into());
+            }
+        }
+        if self.scenarios.contains(&ScenarioKind::Reload) && self.reload.is_none() {
+            return Err("scenario `reload` needs a [reload] section".into());
+        }
+        if let Some(r) = &self.reload {
+            if r.call_samples == 0 || r.bursts == 0 || r.burst_size == 0 {
+                return Err("reload: call_samples, bursts and burst_size must be positive".into());
+            }
+            if r.interval_ms == 0 {
+                return Err("reload: interval_ms must be positive".into());
+            }
+            if r.modes.is_empty() || r.parts.is_empty() {
+                return Err("reload: `modes` and `parts` must not be empty".into());
             }
         }
         if self.scenarios.contains(&ScenarioKind::Sampling) && self.sampling.is_none() {
@@ -585,6 +713,18 @@ mod tests {
                 p.subjects_of(ScenarioKind::Collector),
                 [SubjectKind::DatapunkPrecise]
             );
+            let r = p.reload.as_ref().unwrap();
+            assert_eq!(r.modes, ALL_RELOAD_MODES, "{name}: reload");
+            assert_eq!(r.parts, ALL_RELOAD_PARTS, "{name}: reload");
+            assert_eq!(r.interval_ms, 10, "{name}: reload");
+            assert!(
+                !p.scenarios.contains(&ScenarioKind::Reload),
+                "{name}: reload runs only when asked for"
+            );
+            assert_eq!(
+                p.subjects_of(ScenarioKind::Reload),
+                [SubjectKind::DatapunkPrecise]
+            );
             let s = p.sampling.as_ref().unwrap();
             assert_eq!(s.cases, ALL_SAMPLING_CASES, "{name}: sampling");
             assert_eq!(
@@ -602,6 +742,23 @@ mod tests {
         .unwrap();
         assert_eq!(s.cases, [SamplingCase::AlwaysOff, SamplingCase::HotKey]);
         assert!(toml::from_str::<SamplingProfile>("cases = [\"sometimes\"]").is_err());
+    }
+
+    #[test]
+    fn reload_modes_and_parts_parse() {
+        let r: ReloadProfile = toml::from_str(
+            "modes = [\"reloading\"]\nparts = [\"filter\", \"redaction\"]\ninterval_ms = 10\nwarmup_calls = 1\ncall_samples = 1\nbursts = 1\nburst_size = 1\nburst_pause_ns = 0\nring_capacity = 65536\n",
+        )
+        .unwrap();
+        assert_eq!(r.modes, [ReloadMode::Reloading]);
+        assert_eq!(r.parts, [ReloadPart::Filter, ReloadPart::Redaction]);
+        let d: ReloadProfile = toml::from_str(
+            "interval_ms = 10\nwarmup_calls = 1\ncall_samples = 1\nbursts = 1\nburst_size = 1\nburst_pause_ns = 0\nring_capacity = 65536\n",
+        )
+        .unwrap();
+        assert_eq!(d.modes, ALL_RELOAD_MODES);
+        assert_eq!(d.parts, ALL_RELOAD_PARTS);
+        assert!(toml::from_str::<ReloadProfile>("parts = [\"everything\"]").is_err());
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use crate::results::{
     CollectorRatio, CollectorResult, CollectorRun, Distribution, Method, MethodRatios, OtlpRatio,
-    OtlpResult, Ratio, SamplingRatio, SamplingResult, SamplingRun, ScenarioRun, SpanRatio,
-    SpanResult, SubjectResult, Summary,
+    OtlpResult, Ratio, ReloadRatio, ReloadRun, SamplingRatio, SamplingResult, SamplingRun,
+    ScenarioRun, SpanRatio, SpanResult, SubjectResult, Summary,
 };
 use crate::subject::SubjectKind;
 
@@ -110,6 +110,30 @@ pub fn sampling_ratios(runs: &[SamplingRun]) -> Vec<SamplingRatio> {
             ratios: MethodRatios::between(
                 Some((&b.call.dist, &b.burst.dist)),
                 r.result.as_ref().map(|x| (&x.call.dist, &x.burst.dist)),
+            ),
+        })
+        .collect()
+}
+
+/// The reload scenario's ratios, each mode / `no-reload` (above 1 =
+/// slower while reloading).
+pub fn reload_ratios(runs: &[ReloadRun]) -> Vec<ReloadRatio> {
+    let base_name = crate::profile::ReloadMode::NoReload.name();
+    let Some(b) = runs
+        .iter()
+        .find(|r| r.mode == base_name)
+        .and_then(|r| r.result.as_ref())
+    else {
+        return Vec::new();
+    };
+    runs.iter()
+        .filter(|r| r.mode != base_name)
+        .map(|r| ReloadRatio {
+            mode: r.mode.clone(),
+            baseline: base_name.into(),
+            ratios: MethodRatios::between(
+                r.result.as_ref().map(|x| (&x.call.dist, &x.burst.dist)),
+                Some((&b.call.dist, &b.burst.dist)),
             ),
         })
         .collect()
@@ -399,6 +423,7 @@ pub fn human(s: &Summary) -> String {
     otlp_table(&mut o, s);
     collector_table(&mut o, s);
     sampling_table(&mut o, s);
+    reload_table(&mut o, s);
 
     let mut foreign: Vec<String> = s
         .subjects
@@ -439,6 +464,11 @@ pub fn human(s: &Summary) -> String {
             .iter()
             .filter_map(|x| scen_foreign("sampling", &x.case, x.foreign_cpu)),
     );
+    foreign.extend(
+        s.reload
+            .iter()
+            .filter_map(|x| scen_foreign("reload", &x.mode, x.foreign_cpu)),
+    );
     if foreign.is_empty() {
         let _ = writeln!(
             o,
@@ -466,6 +496,7 @@ WARNING: other processes (or hypervisor steal) used CPU during: {} (cores, avera
         .chain(s.otlp.iter().map(|x| (&x.subject, &x.errors)))
         .chain(s.collector.iter().map(|x| (&x.condition, &x.errors)))
         .chain(s.sampling.iter().map(|x| (&x.case, &x.errors)))
+        .chain(s.reload.iter().map(|x| (&x.mode, &x.errors)))
     {
         for e in errors {
             let _ = writeln!(o, "ERROR {subject}: {e}");
@@ -956,6 +987,109 @@ fn sampling_table(o: &mut String, s: &Summary) {
             h.spans - h.kept,
             h.warmup_kept,
             h.lost_warmup
+        );
+    }
+}
+
+fn reload_table(o: &mut String, s: &Summary) {
+    let runs: Vec<_> = s.reload.iter().filter_map(|x| x.result.as_ref()).collect();
+    let Some(first) = runs.first() else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "\nReload — datapunk-precise, ns per call, without and with datapunk_log::reload every {} ms — call: each call alone, {} samples{}; burst: {} calls back to back, {}",
+        first.interval_ms,
+        first.call.dist.samples,
+        if first.call_pause_ns > 0 {
+            format!(", {} ns apart", first.call_pause_ns)
+        } else {
+            String::new()
+        },
+        first.burst_size,
+        burst_pause_and_overhead(
+            first.burst_pause_ns,
+            first.burst.dist.samples,
+            first.rdtsc_overhead_subtracted
+        )
+    );
+    let cols = |reloads: &str, drops: &str| format!("{reloads:>8} {drops:>6}");
+    method_rows(
+        o,
+        ("mode", &cols("reloads", "drops"), 15),
+        runs.iter().map(|r| {
+            (
+                r.mode.as_str(),
+                [(&r.call, r.reloads_call), (&r.burst, r.reloads_burst)]
+                    .map(|(m, n)| (&m.dist, cols(&n.to_string(), &drops(m)))),
+            )
+        }),
+    );
+    let _ = writeln!(
+        o,
+        "(reloads: datapunk_log::reload calls completed while the method ran; drops: records a full ring dropped during it)"
+    );
+    let _ = writeln!(
+        o,
+        "{:<18} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "mode",
+        "call s",
+        "burst s",
+        "reloads",
+        "reload p50",
+        "reload p99",
+        "reload max",
+        "calls",
+        "rdtsc p50"
+    );
+    for r in &runs {
+        let t = r.reload_time.as_ref();
+        let us = |f: fn(&crate::results::ReloadTimes) -> f64| {
+            t.map_or_else(|| "-".into(), |t| format!("{:.0} µs", f(t)))
+        };
+        let _ = writeln!(
+            o,
+            "{:<18} {:>8.3} {:>8.3} {:>8} {:>10} {:>10} {:>10} {:>10} {:>7.1} ns",
+            r.mode,
+            r.call_s,
+            r.burst_s,
+            r.reloads_total,
+            us(|t| t.p50_us),
+            us(|t| t.p99_us),
+            us(|t| t.max_us),
+            r.calls_total,
+            r.rdtsc_overhead.p50_ns
+        );
+    }
+    let _ = writeln!(
+        o,
+        "(call s / burst s: wall time of each method; reloads: all reloads of the run, settles included; reload p50/p99/max: each reload's duration on the reloading thread — a redaction change waits for the writer twice by design; calls: every INFO call, warm-up included, all enabled through every reload: stats().produced equals it)"
+    );
+    if let Some(parts) = s.reload.iter().find(|x| x.mode == "reloading") {
+        let _ = writeln!(o, "  {:<16} {}", parts.mode, parts.description);
+    }
+    for r in &runs {
+        if r.mode != "no-reload" && (r.reloads_call == 0 || r.reloads_burst == 0) {
+            let _ = writeln!(
+                o,
+                "WARNING {}: a method saw no reload (call {}, burst {}): lengthen it (call_pause_ns, call_samples, bursts)",
+                r.mode, r.reloads_call, r.reloads_burst
+            );
+        }
+    }
+    if !s.reload_ratios.is_empty() {
+        let _ = writeln!(
+            o,
+            "reload ratios mode / {} (above 1x = slower while reloading)",
+            s.reload_ratios[0].baseline
+        );
+        ratio_rows(
+            o,
+            "mode",
+            s.reload_ratios.iter().map(|r| {
+                let (call, burst) = r.ratios.rows();
+                (r.mode.as_str(), call, burst)
+            }),
         );
     }
 }

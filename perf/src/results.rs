@@ -463,6 +463,91 @@ pub struct CollectorRatio {
     pub burst_p999: Option<f64>,
 }
 
+/// How long each `datapunk_log::reload` call took on the reloading
+/// thread (microseconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadTimes {
+    pub reloads: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+    pub mean_us: f64,
+}
+
+impl ReloadTimes {
+    pub fn from_ns(ns: &[u64]) -> ReloadTimes {
+        let mut h = Histogram::<u64>::new(3).expect("3 significant figures is valid");
+        for &v in ns {
+            h.record(v).expect("auto-resizing histogram takes any u64");
+        }
+        let us = |v: u64| v as f64 / 1000.0;
+        ReloadTimes {
+            reloads: ns.len() as u64,
+            p50_us: us(h.value_at_quantile(0.50)),
+            p99_us: us(h.value_at_quantile(0.99)),
+            max_us: us(h.max()),
+            mean_us: ns.iter().map(|&v| v as f64).sum::<f64>() / ns.len().max(1) as f64 / 1000.0,
+        }
+    }
+}
+
+/// One mode of the reload scenario: datapunk-log's log call timed by the
+/// `call` and `burst` methods, with or without a thread reloading.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadResult {
+    pub mode: String,
+    /// Milliseconds the reloading thread sleeps between reloads.
+    pub interval_ms: u64,
+    /// What each reload changed (each part alternating between two values).
+    pub parts: Vec<String>,
+    pub ring_capacity: usize,
+    pub rdtsc_overhead: Overhead,
+    pub rdtsc_overhead_subtracted: bool,
+    pub call: Method,
+    pub call_pause_ns: u64,
+    pub burst: Method,
+    pub burst_size: u64,
+    pub burst_pause_ns: u64,
+    /// Reloads completed while each method ran (from its first timed call
+    /// to its last; 0 without reloads).
+    pub reloads_call: u64,
+    pub reloads_burst: u64,
+    /// Reloads completed in the whole run (settles between the methods
+    /// included).
+    pub reloads_total: u64,
+    /// Wall time of each method, seconds.
+    pub call_s: f64,
+    pub burst_s: f64,
+    /// The time each reload took on the reloading thread (None: no reload).
+    pub reload_time: Option<ReloadTimes>,
+    /// Every enabled call, warm-up included; `stats().produced` equals it
+    /// (the INFO call stayed enabled through every reload).
+    pub calls_total: u64,
+    pub subject_stats: Option<serde_json::Value>,
+    pub wall_s: f64,
+}
+
+/// One mode of the reload scenario, as the parent saw it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadRun {
+    pub mode: String,
+    pub description: String,
+    pub result: Option<ReloadResult>,
+    /// As in [`SubjectResult`].
+    pub foreign_cpu: Option<f64>,
+    pub errors: Vec<String>,
+}
+
+/// Reload scenario, a mode / `no-reload` (above 1 = slower while
+/// reloading).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadRatio {
+    pub mode: String,
+    pub baseline: String,
+    #[serde(flatten)]
+    pub ratios: MethodRatios,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SubjectResult {
     pub subject: String,
@@ -533,4 +618,9 @@ pub struct Summary {
     pub sampling: Vec<SamplingRun>,
     #[serde(default)]
     pub sampling_ratios: Vec<SamplingRatio>,
+    /// The reload scenario, one entry per mode (empty when not run).
+    #[serde(default)]
+    pub reload: Vec<ReloadRun>,
+    #[serde(default)]
+    pub reload_ratios: Vec<ReloadRatio>,
 }

@@ -2,7 +2,9 @@
 //! process): `latency` (call, burst, disabled) and `throughput` here,
 //! `spans` in [`crate::spans`], `otlp` in [`crate::otlp`], `collector` in
 //! [`crate::collector`] (which reuses the `call` and `burst` methods here),
-//! `sampling` in [`crate::sampling`] (which reuses the span scenario's).
+//! `sampling` in [`crate::sampling`] (which reuses the span scenario's),
+//! `reload` in [`crate::reload`] (which reuses the `call` and `burst`
+//! methods here).
 
 use std::fs::File;
 use std::hint::black_box;
@@ -13,7 +15,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::profile::{
-    Condition, LatencyProfile, OverflowKind, Profile, SamplingCase, ThroughputProfile,
+    Condition, LatencyProfile, OverflowKind, Profile, ReloadMode, SamplingCase, ThroughputProfile,
 };
 use crate::results::{Disabled, Distribution, LatencyResult, Method, ThroughputResult};
 use crate::subject::{Logger, LoggerFn, Setup, SubjectKind, with_logger};
@@ -33,16 +35,19 @@ pub enum ScenarioKind {
     Otlp,
     Collector,
     Sampling,
+    Reload,
 }
 
-/// Every scenario, in the order a profile runs them by default.
-pub const ALL_SCENARIOS: [ScenarioKind; 6] = [
+/// Every scenario, in the order a profile runs them (`reload` only when
+/// asked for).
+pub const ALL_SCENARIOS: [ScenarioKind; 7] = [
     ScenarioKind::Latency,
     ScenarioKind::Throughput,
     ScenarioKind::Spans,
     ScenarioKind::Otlp,
     ScenarioKind::Collector,
     ScenarioKind::Sampling,
+    ScenarioKind::Reload,
 ];
 
 impl ScenarioKind {
@@ -54,6 +59,7 @@ impl ScenarioKind {
             ScenarioKind::Otlp => "otlp",
             ScenarioKind::Collector => "collector",
             ScenarioKind::Sampling => "sampling",
+            ScenarioKind::Reload => "reload",
         }
     }
 
@@ -75,6 +81,9 @@ pub struct ChildSpec {
     /// The sampling scenario's case (None for the other scenarios).
     #[serde(default)]
     pub sampling_case: Option<SamplingCase>,
+    /// The reload scenario's mode (None for the other scenarios).
+    #[serde(default)]
+    pub reload_mode: Option<ReloadMode>,
 }
 
 /// Runs the child's scenario; returns its result as JSON.
@@ -105,6 +114,10 @@ pub fn run_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
             serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
         }
         ScenarioKind::Sampling => crate::sampling::run(spec),
+        ScenarioKind::Reload => {
+            let r = crate::reload::run(spec)?;
+            serde_json::to_value(r).map_err(|e| format!("cannot encode the result: {e}"))
+        }
         ScenarioKind::Latency | ScenarioKind::Throughput => run_logger_child(spec),
     }
 }
@@ -159,7 +172,8 @@ fn run_logger_child(spec: &ChildSpec) -> Result<serde_json::Value, String> {
         ScenarioKind::Spans
         | ScenarioKind::Otlp
         | ScenarioKind::Collector
-        | ScenarioKind::Sampling => {
+        | ScenarioKind::Sampling
+        | ScenarioKind::Reload => {
             return Err(format!("{} is not a logger scenario", spec.scenario.name()));
         }
     }
@@ -331,9 +345,30 @@ pub fn call_and_burst<L: Logger>(
     minus: u64,
     calls: &mut u64,
 ) -> (Method, Method) {
-    // (a) call: each call alone between two fenced TSC reads.
+    let mut ticks = Vec::new();
+    let call = call_method(l, p, cal, minus, calls, &mut ticks);
+    l.settle(*calls);
+    let burst = burst_method(l, p, cal, minus, calls, &mut ticks);
+    drop(ticks);
+    l.settle(*calls);
+    (call, burst)
+}
+
+/// (a) call: each call alone between two fenced TSC reads,
+/// `call_samples` of them, `call_pause_ns` apart (no settle). `ticks` is
+/// the samples' buffer (cleared first; the burst method reuses it, so its
+/// pushes land on pages already touched).
+pub fn call_method<L: Logger>(
+    l: &L,
+    p: &Methods,
+    cal: &Calibration,
+    minus: u64,
+    calls: &mut u64,
+    ticks: &mut Vec<u64>,
+) -> Method {
     let pause = cal.to_ticks(p.call_pause_ns as f64);
-    let mut ticks = Vec::with_capacity(p.call_samples as usize);
+    ticks.clear();
+    ticks.reserve(p.call_samples as usize);
     let d0 = l.dropped();
     for _ in 0..p.call_samples {
         let (a, b, c) = args(*calls);
@@ -345,14 +380,23 @@ pub fn call_and_burst<L: Logger>(
         tsc::spin_ticks(pause);
     }
     let d1 = l.dropped();
-    let call = Method {
-        dist: Distribution::from_ticks(&ticks, 1, minus, cal),
+    Method {
+        dist: Distribution::from_ticks(ticks, 1, minus, cal),
         drops: d0.zip(d1).map(|(a, b)| b - a),
-    };
-    l.settle(*calls);
+    }
+}
 
-    // (b) burst: `burst_size` calls back to back between two fenced TSC
-    // reads, after a busy-wait pause; one sample per burst.
+/// (b) burst: `burst_size` calls back to back between two fenced TSC
+/// reads, after a busy-wait pause; one sample per burst (no settle).
+/// `ticks` as in [`call_method`].
+pub fn burst_method<L: Logger>(
+    l: &L,
+    p: &Methods,
+    cal: &Calibration,
+    minus: u64,
+    calls: &mut u64,
+    ticks: &mut Vec<u64>,
+) -> Method {
     let pause = cal.to_ticks(p.burst_pause_ns as f64);
     ticks.clear();
     ticks.reserve(p.bursts as usize);
@@ -369,13 +413,10 @@ pub fn call_and_burst<L: Logger>(
         ticks.push(t1.wrapping_sub(t0));
     }
     let d1 = l.dropped();
-    let burst = Method {
-        dist: Distribution::from_ticks(&ticks, p.burst_size, minus, cal),
+    Method {
+        dist: Distribution::from_ticks(ticks, p.burst_size, minus, cal),
         drops: d0.zip(d1).map(|(a, b)| b - a),
-    };
-    drop(ticks);
-    l.settle(*calls);
-    (call, burst)
+    }
 }
 
 struct ThroughputRun<'a> {

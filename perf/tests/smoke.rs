@@ -75,6 +75,16 @@ hot_per_second = 1_000.0
 hot_burst = 50
 hot_spans_per_thread = 20_000
 hot_sample_every = 8
+
+[reload]
+interval_ms = 10
+warmup_calls = 100
+call_samples = 4_000
+call_pause_ns = 25_000
+bursts = 5_000
+burst_size = 20
+burst_pause_ns = 20_000
+ring_capacity = 1_048_576
 "#;
 
 #[test]
@@ -324,11 +334,78 @@ fn tiny_profile_runs_every_subject_and_reports_json() {
     assert!(sr.iter().all(|r| r["baseline"] == "otel-sdk"));
     assert!(sr.iter().all(|r| r["burst_p50"].as_f64().is_some()));
 
+    // The reload scenario runs only when asked for.
+    assert_eq!(v["reload"].as_array().unwrap().len(), 0);
+    assert_eq!(v["reload_ratios"].as_array().unwrap().len(), 0);
+
     // Logs are removed once verified (keep_logs = false).
     let left: Vec<_> = std::fs::read_dir(&logs)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "logs left behind: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reload_scenario_runs_both_modes_when_asked() {
+    let dir = temp_dir("reload");
+    let profile = dir.join("tiny.toml");
+    let logs = dir.join("logs");
+    std::fs::write(&profile, TINY.replace("LOG_DIR", logs.to_str().unwrap())).unwrap();
+    let results = dir.join("results.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_perf"))
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--scenarios")
+        .arg("reload")
+        .arg("--json")
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "perf failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["subjects"].as_array().unwrap().len(), 0);
+    let runs = v["reload"].as_array().unwrap();
+    let modes: Vec<&str> = runs.iter().map(|r| r["mode"].as_str().unwrap()).collect();
+    assert_eq!(modes, ["no-reload", "reloading"]);
+    for r in runs {
+        let mode = r["mode"].as_str().unwrap();
+        assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{mode}: {r}");
+        let x = &r["result"];
+        assert_eq!(x["call"]["samples"], 4_000, "{mode}");
+        assert_eq!(x["burst"]["samples"], 5_000, "{mode}");
+        assert_eq!(x["call"]["drops"], 0, "{mode}");
+        assert_eq!(x["parts"].as_array().unwrap().len(), 4, "{mode}");
+        // Every INFO call stayed enabled (the child checks produced too).
+        let calls = x["calls_total"].as_u64().unwrap();
+        assert_eq!(x["subject_stats"]["produced"], calls, "{mode}: {x}");
+        for m in ["call", "burst"] {
+            let p50 = x[m]["p50_ns"].as_f64().unwrap();
+            assert!(p50 > 0.0 && p50 <= x[m]["p999_ns"].as_f64().unwrap());
+        }
+        let n = |k: &str| x[k].as_u64().unwrap();
+        if mode == "no-reload" {
+            assert_eq!(n("reloads_total"), 0, "{x}");
+            assert!(x["reload_time"].is_null());
+        } else {
+            // 100 ms of calls and 100 ms of bursts at least: reloads in each.
+            assert!(n("reloads_call") > 0 && n("reloads_burst") > 0, "{x}");
+            assert!(n("reloads_total") >= n("reloads_call") + n("reloads_burst"));
+            assert_eq!(x["reload_time"]["reloads"], n("reloads_total"), "{x}");
+        }
+    }
+    let ratios = v["reload_ratios"].as_array().unwrap();
+    assert_eq!(ratios.len(), 1);
+    assert_eq!(ratios[0]["mode"], "reloading");
+    assert_eq!(ratios[0]["baseline"], "no-reload");
+    assert!(ratios[0]["call_p999"].as_f64().is_some());
+    assert!(ratios[0]["burst_p999"].as_f64().is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

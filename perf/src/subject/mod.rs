@@ -82,7 +82,7 @@ impl SubjectKind {
                 )
             }
             ScenarioKind::Otlp => matches!(self, DatapunkPrecise | DatapunkCoarse | OtelSdk),
-            ScenarioKind::Collector => matches!(self, DatapunkPrecise),
+            ScenarioKind::Collector | ScenarioKind::Reload => matches!(self, DatapunkPrecise),
             ScenarioKind::Sampling => matches!(self, DatapunkPrecise | OtelSdk),
         }
     }
@@ -94,6 +94,7 @@ impl SubjectKind {
             ScenarioKind::Spans => crate::spans::description(self),
             ScenarioKind::Otlp => crate::otlp::description(self),
             ScenarioKind::Collector => crate::collector::DESCRIPTION,
+            ScenarioKind::Reload => crate::reload::DESCRIPTION,
             ScenarioKind::Sampling => crate::sampling::subject_description(self),
         }
     }
