@@ -741,3 +741,172 @@ pub(crate) fn watch(path: PathBuf, every: Duration) -> std::io::Result<()> {
         })
         .map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(body: &str) -> Plan {
+        let text = format!("file_format: \"1.1\"\n{body}");
+        let (file, _) = OtelFile::from_str(&text, "t.yaml", |_| None).expect("valid");
+        Plan::of(&file)
+    }
+
+    #[test]
+    fn logger_configurator_becomes_directives() {
+        let p = plan(
+            "logger_provider:
+  processors: [ { simple: { exporter: { console: } } } ]
+  logger_configurator/development:
+    default_config: { minimum_severity: warn, trace_based: true }
+    loggers:
+      - { name: 'app::db', config: { minimum_severity: debug } }
+      - { name: 'app::net::*', config: { minimum_severity: info2 } }
+      - { name: 'app::off', config: { enabled: false } }
+      - { name: 'app*x?', config: { minimum_severity: error } }
+distribution: { datapunk_log: { filter: 'info,hyper=error' } }
+",
+        );
+        let d = p.filter.expect("filter");
+        assert_eq!(d.default_level(), LevelFilter::WARN);
+        assert_eq!(d.level_for("app::db::pool"), LevelFilter::DEBUG);
+        assert_eq!(d.level_for("app::net::tcp"), LevelFilter::WARN);
+        assert_eq!(d.level_for("app::off"), LevelFilter::OFF);
+        assert_eq!(d.level_for("hyper"), LevelFilter::ERROR);
+        assert_eq!(p.unsampled, Some(Unsampled::Drop), "trace_based");
+        assert!(
+            p.notes.iter().any(|n| n.contains("app*x?")),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn file_sinks_and_ring() {
+        let p = plan(
+            "distribution:
+  datapunk_log:
+    ring: { capacity: 1MiB, max_record_bytes: 8KiB, overflow: drop }
+    sinks:
+      - stderr: { format: console }
+      - file:
+          path: /tmp/x/app.log
+          format: console
+          rotation: { size: 10MiB, every: hourly }
+          retention: { keep_files: 3 }
+          compress: gzip
+          mode: '0600'
+      - file: { path: /tmp/x/b.log, format: auto }
+",
+        );
+        assert_eq!(p.ring_capacity, Some(1 << 20));
+        assert_eq!(p.record_limit, Some(8 << 10));
+        assert_eq!(p.overflow, Some(Overflow::Drop));
+        assert!(matches!(
+            p.sinks[0],
+            FileSinkSpec::Stderr(Some(Format::Console))
+        ));
+        let FileSinkSpec::File(c, f) = &p.sinks[1] else {
+            panic!("{:?}", p.sinks)
+        };
+        assert_eq!(*f, Format::Console);
+        let want = FileConfig::new("/tmp/x/app.log")
+            .rotate_size(10 << 20)
+            .rotate_every(crate::sink::Rotation::Hourly)
+            .keep_files(3)
+            .compress(crate::sink::Compression::Gzip)
+            .mode(0o600);
+        assert_eq!(c, &want);
+        assert!(matches!(&p.sinks[2], FileSinkSpec::File(_, Format::Json)));
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn processors_become_one_exporter_per_signal() {
+        use crate::export::otlp::{Compression, Protocol, Signal};
+        let p = plan(
+            "tracer_provider:
+  processors:
+    - batch:
+        schedule_delay: 200
+        max_export_batch_size: 64
+        exporter:
+          otlp_grpc:
+            endpoint: http://traces:4317
+            compression: gzip
+            timeout: 2500
+            headers: [ { name: Api-Key, value: k } ]
+    - simple: { exporter: { otlp_grpc: {} } }
+logger_provider:
+  processors:
+    - simple:
+        exporter:
+          otlp_http:
+            endpoint: http://logs:4318/v1/logs
+            headers_list: 'a=1,b=2'
+            encoding: json
+propagator: { composite: [ { tracecontext: } ] }
+",
+        );
+        let c = p.otlp.expect("otlp");
+        assert!(c.logs_enabled() && c.spans_enabled());
+        assert_eq!(c.protocol_for(Signal::Traces), Protocol::Grpc);
+        assert_eq!(c.endpoint_for(Signal::Traces), "http://traces:4317");
+        assert_eq!(c.compression_for(Signal::Traces), Some(Compression::Gzip));
+        assert_eq!(c.timeout_for(Signal::Traces), Duration::from_millis(2500));
+        assert_eq!(
+            c.headers_for(Signal::Traces),
+            &[("api-key".to_owned(), "k".to_owned())]
+        );
+        let b = c.batch_for(Signal::Traces);
+        assert_eq!(b.schedule_delay, Duration::from_millis(200));
+        assert_eq!(b.max_export_batch_size, 64);
+        assert_eq!(c.protocol_for(Signal::Logs), Protocol::HttpProtobuf);
+        assert_eq!(c.endpoint_for(Signal::Logs), "http://logs:4318/v1/logs");
+        assert_eq!(c.compression_for(Signal::Logs), None);
+        assert_eq!(c.headers_for(Signal::Logs).len(), 2);
+        assert_eq!(c.batch_for(Signal::Logs).max_export_batch_size, 1);
+        let notes = p.notes.join("\n");
+        assert!(notes.contains("tracer_provider.processors"), "{notes}");
+        assert!(notes.contains("encoding json"), "{notes}");
+        assert!(notes.contains("propagator"), "{notes}");
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn only_traces_leaves_logs_off() {
+        let p = plan(
+            "tracer_provider:
+  processors: [ { batch: { exporter: { otlp_http: {} } } } ]
+",
+        );
+        let c = p.otlp.expect("otlp");
+        assert!(!c.logs_enabled() && c.spans_enabled());
+        assert_eq!(
+            c.endpoint_for(crate::export::otlp::Signal::Traces),
+            "http://localhost:4318/v1/traces"
+        );
+    }
+
+    #[test]
+    fn redaction_over_the_defaults() {
+        let p = plan(
+            "distribution:
+  datapunk_log:
+    redaction:
+      keys: [a, b]
+      patterns: { email: on, card: off }
+      token_prefixes: [acme_]
+",
+        );
+        let mut c = RedactConfig::default();
+        apply_redaction(p.redaction.as_ref().unwrap(), &mut c).unwrap();
+        assert_eq!(c.keys, Some(vec!["a".to_owned(), "b".to_owned()]));
+        let mut want = RedactConfig::default();
+        want.set(crate::redact::Rule::Email, true);
+        want.set(crate::redact::Rule::Card, false);
+        assert_eq!(c.patterns, want.patterns);
+        assert!(c.prefixes.iter().any(|p| p == "acme_"));
+        c.build().expect("valid");
+    }
+}
