@@ -400,8 +400,9 @@ impl Builder {
     }
     /// Ignore the environment: `DATAPUNK_LOG`, `DATAPUNK_LOG_SAMPLING`,
     /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER`, `DATAPUNK_LOG_REDACT`,
-    /// `DATAPUNK_LOG_REDACT_HMAC_KEY(_ID)` and `OTEL_TRACES_SAMPLER`
-    /// (the `OTEL_*` variables an OTLP exporter reads are read by
+    /// `DATAPUNK_LOG_REDACT_HMAC_KEY(_ID)`, `OTEL_TRACES_SAMPLER` and
+    /// `OTEL_CONFIG_FILE` (a file given to [`Builder::config_file`] is read
+    /// all the same; the `OTEL_*` variables an OTLP exporter reads are read by
     /// `Builder::otlp_if_configured` and `OtlpConfig::from_env` only).
     pub fn ignore_env(mut self) -> Self {
         self.use_env = false;
