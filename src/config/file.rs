@@ -3,8 +3,8 @@
 //! force (for [`reload_config_file`]), and the reload's triggers (SIGHUP, a
 //! thread watching the file).
 //!
-//! Precedence (see the README's "Operations"): builder > file > environment
-//! > defaults, except that the `DATAPUNK_LOG*` operator variables still win
+//! Precedence (see the README's "Operations"): the builder, then the file,
+//! then the environment, then the defaults, except that the `DATAPUNK_LOG*` operator variables still win
 //! over both, and that a file in use makes every other `OTEL_*` variable
 //! ignored (the specification: the file is authoritative; it references
 //! variables through `${VAR}` substitution).
