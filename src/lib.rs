@@ -78,6 +78,8 @@ pub use config::{
     Builder, DEFAULT_RECORD_LIMIT, DEFAULT_RING_CAPACITY, FILTER_ENV, Guard, InitError, Reload,
     ReloadError, STATS_INTERVAL_ENV, reload,
 };
+#[cfg(feature = "config-file")]
+pub use config::{ReloadFileError, reload_config_file};
 pub use datapunk_log_macros::traced;
 pub use encode::span_table::{SPAN_ENDS_ENV, SPAN_FIELDS_ENV};
 pub use encode::{FORMAT_ENV, Format, FormatError};

@@ -319,6 +319,17 @@ impl ResourceBuilder {
         self
     }
 
+    /// Puts `lower` (the configuration file's attributes) under this
+    /// builder's: a key set here wins.
+    #[cfg(feature = "config-file")]
+    pub(crate) fn under(mut self, lower: Vec<(String, AttrValue)>) -> Self {
+        let mine = std::mem::take(&mut self.attrs);
+        for (k, v) in lower.into_iter().chain(mine) {
+            self = self.attribute(k, v);
+        }
+        self
+    }
+
     /// Builds the resource from the defaults, the process environment
     /// (`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`) and this builder's
     /// values, in that order of precedence. A variable whose value is not

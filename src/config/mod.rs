@@ -22,8 +22,12 @@ use crate::sink::{
 use crate::stats::SinkCounters;
 use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig, WriterSampling};
 
+#[cfg(feature = "config-file")]
+mod file;
 mod reload;
 
+#[cfg(feature = "config-file")]
+pub use file::{ReloadFileError, reload_config_file};
 pub use reload::{Reload, ReloadError, reload};
 
 #[cfg(feature = "config-file")]
@@ -74,6 +78,11 @@ pub enum InitError {
     /// An exporter's configuration is invalid (an `OTEL_*` variable, an
     /// endpoint), or the export thread could not be started.
     Export(String),
+    /// The configuration file (`OTEL_CONFIG_FILE` or
+    /// [`Builder::config_file`]) is invalid: the error names the file, the
+    /// line and column, and the key.
+    #[cfg(feature = "config-file")]
+    ConfigFile(otel_file::ConfigFileError),
 }
 
 impl fmt::Display for InitError {
@@ -89,6 +98,8 @@ impl fmt::Display for InitError {
             InitError::Spawn(e) => write!(f, "cannot start the writer thread: {e}"),
             InitError::Signal(e) => write!(f, "cannot set up flush on SIGTERM/SIGINT: {e}"),
             InitError::Export(m) => write!(f, "export: {m}"),
+            #[cfg(feature = "config-file")]
+            InitError::ConfigFile(e) => write!(f, "configuration file: {e}"),
         }
     }
 }
@@ -97,6 +108,8 @@ impl std::error::Error for InitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             InitError::Filter { error, .. } => Some(error),
+            #[cfg(feature = "config-file")]
+            InitError::ConfigFile(e) => Some(e),
             InitError::File { error, .. } | InitError::Spawn(error) | InitError::Signal(error) => {
                 Some(error)
             }
@@ -138,9 +151,10 @@ pub struct Builder {
     /// The format of sinks without their own (`None`: `DATAPUNK_LOG_FORMAT`,
     /// then [`Format::Auto`]).
     format: Option<Format>,
-    overflow: Overflow,
-    ring_capacity: usize,
-    record_limit: usize,
+    /// `None`: not set by the builder (the file's, else the default).
+    overflow: Option<Overflow>,
+    ring_capacity: Option<usize>,
+    record_limit: Option<usize>,
     filter: Option<String>,
     use_env: bool,
     clock: ClockSource,
@@ -170,6 +184,27 @@ pub struct Builder {
     /// Span lines: span fields on lines, span-end lines (`None`: from the
     /// environment).
     span_lines: (Option<bool>, Option<bool>),
+    /// Which settings the builder set (they win over the file).
+    set: Explicit,
+    /// The exporter of `otlp_if_configured` (left out when a file is in
+    /// use: the file is authoritative over `OTEL_*`).
+    env_exporter: Option<Box<dyn Exporter>>,
+    #[cfg_attr(not(feature = "config-file"), allow(dead_code))]
+    config_file: Option<PathBuf>,
+    #[cfg_attr(not(feature = "config-file"), allow(dead_code))]
+    reload_on_sighup: bool,
+    #[cfg_attr(not(feature = "config-file"), allow(dead_code))]
+    watch_config_file: Option<Duration>,
+}
+
+/// The settings a builder set explicitly, beyond those kept as `Option`s.
+#[derive(Clone, Copy, Debug, Default)]
+struct Explicit {
+    unsampled: bool,
+    buffer: bool,
+    redaction: bool,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    otlp: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -195,9 +230,9 @@ impl Default for Builder {
         Builder {
             sinks: Vec::new(),
             format: None,
-            overflow: Overflow::Block,
-            ring_capacity: DEFAULT_RING_CAPACITY,
-            record_limit: DEFAULT_RECORD_LIMIT,
+            overflow: None,
+            ring_capacity: None,
+            record_limit: None,
             filter: None,
             use_env: true,
             clock: ClockSource::Precise,
@@ -223,6 +258,11 @@ impl Default for Builder {
             reopen_on_sighup: false,
             stats_interval: None,
             span_lines: (None, None),
+            set: Explicit::default(),
+            env_exporter: None,
+            config_file: None,
+            reload_on_sighup: false,
+            watch_config_file: None,
         }
     }
 }
@@ -290,18 +330,18 @@ impl Builder {
     }
     /// What a call does when its ring is full (default [`Overflow::Block`]).
     pub fn overflow(mut self, o: Overflow) -> Self {
-        self.overflow = o;
+        self.overflow = Some(o);
         self
     }
     /// Bytes of each thread's ring (default 256 KiB, at least 4 KiB).
     pub fn ring_capacity(mut self, bytes: usize) -> Self {
-        self.ring_capacity = bytes;
+        self.ring_capacity = Some(bytes);
         self
     }
     /// Largest record in bytes (default 16 KiB); longer text is cut and the
     /// record marked `"truncated":true`. Clamped to what the ring can hold.
     pub fn max_record_bytes(mut self, bytes: usize) -> Self {
-        self.record_limit = bytes;
+        self.record_limit = Some(bytes);
         self
     }
     /// Filter directives, such as `info,my_crate::db=debug`. The default is
@@ -350,6 +390,7 @@ impl Builder {
     /// [`crate::sampler::set_unsampled`].
     pub fn unsampled_logs(mut self, policy: Unsampled) -> Self {
         self.log_sampling.unsampled = policy;
+        self.set.unsampled = true;
         self
     }
     /// Bounds of the debug buffer of [`Unsampled::Buffer`]: at most
@@ -359,6 +400,7 @@ impl Builder {
     pub fn debug_buffer(mut self, records_per_trace: usize, bytes: usize) -> Self {
         self.log_sampling.buffer_records = records_per_trace;
         self.log_sampling.buffer_bytes = bytes;
+        self.set.buffer = true;
         self
     }
     /// Least time between two of the writer's "records sampled out" summary
@@ -370,8 +412,9 @@ impl Builder {
     }
     /// Ignore the environment: `DATAPUNK_LOG`, `DATAPUNK_LOG_SAMPLING`,
     /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER`, `DATAPUNK_LOG_REDACT`,
-    /// `DATAPUNK_LOG_REDACT_HMAC_KEY(_ID)` and `OTEL_TRACES_SAMPLER`
-    /// (the `OTEL_*` variables an OTLP exporter reads are read by
+    /// `DATAPUNK_LOG_REDACT_HMAC_KEY(_ID)`, `OTEL_TRACES_SAMPLER` and
+    /// `OTEL_CONFIG_FILE` (a file given to [`Builder::config_file`] is read
+    /// all the same; the `OTEL_*` variables an OTLP exporter reads are read by
     /// `Builder::otlp_if_configured` and `OtlpConfig::from_env` only).
     pub fn ignore_env(mut self) -> Self {
         self.use_env = false;
@@ -445,15 +488,26 @@ impl Builder {
     pub fn otlp(self, config: crate::export::otlp::OtlpConfig) -> Result<Self, InitError> {
         let e = crate::export::otlp::OtlpExporter::new(config)
             .map_err(|e| InitError::Export(e.to_string()))?;
-        Ok(self.exporter(e))
+        let mut b = self.exporter(e);
+        b.set.otlp = true;
+        Ok(b)
     }
     /// Exports over OTLP, configured from the `OTEL_*` variables, when one of
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or
     /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set (and not empty); does
     /// nothing otherwise. A variable with a bad value is an error.
+    ///
+    /// When a configuration file is in use (`OTEL_CONFIG_FILE`, or
+    /// [`Builder::config_file`]), the `OTEL_*` variables are ignored, as
+    /// the OpenTelemetry specification says: the file configures export,
+    /// and this does nothing (an exporter built before the file was named
+    /// is left out at `init()`).
     #[cfg(feature = "otlp")]
-    pub fn otlp_if_configured(self) -> Result<Self, InitError> {
+    pub fn otlp_if_configured(mut self) -> Result<Self, InitError> {
         use crate::export::otlp::OtlpConfig;
+        if self.file_named() {
+            return Ok(self);
+        }
         let set = [
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
@@ -465,7 +519,24 @@ impl Builder {
             return Ok(self);
         }
         let cfg = OtlpConfig::from_env().map_err(|e| InitError::Export(e.to_string()))?;
-        self.otlp(cfg)
+        let e = crate::export::otlp::OtlpExporter::new(cfg)
+            .map_err(|e| InitError::Export(e.to_string()))?;
+        self.env_exporter = Some(Box::new(e));
+        Ok(self)
+    }
+
+    /// Whether a configuration file is named (by the builder, or by the
+    /// environment unless ignored).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    fn file_named(&self) -> bool {
+        #[cfg(feature = "config-file")]
+        {
+            self.config_file.is_some()
+                || (self.use_env
+                    && otel_file::config_file_path(|n| std::env::var(n).ok()).is_some())
+        }
+        #[cfg(not(feature = "config-file"))]
+        false
     }
     /// The service's name (`service.name`), over `OTEL_SERVICE_NAME`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
@@ -532,6 +603,7 @@ impl Builder {
     /// `DATAPUNK_LOG_REDACT`, when set, applies over this.
     pub fn redaction(mut self, on: bool) -> Self {
         self.redact.set_all(on);
+        self.set.redaction = true;
         self
     }
 
@@ -543,6 +615,7 @@ impl Builder {
     {
         self.redact
             .set_keys(keys.into_iter().map(Into::into).collect());
+        self.set.redaction = true;
         self
     }
 
@@ -550,6 +623,7 @@ impl Builder {
     /// the default keys if it was off).
     pub fn redact_key(mut self, key: impl Into<String>) -> Self {
         self.redact.add_key(key.into());
+        self.set.redaction = true;
         self
     }
 
@@ -558,6 +632,7 @@ impl Builder {
     /// none were given).
     pub fn redact_rule(mut self, rule: crate::redact::Rule, on: bool) -> Self {
         self.redact.set(rule, on);
+        self.set.redaction = true;
         self
     }
 
@@ -566,6 +641,7 @@ impl Builder {
     /// options ([`Builder::redact_rule`], [`Builder::redact_keys`]).
     pub fn redact_patterns(mut self, rules: impl IntoIterator<Item = crate::redact::Rule>) -> Self {
         self.redact.set_patterns(rules);
+        self.set.redaction = true;
         self
     }
 
@@ -576,6 +652,7 @@ impl Builder {
     /// holding a `_`, `-` or `.` (`init()` checks).
     pub fn redact_token_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.redact.prefixes.push(prefix.into());
+        self.set.redaction = true;
         self
     }
 
@@ -586,6 +663,7 @@ impl Builder {
         S: Into<String>,
     {
         self.redact.prefixes = prefixes.into_iter().map(Into::into).collect();
+        self.set.redaction = true;
         self
     }
 
@@ -593,6 +671,7 @@ impl Builder {
     /// `redact::Replacement::Mask`).
     pub fn redact_replacement(mut self, replacement: crate::redact::Replacement) -> Self {
         self.redact.replacement = replacement;
+        self.set.redaction = true;
         self
     }
 
@@ -692,14 +771,37 @@ impl Builder {
 
     /// Installs the engine and starts the writer thread. Fails if an engine is
     /// already installed, a directive is invalid, or a file cannot be opened.
-    pub fn init(self) -> Result<Guard, InitError> {
+    pub fn init(mut self) -> Result<Guard, InitError> {
         if engine::get().is_some() {
             return Err(InitError::AlreadyInitialized);
         }
-        if self.ring_capacity < 4096 {
+        // The configuration file, where the builder left a setting open.
+        #[cfg(feature = "config-file")]
+        let in_force = match self.load_config_file()? {
+            Some((path, (file, warnings))) => {
+                let pinned = self.pinned();
+                let plan = file::Plan::of(&file);
+                let notes = self.apply_plan(plan, &file.origin)?;
+                Some((path, file, warnings, notes, pinned))
+            }
+            None => None,
+        };
+        #[cfg(feature = "config-file")]
+        let file_in_use = in_force.is_some();
+        #[cfg(not(feature = "config-file"))]
+        let file_in_use = false;
+        if file_in_use {
+            // The file is authoritative over the `OTEL_*` variables.
+            self.env_exporter = None;
+        }
+        if let Some(e) = self.env_exporter.take() {
+            self.exporters.push(e);
+        }
+        let ring_capacity = self.ring_capacity.unwrap_or(DEFAULT_RING_CAPACITY);
+        let overflow = self.overflow.unwrap_or(Overflow::Block);
+        if ring_capacity < 4096 {
             return Err(InitError::Config(format!(
-                "ring_capacity must be at least 4096 bytes, got {}",
-                self.ring_capacity
+                "ring_capacity must be at least 4096 bytes, got {ring_capacity}"
             )));
         }
         if self.batch_bytes == 0 {
@@ -725,16 +827,15 @@ impl Builder {
         let redactor = redact
             .build()
             .map_err(|e| InitError::Config(format!("redaction: {e}")))?;
-        let record_limit = self.record_limit.clamp(
+        let record_limit = self.record_limit.unwrap_or(DEFAULT_RECORD_LIMIT).clamp(
             MIN_RECORD_LIMIT,
-            (self.ring_capacity / 2)
+            (ring_capacity / 2)
                 .saturating_sub(SLACK)
                 .max(MIN_RECORD_LIMIT),
         );
-        if record_limit + SLACK > self.ring_capacity {
+        if record_limit + SLACK > ring_capacity {
             return Err(InitError::Config(format!(
-                "ring_capacity {} is too small for records of {} bytes",
-                self.ring_capacity, record_limit
+                "ring_capacity {ring_capacity} is too small for records of {record_limit} bytes"
             )));
         }
         let default_format = match self.format {
@@ -791,9 +892,9 @@ impl Builder {
             sinks.push((SinkSlot::with_stats(sink, self.sink_backlog, stats), format));
         }
         let settings = Settings {
-            ring_capacity: self.ring_capacity,
+            ring_capacity,
             record_limit,
-            overflow: self.overflow,
+            overflow,
         };
         if self.flush_on_signal != SignalFlush::Off {
             // Before the engine exists; until then a signal finds nothing to
@@ -804,8 +905,15 @@ impl Builder {
                 .map_err(InitError::Signal)?;
         }
         if self.reopen_on_sighup {
-            crate::sink::install_sighup().map_err(|e| {
+            crate::sink::install_sighup(crate::sink::OnSighup::Reopen).map_err(|e| {
                 InitError::Config(format!("reopen_on_sighup: cannot handle SIGHUP: {e}"))
+            })?;
+        }
+        #[cfg(feature = "config-file")]
+        if self.reload_on_sighup {
+            crate::sink::install_sighup(crate::sink::OnSighup::Reload(file::reload_from_trigger))
+                .map_err(|e| {
+                InitError::Config(format!("reload_on_sighup: cannot handle SIGHUP: {e}"))
             })?;
         }
         // The capture clock is chosen before the engine is visible, so no record
@@ -826,7 +934,12 @@ impl Builder {
         let (pipeline, export) = if self.exporters.is_empty() {
             (None, None)
         } else {
-            let resource = self.resource.build_from_env();
+            let resource = if file_in_use {
+                // The file's attributes are under the builder's already.
+                self.resource.build_with(|_| None)
+            } else {
+                self.resource.build_from_env()
+            };
             match Pipeline::start(
                 self.exporters,
                 resource,
@@ -895,7 +1008,7 @@ impl Builder {
         #[cfg(feature = "opentelemetry")]
         crate::context::set_interop(self.otel_interop);
         let (env_sampler, sampler_warning) = match (&self.sampling, self.use_env) {
-            (None, true) => crate::sampler::env::from_env(),
+            (None, true) if !file_in_use => crate::sampler::env::from_env(),
             _ => (None, None),
         };
         crate::sampler::install(
@@ -912,6 +1025,30 @@ impl Builder {
         }
         if let Some(w) = sampler_warning {
             crate::warn!(target: "datapunk_log", "{}", w);
+        }
+        #[cfg(feature = "config-file")]
+        match in_force {
+            Some((path, file, warnings, notes, pinned)) => {
+                file::emit_warnings(&warnings, &notes);
+                file::set_in_force(path.clone(), file, pinned);
+                if let Some(every) = self.watch_config_file
+                    && let Err(e) = file::watch(path, every)
+                {
+                    crate::warn!(
+                        target: file::TARGET,
+                        "watch_config_file: cannot start the watching thread: {}",
+                        e
+                    );
+                }
+            }
+            None => {
+                if self.reload_on_sighup || self.watch_config_file.is_some() {
+                    crate::warn!(
+                        target: file::TARGET,
+                        "reload_on_sighup / watch_config_file: no configuration file is in use (OTEL_CONFIG_FILE or Builder::config_file): nothing to reload"
+                    );
+                }
+            }
         }
         #[cfg(feature = "log")]
         if self.log_bridge {
@@ -965,6 +1102,148 @@ impl Builder {
     pub fn reopen_on_sighup(mut self, on: bool) -> Self {
         self.reopen_on_sighup = on;
         self
+    }
+
+    /// Reads the OpenTelemetry configuration file at `path` at `init()`
+    /// (feature `config-file`), even with [`Builder::ignore_env`]; without
+    /// it, `init()` reads the file `OTEL_CONFIG_FILE` names (unless
+    /// `ignore_env`). The builder's own settings win over the file's; a
+    /// file in use makes `init()` ignore every other `OTEL_*` variable
+    /// (they reach the engine only through `${VAR}` substitution in the
+    /// file). A bad file makes `init()` fail with
+    /// [`InitError::ConfigFile`]; each warning (a part skipped or not
+    /// applied) becomes a WARN record of target `datapunk_log::config`.
+    /// See the README's "Operations".
+    #[cfg(feature = "config-file")]
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    /// On SIGHUP, read the configuration file again and apply its
+    /// reloadable parts ([`crate::reload_config_file`]). Off by default.
+    /// Works together with [`Builder::reopen_on_sighup`] (one handler
+    /// does both: reopen, then reload). Once on, the handler stays for the
+    /// life of the process. Unix only; elsewhere it does nothing.
+    #[cfg(feature = "config-file")]
+    pub fn reload_on_sighup(mut self, on: bool) -> Self {
+        self.reload_on_sighup = on;
+        self
+    }
+
+    /// Look at the configuration file every `interval` (at least 10 ms)
+    /// and reload it ([`crate::reload_config_file`]) when its modification
+    /// time or size changed. A thread of its own polls the file's
+    /// metadata; it ends when the engine stops. Off by default.
+    #[cfg(feature = "config-file")]
+    pub fn watch_config_file(mut self, interval: Duration) -> Self {
+        self.watch_config_file = Some(interval);
+        self
+    }
+
+    /// The configuration file to apply, loaded: the builder's, else the
+    /// one `OTEL_CONFIG_FILE` names (unless `ignore_env`).
+    #[cfg(feature = "config-file")]
+    #[allow(clippy::type_complexity)]
+    fn load_config_file(&self) -> Result<Option<(PathBuf, otel_file::Loaded)>, InitError> {
+        let env = |n: &str| std::env::var(n).ok();
+        if let Some(p) = &self.config_file {
+            return otel_file::OtelFile::from_path(p, env)
+                .map(|l| Some((p.clone(), l)))
+                .map_err(InitError::ConfigFile);
+        }
+        if !self.use_env {
+            return Ok(None);
+        }
+        let Some((path, _)) = otel_file::config_file_path(env) else {
+            return Ok(None);
+        };
+        otel_file::OtelFile::from_env(env)
+            .map(|l| l.map(|l| (path, l)))
+            .map_err(InitError::ConfigFile)
+    }
+
+    /// Which reloadable settings the builder or a `DATAPUNK_LOG*` variable
+    /// decides (a reload from the file leaves them alone).
+    #[cfg(feature = "config-file")]
+    fn pinned(&self) -> file::Pinned {
+        use crate::sampler::{ERROR_INDEX, SAMPLING_ENV, UNSAMPLED_ENV};
+        let env_set =
+            |n: &str| self.use_env && std::env::var(n).is_ok_and(|v| !v.trim().is_empty());
+        let sampling_env = env_set(SAMPLING_ENV);
+        let mut levels = [false; crate::sampler::logs::LEVELS];
+        for (l, pinned) in levels.iter_mut().enumerate() {
+            *pinned = self.log_sampling.levels[l].is_some() || (sampling_env && l < ERROR_INDEX);
+        }
+        file::Pinned {
+            filter: self.filter.is_some() || (self.use_env && std::env::var(FILTER_ENV).is_ok()),
+            sampling: self.sampling.is_some(),
+            redaction: self.set.redaction,
+            levels,
+            unsampled: self.set.unsampled || env_set(UNSAMPLED_ENV),
+            use_env: self.use_env,
+        }
+    }
+
+    /// Applies the file's plan where the builder set nothing; returns the
+    /// notes (WARN records to write once the engine runs).
+    #[cfg(feature = "config-file")]
+    fn apply_plan(&mut self, plan: file::Plan, origin: &str) -> Result<Vec<String>, InitError> {
+        if self.filter.is_none()
+            && let Some(d) = &plan.filter
+        {
+            self.filter = Some(d.to_string());
+        }
+        self.ring_capacity = self.ring_capacity.or(plan.ring_capacity);
+        self.record_limit = self.record_limit.or(plan.record_limit);
+        self.overflow = self.overflow.or(plan.overflow);
+        if self.sinks.is_empty() {
+            for s in plan.sinks {
+                self.sinks.push(match s {
+                    file::FileSinkSpec::Stdout(f) => (SinkSpec::Stdout, f),
+                    file::FileSinkSpec::Stderr(f) => (SinkSpec::Stderr, f),
+                    file::FileSinkSpec::File(c, f) => (SinkSpec::Rolling(c), Some(f)),
+                });
+            }
+        }
+        if !self.set.redaction
+            && let Some(r) = &plan.redaction
+        {
+            file::apply_redaction(r, &mut self.redact).map_err(|e| {
+                InitError::Config(format!("{origin}: distribution.datapunk_log.{e}"))
+            })?;
+        }
+        for (mine, theirs) in self.log_sampling.levels.iter_mut().zip(plan.levels) {
+            if mine.is_none() {
+                *mine = theirs;
+            }
+        }
+        if !self.set.unsampled
+            && let Some(u) = plan.unsampled
+        {
+            self.log_sampling.unsampled = u;
+        }
+        if !self.set.buffer {
+            if let Some(n) = plan.buffer_records {
+                self.log_sampling.buffer_records = n;
+            }
+            if let Some(n) = plan.buffer_bytes {
+                self.log_sampling.buffer_bytes = n;
+            }
+        }
+        if self.sampling.is_none() {
+            self.sampling = plan.sampler.map(SamplingConfig::new);
+        }
+        self.resource = std::mem::take(&mut self.resource).under(plan.resource);
+        #[cfg(feature = "otlp")]
+        if !self.set.otlp
+            && let Some(cfg) = plan.otlp
+        {
+            let e = crate::export::otlp::OtlpExporter::new(cfg)
+                .map_err(|e| InitError::Export(format!("{origin}: {e}")))?;
+            self.exporters.push(Box::new(e));
+        }
+        Ok(plan.notes)
     }
 }
 

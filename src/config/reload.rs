@@ -154,6 +154,13 @@ impl Reload {
         self.redact_edit(move |c| c.prefixes.push(prefix))
     }
 
+    /// The redaction configuration, exactly this (a reload from the
+    /// configuration file).
+    #[cfg(feature = "config-file")]
+    pub(crate) fn redact_config(self, config: RedactConfig) -> Self {
+        self.redact_edit(move |c| *c = config)
+    }
+
     /// What a redacted value is written as.
     pub fn redact_replacement(self, replacement: crate::redact::Replacement) -> Self {
         self.redact_edit(move |c| c.replacement = replacement)

@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 pub use file::FileSink;
 pub use memory::MemorySink;
-pub(crate) use rolling::install_sighup;
 pub use rolling::{
     ByteSize, Compression, DEFAULT_MODE, FileConfig, HumanDuration, ParseError, Rotation, reopen,
 };
+pub(crate) use rolling::{OnSighup, install_sighup};
 pub(crate) use stdio::{NullSink, StderrSink, StdoutSink};
 
 use crate::stats::{Counters, SinkCounters};

@@ -504,6 +504,61 @@ fn pem_file(path: impl Into<PathBuf>, setting: &'static str) -> PemFile {
     }
 }
 
+/// One signal's settings from the OpenTelemetry configuration file (the
+/// wiring in `config::file`): every field given replaces the default.
+#[cfg(feature = "config-file")]
+#[derive(Clone, Debug)]
+pub(crate) struct FileSignal {
+    pub(crate) protocol: Protocol,
+    /// Used as is (the file's HTTP endpoints carry the signal's path).
+    pub(crate) endpoint: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) compression: Option<Option<Compression>>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) certificate: Option<PathBuf>,
+    pub(crate) client_certificate: Option<PathBuf>,
+    pub(crate) client_key: Option<PathBuf>,
+    pub(crate) insecure: Option<bool>,
+    pub(crate) batch: BatchConfig,
+}
+
+#[cfg(feature = "config-file")]
+impl OtlpConfig {
+    /// Applies one signal's settings from the configuration file.
+    pub(crate) fn apply_file_signal(&mut self, signal: Signal, f: FileSignal) {
+        let s = match signal {
+            Signal::Logs => &mut self.logs,
+            Signal::Traces => &mut self.traces,
+        };
+        s.protocol = f.protocol;
+        if let Some(e) = f.endpoint {
+            s.endpoint = Some(e);
+        }
+        for (k, v) in f.headers {
+            set_header(&mut s.headers, k.to_ascii_lowercase(), v);
+        }
+        if let Some(c) = f.compression {
+            s.compression = c;
+        }
+        if let Some(t) = f.timeout {
+            s.timeout = t;
+        }
+        if let Some(p) = f.certificate {
+            s.tls.certificate = Some(pem_file(p, "tls.ca_file"));
+        }
+        if let Some(p) = f.client_certificate {
+            s.tls.client_certificate = Some(pem_file(p, "tls.cert_file"));
+        }
+        if let Some(p) = f.client_key {
+            s.tls.client_key = Some(pem_file(p, "tls.key_file"));
+        }
+        if let Some(i) = f.insecure {
+            s.tls.insecure = i;
+        }
+        s.batch = f.batch;
+    }
+}
+
 /// Whether `endpoint` starts with a scheme (`scheme://`), the rule of
 /// `opentelemetry-otlp`.
 fn has_scheme(endpoint: &str) -> bool {

@@ -318,7 +318,10 @@ fn parse_count(var: &'static str, value: &str) -> Result<usize, OtlpError> {
 /// `k=v,k2=v2`: entries trimmed, keys and values percent-decoded, empty
 /// entries skipped, the last of a repeated key wins. Values are never
 /// echoed in errors.
-fn parse_headers(var: &'static str, value: &str) -> Result<Vec<(String, String)>, OtlpError> {
+pub(crate) fn parse_headers(
+    var: &'static str,
+    value: &str,
+) -> Result<Vec<(String, String)>, OtlpError> {
     let mut out = Vec::new();
     for (i, entry) in value.split(',').enumerate() {
         let entry = entry.trim();

@@ -179,12 +179,16 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use crate::export::{Exporter, LogView, SpanView};
 use crate::resource::Resource;
 
+#[cfg(feature = "config-file")]
+pub(crate) use config::FileSignal;
 pub use config::{
     BatchConfig, Compression, DEFAULT_BATCH_SIZE, DEFAULT_EXPORT_TIMEOUT, DEFAULT_GRPC_ENDPOINT,
     DEFAULT_HTTP_ENDPOINT, DEFAULT_LOGS_SCHEDULE_DELAY, DEFAULT_MAX_QUEUE_SIZE,
     DEFAULT_MAX_RETRIES, DEFAULT_SPANS_SCHEDULE_DELAY, DEFAULT_TIMEOUT, LogEncoder, OtlpConfig,
     Protocol, Signal,
 };
+#[cfg(feature = "config-file")]
+pub(crate) use env::parse_headers;
 pub use env::{
     OTEL_BLRP_EXPORT_TIMEOUT, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE,
     OTEL_BLRP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,

@@ -26,7 +26,7 @@ pub use compress::{CompressionHold, hold_compression};
 pub(crate) use compress::{Ctx, Job, Worker};
 pub use parse::{ByteSize, HumanDuration, ParseError};
 pub(crate) use retention::Retention;
-pub(crate) use sighup::install as install_sighup;
+pub(crate) use sighup::{OnSighup, install as install_sighup};
 
 /// Default mode of the log files a file sink creates: owner read-write,
 /// group read.
