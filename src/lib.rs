@@ -239,6 +239,39 @@ pub mod __fuzz {
         out
     }
 
+    /// Undoes the console format's escaping of one value (bare or quoted):
+    /// `None` when the text is not something the format writes.
+    pub fn console_unescape(v: &str) -> Option<String> {
+        let inner = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v);
+        let mut out = String::new();
+        let mut it = inner.chars();
+        while let Some(c) = it.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match it.next()? {
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                'u' => {
+                    if it.next()? != '{' {
+                        return None;
+                    }
+                    let hex: String = it.by_ref().take_while(|&c| c != '}').collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
     /// True for a character the console format never writes raw.
     pub fn console_unsafe(c: char) -> bool {
         crate::encode::console::is_unsafe(c)

@@ -134,32 +134,7 @@ fn strip_sgr(s: &str) -> (String, usize) {
 
 /// Undoes the console format's escaping of one quoted or bare value.
 fn unescape(v: &str) -> String {
-    let inner = v
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(v);
-    let mut out = String::new();
-    let mut it = inner.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some('"') => out.push('"'),
-            Some('\\') => out.push('\\'),
-            Some('u') => {
-                assert_eq!(it.next(), Some('{'));
-                let hex: String = it.by_ref().take_while(|&c| c != '}').collect();
-                out.push(char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap());
-            }
-            other => panic!("unknown escape {other:?} in {v}"),
-        }
-    }
-    out
+    datapunk_log::__fuzz::console_unescape(v).unwrap_or_else(|| panic!("not an escaped value: {v}"))
 }
 
 /// `key=value` pairs of a console line after its message, quote-aware.
