@@ -97,9 +97,11 @@ impl LineFormat for JsonLine {
         out.extend_from_slice(cx.span);
         let mut exception = false;
         let mut invalid = 0;
+        // A local reader: its position stays in registers across the fields.
+        let mut values = view.values.clone();
         for (i, key) in js.keys.iter().enumerate() {
-            let recorded = view.values.left() > 0;
-            let v = view.values.field()?;
+            let recorded = values.left() > 0;
+            let v = values.field()?;
             if recorded && site.redact >> i & 1 != 0 {
                 out.extend_from_slice(key);
                 out.push(b'"');
@@ -282,6 +284,7 @@ fn write_field(
 }
 
 /// Writes a value other than an error (which is written by its callers).
+#[inline(always)]
 fn write_value(out: &mut Vec<u8>, v: Val<'_>, r: &Redactor, invalid_utf8: &mut u64) {
     match v {
         Val::None => out.extend_from_slice(b"null"),

@@ -28,7 +28,7 @@ pub(crate) struct RecordView<'a> {
 impl<'a> RecordView<'a> {
     /// Reads the parts the header's flags announce. `None`: the record is
     /// malformed (bounds are checked; nothing panics).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn decode(rec: &'a [u8], header: Header) -> Option<RecordView<'a>> {
         let mut d = Decoder::new(rec);
         let ctx = if header.flags & FLAG_CTX != 0 {
@@ -93,7 +93,7 @@ impl<'a> Values<'a> {
     /// The next field's value: [`Val::None`] past the values recorded (a
     /// user `Value` impl that recorded nothing), `None` when the record is
     /// malformed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn field(&mut self) -> Option<Val<'a>> {
         if self.next >= self.recorded {
             return Some(Val::None);
