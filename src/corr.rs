@@ -21,10 +21,7 @@ impl CorrId {
 
     /// The id, cut to [`MAX_CORRELATION_ID_LEN`] bytes at a character boundary; `None` when empty.
     pub(crate) fn new(id: &str) -> Option<CorrId> {
-        let mut end = id.len().min(MAX_CORRELATION_ID_LEN);
-        while !id.is_char_boundary(end) {
-            end -= 1;
-        }
+        let end = id.floor_char_boundary(MAX_CORRELATION_ID_LEN);
         if end == 0 {
             return None;
         }

@@ -844,7 +844,7 @@ impl Encoder {
             return false;
         }
         // Stored as: level, thread name (cut to 255 bytes), record.
-        let name = cut_str(thread, 255);
+        let name = &thread[..thread.floor_char_boundary(255)];
         self.hold.clear();
         self.hold.push(level);
         self.hold.push(name.len() as u8);
@@ -1133,13 +1133,4 @@ fn trace_of(rec: &[u8], h: &Header) -> Option<(u128, u8)> {
     let id = rec.get(HEADER_LEN..HEADER_LEN + 16)?;
     let flags = *rec.get(HEADER_LEN + CTX_LEN - 1)?;
     Some((u128::from_le_bytes(id.try_into().ok()?), flags))
-}
-
-/// `s` cut to at most `max` bytes at a character boundary.
-fn cut_str(s: &str, max: usize) -> &str {
-    let mut end = max.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

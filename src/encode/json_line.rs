@@ -6,7 +6,7 @@
 
 use super::json;
 use super::{LineCx, LineFormat, NoteVal, Notice, Site, SpanEnd, SpanStatus};
-use crate::record::{RecordView, Val};
+use crate::record::{RecordView, TraceContext, Val};
 use crate::redact::Redactor;
 
 /// A call site's pieces, escaped once.
@@ -77,17 +77,8 @@ impl LineFormat for JsonLine {
             // this crate's callers) is written empty: the line stays valid.
             r.write_json(out, view.message.unwrap_or_default());
         }
-        if let Some(c) = view.ctx {
-            out.extend_from_slice(b",\"trace_id\":");
-            json::write_hex_u128(out, c.trace_id);
-            out.extend_from_slice(b",\"span_id\":");
-            json::write_hex_u64(out, c.span_id);
-            if c.parent_span_id != 0 {
-                out.extend_from_slice(b",\"parent_span_id\":");
-                json::write_hex_u64(out, c.parent_span_id);
-            }
-            out.extend_from_slice(b",\"trace_flags\":");
-            json::write_hex_u8(out, c.trace_flags);
+        if let Some(c) = &view.ctx {
+            write_context(out, c);
         }
         if let Some(id) = view.corr {
             out.extend_from_slice(b",\"correlation_id\":");
@@ -198,17 +189,7 @@ impl LineFormat for JsonLine {
         out.extend_from_slice(b"\",\"target\":");
         json::write_str(out, end.target.as_bytes());
         out.extend_from_slice(b",\"message\":\"span ended\"");
-        let c = end.ctx;
-        out.extend_from_slice(b",\"trace_id\":");
-        json::write_hex_u128(out, c.trace_id);
-        out.extend_from_slice(b",\"span_id\":");
-        json::write_hex_u64(out, c.span_id);
-        if c.parent_span_id != 0 {
-            out.extend_from_slice(b",\"parent_span_id\":");
-            json::write_hex_u64(out, c.parent_span_id);
-        }
-        out.extend_from_slice(b",\"trace_flags\":");
-        json::write_hex_u8(out, c.trace_flags);
+        write_context(out, &end.ctx);
         out.extend_from_slice(cx.thread);
         out.extend_from_slice(cx.span);
         if let Some(start) = end.start_unix_nanos {
@@ -237,6 +218,21 @@ impl LineFormat for JsonLine {
         }
         out.extend_from_slice(b"}\n");
     }
+}
+
+/// `,"trace_id":..,"span_id":..[,"parent_span_id":..],"trace_flags":..`.
+#[inline]
+fn write_context(out: &mut Vec<u8>, c: &TraceContext) {
+    out.extend_from_slice(b",\"trace_id\":");
+    json::write_hex_u128(out, c.trace_id);
+    out.extend_from_slice(b",\"span_id\":");
+    json::write_hex_u64(out, c.span_id);
+    if c.parent_span_id != 0 {
+        out.extend_from_slice(b",\"parent_span_id\":");
+        json::write_hex_u64(out, c.parent_span_id);
+    }
+    out.extend_from_slice(b",\"trace_flags\":");
+    json::write_hex_u8(out, c.trace_flags);
 }
 
 /// Writes one field; string values, error messages and their chains go

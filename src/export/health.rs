@@ -34,11 +34,7 @@ pub(crate) fn failed(logs: u64, spans: u64, error: &str) {
     {
         let mut last = LAST_ERROR.lock().unwrap_or_else(|e| e.into_inner());
         last.clear();
-        let mut end = error.len().min(MAX_ERROR);
-        while !error.is_char_boundary(end) {
-            end -= 1;
-        }
-        last.push_str(&error[..end]);
+        last.push_str(&error[..error.floor_char_boundary(MAX_ERROR)]);
     }
     FAILED_LOGS.fetch_add(logs, Relaxed);
     FAILED_SPANS.fetch_add(spans, Relaxed);

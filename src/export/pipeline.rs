@@ -212,7 +212,7 @@ impl ExportPipe {
     ) {
         let is_log = h.kind == KIND_LOG;
         let starts_span = h.kind == KIND_SPAN_START || h.kind == KIND_SPAN;
-        let name = cut(thread, 255);
+        let name = &thread[..thread.floor_char_boundary(255)];
         let need = 1 + name.len() + rec.len();
         if self
             .cur
@@ -304,14 +304,6 @@ impl ExportPipe {
         self.cur_logs = 0;
         self.cur_spans = 0;
     }
-}
-
-fn cut(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Span ids are random already: the map uses them as their own hash.

@@ -652,12 +652,9 @@ unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
 }
 
 /// Cuts `s` to at most `max` bytes at a character boundary.
+#[inline]
 fn cut(s: &str, max: usize) -> &str {
-    let mut end = max.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    &s[..s.floor_char_boundary(max)]
 }
 
 /// Formats into the record, keeping `after` bytes free for later parts.
