@@ -140,9 +140,7 @@ impl Plan {
         p.redaction = ext.and_then(|e| e.redaction.clone());
         if let Some(ls) = ext.and_then(|e| e.log_sampling.as_ref()) {
             if let Some(b) = ls.below_error {
-                for l in &mut p.levels[..crate::sampler::ERROR_INDEX] {
-                    *l = Some(b);
-                }
+                crate::sampler::set_below_error(&mut p.levels, b);
             }
             for (level, policy) in &ls.levels {
                 p.levels[*level as usize] = Some(*policy);

@@ -369,9 +369,7 @@ impl Builder {
     /// `DATAPUNK_LOG_SAMPLING`, when set, wins over this; reload with
     /// [`crate::sampler::set_log_policy_below_error`].
     pub fn log_sampling(mut self, policy: LogPolicy) -> Self {
-        for l in &mut self.log_sampling.levels[..crate::sampler::ERROR_INDEX] {
-            *l = Some(policy);
-        }
+        crate::sampler::set_below_error(&mut self.log_sampling.levels, policy);
         self
     }
     /// The per-call-site policy of one level, ERROR and FATAL included

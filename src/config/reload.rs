@@ -92,9 +92,7 @@ impl Reload {
 
     /// The per-call-site log policy of TRACE, DEBUG, INFO and WARN.
     pub fn log_sampling(mut self, policy: LogPolicy) -> Self {
-        for l in &mut self.levels[..crate::sampler::ERROR_INDEX] {
-            *l = Some(policy);
-        }
+        crate::sampler::set_below_error(&mut self.levels, policy);
         self
     }
 

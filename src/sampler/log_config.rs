@@ -168,6 +168,14 @@ pub fn unsampled() -> Unsampled {
     }
 }
 
+/// Sets `policy` for every level below ERROR in per-level `levels` (the
+/// builder's, a reload's, the configuration file's).
+pub(crate) fn set_below_error(levels: &mut [Option<LogPolicy>; LEVELS], policy: LogPolicy) {
+    for l in &mut levels[..ERROR_INDEX] {
+        *l = Some(policy);
+    }
+}
+
 /// Log sampling as configured at `init()` (builder, then environment).
 #[derive(Clone, Debug)]
 pub(crate) struct LogSampling {
@@ -210,9 +218,7 @@ impl LogSampling {
         let get = |name| var(name).filter(|v| !v.trim().is_empty());
         if let Some(v) = get(SAMPLING_ENV) {
             let p = parse_sampling_env(&v).map_err(|e| (SAMPLING_ENV, e))?;
-            for l in &mut self.levels[..ERROR_INDEX] {
-                *l = Some(p);
-            }
+            set_below_error(&mut self.levels, p);
         }
         if let Some(v) = get(UNSAMPLED_ENV) {
             self.unsampled = parse_unsampled_env(&v).map_err(|e| (UNSAMPLED_ENV, e))?;

@@ -81,7 +81,7 @@ pub use log_config::{
 };
 pub(crate) use log_config::{
     ERROR_INDEX, LogSampling, MODE_BUFFER, MODE_DROP, ever_on as log_sampling_ever_on,
-    mode as log_mode, mode_site_level, policy_at,
+    mode as log_mode, mode_site_level, policy_at, set_below_error,
 };
 pub use logs::{LogPolicy, Unsampled};
 pub use threshold::{DEFAULT_PRECISION, MAX_THRESHOLD, Threshold};
