@@ -698,15 +698,7 @@ impl Encoder {
     }
 
     fn site(&mut self, id: u32) -> Option<&Site> {
-        let i = id as usize;
-        if self.sites.get(i).is_none_or(|m| m.is_none()) {
-            let cs = engine::callsite(self.engine, id)?;
-            if self.sites.len() <= i {
-                self.sites.resize_with(i + 1, || None);
-            }
-            self.sites[i] = Some(Site::new(id, cs, self.span_lines.fields));
-        }
-        self.sites[i].as_ref()
+        site_in(&mut self.sites, self.engine, self.span_lines.fields, id)
     }
 
     /// Encodes one record as a line of each format. On a malformed record
@@ -764,8 +756,12 @@ impl Encoder {
     ) -> Option<()> {
         let ctx = RecordView::decode(rec, h)?.ctx?;
         let id = ctx.span_id;
-        self.site(h.callsite)?;
-        let site = self.sites.get(h.callsite as usize)?.as_ref()?;
+        let site = site_in(
+            &mut self.sites,
+            self.engine,
+            self.span_lines.fields,
+            h.callsite,
+        )?;
         let table = self.spans_live.as_mut()?;
         let r: &crate::redact::Redactor = &self.redactor;
         let lines = self.outs.iter_mut().map(|o| &mut o.line);
@@ -944,13 +940,12 @@ impl Encoder {
     fn encode(&mut self, rec: &[u8], h: Header, pieces: &[Vec<u8>], replayed: bool) -> Option<()> {
         let unix_nanos = self.conv.to_unix_nanos(h.ts);
         let engine = self.engine;
-        let site = match self.sites.get(h.callsite as usize) {
-            Some(Some(site)) => site,
-            _ => {
-                self.site(h.callsite)?;
-                self.sites.get(h.callsite as usize)?.as_ref()?
-            }
-        };
+        let site = site_in(
+            &mut self.sites,
+            self.engine,
+            self.span_lines.fields,
+            h.callsite,
+        )?;
         let mut view = RecordView::decode(rec, h)?;
         let n = self.outs.len();
         // The current span's pieces, when span fields are on and it is held.
@@ -1123,6 +1118,27 @@ impl Encoder {
         };
         self.note(&note, None);
     }
+}
+
+/// Call site `id`'s entry in `sites`, worked out on its first use (a
+/// function of the fields it needs, so the caller can still use the
+/// writer's other fields while it holds the entry).
+#[inline]
+fn site_in<'s>(
+    sites: &'s mut Vec<Option<Site>>,
+    engine: &'static Engine,
+    span_fields: bool,
+    id: u32,
+) -> Option<&'s Site> {
+    let i = id as usize;
+    if sites.get(i).is_none_or(|m| m.is_none()) {
+        let cs = engine::callsite(engine, id)?;
+        if sites.len() <= i {
+            sites.resize_with(i + 1, || None);
+        }
+        sites[i] = Some(Site::new(id, cs, span_fields));
+    }
+    sites[i].as_ref()
 }
 
 /// Trace id and trace flags of a record with a context.
