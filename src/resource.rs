@@ -319,12 +319,11 @@ impl ResourceBuilder {
         self
     }
 
-    /// Puts `lower` (the configuration file's attributes) under this
-    /// builder's: a key set here wins.
-    #[cfg(feature = "config-file")]
-    pub(crate) fn under(mut self, lower: Vec<(String, AttrValue)>) -> Self {
+    /// Puts `lower` (a lower source's attributes, such as the
+    /// configuration file's) under this builder's: a key set here wins.
+    pub(crate) fn under(mut self, lower: ResourceBuilder) -> Self {
         let mine = std::mem::take(&mut self.attrs);
-        for (k, v) in lower.into_iter().chain(mine) {
+        for (k, v) in lower.attrs.into_iter().chain(mine) {
             self = self.attribute(k, v);
         }
         self

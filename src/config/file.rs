@@ -1,5 +1,6 @@
 //! The OpenTelemetry configuration file applied to the engine: what each
-//! part of [`OtelFile`] becomes in the engine's terms ([`Plan`]), the file in
+//! part of [`OtelFile`] becomes in the engine's terms (its layer of the
+//! engine's `Config`: [`layer`]), the file in
 //! force (for [`reload_config_file`]), and the reload's triggers (SIGHUP, a
 //! thread watching the file).
 //!
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::layer::{Config, FilterText, SinkSpec};
 use super::otel_file::{
     AttributeValue, ConfigFileError, FileCompression, LineFormat, LoggerConfig, OtelFile,
     Propagator, RedactionConfig, ReplacementKind, RotateEvery, SinkConfig, Warning,
@@ -21,45 +23,13 @@ use super::otel_file::{
 use super::reload::{Reload, ReloadError};
 use crate::encode::Format;
 use crate::level::{Directives, LevelFilter};
-use crate::overflow::Overflow;
 use crate::redact::Config as RedactConfig;
 use crate::resource::AttrValue;
-use crate::sampler::logs::LEVELS;
-use crate::sampler::{LogPolicy, Sampler, SamplingConfig, Unsampled};
+use crate::sampler::{LogPolicy, SamplingConfig, Unsampled};
 use crate::sink::FileConfig;
 
 /// The target of the records the configuration file gives rise to.
 pub(crate) const TARGET: &str = "datapunk_log::config";
-
-/// A sink the file asks for.
-#[derive(Clone, Debug)]
-pub(crate) enum FileSinkSpec {
-    Stdout(Option<Format>),
-    Stderr(Option<Format>),
-    File(FileConfig, Format),
-}
-
-/// What a file asks of the engine, in the engine's terms; `None` (or empty)
-/// where the file says nothing.
-#[derive(Debug, Default)]
-pub(crate) struct Plan {
-    pub filter: Option<Directives>,
-    pub ring_capacity: Option<usize>,
-    pub record_limit: Option<usize>,
-    pub overflow: Option<Overflow>,
-    pub sinks: Vec<FileSinkSpec>,
-    pub redaction: Option<RedactionConfig>,
-    pub levels: [Option<LogPolicy>; LEVELS],
-    pub unsampled: Option<Unsampled>,
-    pub buffer_records: Option<usize>,
-    pub buffer_bytes: Option<usize>,
-    pub sampler: Option<Sampler>,
-    pub resource: Vec<(String, AttrValue)>,
-    #[cfg(feature = "otlp")]
-    pub otlp: Option<crate::export::otlp::OtlpConfig>,
-    /// What was not applied as written: one WARN record each.
-    pub notes: Vec<String>,
-}
 
 fn line_format(f: LineFormat) -> Format {
     match f {
@@ -73,14 +43,19 @@ fn usize_of(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-impl Plan {
-    /// Works out what `file` asks for. Never fails: the model is already
-    /// validated; what the engine cannot do is noted.
-    pub(crate) fn of(file: &OtelFile) -> Plan {
-        let mut p = Plan::default();
+/// What `file` says, as the configuration file's layer of the engine's
+/// [`Config`], and the notes of what it could not apply as written (one
+/// WARN record each). Never fails: the model is already validated.
+pub(crate) fn layer(file: &OtelFile) -> (Config, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut p = Config::default();
+    {
         let origin = &file.origin;
         let ext = file.datapunk_log.as_ref();
-        p.filter = filter(file, &mut p.notes);
+        p.filter = filter(file, &mut notes).map(|d| FilterText {
+            text: d.to_string(),
+            source: "configuration file",
+        });
         if let Some(r) = ext.and_then(|e| e.ring.as_ref()) {
             p.ring_capacity = r.capacity.map(usize_of);
             p.record_limit = r.max_record_bytes.map(usize_of);
@@ -88,8 +63,8 @@ impl Plan {
         }
         for s in ext.map(|e| &e.sinks[..]).unwrap_or(&[]) {
             p.sinks.push(match s {
-                SinkConfig::Stdout { format } => FileSinkSpec::Stdout(format.map(line_format)),
-                SinkConfig::Stderr { format } => FileSinkSpec::Stderr(format.map(line_format)),
+                SinkConfig::Stdout { format } => (SinkSpec::Stdout, format.map(line_format)),
+                SinkConfig::Stderr { format } => (SinkSpec::Stderr, format.map(line_format)),
                 SinkConfig::File(f) => {
                     let mut c = FileConfig::new(&f.path);
                     if let Some(r) = &f.rotation {
@@ -133,17 +108,25 @@ impl Plan {
                         Some(LineFormat::Console) => Format::Console,
                         _ => Format::Json,
                     };
-                    FileSinkSpec::File(c, format)
+                    (SinkSpec::Rolling(c), Some(format))
                 }
             });
         }
-        p.redaction = ext.and_then(|e| e.redaction.clone());
+        if let Some(r) = ext.and_then(|e| e.redaction.clone()) {
+            // The file decides redaction: over the defaults.
+            let origin = origin.clone();
+            p.redaction.base = true;
+            p.redaction.amend(move |c| {
+                apply_redaction(&r, c)
+                    .map_err(|e| format!("{origin}: distribution.datapunk_log.{e}"))
+            });
+        }
         if let Some(ls) = ext.and_then(|e| e.log_sampling.as_ref()) {
             if let Some(b) = ls.below_error {
-                crate::sampler::set_below_error(&mut p.levels, b);
+                crate::sampler::set_below_error(&mut p.log_levels, b);
             }
             for (level, policy) in &ls.levels {
-                p.levels[*level as usize] = Some(*policy);
+                p.log_levels[*level as usize] = Some(*policy);
             }
             p.unsampled = ls.unsampled;
             if let Some(b) = &ls.debug_buffer {
@@ -151,13 +134,14 @@ impl Plan {
                 p.buffer_bytes = b.bytes;
             }
         }
-        if p.unsampled.is_none() && trace_based(file, &mut p.notes) {
+        if p.unsampled.is_none() && trace_based(file, &mut notes) {
             p.unsampled = Some(Unsampled::Drop);
         }
-        p.sampler = file
+        p.sampling = file
             .tracer_provider
             .as_ref()
-            .and_then(|t| t.sampler.clone());
+            .and_then(|t| t.sampler.clone())
+            .map(SamplingConfig::new);
         if let Some(r) = &file.resource {
             for (k, v) in r.merged_attributes() {
                 let v = match v {
@@ -166,16 +150,16 @@ impl Plan {
                     AttributeValue::Int(i) => AttrValue::I64(i),
                     AttributeValue::Double(d) => AttrValue::F64(d),
                     _ => {
-                        p.notes.push(format!(
+                        notes.push(format!(
                             "{origin}: resource.attributes: {k}: array values are not supported by the engine's resource: left out"
                         ));
                         continue;
                     }
                 };
-                p.resource.push((k, v));
+                p.resource = p.resource.attribute(k, v);
             }
             if r.schema_url.is_some() {
-                p.notes.push(format!(
+                notes.push(format!(
                     "{origin}: resource.schema_url: not applied (the engine's resource has no schema URL)"
                 ));
             }
@@ -183,13 +167,13 @@ impl Plan {
         if let Some(prop) = &file.propagator
             && prop.composite != [Propagator::TraceContext, Propagator::Baggage]
         {
-            p.notes.push(format!(
+            notes.push(format!(
                 "{origin}: propagator: the engine always propagates tracecontext and baggage (datapunk_log::propagation)"
             ));
         }
-        otlp(file, &mut p);
-        p
     }
+    otlp(file, &mut p, &mut notes);
+    (p, notes)
 }
 
 /// The file's filter directives: `distribution.datapunk_log.filter`, then
@@ -291,7 +275,7 @@ fn trace_based(file: &OtelFile, notes: &mut Vec<String>) -> bool {
 }
 
 #[cfg(feature = "otlp")]
-fn otlp(file: &OtelFile, p: &mut Plan) {
+fn otlp(file: &OtelFile, p: &mut Config, notes: &mut Vec<String>) {
     use super::otel_file::{Compression, Exporter, OtlpEncoding, Processor};
     use crate::export::otlp::{
         BatchConfig, FileSignal, OtlpConfig, Protocol, Signal, parse_headers,
@@ -309,7 +293,7 @@ fn otlp(file: &OtelFile, p: &mut Plan) {
         return;
     }
     if file.disabled == Some(true) {
-        p.notes.push(format!(
+        notes.push(format!(
             "{origin}: disabled: true: OpenTelemetry export is off (the processors are not applied)"
         ));
         return;
@@ -322,7 +306,7 @@ fn otlp(file: &OtelFile, p: &mut Plan) {
         (Signal::Traces, traces, "tracer_provider"),
     ] {
         if procs.len() > 1 {
-            p.notes.push(format!(
+            notes.push(format!(
                 "{origin}: {name}.processors: the engine has one OTLP exporter per signal: processors[1..] ({} more) not applied",
                 procs.len() - 1
             ));
@@ -369,19 +353,17 @@ fn otlp(file: &OtelFile, p: &mut Plan) {
         if let Some(list) = &e.headers_list {
             match parse_headers("headers_list", list) {
                 Ok(h) => headers = h,
-                Err(err) => p
-                    .notes
-                    .push(format!("{origin}: {at}: headers_list not applied: {err}")),
+                Err(err) => notes.push(format!("{origin}: {at}: headers_list not applied: {err}")),
             }
         }
         headers.extend(e.headers.iter().cloned());
         if e.encoding == Some(OtlpEncoding::Json) {
-            p.notes.push(format!(
+            notes.push(format!(
                 "{origin}: {at}: encoding json: the engine's exporter sends protobuf"
             ));
         }
         if e.max_request_size.is_some() || e.max_response_size.is_some() {
-            p.notes.push(format!(
+            notes.push(format!(
                 "{origin}: {at}: max_request_size / max_response_size: not applied"
             ));
         }
@@ -409,12 +391,12 @@ fn otlp(file: &OtelFile, p: &mut Plan) {
 }
 
 #[cfg(not(feature = "otlp"))]
-fn otlp(file: &OtelFile, p: &mut Plan) {
+fn otlp(file: &OtelFile, _: &mut Config, notes: &mut Vec<String>) {
     let any = |v: Option<usize>| v.is_some_and(|n| n > 0);
     if any(file.tracer_provider.as_ref().map(|t| t.processors.len()))
         || any(file.logger_provider.as_ref().map(|t| t.processors.len()))
     {
-        p.notes.push(format!(
+        notes.push(format!(
             "{}: tracer_provider/logger_provider processors: not applied (this build of datapunk-log lacks the feature `otlp`)",
             file.origin
         ));
@@ -462,30 +444,19 @@ pub(crate) fn apply_redaction(r: &RedactionConfig, c: &mut RedactConfig) -> Resu
 // The file in force, and reloading it
 // ---------------------------------------------------------------------------
 
-/// Which settings something other than the file decides (the builder, or
-/// a `DATAPUNK_LOG*` variable), so a reload leaves them alone.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Pinned {
-    pub filter: bool,
-    pub sampling: bool,
-    pub redaction: bool,
-    pub levels: [bool; LEVELS],
-    pub unsampled: bool,
-    /// Read `DATAPUNK_LOG_REDACT` (and the HMAC key) again at a reload.
-    pub use_env: bool,
-}
-
 /// The file in force.
 struct InForce {
     path: PathBuf,
     file: OtelFile,
-    pinned: Pinned,
+    /// The reloadable settings the operator variables and the builder
+    /// decided at `init()`: the layers over the file, at a reload too.
+    pinned: Config,
 }
 
 static IN_FORCE: Mutex<Option<InForce>> = Mutex::new(None);
 
 /// Records the file `init()` applied.
-pub(crate) fn set_in_force(path: PathBuf, file: OtelFile, pinned: Pinned) {
+pub(crate) fn set_in_force(path: PathBuf, file: OtelFile, pinned: Config) {
     *IN_FORCE.lock().unwrap_or_else(|e| e.into_inner()) = Some(InForce { path, file, pinned });
 }
 
@@ -548,7 +519,7 @@ pub fn reload_config_file() -> Result<(), ReloadFileError> {
         let Some(f) = g.as_ref() else {
             return Err(ReloadFileError::NoFile);
         };
-        (f.path.clone(), f.file.clone(), f.pinned.clone())
+        (f.path.clone(), f.file.clone(), f.pinned.reloadable())
     };
     if crate::engine::get().filter(|e| e.is_running()).is_none() {
         return Err(ReloadFileError::Reload(ReloadError::NotRunning));
@@ -564,62 +535,43 @@ pub fn reload_config_file() -> Result<(), ReloadFileError> {
             return Err(ReloadFileError::File(e));
         }
     };
-    let plan = Plan::of(&new);
-    let old_plan = Plan::of(&old);
+    let (theirs, notes) = layer(&new);
+    let (old_theirs, _) = layer(&old);
+    // What the file's layer gives, under what the operator variables and
+    // the builder decided: those parts are left as they are.
     let mut change = Reload::new();
-    if !pinned.filter {
-        change = change.filter(
-            plan.filter
-                .clone()
-                .unwrap_or_else(|| Directives::new(LevelFilter::INFO))
-                .to_string(),
-        );
+    if pinned.filter.is_none() {
+        change = change.filter(theirs.filter.as_ref().map_or("info", |f| &f.text));
     }
-    if !pinned.sampling && plan.sampler != old_plan.sampler {
-        change = change.sampling(
-            plan.sampler
-                .clone()
-                .map(SamplingConfig::new)
-                .unwrap_or_default(),
-        );
+    // A new sampler starts its budgets afresh: only when the file's changed.
+    if pinned.sampling.is_none() && theirs.sampling != old_theirs.sampling {
+        change = change.sampling(theirs.sampling.clone().unwrap_or_default());
     }
-    for (l, p) in plan.levels.iter().enumerate() {
-        if !pinned.levels[l]
+    for (l, p) in theirs.log_levels.iter().enumerate() {
+        if pinned.log_levels[l].is_none()
             && let Some(level) = crate::Level::from_u8(l as u8)
         {
             change = change.log_sampling_level(level, p.unwrap_or(LogPolicy::KEEP_ALL));
         }
     }
-    if !pinned.unsampled {
-        change = change.unsampled_logs(plan.unsampled.unwrap_or(Unsampled::Keep));
+    if pinned.unsampled.is_none() {
+        change = change.unsampled_logs(theirs.unsampled.unwrap_or(Unsampled::Keep));
     }
-    if !pinned.redaction {
-        let mut c = RedactConfig::default();
-        let built = match &plan.redaction {
-            Some(r) => apply_redaction(r, &mut c),
-            None => Ok(()),
+    if !pinned.redaction.base {
+        // The operator's edits over the file's redaction, over the defaults.
+        let mut r = pinned.reloadable().over(theirs.reloadable()).redaction;
+        r.base = true;
+        if let Err(e) = r.apply(RedactConfig::default()) {
+            let e = ReloadError::Redaction(e);
+            crate::warn!(
+                target: TARGET,
+                "configuration file {} not reloaded, the configuration in force stays: {}",
+                path.display(),
+                e
+            );
+            return Err(ReloadFileError::Reload(e));
         }
-        .and_then(|()| {
-            if pinned.use_env {
-                c.apply_env(|n| std::env::var(n).ok())
-                    .map_err(|(v, e)| format!("{v}: {e}"))
-            } else {
-                Ok(())
-            }
-        });
-        match built {
-            Ok(()) => change = change.redact_config(c),
-            Err(e) => {
-                let e = ReloadError::Redaction(e);
-                crate::warn!(
-                    target: TARGET,
-                    "configuration file {} not reloaded, the configuration in force stays: {}",
-                    path.display(),
-                    e
-                );
-                return Err(ReloadFileError::Reload(e));
-            }
-        }
+        change = change.redaction_of(r);
     }
     if let Err(e) = crate::reload(change) {
         crate::warn!(
@@ -639,7 +591,7 @@ pub fn reload_config_file() -> Result<(), ReloadFileError> {
             changed.join(", ")
         );
     }
-    emit_warnings(&warnings, &plan.notes);
+    emit_warnings(&warnings, &notes);
     if let Some(f) = IN_FORCE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         f.file = new;
     }
@@ -744,15 +696,18 @@ pub(crate) fn watch(path: PathBuf, every: Duration) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn plan(body: &str) -> Plan {
+    use crate::overflow::Overflow;
+
+    /// The file's layer, and its notes.
+    fn plan(body: &str) -> (Config, Vec<String>) {
         let text = format!("file_format: \"1.1\"\n{body}");
         let (file, _) = OtelFile::from_str(&text, "t.yaml", |_| None).expect("valid");
-        Plan::of(&file)
+        layer(&file)
     }
 
     #[test]
     fn logger_configurator_becomes_directives() {
-        let p = plan(
+        let (p, notes) = plan(
             "logger_provider:
   processors: [ { simple: { exporter: { console: } } } ]
   logger_configurator/development:
@@ -765,23 +720,19 @@ mod tests {
 distribution: { datapunk_log: { filter: 'info,hyper=error' } }
 ",
         );
-        let d = p.filter.expect("filter");
+        let d = Directives::parse(&p.filter.expect("filter").text).expect("valid");
         assert_eq!(d.default_level(), LevelFilter::WARN);
         assert_eq!(d.level_for("app::db::pool"), LevelFilter::DEBUG);
         assert_eq!(d.level_for("app::net::tcp"), LevelFilter::WARN);
         assert_eq!(d.level_for("app::off"), LevelFilter::OFF);
         assert_eq!(d.level_for("hyper"), LevelFilter::ERROR);
         assert_eq!(p.unsampled, Some(Unsampled::Drop), "trace_based");
-        assert!(
-            p.notes.iter().any(|n| n.contains("app*x?")),
-            "{:?}",
-            p.notes
-        );
+        assert!(notes.iter().any(|n| n.contains("app*x?")), "{notes:?}");
     }
 
     #[test]
     fn file_sinks_and_ring() {
-        let p = plan(
+        let (p, _) = plan(
             "distribution:
   datapunk_log:
     ring: { capacity: 1MiB, max_record_bytes: 8KiB, overflow: drop }
@@ -802,12 +753,12 @@ distribution: { datapunk_log: { filter: 'info,hyper=error' } }
         assert_eq!(p.overflow, Some(Overflow::Drop));
         assert!(matches!(
             p.sinks[0],
-            FileSinkSpec::Stderr(Some(Format::Console))
+            (SinkSpec::Stderr, Some(Format::Console))
         ));
-        let FileSinkSpec::File(c, f) = &p.sinks[1] else {
+        let (SinkSpec::Rolling(c), f) = &p.sinks[1] else {
             panic!("{:?}", p.sinks)
         };
-        assert_eq!(*f, Format::Console);
+        assert_eq!(*f, Some(Format::Console));
         let want = FileConfig::new("/tmp/x/app.log")
             .rotate_size(10 << 20)
             .rotate_every(crate::sink::Rotation::Hourly)
@@ -815,14 +766,17 @@ distribution: { datapunk_log: { filter: 'info,hyper=error' } }
             .compress(crate::sink::Compression::Gzip)
             .mode(0o600);
         assert_eq!(c, &want);
-        assert!(matches!(&p.sinks[2], FileSinkSpec::File(_, Format::Json)));
+        assert!(matches!(
+            &p.sinks[2],
+            (SinkSpec::Rolling(_), Some(Format::Json))
+        ));
     }
 
     #[cfg(feature = "otlp")]
     #[test]
     fn processors_become_one_exporter_per_signal() {
         use crate::export::otlp::{Compression, Protocol, Signal};
-        let p = plan(
+        let (p, notes) = plan(
             "tracer_provider:
   processors:
     - batch:
@@ -864,7 +818,7 @@ propagator: { composite: [ { tracecontext: } ] }
         assert_eq!(c.compression_for(Signal::Logs), None);
         assert_eq!(c.headers_for(Signal::Logs).len(), 2);
         assert_eq!(c.batch_for(Signal::Logs).max_export_batch_size, 1);
-        let notes = p.notes.join("\n");
+        let notes = notes.join("\n");
         assert!(notes.contains("tracer_provider.processors"), "{notes}");
         assert!(notes.contains("encoding json"), "{notes}");
         assert!(notes.contains("propagator"), "{notes}");
@@ -873,7 +827,7 @@ propagator: { composite: [ { tracecontext: } ] }
     #[cfg(feature = "otlp")]
     #[test]
     fn only_traces_leaves_logs_off() {
-        let p = plan(
+        let (p, _) = plan(
             "tracer_provider:
   processors: [ { batch: { exporter: { otlp_http: {} } } } ]
 ",
@@ -888,7 +842,7 @@ propagator: { composite: [ { tracecontext: } ] }
 
     #[test]
     fn redaction_over_the_defaults() {
-        let p = plan(
+        let (p, _) = plan(
             "distribution:
   datapunk_log:
     redaction:
@@ -897,8 +851,8 @@ propagator: { composite: [ { tracecontext: } ] }
       token_prefixes: [acme_]
 ",
         );
-        let mut c = RedactConfig::default();
-        apply_redaction(p.redaction.as_ref().unwrap(), &mut c).unwrap();
+        assert!(p.redaction.base, "the file decides redaction");
+        let c = p.redaction.apply(RedactConfig::default()).unwrap();
         assert_eq!(c.keys, Some(vec!["a".to_owned(), "b".to_owned()]));
         let mut want = RedactConfig::default();
         want.set(crate::redact::Rule::Email, true);

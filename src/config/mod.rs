@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use crate::clock::{ClockSource, Converter};
 use crate::encode::span_table::SpanLines;
-use crate::encode::{FORMAT_ENV, Format, Stream, resolve};
+use crate::encode::{Format, Stream, resolve};
 use crate::engine::{self, Engine, Settings};
 use crate::export::{Exporter, Pipeline};
 use crate::level::{DirectiveError, Directives, Level, LevelFilter};
 use crate::overflow::Overflow;
 use crate::record::{MIN_RECORD_LIMIT, SLACK};
-use crate::resource::{AttrValue, Resource, ResourceBuilder};
+use crate::resource::AttrValue;
 use crate::sampler::{LogPolicy, LogSampling, Sampler, SamplingConfig, Unsampled};
 use crate::signal::SignalFlush;
 use crate::sink::{
@@ -24,7 +24,10 @@ use crate::writer::{EXPORT_SEND_BYTES, Writer, WriterConfig, WriterSampling};
 
 #[cfg(feature = "config-file")]
 mod file;
+mod layer;
 mod reload;
+
+use layer::{Config, EnvLayers, FilterText, SinkSpec, env_layers};
 
 #[cfg(feature = "config-file")]
 pub use file::{ReloadFileError, reload_config_file};
@@ -118,104 +121,35 @@ impl std::error::Error for InitError {
     }
 }
 
-enum SinkSpec {
-    Stdout,
-    Stderr,
-    Null,
-    File(PathBuf),
-    Memory(MemorySink),
-    Custom(Box<dyn Sink>),
-    /// A file sink with rotation, retention, compression (`Builder::file`).
-    Rolling(FileConfig),
-}
-
-impl SinkSpec {
-    /// The sink's name in `sink_stats()`.
-    fn name(&self) -> String {
-        match self {
-            SinkSpec::Stdout => "stdout".into(),
-            SinkSpec::Stderr => "stderr".into(),
-            SinkSpec::Null => "null".into(),
-            SinkSpec::Memory(_) => "memory".into(),
-            SinkSpec::Custom(_) => "custom".into(),
-            SinkSpec::File(p) => p.display().to_string(),
-            SinkSpec::Rolling(c) => c.path().display().to_string(),
-        }
-    }
-}
-
 /// Configures the engine; [`Builder::init`] installs it.
+///
+/// The builder writes what it is told into its layer of the engine's one
+/// configuration type, which the configuration file, the environment and
+/// [`Reload`] share; `init()` puts the layers one over the other (see the
+/// README's "Operations: precedence").
 pub struct Builder {
-    /// Each sink, with its own format when it has one.
-    sinks: Vec<(SinkSpec, Option<Format>)>,
-    /// The format of sinks without their own (`None`: `DATAPUNK_LOG_FORMAT`,
-    /// then [`Format::Auto`]).
-    format: Option<Format>,
-    /// `None`: not set by the builder (the file's, else the default).
-    overflow: Option<Overflow>,
-    ring_capacity: Option<usize>,
-    record_limit: Option<usize>,
-    filter: Option<String>,
+    /// What the builder says.
+    config: Config,
     use_env: bool,
-    clock: ClockSource,
-    order_window: Duration,
-    idle_poll: Duration,
-    batch_bytes: usize,
-    sink_backlog: usize,
-    shutdown_timeout: Duration,
-    panic_hook: bool,
-    #[cfg(feature = "log")]
-    log_bridge: bool,
-    #[cfg(feature = "tracing")]
-    tracing_bridge: bool,
-    /// Redaction: keys, value patterns, token prefixes, replacement.
-    redact: crate::redact::Config,
-    flush_on_signal: SignalFlush,
-    exporters: Vec<Box<dyn Exporter>>,
-    export_overflow: Overflow,
-    resource: ResourceBuilder,
-    #[cfg(feature = "opentelemetry")]
-    otel_interop: bool,
-    sampling: Option<SamplingConfig>,
-    log_sampling: LogSampling,
-    reopen_on_sighup: bool,
-    /// The periodic "engine stats" record (`None`: from the environment).
-    stats_interval: Option<Duration>,
-    /// Span lines: span fields on lines, span-end lines (`None`: from the
-    /// environment).
-    span_lines: (Option<bool>, Option<bool>),
-    /// Which settings the builder set (they win over the file).
-    set: Explicit,
-    /// The exporter of `otlp_if_configured` (left out when a file is in
-    /// use: the file is authoritative over `OTEL_*`).
-    env_exporter: Option<Box<dyn Exporter>>,
+    /// OTLP from the `OTEL_*` variables (`otlp_if_configured`): under the
+    /// builder and the file, and left out when a file is in use (the file
+    /// is authoritative over `OTEL_*`).
+    #[cfg(feature = "otlp")]
+    env_otlp: Option<crate::export::otlp::OtlpConfig>,
     #[cfg_attr(not(feature = "config-file"), allow(dead_code))]
     config_file: Option<PathBuf>,
-    #[cfg_attr(not(feature = "config-file"), allow(dead_code))]
-    reload_on_sighup: bool,
-    #[cfg_attr(not(feature = "config-file"), allow(dead_code))]
-    watch_config_file: Option<Duration>,
-}
-
-/// The settings a builder set explicitly, beyond those kept as `Option`s.
-#[derive(Clone, Copy, Debug, Default)]
-struct Explicit {
-    unsampled: bool,
-    buffer: bool,
-    redaction: bool,
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    otlp: bool,
 }
 
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
         f.debug_struct("Builder")
-            .field("sinks", &self.sinks.len())
-            .field("overflow", &self.overflow)
-            .field("ring_capacity", &self.ring_capacity)
-            .field("record_limit", &self.record_limit)
-            .field("filter", &self.filter)
-            .field("clock", &self.clock)
+            .field("sinks", &c.sinks)
+            .field("overflow", &c.overflow)
+            .field("ring_capacity", &c.ring_capacity)
+            .field("record_limit", &c.record_limit)
+            .field("filter", &c.filter.as_ref().map(|f| &f.text))
+            .field("clock", &c.clock)
             .finish_non_exhaustive()
     }
 }
@@ -228,96 +162,77 @@ pub const DEFAULT_RECORD_LIMIT: usize = 16 * 1024;
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            sinks: Vec::new(),
-            format: None,
-            overflow: None,
-            ring_capacity: None,
-            record_limit: None,
-            filter: None,
+            config: Config::default(),
             use_env: true,
-            clock: ClockSource::Precise,
-            order_window: Duration::from_micros(200),
-            idle_poll: Duration::from_millis(1),
-            batch_bytes: 256 * 1024,
-            sink_backlog: DEFAULT_BACKLOG,
-            shutdown_timeout: Duration::from_secs(5),
-            panic_hook: true,
-            flush_on_signal: SignalFlush::default(),
-            exporters: Vec::new(),
-            export_overflow: Overflow::Drop,
-            resource: Resource::builder(),
-            #[cfg(feature = "opentelemetry")]
-            otel_interop: false,
-            #[cfg(feature = "log")]
-            log_bridge: true,
-            #[cfg(feature = "tracing")]
-            tracing_bridge: true,
-            redact: crate::redact::Config::default(),
-            sampling: None,
-            log_sampling: LogSampling::default(),
-            reopen_on_sighup: false,
-            stats_interval: None,
-            span_lines: (None, None),
-            set: Explicit::default(),
-            env_exporter: None,
+            #[cfg(feature = "otlp")]
+            env_otlp: None,
             config_file: None,
-            reload_on_sighup: false,
-            watch_config_file: None,
         }
     }
 }
 
+/// Defaults of the settings no source gives.
+const DEFAULT_ORDER_WINDOW: Duration = Duration::from_micros(200);
+const DEFAULT_IDLE_POLL: Duration = Duration::from_millis(1);
+const DEFAULT_BATCH_BYTES: usize = 256 * 1024;
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Builder {
     /// Adds an appending JSON-lines file sink (parent directories are created).
     pub fn json_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.sinks
+        self.config
+            .sinks
             .push((SinkSpec::File(path.into()), Some(Format::Json)));
         self
     }
     /// Adds standard output (the default when no sink is given), in the
     /// default format (see [`Builder::format`]).
     pub fn stdout(mut self) -> Self {
-        self.sinks.push((SinkSpec::Stdout, None));
+        self.config.sinks.push((SinkSpec::Stdout, None));
         self
     }
     /// Adds standard output in format `f`.
     pub fn stdout_format(mut self, f: Format) -> Self {
-        self.sinks.push((SinkSpec::Stdout, Some(f)));
+        self.config.sinks.push((SinkSpec::Stdout, Some(f)));
         self
     }
     /// Adds standard error, in the default format.
     pub fn stderr(mut self) -> Self {
-        self.sinks.push((SinkSpec::Stderr, None));
+        self.config.sinks.push((SinkSpec::Stderr, None));
         self
     }
     /// Adds standard error in format `f`.
     pub fn stderr_format(mut self, f: Format) -> Self {
-        self.sinks.push((SinkSpec::Stderr, Some(f)));
+        self.config.sinks.push((SinkSpec::Stderr, Some(f)));
         self
     }
     /// Adds a sink that discards everything (benchmarks).
     pub fn null(mut self) -> Self {
-        self.sinks.push((SinkSpec::Null, None));
+        self.config.sinks.push((SinkSpec::Null, None));
         self
     }
     /// Adds an in-memory sink; keep a clone to read the lines back.
     pub fn memory(mut self, sink: &MemorySink) -> Self {
-        self.sinks.push((SinkSpec::Memory(sink.clone()), None));
+        self.config
+            .sinks
+            .push((SinkSpec::Memory(sink.clone()), None));
         self
     }
     /// Adds an in-memory sink whose lines are in format `f`.
     pub fn memory_format(mut self, sink: &MemorySink, f: Format) -> Self {
-        self.sinks.push((SinkSpec::Memory(sink.clone()), Some(f)));
+        self.config
+            .sinks
+            .push((SinkSpec::Memory(sink.clone()), Some(f)));
         self
     }
     /// Adds a custom sink.
     pub fn sink(mut self, sink: Box<dyn Sink>) -> Self {
-        self.sinks.push((SinkSpec::Custom(sink), None));
+        self.config.sinks.push((SinkSpec::Custom(sink), None));
         self
     }
     /// Adds a custom sink whose lines are in format `f`.
     pub fn sink_format(mut self, sink: Box<dyn Sink>, f: Format) -> Self {
-        self.sinks.push((SinkSpec::Custom(sink), Some(f)));
+        self.config.sinks.push((SinkSpec::Custom(sink), Some(f)));
         self
     }
     /// The format of every sink added without one of its own (default:
@@ -325,36 +240,39 @@ impl Builder {
     /// format on a terminal, JSON everywhere else). Files added with
     /// [`Builder::json_file`] are always JSON.
     pub fn format(mut self, f: Format) -> Self {
-        self.format = Some(f);
+        self.config.format = Some(f);
         self
     }
     /// What a call does when its ring is full (default [`Overflow::Block`]).
     pub fn overflow(mut self, o: Overflow) -> Self {
-        self.overflow = Some(o);
+        self.config.overflow = Some(o);
         self
     }
     /// Bytes of each thread's ring (default 256 KiB, at least 4 KiB).
     pub fn ring_capacity(mut self, bytes: usize) -> Self {
-        self.ring_capacity = Some(bytes);
+        self.config.ring_capacity = Some(bytes);
         self
     }
     /// Largest record in bytes (default 16 KiB); longer text is cut and the
     /// record marked `"truncated":true`. Clamped to what the ring can hold.
     pub fn max_record_bytes(mut self, bytes: usize) -> Self {
-        self.record_limit = Some(bytes);
+        self.config.record_limit = Some(bytes);
         self
     }
     /// Filter directives, such as `info,my_crate::db=debug`. The default is
     /// `info`. `DATAPUNK_LOG`, when set, wins over this (see [`Builder::ignore_env`]).
     pub fn filter(mut self, directives: impl Into<String>) -> Self {
-        self.filter = Some(directives.into());
+        self.config.filter = Some(FilterText {
+            text: directives.into(),
+            source: "filter",
+        });
         self
     }
     /// Trace sampling: the sampler and what sits on top of it (see
     /// [`crate::sampler`]). Wins over `OTEL_TRACES_SAMPLER`; the default is
     /// that variable's sampler, else `parent_based(always_on)`.
     pub fn sampling(mut self, config: SamplingConfig) -> Self {
-        self.sampling = Some(config);
+        self.config.sampling = Some(config);
         self
     }
     /// Shorthand for [`Builder::sampling`] with only a sampler.
@@ -369,14 +287,14 @@ impl Builder {
     /// `DATAPUNK_LOG_SAMPLING`, when set, wins over this; reload with
     /// [`crate::sampler::set_log_policy_below_error`].
     pub fn log_sampling(mut self, policy: LogPolicy) -> Self {
-        crate::sampler::set_below_error(&mut self.log_sampling.levels, policy);
+        crate::sampler::set_below_error(&mut self.config.log_levels, policy);
         self
     }
     /// The per-call-site policy of one level, ERROR and FATAL included
     /// (the only way to sample them). Reload with
     /// [`crate::sampler::set_log_policy`].
     pub fn log_sampling_level(mut self, level: Level, policy: LogPolicy) -> Self {
-        self.log_sampling.levels[level as usize] = Some(policy);
+        self.config.log_levels[level as usize] = Some(policy);
         self
     }
     /// What happens to log records below ERROR inside a trace that was not
@@ -387,8 +305,7 @@ impl Builder {
     /// `DATAPUNK_LOG_UNSAMPLED`, when set, wins over this; reload with
     /// [`crate::sampler::set_unsampled`].
     pub fn unsampled_logs(mut self, policy: Unsampled) -> Self {
-        self.log_sampling.unsampled = policy;
-        self.set.unsampled = true;
+        self.config.unsampled = Some(policy);
         self
     }
     /// Bounds of the debug buffer of [`Unsampled::Buffer`]: at most
@@ -396,16 +313,15 @@ impl Builder {
     /// in all, oldest traces evicted first (default 64 and 8 MiB). Fixed at
     /// `init()`; `DATAPUNK_LOG_BUFFER`, when set, wins over this.
     pub fn debug_buffer(mut self, records_per_trace: usize, bytes: usize) -> Self {
-        self.log_sampling.buffer_records = records_per_trace;
-        self.log_sampling.buffer_bytes = bytes;
-        self.set.buffer = true;
+        self.config.buffer_records = Some(records_per_trace);
+        self.config.buffer_bytes = Some(bytes);
         self
     }
     /// Least time between two of the writer's "records sampled out" summary
     /// records (default 10 s; one is written only when records were sampled
     /// out since the last, and a last one at shutdown).
     pub fn sampling_summary_interval(mut self, d: Duration) -> Self {
-        self.log_sampling.summary_interval = d;
+        self.config.summary_interval = Some(d);
         self
     }
     /// Ignore the environment: `DATAPUNK_LOG`, `DATAPUNK_LOG_SAMPLING`,
@@ -420,33 +336,33 @@ impl Builder {
     }
     /// The timestamp source (default [`ClockSource::Precise`]).
     pub fn clock(mut self, c: ClockSource) -> Self {
-        self.clock = c;
+        self.config.clock = Some(c);
         self
     }
     /// How long the writer holds back the newest records so that records of
     /// different threads come out in timestamp order (default 200 µs).
     pub fn order_window(mut self, d: Duration) -> Self {
-        self.order_window = d;
+        self.config.order_window = Some(d);
         self
     }
     /// How long the idle writer sleeps between looks at the rings (default 1 ms).
     pub fn idle_poll(mut self, d: Duration) -> Self {
-        self.idle_poll = d;
+        self.config.idle_poll = Some(d);
         self
     }
     /// Bytes of JSON the writer gathers before it writes a batch (default 256 KiB).
     pub fn batch_bytes(mut self, bytes: usize) -> Self {
-        self.batch_bytes = bytes;
+        self.config.batch_bytes = Some(bytes);
         self
     }
     /// Bound of each sink's retry backlog while it fails (default 8 MiB).
     pub fn sink_backlog(mut self, bytes: usize) -> Self {
-        self.sink_backlog = bytes;
+        self.config.sink_backlog = Some(bytes);
         self
     }
     /// How long dropping the guard waits for the writer to finish (default 5 s).
     pub fn shutdown_timeout(mut self, d: Duration) -> Self {
-        self.shutdown_timeout = d;
+        self.config.shutdown_timeout = Some(d);
         self
     }
     /// What SIGTERM and SIGINT do (Unix only; elsewhere nothing). The
@@ -460,13 +376,13 @@ impl Builder {
     /// flush even when the application handles the signal;
     /// [`SignalFlush::Off`] installs no handler. See the README's "Signals".
     pub fn flush_on_signal(mut self, mode: SignalFlush) -> Self {
-        self.flush_on_signal = mode;
+        self.config.flush_on_signal = Some(mode);
         self
     }
     /// Adds an exporter of log records and spans (see [`crate::export`]);
     /// the export thread starts when at least one is configured.
     pub fn exporter(mut self, e: impl Exporter) -> Self {
-        self.exporters.push(Box::new(e));
+        self.config.exporters.push(Box::new(e));
         self
     }
     /// What the writer does when the export side is behind (all its buffers
@@ -477,17 +393,15 @@ impl Builder {
     /// lossless as long as the collector keeps up on average; the JSON output
     /// and, once rings fill under `Overflow::Block`, the callers wait with it.
     pub fn export_overflow(mut self, o: Overflow) -> Self {
-        self.export_overflow = o;
+        self.config.export_overflow = Some(o);
         self
     }
     /// Exports logs and spans over OTLP, configured by `config` (start
     /// from [`OtlpConfig::from_env`](crate::export::otlp::OtlpConfig::from_env)).
     #[cfg(feature = "otlp")]
     pub fn otlp(self, config: crate::export::otlp::OtlpConfig) -> Result<Self, InitError> {
-        let e = crate::export::otlp::OtlpExporter::new(config)
-            .map_err(|e| InitError::Export(e.to_string()))?;
-        let mut b = self.exporter(e);
-        b.set.otlp = true;
+        let mut b = self;
+        b.config.otlp = Some(checked_otlp(config)?);
         Ok(b)
     }
     /// Exports over OTLP, configured from the `OTEL_*` variables, when one of
@@ -517,9 +431,7 @@ impl Builder {
             return Ok(self);
         }
         let cfg = OtlpConfig::from_env().map_err(|e| InitError::Export(e.to_string()))?;
-        let e = crate::export::otlp::OtlpExporter::new(cfg)
-            .map_err(|e| InitError::Export(e.to_string()))?;
-        self.env_exporter = Some(Box::new(e));
+        self.env_otlp = Some(checked_otlp(cfg)?);
         Ok(self)
     }
 
@@ -538,17 +450,18 @@ impl Builder {
     }
     /// The service's name (`service.name`), over `OTEL_SERVICE_NAME`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
-        self.resource = self.resource.service_name(name);
+        self.config.resource = std::mem::take(&mut self.config.resource).service_name(name);
         self
     }
     /// The service's version (`service.version`).
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
-        self.resource = self.resource.service_version(version);
+        self.config.resource = std::mem::take(&mut self.config.resource).service_version(version);
         self
     }
     /// The deployment environment (`deployment.environment.name`).
     pub fn deployment_environment(mut self, env: impl Into<String>) -> Self {
-        self.resource = self.resource.deployment_environment(env);
+        self.config.resource =
+            std::mem::take(&mut self.config.resource).deployment_environment(env);
         self
     }
     /// Any resource attribute; the builder wins over `OTEL_RESOURCE_ATTRIBUTES`.
@@ -557,7 +470,7 @@ impl Builder {
         key: impl Into<String>,
         value: impl Into<AttrValue>,
     ) -> Self {
-        self.resource = self.resource.attribute(key, value);
+        self.config.resource = std::mem::take(&mut self.config.resource).attribute(key, value);
         self
     }
     /// Log records made where an OpenTelemetry `Context` with a valid span
@@ -566,7 +479,7 @@ impl Builder {
     /// thread-local lookup in every log call outside a span.
     #[cfg(feature = "opentelemetry")]
     pub fn opentelemetry_context(mut self, on: bool) -> Self {
-        self.otel_interop = on;
+        self.config.otel_interop = Some(on);
         self
     }
     /// Install the `log` bridge (feature `log`, default on): records logged
@@ -576,7 +489,7 @@ impl Builder {
     /// writes one WARN record saying so.
     #[cfg(feature = "log")]
     pub fn log_bridge(mut self, on: bool) -> Self {
-        self.log_bridge = on;
+        self.config.log_bridge = Some(on);
         self
     }
 
@@ -589,7 +502,7 @@ impl Builder {
     /// off and add `bridge::tracing::TracingLayer` to your subscriber.
     #[cfg(feature = "tracing")]
     pub fn tracing_bridge(mut self, on: bool) -> Self {
-        self.tracing_bridge = on;
+        self.config.tracing_bridge = Some(on);
         self
     }
 
@@ -600,8 +513,7 @@ impl Builder {
     /// turns on the default keys and patterns where none are on.
     /// `DATAPUNK_LOG_REDACT`, when set, applies over this.
     pub fn redaction(mut self, on: bool) -> Self {
-        self.redact.set_all(on);
-        self.set.redaction = true;
+        self.config.redaction.decide(move |c| c.set_all(on));
         self
     }
 
@@ -611,17 +523,20 @@ impl Builder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.redact
-            .set_keys(keys.into_iter().map(Into::into).collect());
-        self.set.redaction = true;
+        let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
+        self.config
+            .redaction
+            .decide(move |c| c.set_keys(keys.clone()));
         self
     }
 
     /// Adds a key to those redacted (and turns redaction by key on, with
     /// the default keys if it was off).
     pub fn redact_key(mut self, key: impl Into<String>) -> Self {
-        self.redact.add_key(key.into());
-        self.set.redaction = true;
+        let key = key.into();
+        self.config
+            .redaction
+            .decide(move |c| c.add_key(key.clone()));
         self
     }
 
@@ -629,8 +544,7 @@ impl Builder {
     /// default, the others on), or `Rule::Key` (on: the default keys if
     /// none were given).
     pub fn redact_rule(mut self, rule: crate::redact::Rule, on: bool) -> Self {
-        self.redact.set(rule, on);
-        self.set.redaction = true;
+        self.config.redaction.decide(move |c| c.set(rule, on));
         self
     }
 
@@ -638,8 +552,10 @@ impl Builder {
     /// `Rule::Key` in the list is ignored: redaction by key has its own
     /// options ([`Builder::redact_rule`], [`Builder::redact_keys`]).
     pub fn redact_patterns(mut self, rules: impl IntoIterator<Item = crate::redact::Rule>) -> Self {
-        self.redact.set_patterns(rules);
-        self.set.redaction = true;
+        let rules: Vec<crate::redact::Rule> = rules.into_iter().collect();
+        self.config
+            .redaction
+            .decide(move |c| c.set_patterns(rules.iter().copied()));
         self
     }
 
@@ -649,8 +565,10 @@ impl Builder {
     /// `[A-Za-z0-9_-]`, is a secret. 2 to 32 bytes of `[A-Za-z0-9_.-]`
     /// holding a `_`, `-` or `.` (`init()` checks).
     pub fn redact_token_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.redact.prefixes.push(prefix.into());
-        self.set.redaction = true;
+        let prefix = prefix.into();
+        self.config
+            .redaction
+            .decide(move |c| c.prefixes.push(prefix.clone()));
         self
     }
 
@@ -660,16 +578,19 @@ impl Builder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.redact.prefixes = prefixes.into_iter().map(Into::into).collect();
-        self.set.redaction = true;
+        let prefixes: Vec<String> = prefixes.into_iter().map(Into::into).collect();
+        self.config
+            .redaction
+            .decide(move |c| c.prefixes = prefixes.clone());
         self
     }
 
     /// What a redacted value is written as (default
     /// `redact::Replacement::Mask`).
     pub fn redact_replacement(mut self, replacement: crate::redact::Replacement) -> Self {
-        self.redact.replacement = replacement;
-        self.set.redaction = true;
+        self.config
+            .redaction
+            .decide(move |c| c.replacement = replacement.clone());
         self
     }
 
@@ -690,7 +611,7 @@ impl Builder {
     /// Install a panic hook that flushes before unwinding (default on; the
     /// previous hook runs after it).
     pub fn panic_hook(mut self, on: bool) -> Self {
-        self.panic_hook = on;
+        self.config.panic_hook = Some(on);
         self
     }
 
@@ -704,7 +625,7 @@ impl Builder {
     /// their names from it); a log call is unchanged. See the README,
     /// "Spans on lines", for the bounds.
     pub fn span_fields(mut self, on: bool) -> Self {
-        self.span_lines.0 = Some(on);
+        self.config.span_fields = Some(on);
         self
     }
 
@@ -714,7 +635,7 @@ impl Builder {
     /// off; unset, `DATAPUNK_LOG_SPAN_ENDS` decides
     /// ([`crate::SPAN_ENDS_ENV`]).
     pub fn span_ends(mut self, on: bool) -> Self {
-        self.span_lines.1 = Some(on);
+        self.config.span_ends = Some(on);
         self
     }
 
@@ -725,107 +646,109 @@ impl Builder {
     /// queue's depth, drops and failures) at most once per `every`. Default
     /// off; `DATAPUNK_LOG_STATS_INTERVAL` (`60s`, `5m`) when unset here.
     pub fn stats_interval(mut self, every: Duration) -> Self {
-        self.stats_interval = Some(every);
+        self.config.stats_interval = Some(every);
         self
-    }
-
-    fn resolved_stats_interval(&self) -> Result<Option<Duration>, InitError> {
-        if let Some(d) = self.stats_interval {
-            return Ok(Some(d).filter(|d| !d.is_zero()));
-        }
-        if !self.use_env {
-            return Ok(None);
-        }
-        match std::env::var(STATS_INTERVAL_ENV) {
-            Ok(v) if !v.trim().is_empty() => {
-                crate::sampler::logs::parse_duration_ns(STATS_INTERVAL_ENV, v.trim())
-                    .map(|ns| Some(Duration::from_nanos(ns)).filter(|d| !d.is_zero()))
-                    .map_err(|error| InitError::Env {
-                        variable: STATS_INTERVAL_ENV,
-                        error,
-                    })
-            }
-            _ => Ok(None),
-        }
-    }
-
-    fn directives(&self) -> Result<Directives, InitError> {
-        if self.use_env
-            && let Ok(env) = std::env::var(FILTER_ENV)
-        {
-            return Directives::parse(&env).map_err(|error| InitError::Filter {
-                source: FILTER_ENV,
-                error,
-            });
-        }
-        match &self.filter {
-            Some(f) => Directives::parse(f).map_err(|error| InitError::Filter {
-                source: "filter",
-                error,
-            }),
-            None => Ok(Directives::new(LevelFilter::INFO)),
-        }
     }
 
     /// Installs the engine and starts the writer thread. Fails if an engine is
     /// already installed, a directive is invalid, or a file cannot be opened.
-    pub fn init(mut self) -> Result<Guard, InitError> {
+    pub fn init(self) -> Result<Guard, InitError> {
         if engine::get().is_some() {
             return Err(InitError::AlreadyInitialized);
         }
-        // The configuration file, where the builder left a setting open.
-        #[cfg(feature = "config-file")]
-        let in_force = match self.load_config_file()? {
-            Some((path, (file, warnings))) => {
-                let pinned = self.pinned();
-                let plan = file::Plan::of(&file);
-                let notes = self.apply_plan(plan, &file.origin)?;
-                Some((path, file, warnings, notes, pinned))
+        let Builder {
+            config: builder,
+            use_env,
+            #[cfg(feature = "otlp")]
+            env_otlp,
+            config_file,
+        } = self;
+        // The layers: operator variables > builder > file > environment's
+        // defaults > defaults (see the `layer` module).
+        let EnvLayers {
+            operator,
+            mut fallback,
+        } = if use_env {
+            env_layers(|n| std::env::var(n).ok())?
+        } else {
+            EnvLayers {
+                operator: Config::default(),
+                fallback: Config::default(),
             }
-            None => None,
         };
         #[cfg(feature = "config-file")]
-        let file_in_use = in_force.is_some();
+        let loaded = load_config_file(config_file.as_deref(), use_env)?;
+        #[cfg(not(feature = "config-file"))]
+        let _ = config_file;
+        #[cfg(feature = "config-file")]
+        let file_in_use = loaded.is_some();
         #[cfg(not(feature = "config-file"))]
         let file_in_use = false;
-        if file_in_use {
-            // The file is authoritative over the `OTEL_*` variables.
-            self.env_exporter = None;
+        #[cfg(feature = "config-file")]
+        let (from_file, notes) = match &loaded {
+            Some((_, f, _)) => file::layer(f),
+            None => (Config::default(), Vec::new()),
+        };
+        #[cfg(not(feature = "config-file"))]
+        let from_file = Config::default();
+        // What a reload of the file leaves alone.
+        #[cfg(feature = "config-file")]
+        let pinned = operator.reloadable().over(builder.reloadable());
+        // The `OTEL_*` variables, silenced by a file in use (the
+        // specification: the file is authoritative).
+        let mut sampler_warning = None;
+        if !file_in_use {
+            #[cfg(feature = "otlp")]
+            {
+                fallback.otlp = env_otlp;
+            }
+            if use_env && builder.sampling.is_none() {
+                let (sampler, warning) = crate::sampler::env::from_env();
+                fallback.sampling = sampler.map(SamplingConfig::new);
+                sampler_warning = warning;
+            }
         }
-        if let Some(e) = self.env_exporter.take() {
-            self.exporters.push(e);
-        }
-        let ring_capacity = self.ring_capacity.unwrap_or(DEFAULT_RING_CAPACITY);
-        let overflow = self.overflow.unwrap_or(Overflow::Block);
+        let c = operator.over(builder).over(from_file).over(fallback);
+
+        let ring_capacity = c.ring_capacity.unwrap_or(DEFAULT_RING_CAPACITY);
+        let overflow = c.overflow.unwrap_or(Overflow::Block);
         if ring_capacity < 4096 {
             return Err(InitError::Config(format!(
                 "ring_capacity must be at least 4096 bytes, got {ring_capacity}"
             )));
         }
-        if self.batch_bytes == 0 {
+        let batch_bytes = c.batch_bytes.unwrap_or(DEFAULT_BATCH_BYTES);
+        if batch_bytes == 0 {
             return Err(InitError::Config("batch_bytes must be positive".into()));
         }
-        let directives = self.directives()?;
-        let stats_interval = self.resolved_stats_interval()?;
-        let mut log_sampling = self.log_sampling.clone();
-        let mut redact = self.redact.clone();
-        if self.use_env {
-            log_sampling
-                .apply_env(|name| std::env::var(name).ok())
-                .map_err(|(variable, error)| InitError::Env { variable, error })?;
-            redact
-                .apply_env(|name| std::env::var(name).ok())
-                .map_err(|(variable, error)| InitError::Env { variable, error })?;
-        }
-        let (sf, se) = self.span_lines;
-        let span_lines = SpanLines::resolve(sf, se, |k| {
-            self.use_env.then(|| std::env::var(k).ok()).flatten()
-        })
-        .map_err(|(variable, error)| InitError::Env { variable, error })?;
+        let directives = match &c.filter {
+            Some(f) => Directives::parse(&f.text).map_err(|error| InitError::Filter {
+                source: f.source,
+                error,
+            })?,
+            None => Directives::new(LevelFilter::INFO),
+        };
+        let stats_interval = c.stats_interval.filter(|d| !d.is_zero());
+        let defaults = LogSampling::default();
+        let log_sampling = LogSampling {
+            levels: c.log_levels,
+            unsampled: c.unsampled.unwrap_or(defaults.unsampled),
+            buffer_records: c.buffer_records.unwrap_or(defaults.buffer_records),
+            buffer_bytes: c.buffer_bytes.unwrap_or(defaults.buffer_bytes),
+            summary_interval: c.summary_interval.unwrap_or(defaults.summary_interval),
+        };
+        let span_lines = SpanLines {
+            fields: c.span_fields.unwrap_or(false),
+            ends: c.span_ends.unwrap_or(false),
+        };
+        let redact = c
+            .redaction
+            .apply(crate::redact::Config::default())
+            .map_err(InitError::Config)?;
         let redactor = redact
             .build()
             .map_err(|e| InitError::Config(format!("redaction: {e}")))?;
-        let record_limit = self.record_limit.unwrap_or(DEFAULT_RECORD_LIMIT).clamp(
+        let record_limit = c.record_limit.unwrap_or(DEFAULT_RECORD_LIMIT).clamp(
             MIN_RECORD_LIMIT,
             (ring_capacity / 2)
                 .saturating_sub(SLACK)
@@ -836,20 +759,9 @@ impl Builder {
                 "ring_capacity {ring_capacity} is too small for records of {record_limit} bytes"
             )));
         }
-        let default_format = match self.format {
-            Some(f) => f,
-            None if self.use_env => match std::env::var(FORMAT_ENV) {
-                Ok(v) => v
-                    .parse()
-                    .map_err(|e: crate::encode::FormatError| InitError::Env {
-                        variable: FORMAT_ENV,
-                        error: e.to_string(),
-                    })?,
-                Err(_) => Format::Auto,
-            },
-            None => Format::Auto,
-        };
-        let mut specs = self.sinks;
+        let default_format = c.format.unwrap_or(Format::Auto);
+        let sink_backlog = c.sink_backlog.unwrap_or(DEFAULT_BACKLOG);
+        let mut specs = c.sinks;
         if specs.is_empty() {
             specs.push((SinkSpec::Stdout, None));
         }
@@ -887,28 +799,31 @@ impl Builder {
                 std::env::var(k).ok()
             });
             sink_stats.push(stats.clone());
-            sinks.push((SinkSlot::with_stats(sink, self.sink_backlog, stats), format));
+            sinks.push((SinkSlot::with_stats(sink, sink_backlog, stats), format));
         }
         let settings = Settings {
             ring_capacity,
             record_limit,
             overflow,
         };
-        if self.flush_on_signal != SignalFlush::Off {
+        let flush_on_signal = c.flush_on_signal.unwrap_or_default();
+        let shutdown_timeout = c.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
+        if flush_on_signal != SignalFlush::Off {
             // Before the engine exists; until then a signal finds nothing to
             // flush and does what it would have done without the handler. A
             // failed `init()` leaves the handler (which changes nothing) and
             // its thread for the next one.
-            crate::signal::install(self.flush_on_signal, self.shutdown_timeout)
-                .map_err(InitError::Signal)?;
+            crate::signal::install(flush_on_signal, shutdown_timeout).map_err(InitError::Signal)?;
         }
-        if self.reopen_on_sighup {
+        if c.reopen_on_sighup == Some(true) {
             crate::sink::install_sighup(crate::sink::OnSighup::Reopen).map_err(|e| {
                 InitError::Config(format!("reopen_on_sighup: cannot handle SIGHUP: {e}"))
             })?;
         }
         #[cfg(feature = "config-file")]
-        if self.reload_on_sighup {
+        let reload_on_sighup = c.reload_on_sighup == Some(true);
+        #[cfg(feature = "config-file")]
+        if reload_on_sighup {
             crate::sink::install_sighup(crate::sink::OnSighup::Reload(file::reload_from_trigger))
                 .map_err(|e| {
                 InitError::Config(format!("reload_on_sighup: cannot handle SIGHUP: {e}"))
@@ -916,33 +831,43 @@ impl Builder {
         }
         // The capture clock is chosen before the engine is visible, so no record
         // is stamped by one clock and converted as another.
-        let conv = Converter::install(self.clock);
+        let clock = c.clock.unwrap_or(ClockSource::Precise);
+        let conv = Converter::install(clock);
         // Before any record is written or exported: call sites work out
         // which of their fields are redacted once, at their first use.
         crate::redact::install(redact.keys.as_deref());
         reload::set_redaction(redact.clone());
-        let idle_poll = match self.clock {
-            ClockSource::Coarse => self.idle_poll.min(Duration::from_micros(100)),
-            ClockSource::Precise => self.idle_poll,
+        let idle_poll = c.idle_poll.unwrap_or(DEFAULT_IDLE_POLL);
+        let idle_poll = match clock {
+            ClockSource::Coarse => idle_poll.min(Duration::from_micros(100)),
+            ClockSource::Precise => idle_poll,
         };
+        #[allow(unused_mut)]
+        let mut exporters = c.exporters;
+        #[cfg(feature = "otlp")]
+        if let Some(cfg) = c.otlp {
+            let e = crate::export::otlp::OtlpExporter::new(cfg)
+                .map_err(|e| InitError::Export(e.to_string()))?;
+            exporters.push(Box::new(e));
+        }
         // The engine's threads start before the engine is installed, so a
         // failure to start one leaves nothing behind and a later `init()`
         // can succeed.
-        let spans = self.exporters.iter().any(|e| e.wants_spans());
-        let (pipeline, export) = if self.exporters.is_empty() {
+        let spans = exporters.iter().any(|e| e.wants_spans());
+        let (pipeline, export) = if exporters.is_empty() {
             (None, None)
         } else {
             let resource = if file_in_use {
                 // The file's attributes are under the builder's already.
-                self.resource.build_with(|_| None)
+                c.resource.build_with(|_| None)
             } else {
-                self.resource.build_from_env()
+                c.resource.build_from_env()
             };
             match Pipeline::start(
-                self.exporters,
+                exporters,
                 resource,
                 EXPORT_SEND_BYTES,
-                self.export_overflow,
+                c.export_overflow.unwrap_or(Overflow::Drop),
             ) {
                 Ok((pipeline, pipe)) => (Some(pipeline), Some(pipe)),
                 Err(e) => {
@@ -959,9 +884,9 @@ impl Builder {
         };
         let writer_config = WriterConfig {
             sinks,
-            order_window: self.order_window,
+            order_window: c.order_window.unwrap_or(DEFAULT_ORDER_WINDOW),
             idle_poll,
-            batch_bytes: self.batch_bytes,
+            batch_bytes,
             export,
             sampling: WriterSampling {
                 buffer_records: log_sampling.buffer_records,
@@ -1004,32 +929,24 @@ impl Builder {
             crate::span::set_recording(true);
         }
         #[cfg(feature = "opentelemetry")]
-        crate::context::set_interop(self.otel_interop);
-        let (env_sampler, sampler_warning) = match (&self.sampling, self.use_env) {
-            (None, true) if !file_in_use => crate::sampler::env::from_env(),
-            _ => (None, None),
-        };
-        crate::sampler::install(
-            self.sampling
-                .or(env_sampler.map(SamplingConfig::new))
-                .unwrap_or_default(),
-        );
+        crate::context::set_interop(c.otel_interop.unwrap_or(false));
+        crate::sampler::install(c.sampling.unwrap_or_default());
         log_sampling.install();
         // Cannot fail: the writer holds the receiver until it gets this.
         let _ = engine_tx.send(engine);
         let _ = engine.writer.set(handle.thread().clone());
-        if self.panic_hook {
+        if c.panic_hook.unwrap_or(true) {
             install_panic_hook();
         }
         if let Some(w) = sampler_warning {
             crate::warn!(target: "datapunk_log", "{}", w);
         }
         #[cfg(feature = "config-file")]
-        match in_force {
-            Some((path, file, warnings, notes, pinned)) => {
+        match loaded {
+            Some((path, file, warnings)) => {
                 file::emit_warnings(&warnings, &notes);
                 file::set_in_force(path.clone(), file, pinned);
-                if let Some(every) = self.watch_config_file
+                if let Some(every) = c.watch_config_file
                     && let Err(e) = file::watch(path, every)
                 {
                     crate::warn!(
@@ -1040,7 +957,7 @@ impl Builder {
                 }
             }
             None => {
-                if self.reload_on_sighup || self.watch_config_file.is_some() {
+                if reload_on_sighup || c.watch_config_file.is_some() {
                     crate::warn!(
                         target: file::TARGET,
                         "reload_on_sighup / watch_config_file: no configuration file is in use (OTEL_CONFIG_FILE or Builder::config_file): nothing to reload"
@@ -1049,7 +966,7 @@ impl Builder {
             }
         }
         #[cfg(feature = "log")]
-        if self.log_bridge {
+        if c.log_bridge.unwrap_or(true) {
             match ::log::set_logger(&crate::bridge::log::LOG_BRIDGE) {
                 Ok(()) => ::log::set_max_level(crate::bridge::log::log_filter(
                     engine.directives.load().max_level(),
@@ -1061,7 +978,7 @@ impl Builder {
             }
         }
         #[cfg(feature = "tracing")]
-        if self.tracing_bridge {
+        if c.tracing_bridge.unwrap_or(true) {
             let dispatch = tracing_core::Dispatch::new(crate::bridge::tracing::subscriber());
             if tracing_core::dispatcher::set_global_default(dispatch).is_err() {
                 crate::warn!(
@@ -1077,7 +994,7 @@ impl Builder {
 
         Ok(Guard {
             handle: Some(handle),
-            timeout: self.shutdown_timeout,
+            timeout: shutdown_timeout,
         })
     }
 
@@ -1086,7 +1003,8 @@ impl Builder {
     /// `init()` fails on an invalid setting, or when the file cannot be
     /// opened.
     pub fn file(mut self, config: FileConfig) -> Self {
-        self.sinks
+        self.config
+            .sinks
             .push((SinkSpec::Rolling(config), Some(Format::Json)));
         self
     }
@@ -1098,7 +1016,7 @@ impl Builder {
     /// stays for the life of the process. Unix only; elsewhere it does
     /// nothing.
     pub fn reopen_on_sighup(mut self, on: bool) -> Self {
-        self.reopen_on_sighup = on;
+        self.config.reopen_on_sighup = Some(on);
         self
     }
 
@@ -1125,7 +1043,7 @@ impl Builder {
     /// life of the process. Unix only; elsewhere it does nothing.
     #[cfg(feature = "config-file")]
     pub fn reload_on_sighup(mut self, on: bool) -> Self {
-        self.reload_on_sighup = on;
+        self.config.reload_on_sighup = Some(on);
         self
     }
 
@@ -1135,114 +1053,43 @@ impl Builder {
     /// metadata; it ends when the engine stops. Off by default.
     #[cfg(feature = "config-file")]
     pub fn watch_config_file(mut self, interval: Duration) -> Self {
-        self.watch_config_file = Some(interval);
+        self.config.watch_config_file = Some(interval);
         self
     }
+}
 
-    /// The configuration file to apply, loaded: the builder's, else the
-    /// one `OTEL_CONFIG_FILE` names (unless `ignore_env`).
-    #[cfg(feature = "config-file")]
-    #[allow(clippy::type_complexity)]
-    fn load_config_file(&self) -> Result<Option<(PathBuf, otel_file::Loaded)>, InitError> {
-        let env = |n: &str| std::env::var(n).ok();
-        if let Some(p) = &self.config_file {
-            return otel_file::OtelFile::from_path(p, env)
-                .map(|l| Some((p.clone(), l)))
-                .map_err(InitError::ConfigFile);
-        }
-        if !self.use_env {
-            return Ok(None);
-        }
-        let Some((path, _)) = otel_file::config_file_path(env) else {
-            return Ok(None);
-        };
-        otel_file::OtelFile::from_env(env)
-            .map(|l| l.map(|l| (path, l)))
-            .map_err(InitError::ConfigFile)
+/// The configuration file to apply, loaded: `path` (the builder's), else
+/// the one `OTEL_CONFIG_FILE` names (when the environment is read).
+#[cfg(feature = "config-file")]
+fn load_config_file(
+    path: Option<&std::path::Path>,
+    use_env: bool,
+) -> Result<Option<(PathBuf, otel_file::OtelFile, Vec<otel_file::Warning>)>, InitError> {
+    let env = |n: &str| std::env::var(n).ok();
+    if let Some(p) = path {
+        return otel_file::OtelFile::from_path(p, env)
+            .map(|(f, w)| Some((p.to_path_buf(), f, w)))
+            .map_err(InitError::ConfigFile);
     }
+    if !use_env {
+        return Ok(None);
+    }
+    let Some((path, _)) = otel_file::config_file_path(env) else {
+        return Ok(None);
+    };
+    otel_file::OtelFile::from_env(env)
+        .map(|l| l.map(|(f, w)| (path, f, w)))
+        .map_err(InitError::ConfigFile)
+}
 
-    /// Which reloadable settings the builder or a `DATAPUNK_LOG*` variable
-    /// decides (a reload from the file leaves them alone).
-    #[cfg(feature = "config-file")]
-    fn pinned(&self) -> file::Pinned {
-        use crate::sampler::{ERROR_INDEX, SAMPLING_ENV, UNSAMPLED_ENV};
-        let env_set =
-            |n: &str| self.use_env && std::env::var(n).is_ok_and(|v| !v.trim().is_empty());
-        let sampling_env = env_set(SAMPLING_ENV);
-        let mut levels = [false; crate::sampler::logs::LEVELS];
-        for (l, pinned) in levels.iter_mut().enumerate() {
-            *pinned = self.log_sampling.levels[l].is_some() || (sampling_env && l < ERROR_INDEX);
-        }
-        file::Pinned {
-            filter: self.filter.is_some() || (self.use_env && std::env::var(FILTER_ENV).is_ok()),
-            sampling: self.sampling.is_some(),
-            redaction: self.set.redaction,
-            levels,
-            unsampled: self.set.unsampled || env_set(UNSAMPLED_ENV),
-            use_env: self.use_env,
-        }
-    }
-
-    /// Applies the file's plan where the builder set nothing; returns the
-    /// notes (WARN records to write once the engine runs).
-    #[cfg(feature = "config-file")]
-    fn apply_plan(&mut self, plan: file::Plan, origin: &str) -> Result<Vec<String>, InitError> {
-        if self.filter.is_none()
-            && let Some(d) = &plan.filter
-        {
-            self.filter = Some(d.to_string());
-        }
-        self.ring_capacity = self.ring_capacity.or(plan.ring_capacity);
-        self.record_limit = self.record_limit.or(plan.record_limit);
-        self.overflow = self.overflow.or(plan.overflow);
-        if self.sinks.is_empty() {
-            for s in plan.sinks {
-                self.sinks.push(match s {
-                    file::FileSinkSpec::Stdout(f) => (SinkSpec::Stdout, f),
-                    file::FileSinkSpec::Stderr(f) => (SinkSpec::Stderr, f),
-                    file::FileSinkSpec::File(c, f) => (SinkSpec::Rolling(c), Some(f)),
-                });
-            }
-        }
-        if !self.set.redaction
-            && let Some(r) = &plan.redaction
-        {
-            file::apply_redaction(r, &mut self.redact).map_err(|e| {
-                InitError::Config(format!("{origin}: distribution.datapunk_log.{e}"))
-            })?;
-        }
-        for (mine, theirs) in self.log_sampling.levels.iter_mut().zip(plan.levels) {
-            if mine.is_none() {
-                *mine = theirs;
-            }
-        }
-        if !self.set.unsampled
-            && let Some(u) = plan.unsampled
-        {
-            self.log_sampling.unsampled = u;
-        }
-        if !self.set.buffer {
-            if let Some(n) = plan.buffer_records {
-                self.log_sampling.buffer_records = n;
-            }
-            if let Some(n) = plan.buffer_bytes {
-                self.log_sampling.buffer_bytes = n;
-            }
-        }
-        if self.sampling.is_none() {
-            self.sampling = plan.sampler.map(SamplingConfig::new);
-        }
-        self.resource = std::mem::take(&mut self.resource).under(plan.resource);
-        #[cfg(feature = "otlp")]
-        if !self.set.otlp
-            && let Some(cfg) = plan.otlp
-        {
-            let e = crate::export::otlp::OtlpExporter::new(cfg)
-                .map_err(|e| InitError::Export(format!("{origin}: {e}")))?;
-            self.exporters.push(Box::new(e));
-        }
-        Ok(plan.notes)
-    }
+/// `config`, once checked (an invalid one is an error at the builder's call).
+#[cfg(feature = "otlp")]
+fn checked_otlp(
+    config: crate::export::otlp::OtlpConfig,
+) -> Result<crate::export::otlp::OtlpConfig, InitError> {
+    crate::export::otlp::OtlpExporter::new(config.clone())
+        .map_err(|e| InitError::Export(e.to_string()))?;
+    Ok(config)
 }
 
 fn install_panic_hook() {

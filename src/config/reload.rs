@@ -14,6 +14,9 @@
 use std::fmt;
 use std::sync::Mutex;
 
+#[cfg(feature = "config-file")]
+use super::layer::Redaction;
+use super::layer::{Config, FilterText};
 use crate::level::{DirectiveError, Directives, Level};
 use crate::redact::{Config as RedactConfig, Rule};
 use crate::sampler::{LogPolicy, Sampler, SamplingConfig, Unsampled};
@@ -27,10 +30,11 @@ pub(crate) fn set_redaction(config: RedactConfig) {
     *REDACTION.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
 }
 
-type RedactEdit = Box<dyn FnOnce(&mut RedactConfig) + Send>;
-
 /// A change of the parts of the configuration that can change at run time;
-/// parts not mentioned stay as they are. Apply it with [`reload`].
+/// parts not mentioned stay as they are. Apply it with [`reload`]. It holds
+/// the same configuration type as the builder, the configuration file and
+/// the environment, of which a reload reads the reloadable parts (filter,
+/// trace sampling, log sampling, redaction).
 ///
 /// ```
 /// # let _g = datapunk_log::builder().null().init().unwrap();
@@ -47,21 +51,18 @@ type RedactEdit = Box<dyn FnOnce(&mut RedactConfig) + Send>;
 #[derive(Default)]
 #[must_use = "a Reload does nothing until given to datapunk_log::reload"]
 pub struct Reload {
-    filter: Option<String>,
-    sampling: Option<SamplingConfig>,
-    levels: [Option<LogPolicy>; crate::sampler::logs::LEVELS],
-    unsampled: Option<Unsampled>,
-    redact: Vec<RedactEdit>,
+    config: Config,
 }
 
 impl fmt::Debug for Reload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
         f.debug_struct("Reload")
-            .field("filter", &self.filter)
-            .field("sampling", &self.sampling.is_some())
-            .field("levels", &self.levels)
-            .field("unsampled", &self.unsampled)
-            .field("redaction_edits", &self.redact.len())
+            .field("filter", &c.filter.as_ref().map(|f| &f.text))
+            .field("sampling", &c.sampling.is_some())
+            .field("levels", &c.log_levels)
+            .field("unsampled", &c.unsampled)
+            .field("redaction", &c.redaction)
             .finish()
     }
 }
@@ -75,13 +76,16 @@ impl Reload {
     /// New filter directives, replacing those in force (the environment
     /// is not read again).
     pub fn filter(mut self, directives: impl Into<String>) -> Self {
-        self.filter = Some(directives.into());
+        self.config.filter = Some(FilterText {
+            text: directives.into(),
+            source: "reload",
+        });
         self
     }
 
     /// A new trace-sampling configuration (as `sampler::update`).
     pub fn sampling(mut self, config: SamplingConfig) -> Self {
-        self.sampling = Some(config);
+        self.config.sampling = Some(config);
         self
     }
 
@@ -92,24 +96,28 @@ impl Reload {
 
     /// The per-call-site log policy of TRACE, DEBUG, INFO and WARN.
     pub fn log_sampling(mut self, policy: LogPolicy) -> Self {
-        crate::sampler::set_below_error(&mut self.levels, policy);
+        crate::sampler::set_below_error(&mut self.config.log_levels, policy);
         self
     }
 
     /// The per-call-site log policy of one level.
     pub fn log_sampling_level(mut self, level: Level, policy: LogPolicy) -> Self {
-        self.levels[level as usize] = Some(policy);
+        self.config.log_levels[level as usize] = Some(policy);
         self
     }
 
     /// What happens to records below ERROR of unsampled traces.
     pub fn unsampled_logs(mut self, policy: Unsampled) -> Self {
-        self.unsampled = Some(policy);
+        self.config.unsampled = Some(policy);
         self
     }
 
-    fn redact_edit(mut self, edit: impl FnOnce(&mut RedactConfig) + Send + 'static) -> Self {
-        self.redact.push(Box::new(edit));
+    /// An edit over the redaction configuration in force.
+    fn redact_edit(mut self, edit: impl Fn(&mut RedactConfig) + Send + Sync + 'static) -> Self {
+        self.config.redaction.amend(move |c| {
+            edit(c);
+            Ok(())
+        });
         self
     }
 
@@ -125,13 +133,13 @@ impl Reload {
         S: Into<String>,
     {
         let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
-        self.redact_edit(move |c| c.set_keys(keys))
+        self.redact_edit(move |c| c.set_keys(keys.clone()))
     }
 
     /// Adds a redacted key (as `Builder::redact_key`).
     pub fn redact_key(self, key: impl Into<String>) -> Self {
         let key = key.into();
-        self.redact_edit(move |c| c.add_key(key))
+        self.redact_edit(move |c| c.add_key(key.clone()))
     }
 
     /// Turns one rule on or off (as `Builder::redact_rule`).
@@ -143,25 +151,26 @@ impl Reload {
     /// `Builder::redact_patterns`).
     pub fn redact_patterns(self, rules: impl IntoIterator<Item = Rule>) -> Self {
         let rules: Vec<Rule> = rules.into_iter().collect();
-        self.redact_edit(move |c| c.set_patterns(rules))
+        self.redact_edit(move |c| c.set_patterns(rules.iter().copied()))
     }
 
     /// Adds a token prefix of `Rule::CloudKey`.
     pub fn redact_token_prefix(self, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
-        self.redact_edit(move |c| c.prefixes.push(prefix))
+        self.redact_edit(move |c| c.prefixes.push(prefix.clone()))
     }
 
-    /// The redaction configuration, exactly this (a reload from the
-    /// configuration file).
+    /// A source's redaction as a whole (a reload of the configuration
+    /// file).
     #[cfg(feature = "config-file")]
-    pub(crate) fn redact_config(self, config: RedactConfig) -> Self {
-        self.redact_edit(move |c| *c = config)
+    pub(crate) fn redaction_of(mut self, redaction: Redaction) -> Self {
+        self.config.redaction = redaction;
+        self
     }
 
     /// What a redacted value is written as.
     pub fn redact_replacement(self, replacement: crate::redact::Replacement) -> Self {
-        self.redact_edit(move |c| c.replacement = replacement)
+        self.redact_edit(move |c| c.replacement = replacement.clone())
     }
 }
 
@@ -226,21 +235,23 @@ pub fn reload(change: Reload) -> Result<(), ReloadError> {
         .filter(|e| e.is_running())
         .ok_or(ReloadError::NotRunning)?;
     // Check everything before changing anything.
+    let change = change.config;
     let directives = match &change.filter {
-        Some(f) => Some(Directives::parse(f).map_err(ReloadError::Filter)?),
+        Some(f) => Some(Directives::parse(&f.text).map_err(ReloadError::Filter)?),
         None => None,
     };
-    let redaction = if change.redact.is_empty() {
+    let redaction = if change.redaction.is_empty() {
         None
     } else {
-        let mut config = REDACTION
+        let in_force = REDACTION
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .unwrap_or_default();
-        for edit in change.redact {
-            edit(&mut config);
-        }
+        let config = change
+            .redaction
+            .apply(in_force)
+            .map_err(ReloadError::Redaction)?;
         let redactor = config.build().map_err(ReloadError::Redaction)?;
         Some((config, redactor))
     };
@@ -262,7 +273,7 @@ pub fn reload(change: Reload) -> Result<(), ReloadError> {
     if let Some(s) = change.sampling {
         crate::sampler::update(s);
     }
-    for (l, p) in change.levels.iter().enumerate() {
+    for (l, p) in change.log_levels.iter().enumerate() {
         if let (Some(p), Some(level)) = (p, Level::from_u8(l as u8)) {
             crate::sampler::set_log_policy(level, *p);
         }

@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use super::logs::{
     DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_RECORDS, LEVELS, LevelPolicies, LogPolicy, Unsampled,
-    parse_buffer_env, parse_sampling_env, parse_unsampled_env,
 };
 use crate::level::Level;
 
@@ -205,32 +204,6 @@ impl Default for LogSampling {
 }
 
 impl LogSampling {
-    /// Applies the three environment variables found by `var` over this
-    /// configuration. A set-but-empty (blank) variable counts as unset.
-    ///
-    /// # Errors
-    ///
-    /// The variable's name and what is wrong with its value.
-    pub(crate) fn apply_env(
-        &mut self,
-        var: impl Fn(&str) -> Option<String>,
-    ) -> Result<(), (&'static str, String)> {
-        let get = |name| var(name).filter(|v| !v.trim().is_empty());
-        if let Some(v) = get(SAMPLING_ENV) {
-            let p = parse_sampling_env(&v).map_err(|e| (SAMPLING_ENV, e))?;
-            set_below_error(&mut self.levels, p);
-        }
-        if let Some(v) = get(UNSAMPLED_ENV) {
-            self.unsampled = parse_unsampled_env(&v).map_err(|e| (UNSAMPLED_ENV, e))?;
-        }
-        if let Some(v) = get(BUFFER_ENV) {
-            let (records, bytes) = parse_buffer_env(&v).map_err(|e| (BUFFER_ENV, e))?;
-            self.buffer_records = records;
-            self.buffer_bytes = bytes;
-        }
-        Ok(())
-    }
-
     /// Makes this the configuration in force.
     pub(crate) fn install(&self) {
         change(|| {
@@ -261,55 +234,4 @@ pub struct SiteSamplingStats {
     pub kept: u64,
     /// Of those, records sampled out: `calls - kept`.
     pub sampled_out: u64,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
-    #[test]
-    fn env_overrides_and_names_the_variable() {
-        let mut s = LogSampling::default();
-        s.levels[ERROR_INDEX] = Some(LogPolicy::new(1, 2, 3));
-        s.apply_env(env(&[
-            (SAMPLING_ENV, "first=5,thereafter=10,period=2s"),
-            (UNSAMPLED_ENV, "buffer"),
-            (BUFFER_ENV, "records=8,bytes=1KiB"),
-        ]))
-        .unwrap();
-        let p = LogPolicy::new(5, 10, 2_000_000_000);
-        assert_eq!(s.levels[..ERROR_INDEX], [Some(p); 4]);
-        assert_eq!(s.levels[ERROR_INDEX], Some(LogPolicy::new(1, 2, 3)));
-        assert_eq!(s.levels[5], None);
-        assert_eq!(s.unsampled, Unsampled::Buffer);
-        assert_eq!((s.buffer_records, s.buffer_bytes), (8, 1024));
-
-        let mut s = LogSampling::default();
-        s.apply_env(env(&[(SAMPLING_ENV, "  "), (UNSAMPLED_ENV, "")]))
-            .unwrap();
-        assert_eq!(s.levels, [None; LEVELS]);
-        assert_eq!(s.unsampled, Unsampled::Keep);
-
-        let err = |pairs| LogSampling::default().apply_env(env(pairs)).unwrap_err();
-        let (var, msg) = err(&[(SAMPLING_ENV, "first=x")]);
-        assert_eq!(
-            (var, msg.as_str()),
-            (SAMPLING_ENV, "first: not a number: 'x'")
-        );
-        let (var, msg) = err(&[(UNSAMPLED_ENV, "sometimes")]);
-        assert_eq!(var, UNSAMPLED_ENV);
-        assert!(msg.contains("'sometimes'"), "{msg}");
-        let (var, msg) = err(&[(BUFFER_ENV, "bytes=8XB")]);
-        assert_eq!(var, BUFFER_ENV);
-        assert!(msg.starts_with("bytes:"), "{msg}");
-    }
 }
