@@ -113,6 +113,7 @@ fn child_entry() {
         "builder_wins" => builder_wins(&dir),
         "operator_env_wins" => operator_env_wins(&dir),
         "reload" => reload(&dir),
+        "reload_pins" => reload_pins(&dir),
         "sighup" => sighup(&dir),
         "watch" => watch(&dir),
         other => panic!("unknown scenario {other}"),
@@ -432,6 +433,86 @@ fn reload_applies_filter_and_redaction_and_keeps_the_old_on_a_bad_file() {
         ),
     );
     run("reload", &d.0, &[]);
+}
+
+fn reload_pins(dir: &Path) {
+    let _g = datapunk_log::builder()
+        .config_file(cfg_path(dir))
+        .unsampled_logs(Unsampled::Buffer)
+        .init()
+        .expect("init");
+    assert_eq!(datapunk_log::sampler::unsampled(), Unsampled::Buffer);
+    assert_eq!(datapunk_log::sampler::log_policy(Level::Info).first, 3);
+    datapunk_log::info!(target: "app", "hidden info 1");
+    datapunk_log::error!(target: "app", k1 = "x", k2 = "y", mail = "ann@example.com", "one");
+    write_cfg(
+        dir,
+        &ext_file(
+            dir,
+            "",
+            "    filter: trace
+    redaction: { keys: [k2] }
+    log_sampling:
+      levels: { info: \"first=5,thereafter=0,period=1h\" }
+      unsampled: keep
+",
+        ),
+    );
+    datapunk_log::reload_config_file().expect("reload");
+    // The builder's setting stays; the file's own settings follow the file.
+    assert_eq!(datapunk_log::sampler::unsampled(), Unsampled::Buffer);
+    assert_eq!(datapunk_log::sampler::log_policy(Level::Info).first, 5);
+    datapunk_log::info!(target: "app", "hidden info 2");
+    datapunk_log::error!(target: "app", k1 = "x", k2 = "y", mail = "ann@example.com", "two");
+    let l = lines(dir);
+    // DATAPUNK_LOG=warn stays over the file's `trace`.
+    assert!(with_message(&l, "hidden info 1").is_empty(), "{l:#?}");
+    assert!(with_message(&l, "hidden info 2").is_empty(), "{l:#?}");
+    let one = with_message(&l, "one");
+    let two = with_message(&l, "two");
+    assert_eq!((one.len(), two.len()), (1, 1), "{l:#?}");
+    assert_eq!(
+        (&one[0]["k1"], &one[0]["k2"]),
+        (&"[REDACTED]".into(), &"y".into())
+    );
+    assert_eq!(
+        (&two[0]["k1"], &two[0]["k2"]),
+        (&"x".into(), &"[REDACTED]".into())
+    );
+    // DATAPUNK_LOG_REDACT=email applies over the file's redaction, before
+    // and after the reload.
+    for r in [one[0], two[0]] {
+        let mail = r["mail"].as_str().expect("a string");
+        assert!(!mail.contains("ann@example.com"), "{r}");
+    }
+}
+
+#[test]
+fn a_file_reload_leaves_what_the_operator_and_the_builder_decided() {
+    let d = new_dir("cfg-reload-pins");
+    write_cfg(
+        &d.0,
+        &ext_file(
+            &d.0,
+            "",
+            "    filter: debug
+    redaction: { keys: [k1] }
+    log_sampling:
+      levels: { info: \"first=3,thereafter=0,period=1h\" }
+      unsampled: drop
+",
+        ),
+    );
+    let cfg = cfg_path(&d.0);
+    run(
+        "reload_pins",
+        &d.0,
+        &[
+            ("OTEL_CONFIG_FILE", cfg.to_str().unwrap()),
+            ("DATAPUNK_LOG", "warn"),
+            ("DATAPUNK_LOG_REDACT", "email"),
+        ],
+    );
 }
 
 /// Logs a DEBUG probe until it comes out (the reload turned DEBUG on),

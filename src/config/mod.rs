@@ -398,6 +398,9 @@ impl Builder {
     }
     /// Exports logs and spans over OTLP, configured by `config` (start
     /// from [`OtlpConfig::from_env`](crate::export::otlp::OtlpConfig::from_env)).
+    /// An invalid configuration is an error here. Wins over the
+    /// configuration file's processors and over
+    /// [`Builder::otlp_if_configured`].
     #[cfg(feature = "otlp")]
     pub fn otlp(self, config: crate::export::otlp::OtlpConfig) -> Result<Self, InitError> {
         let mut b = self;
@@ -413,7 +416,7 @@ impl Builder {
     /// [`Builder::config_file`]), the `OTEL_*` variables are ignored, as
     /// the OpenTelemetry specification says: the file configures export,
     /// and this does nothing (an exporter built before the file was named
-    /// is left out at `init()`).
+    /// is left out at `init()`). [`Builder::otlp`] wins over it.
     #[cfg(feature = "otlp")]
     pub fn otlp_if_configured(mut self) -> Result<Self, InitError> {
         use crate::export::otlp::OtlpConfig;
