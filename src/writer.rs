@@ -677,8 +677,9 @@ impl Encoder {
         count
     }
 
-    /// After a reload changed redaction: takes the new redactor and works
-    /// the call sites' pieces out again (which fields are redacted).
+    /// After a reload changed redaction: takes the new redactor, works
+    /// the call sites' pieces out again (which fields are redacted) and
+    /// builds the live spans' pieces again under the new rules.
     fn refresh_redaction(&mut self) {
         let generation = self.engine.redaction_gen.load(Ordering::Acquire);
         if generation == self.redaction_gen {
@@ -689,6 +690,16 @@ impl Encoder {
         self.sites.clear();
         for o in self.outs.iter_mut() {
             o.line.forget_sites();
+        }
+        if let Some(table) = self.spans_live.as_mut() {
+            for (slot, callsite) in table.live() {
+                let fields = self.span_lines.fields;
+                let Some(site) = site_in(&mut self.sites, self.engine, fields, callsite) else {
+                    continue;
+                };
+                let lines = self.outs.iter_mut().map(|o| &mut o.line);
+                table.rerender(slot, site, lines, &self.redactor);
+            }
         }
     }
 

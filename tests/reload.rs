@@ -13,7 +13,7 @@ use datapunk_log::sampler::{LogPolicy, Sampler, Unsampled};
 use datapunk_log::{Level, MemorySink, Reload, ReloadError, reload};
 
 fn sink() -> &'static MemorySink {
-    shared_sink(|b| b.filter("info"))
+    shared_sink(|b| b.filter("info").span_fields(true))
 }
 
 #[test]
@@ -94,6 +94,40 @@ fn redaction_keys_and_patterns_change() {
     assert_eq!(lines[2].str("note"), email);
     // The default keys are back only by a reload naming them.
     reload(Reload::new().redaction(true)).unwrap();
+}
+
+#[test]
+fn a_live_span_takes_the_new_redaction() {
+    let _s = serial();
+    sink();
+    let span = datapunk_log::span!("r_span_op", account = "acct-42", n = 1u64);
+    let _e = span.enter();
+    datapunk_log::info!(target: "r.span", round = 0u64, "in span");
+    reload(Reload::new().redact_key("account")).unwrap();
+    datapunk_log::info!(target: "r.span", round = 1u64, "in span");
+    reload(Reload::new().redaction(true)).unwrap();
+    datapunk_log::flush();
+    let lines = lines_for(sink(), "r.span");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let spans: Vec<(&str, &str, u64)> = lines
+        .iter()
+        .map(|l| {
+            let s = l.get("span");
+            (
+                s["name"].as_str().unwrap_or_default(),
+                s["account"].as_str().unwrap_or_default(),
+                s["n"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // The span started before the reload: its piece is built again.
+    assert_eq!(
+        spans,
+        [
+            ("r_span_op", "acct-42", 1),
+            ("r_span_op", datapunk_log::MASK, 1)
+        ]
+    );
 }
 
 #[test]

@@ -120,6 +120,8 @@ impl Hasher for IdHasher {
 struct Slot {
     /// Raw start timestamp.
     start: u64,
+    /// The start record's call site.
+    callsite: u32,
     /// The start record, then the attribute records that fit.
     raw: Vec<u8>,
     /// The span's piece of each format.
@@ -233,6 +235,7 @@ impl SpanTable {
                     None => {
                         self.slots.push(Slot {
                             start: 0,
+                            callsite: 0,
                             raw: Vec::new(),
                             pieces: vec![Vec::new(); self.formats],
                             status: 0,
@@ -248,6 +251,7 @@ impl SpanTable {
         };
         let s = &mut self.slots[i as usize];
         s.start = h.ts;
+        s.callsite = h.callsite;
         s.status = 0;
         s.status_desc.clear();
         s.exception = None;
@@ -371,6 +375,30 @@ impl SpanTable {
             status: SpanStatus::Unset,
             exception: None,
         }
+    }
+
+    /// The live spans: (slot, the call site of its start record). For a
+    /// redaction reload (rare): allocates.
+    pub(crate) fn live(&self) -> Vec<(u32, u32)> {
+        self.index
+            .values()
+            .map(|&i| (i, self.slots[i as usize].callsite))
+            .collect()
+    }
+
+    /// Builds slot `slot`'s pieces again from the records it holds, with
+    /// `r` (a redaction reload: no line written from now on shows what the
+    /// new rules hide). A span cut before stays cut; nothing is counted.
+    pub(crate) fn rerender<'l>(
+        &mut self,
+        slot: u32,
+        site: &Site,
+        lines: impl Iterator<Item = &'l mut Line>,
+        r: &Redactor,
+    ) {
+        let cut = self.counts.cut;
+        let _ = self.render(slot as usize, site, lines, r, false);
+        self.counts.cut = cut;
     }
 
     /// A span ended: its slot is freed (its buffers kept for the next).
