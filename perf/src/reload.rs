@@ -32,8 +32,8 @@ use crate::otlp::null_sink_builder;
 use crate::profile::{ReloadMode, ReloadPart, ReloadProfile};
 use crate::results::{ReloadResult, ReloadTimes};
 use crate::scenario::{self, ChildSpec, Methods};
-use crate::subject::datapunk::{log_debug, log_info, stats_json};
-use crate::subject::{Finished, Logger, SubjectKind};
+use crate::subject::datapunk::Datapunk;
+use crate::subject::{Logger, SubjectKind};
 
 pub const DESCRIPTION: &str =
     "datapunk-log info!, precise clock, Overflow::Drop (ring pre-faulted), null JSON sink";
@@ -174,46 +174,6 @@ impl Drop for Reloader {
     }
 }
 
-/// datapunk-log as configured by [`run`]: the latency scenario's call, the
-/// ring pre-faulted by `prepare_thread()`, `flush()` to settle.
-struct Reloaded;
-
-impl Logger for Reloaded {
-    #[inline(always)]
-    fn log(&self, user_id: u64, latency: f64, route: &str) {
-        log_info(user_id, latency, route);
-    }
-
-    #[inline(always)]
-    fn log_disabled(&self, user_id: u64, latency: f64, route: &str) {
-        log_debug(user_id, latency, route);
-    }
-
-    fn dropped(&self) -> Option<u64> {
-        Some(datapunk_log::stats().dropped)
-    }
-
-    fn prefault(&self, _route: &str) -> u64 {
-        datapunk_log::prepare_thread();
-        0
-    }
-
-    fn settle(&self, _calls: u64) {
-        datapunk_log::flush();
-    }
-
-    fn finish(self, _calls: u64) -> Result<Finished, String> {
-        datapunk_log::flush();
-        let s = datapunk_log::stats();
-        Ok(Finished {
-            drained_at: Instant::now(),
-            extra_lines: s.notices,
-            dropped: Some(s.dropped),
-            stats: Some(stats_json(&s)),
-        })
-    }
-}
-
 pub fn run(spec: &ChildSpec) -> Result<ReloadResult, String> {
     let p = spec
         .profile
@@ -236,7 +196,7 @@ pub fn run(spec: &ChildSpec) -> Result<ReloadResult, String> {
     let cal = spec.calibration;
     let subtract = spec.profile.latency.subtract_rdtsc_overhead;
     let (overhead, minus) = scenario::rdtsc_overhead(&cal, subtract);
-    let l = Reloaded;
+    let l = Datapunk::with_guard(guard);
     let mut calls = 0u64;
     // The DEBUG call site registered too: the log-sampling reload has a
     // DEBUG site to replan (disabled under `info`, so no record).
@@ -292,18 +252,13 @@ pub fn run(spec: &ChildSpec) -> Result<ReloadResult, String> {
         Some(r) => Some(r.stop()?),
         None => None,
     };
+    // Every call is made: what the engine counted is final.
+    let produced = datapunk_log::stats().produced;
+    // Flushes, checks that the figures add up, ends the engine.
     let fin = l.finish(calls)?;
-    let s = datapunk_log::stats();
-    drop(guard);
-    if s.produced != calls {
+    if produced != calls {
         return Err(format!(
-            "{calls} INFO calls made but stats().produced is {}: a reload disabled the measured call",
-            s.produced
-        ));
-    }
-    if s.produced != s.written + s.dropped {
-        return Err(format!(
-            "datapunk-log stats do not add up after flush(): {s:?}"
+            "{calls} INFO calls made but stats().produced is {produced}: a reload disabled the measured call"
         ));
     }
     Ok(ReloadResult {

@@ -28,7 +28,13 @@ impl Datapunk {
             b = b.batch_bytes(n);
         }
         let guard = b.init().map_err(|e| format!("datapunk-log init: {e}"))?;
-        Ok(Datapunk { guard })
+        Ok(Datapunk::with_guard(guard))
+    }
+
+    /// The engine `guard` installed, measured as a subject (the reload
+    /// scenario configures its own).
+    pub fn with_guard(guard: Guard) -> Datapunk {
+        Datapunk { guard }
     }
 }
 
