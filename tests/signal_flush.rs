@@ -358,14 +358,44 @@ fn count(messages: &[String], m: &str) -> u64 {
     messages.iter().filter(|x| *x == m).count() as u64
 }
 
-/// Runs `part` to its `ready` line, sends `signal`, and returns the child
-/// with its exit status.
-fn signalled(test: &str, part: &str, signal: i32) -> (Child, ExitStatus) {
+/// How a child must end.
+#[derive(Clone, Copy, Debug)]
+enum Ends {
+    /// By this signal (its default action).
+    BySignal(i32),
+    /// With this exit code (the application's shutdown).
+    WithCode(i32),
+}
+
+/// Checks how `child` ended and how many records of each message its file
+/// holds (`before the signal`, `application shutdown`; each in order).
+fn check(child: &Child, status: ExitStatus, ends: Ends, before: u64, shutdown: u64) -> Vec<String> {
+    let (got, want) = match ends {
+        Ends::BySignal(s) => (status.signal(), s),
+        Ends::WithCode(c) => (status.code(), c),
+    };
+    assert_eq!(got, Some(want), "{ends:?}: {status:?}: {}", child.stderr());
+    let m = child.messages();
+    assert_eq!(count(&m, "before the signal"), before);
+    assert_eq!(count(&m, "application shutdown"), shutdown);
+    m
+}
+
+/// Runs child part `part` of test `test` to its `ready` line, sends
+/// `signal`, waits for its end and checks it (see [`check`]).
+fn signalled(
+    test: &str,
+    part: &str,
+    signal: i32,
+    ends: Ends,
+    before: u64,
+    shutdown: u64,
+) -> Vec<String> {
     let child = Child::spawn(test, part);
     child.expect_line("ready");
     child.signal(signal);
     let status = child.wait();
-    (child, status)
+    check(&child, status, ends, before, shutdown)
 }
 
 // --------------------------------------------------------------------- tests
@@ -374,15 +404,14 @@ fn signalled(test: &str, part: &str, signal: i32) -> (Child, ExitStatus) {
 fn by_default_sigterm_without_an_app_handler_flushes_then_ends_by_the_signal() {
     child_entry();
     let test = "by_default_sigterm_without_an_app_handler_flushes_then_ends_by_the_signal";
-    let (child, status) = signalled(test, "default", SIGTERM);
-    assert_eq!(
-        status.signal(),
-        Some(SIGTERM),
-        "{status:?}: {}",
-        child.stderr()
+    let m = signalled(
+        test,
+        "default",
+        SIGTERM,
+        Ends::BySignal(SIGTERM),
+        RECORDS,
+        0,
     );
-    let m = child.messages();
-    assert_eq!(count(&m, "before the signal"), RECORDS);
     assert_eq!(m.len() as u64, RECORDS);
 }
 
@@ -390,14 +419,7 @@ fn by_default_sigterm_without_an_app_handler_flushes_then_ends_by_the_signal() {
 fn by_default_sigint_without_an_app_handler_flushes_then_ends_by_the_signal() {
     child_entry();
     let test = "by_default_sigint_without_an_app_handler_flushes_then_ends_by_the_signal";
-    let (child, status) = signalled(test, "default", SIGINT);
-    assert_eq!(
-        status.signal(),
-        Some(SIGINT),
-        "{status:?}: {}",
-        child.stderr()
-    );
-    assert_eq!(count(&child.messages(), "before the signal"), RECORDS);
+    signalled(test, "default", SIGINT, Ends::BySignal(SIGINT), RECORDS, 0);
 }
 
 /// The control: without the handler the same child loses what was queued.
@@ -405,46 +427,23 @@ fn by_default_sigint_without_an_app_handler_flushes_then_ends_by_the_signal() {
 fn off_installs_no_handler_so_queued_records_are_lost() {
     child_entry();
     let test = "off_installs_no_handler_so_queued_records_are_lost";
-    let (child, status) = signalled(test, "off", SIGTERM);
-    assert_eq!(
-        status.signal(),
-        Some(SIGTERM),
-        "{status:?}: {}",
-        child.stderr()
-    );
-    assert_eq!(count(&child.messages(), "before the signal"), 0);
+    signalled(test, "off", SIGTERM, Ends::BySignal(SIGTERM), 0, 0);
 }
 
 #[test]
 fn with_an_app_handler_registered_after_init_the_application_shuts_down() {
     child_entry();
     let test = "with_an_app_handler_registered_after_init_the_application_shuts_down";
-    let (child, status) = signalled(test, "app-after", SIGTERM);
-    assert_eq!(
-        status.code(),
-        Some(APP_EXIT),
-        "{status:?}: {}",
-        child.stderr()
-    );
-    let m = child.messages();
-    assert_eq!(count(&m, "before the signal"), RECORDS);
-    assert_eq!(count(&m, "application shutdown"), SHUTDOWN_RECORDS);
+    let app = Ends::WithCode(APP_EXIT);
+    signalled(test, "app-after", SIGTERM, app, RECORDS, SHUTDOWN_RECORDS);
 }
 
 #[test]
 fn with_an_app_handler_registered_before_init_the_application_shuts_down() {
     child_entry();
     let test = "with_an_app_handler_registered_before_init_the_application_shuts_down";
-    let (child, status) = signalled(test, "app-before", SIGTERM);
-    assert_eq!(
-        status.code(),
-        Some(APP_EXIT),
-        "{status:?}: {}",
-        child.stderr()
-    );
-    let m = child.messages();
-    assert_eq!(count(&m, "before the signal"), RECORDS);
-    assert_eq!(count(&m, "application shutdown"), SHUTDOWN_RECORDS);
+    let app = Ends::WithCode(APP_EXIT);
+    signalled(test, "app-before", SIGTERM, app, RECORDS, SHUTDOWN_RECORDS);
 }
 
 /// The new user's case: a tokio service that shuts down on Ctrl-C.
@@ -452,30 +451,16 @@ fn with_an_app_handler_registered_before_init_the_application_shuts_down() {
 fn with_tokio_signal_the_application_shuts_down_on_sigint() {
     child_entry();
     let test = "with_tokio_signal_the_application_shuts_down_on_sigint";
-    let (child, status) = signalled(test, "tokio", SIGINT);
-    assert_eq!(
-        status.code(),
-        Some(APP_EXIT),
-        "{status:?}: {}",
-        child.stderr()
-    );
-    let m = child.messages();
-    assert_eq!(count(&m, "before the signal"), RECORDS);
-    assert_eq!(count(&m, "application shutdown"), SHUTDOWN_RECORDS);
+    let app = Ends::WithCode(APP_EXIT);
+    signalled(test, "tokio", SIGINT, app, RECORDS, SHUTDOWN_RECORDS);
 }
 
 #[test]
 fn flush_and_exit_ends_the_process_by_the_signal_even_with_an_app_handler() {
     child_entry();
     let test = "flush_and_exit_ends_the_process_by_the_signal_even_with_an_app_handler";
-    let (child, status) = signalled(test, "flush-and-exit", SIGTERM);
-    assert_eq!(
-        status.signal(),
-        Some(SIGTERM),
-        "{status:?}: {}",
-        child.stderr()
-    );
-    assert_eq!(count(&child.messages(), "before the signal"), RECORDS);
+    let ends = Ends::BySignal(SIGTERM);
+    signalled(test, "flush-and-exit", SIGTERM, ends, RECORDS, 0);
 }
 
 /// No app handler, a flush that cannot finish: the second SIGTERM ends the
@@ -505,13 +490,6 @@ fn a_forked_child_gets_its_own_signals() {
     child_entry();
     let child = Child::spawn("a_forked_child_gets_its_own_signals", "fork");
     let status = child.wait();
-    assert_eq!(
-        status.code(),
-        Some(APP_EXIT),
-        "{status:?}: {}",
-        child.stderr()
-    );
-    let m = child.messages();
-    assert_eq!(count(&m, "before the signal"), RECORDS);
-    assert_eq!(count(&m, "application shutdown"), SHUTDOWN_RECORDS);
+    let app = Ends::WithCode(APP_EXIT);
+    check(&child, status, app, RECORDS, SHUTDOWN_RECORDS);
 }
