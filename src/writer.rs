@@ -408,30 +408,23 @@ impl Writer {
         // Also on a pass that only buffered records: the debug buffer's
         // figures are current at every flush.
         enc.publish_buffer();
-        if enc.outs.iter().all(|o| o.out.is_empty()) {
-            return;
-        }
-        let counters = &enc.engine.counters;
-        for (s, f) in self.sinks.iter_mut() {
-            let out = &enc.outs[*f].out;
-            if !out.is_empty() {
-                s.submit(out, counters);
+        if enc.outs.iter().any(|o| !o.out.is_empty()) {
+            let counters = &enc.engine.counters;
+            for (s, f) in self.sinks.iter_mut() {
+                let out = &enc.outs[*f].out;
+                if !out.is_empty() {
+                    s.submit(out, counters);
+                }
+            }
+            for o in enc.outs.iter_mut() {
+                Counters::add(&counters.bytes, o.out.len() as u64);
+                o.out.clear();
             }
         }
-        for o in enc.outs.iter_mut() {
-            Counters::add(&counters.bytes, o.out.len() as u64);
-            o.out.clear();
-        }
-        Counters::add(&counters.written, std::mem::take(&mut enc.written));
-        Counters::add(&counters.span_records, std::mem::take(&mut enc.spans));
-        Counters::add(&counters.span_end_lines, std::mem::take(&mut enc.span_ends));
-        if let Some(t) = enc.spans_live.as_mut() {
-            Counters::add(
-                &counters.span_table_full,
-                std::mem::take(&mut t.counts.full),
-            );
-            Counters::add(&counters.span_fields_cut, std::mem::take(&mut t.counts.cut));
-        }
+        // Also on a pass that wrote no line: span records go to the
+        // exporters only, and after a flush `stats()` must count them
+        // (`produced == written + span_records + dropped`).
+        enc.publish_counts();
     }
 
     /// Emits the summary of what was sampled out since the last one, at most
@@ -928,6 +921,26 @@ impl Encoder {
                 *b += 1;
             }
         });
+    }
+
+    /// Adds what this thread counted since the last call (records written,
+    /// span records taken, span-end lines, the span table's figures) to the
+    /// engine's counters.
+    fn publish_counts(&mut self) {
+        let counters = &self.engine.counters;
+        Counters::add(&counters.written, std::mem::take(&mut self.written));
+        Counters::add(&counters.span_records, std::mem::take(&mut self.spans));
+        Counters::add(
+            &counters.span_end_lines,
+            std::mem::take(&mut self.span_ends),
+        );
+        if let Some(t) = self.spans_live.as_mut() {
+            Counters::add(
+                &counters.span_table_full,
+                std::mem::take(&mut t.counts.full),
+            );
+            Counters::add(&counters.span_fields_cut, std::mem::take(&mut t.counts.cut));
+        }
     }
 
     /// Adds the debug buffer's figures to the counters.

@@ -1,9 +1,11 @@
 //! Rotation by size under concurrent logging through the real engine:
 //! every line lands in exactly one file (per-thread sequence numbers, none
-//! missing, none repeated, in order across the files sorted by name), each
-//! file stays within the size limit (or holds a single line), and the
-//! counters agree with what is on disk.
+//! missing, none repeated, in order across the files sorted by name, each
+//! thread's timestamps never going back), each file stays within the size
+//! limit (or holds a single line), and the counters agree with what is on
+//! disk.
 
+mod common;
 #[path = "common/files.rs"]
 mod files;
 
@@ -59,6 +61,7 @@ fn size_rotation_under_concurrent_logging_loses_and_repeats_nothing() {
     assert_eq!(stats.file_rotate_errors, 0);
 
     let mut next = [0u64; THREADS as usize];
+    let mut last_ts = [0u64; THREADS as usize];
     let mut on_disk = 0u64;
     for (path, bytes) in &files {
         on_disk += bytes.len() as u64;
@@ -79,18 +82,31 @@ fn size_rotation_under_concurrent_logging_loses_and_repeats_nothing() {
             let seq = l["seq"].as_u64().unwrap();
             assert_eq!(seq, next[t], "thread {t} in {}", path.display());
             next[t] += 1;
+            // A thread's records are written in the order it logged them:
+            // its timestamps, read across the files in name order, never go
+            // back.
+            let ts = common::parse_timestamp(l["timestamp"].as_str().unwrap());
+            assert!(
+                last_ts[t] <= ts,
+                "thread {t} goes back in time in {}: {ts} after {}",
+                path.display(),
+                last_ts[t]
+            );
+            last_ts[t] = ts;
         }
     }
     assert_eq!(next, [PER_THREAD; THREADS as usize]);
     assert_eq!(on_disk, sinks[0].bytes);
     assert_eq!(on_disk, stats.bytes);
-    // The files hold consecutive stretches of the output: the timestamps of
-    // their first lines rise in name order.
-    let firsts: Vec<String> = files
-        .iter()
-        .map(|(_, b)| json_lines(b)[0]["timestamp"].as_str().unwrap().to_string())
-        .collect();
-    let mut sorted = firsts.clone();
-    sorted.sort();
-    assert_eq!(firsts, sorted);
+    // Nothing is checked across threads' timestamps: the writer merges the
+    // threads' rings in timestamp order only within its order window
+    // (200 µs). A ring more than half full is drained regardless of the
+    // window (`RingEntry::pressured` in src/writer.rs; four threads logging
+    // flat out under `Overflow::Block` fill theirs), and a thread descheduled
+    // between its clock read and its ring write for longer than the window
+    // lands its record after newer ones of other threads (README, Spans,
+    // "Order"). So the first lines of the files need not rise in name order
+    // (under CPU load a starved thread put a line 430 µs older than the
+    // previous file's first line at the head of the next file); each
+    // thread's own lines, checked above, are in order.
 }

@@ -9,7 +9,9 @@
 //! rotated file goes to the sink's file thread (compression, retention)
 //! with `try_send`, never waiting. Per batch the sink does one relaxed load
 //! (the reopen generation) and, with rotation by time, one monotonic clock
-//! read compared with a deadline: no system call beyond the write.
+//! read compared with a deadline (and one load of the time a test may
+//! set, `rolling::time::set_file_clock`): no system call beyond the
+//! write.
 
 use std::fmt;
 use std::fs::File;
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use super::Sink;
 use super::rolling::naming::{self, Key, Pattern};
-use super::rolling::time::{next_boundary, offset_at, period_start, unix_now};
+use super::rolling::time::{mono_now, next_boundary, offset_at, period_start, unix_now};
 use super::rolling::{Compression, Ctx, FileConfig, Job, Worker, open_append};
 use crate::stats::{Counters, SinkCounters};
 
@@ -192,7 +194,7 @@ impl FileSink {
         self.deadline = next_boundary(self.start, rotation, local).map(|b| {
             self.boundary = b;
             let wait = (b - unix_now()).max(0) as u64;
-            Instant::now() + Duration::from_secs(wait)
+            mono_now() + Duration::from_secs(wait)
         });
     }
 
@@ -200,13 +202,12 @@ impl FileSink {
     /// back makes the deadline move rather than rotate early.
     fn time_due(&mut self) -> bool {
         let Some(d) = self.deadline else { return false };
-        if Instant::now() < d {
+        if mono_now() < d {
             return false;
         }
         let now = unix_now();
         if now < self.boundary {
-            self.deadline =
-                Some(Instant::now() + Duration::from_secs((self.boundary - now) as u64));
+            self.deadline = Some(mono_now() + Duration::from_secs((self.boundary - now) as u64));
             return false;
         }
         true
@@ -334,11 +335,12 @@ impl FileSink {
         Ok(take)
     }
 
-    /// Forces the next write to rotate by time (unit tests).
+    /// Forces the next write to rotate by time (unit tests; integration
+    /// tests set the sinks' clock with `set_file_clock`).
     #[cfg(test)]
     fn expire_deadline(&mut self) {
         self.boundary = unix_now();
-        self.deadline = Some(Instant::now());
+        self.deadline = Some(mono_now());
     }
 }
 

@@ -1,17 +1,74 @@
 //! Civil time for rotated file names and rotation boundaries: UTC computed
 //! by hand, the local UTC offset from the C library's `localtime_r`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::encode::json::civil_from_days;
 
 use super::Rotation;
 
-/// Seconds since the Unix epoch, now (0 before 1970).
+/// The time every file sink reads instead of the system's, in Unix
+/// seconds, once a test has set it ([`set_file_clock`]); `i64::MIN`: none
+/// (the system's clock).
+static SET_AT: AtomicI64 = AtomicI64::new(i64::MIN);
+/// The first time set and the monotonic instant that stands for it: the
+/// deadlines of a set clock are counted from there.
+static SET_BASE: OnceLock<(Instant, i64)> = OnceLock::new();
+
+/// Makes every file sink of the process read `unix_secs` (seconds since
+/// the Unix epoch) as the time, until the next call: a test hook, so that
+/// a test of rotation by time crosses an hour's or a day's boundary, to the
+/// second, without waiting for it. Not a stable API.
+///
+/// Set it before the sinks open (before `init()`): the sinks' wall clock
+/// (rotated names' stamps, period starts and boundaries) and the clock
+/// their deadlines are on both read the time set, so the first batch after
+/// a call that sets a time at or past the next boundary rotates, as it
+/// would had the time passed, and no batch before it does. Nothing else
+/// reads it: line timestamps, and retention by age (which compares files'
+/// modification times with the system's clock), keep the real time.
+/// Records logged after the call on the thread that made it are written
+/// with the time set (the ring carries the ordering to the writer).
+#[doc(hidden)]
+pub fn set_file_clock(unix_secs: i64) {
+    SET_BASE.get_or_init(|| (Instant::now(), unix_secs));
+    SET_AT.store(unix_secs, Ordering::Release);
+}
+
+/// The time set by a test, if any (one load).
+fn set_at() -> Option<i64> {
+    match SET_AT.load(Ordering::Acquire) {
+        i64::MIN => None,
+        t => Some(t),
+    }
+}
+
+/// Seconds since the Unix epoch, now (0 before 1970), on the file sinks'
+/// clock (the system's, unless a test set it: [`set_file_clock`]).
 pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    set_at().unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    })
+}
+
+/// The monotonic clock the file sinks' deadlines are on: `Instant::now()`,
+/// unless a test set the time ([`set_file_clock`]), which then maps to an
+/// instant as many seconds from the first time set as it is.
+pub(crate) fn mono_now() -> Instant {
+    let (Some(t), Some(&(base, base_t))) = (set_at(), SET_BASE.get()) else {
+        return Instant::now();
+    };
+    let d = Duration::from_secs(t.abs_diff(base_t));
+    let at = if t >= base_t {
+        base.checked_add(d)
+    } else {
+        base.checked_sub(d)
+    };
+    at.unwrap_or(base)
 }
 
 /// A broken-down time: year, month, day, hour, minute, second.
