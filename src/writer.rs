@@ -1147,7 +1147,7 @@ impl Encoder {
 /// Call site `id`'s entry in `sites`, worked out on its first use (a
 /// function of the fields it needs, so the caller can still use the
 /// writer's other fields while it holds the entry).
-#[inline]
+#[inline(always)]
 fn site_in<'s>(
     sites: &'s mut Vec<Option<Site>>,
     engine: &'static Engine,
@@ -1155,13 +1155,27 @@ fn site_in<'s>(
     id: u32,
 ) -> Option<&'s Site> {
     let i = id as usize;
-    if sites.get(i).is_none_or(|m| m.is_none()) {
-        let cs = engine::callsite(engine, id)?;
-        if sites.len() <= i {
-            sites.resize_with(i + 1, || None);
-        }
-        sites[i] = Some(Site::new(id, cs, span_fields));
+    if sites.get(i).is_some_and(Option::is_some) {
+        return sites[i].as_ref();
     }
+    site_fill(sites, engine, span_fields, id)
+}
+
+/// `site_in`'s first use of a call site (out of the per-record path).
+#[cold]
+#[inline(never)]
+fn site_fill<'s>(
+    sites: &'s mut Vec<Option<Site>>,
+    engine: &'static Engine,
+    span_fields: bool,
+    id: u32,
+) -> Option<&'s Site> {
+    let i = id as usize;
+    let cs = engine::callsite(engine, id)?;
+    if sites.len() <= i {
+        sites.resize_with(i + 1, || None);
+    }
+    sites[i] = Some(Site::new(id, cs, span_fields));
     sites[i].as_ref()
 }
 

@@ -237,6 +237,7 @@ fn write_context(out: &mut Vec<u8>, c: &TraceContext) {
 
 /// Writes one field; string values, error messages and their chains go
 /// through the value patterns of `r`.
+#[inline(always)]
 fn write_field(
     out: &mut Vec<u8>,
     key: &[u8],
