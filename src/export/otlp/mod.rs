@@ -519,6 +519,17 @@ impl OtlpExporter {
     }
 }
 
+/// The fuzz targets' entry to the reader of OTLP/JSON responses
+/// (`crate::__fuzz`): the rejected count and the message of the
+/// `partialSuccess` of a response to log records (or spans), `None` when
+/// the body is refused.
+pub(crate) fn fuzz_partial_success(body: &[u8], spans: bool) -> Option<(u64, String)> {
+    let signal = if spans { Signal::Traces } else { Signal::Logs };
+    json_response::partial_success(body, signal)
+        .ok()
+        .map(|p| (p.rejected, p.error_message))
+}
+
 const SETUP_FAILED: &str = "the OTLP exporter could not be set up (see stderr)";
 
 /// A batch that was not sent: the exporter is not running, or the deadline
