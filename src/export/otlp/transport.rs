@@ -351,12 +351,22 @@ mod tests {
         assert!(OtlpExporter::new(OtlpConfig::default().batch_size(0)).is_err());
         // HTTP/protobuf needs a scheme; gRPC without one is `http://` when
         // insecure.
-        let e = OtlpExporter::new(
-            OtlpConfig::default()
-                .protocol(Protocol::HttpProtobuf)
-                .endpoint("localhost:4318"),
-        );
-        assert!(matches!(e, Err(OtlpError::InvalidConfig { .. })), "{e:?}");
+        for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson] {
+            let e = OtlpExporter::new(
+                OtlpConfig::default()
+                    .protocol(protocol)
+                    .endpoint("localhost:4318"),
+            );
+            assert!(matches!(e, Err(OtlpError::InvalidConfig { .. })), "{e:?}");
+            assert!(
+                OtlpExporter::new(
+                    OtlpConfig::default()
+                        .protocol(protocol)
+                        .endpoint("http://localhost:4318")
+                )
+                .is_ok()
+            );
+        }
         assert!(
             OtlpExporter::new(
                 OtlpConfig::default()
