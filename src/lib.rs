@@ -182,6 +182,14 @@ pub mod __fuzz {
         out
     }
 
+    /// The `partialSuccess` of an OTLP/HTTP JSON response to log records
+    /// (or spans): the rejected count and the message, `None` when the
+    /// body is refused.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_json_response(body: &[u8], spans: bool) -> Option<(u64, String)> {
+        crate::export::otlp::fuzz_partial_success(body, spans)
+    }
+
     /// A string as a JSON string.
     pub fn escape(s: &str) -> Vec<u8> {
         let mut out = Vec::new();

@@ -50,14 +50,15 @@ fn receiver(pki: &Pki, mutual: bool) -> Receiver {
 fn endpoint(rx: &Receiver, protocol: Protocol) -> String {
     match protocol {
         Protocol::Grpc => rx.grpc_endpoint(),
-        Protocol::HttpProtobuf => rx.http_endpoint(),
+        // HTTP/protobuf (the matrix's only HTTP protocol).
+        _ => rx.http_endpoint(),
     }
 }
 
 fn transport(protocol: Protocol) -> Transport {
     match protocol {
         Protocol::Grpc => Transport::Grpc,
-        Protocol::HttpProtobuf => Transport::Http,
+        _ => Transport::Http,
     }
 }
 

@@ -197,7 +197,8 @@ fn run_case(protocol: Protocol, compression: Option<Compression>, encoder: LogEn
     let receiver = Receiver::start();
     let endpoint = match protocol {
         Protocol::Grpc => receiver.grpc_endpoint(),
-        Protocol::HttpProtobuf => receiver.http_endpoint(),
+        // HTTP/protobuf: the receiver's HTTP server takes no JSON.
+        _ => receiver.http_endpoint(),
     };
     let fields = all_fields();
     let mut n = 0;
@@ -279,7 +280,7 @@ fn headers_reach_the_collector_both_transports() {
         let receiver = Receiver::start();
         let endpoint = match protocol {
             Protocol::Grpc => receiver.grpc_endpoint(),
-            Protocol::HttpProtobuf => receiver.http_endpoint(),
+            _ => receiver.http_endpoint(),
         };
         let cfg = OtlpConfig::default()
             .endpoint(endpoint)
@@ -303,7 +304,8 @@ fn retry_case(protocol: Protocol) {
     let receiver = Receiver::start();
     let endpoint = match protocol {
         Protocol::Grpc => receiver.grpc_endpoint(),
-        Protocol::HttpProtobuf => receiver.http_endpoint(),
+        // HTTP/protobuf: the receiver's HTTP server takes no JSON.
+        _ => receiver.http_endpoint(),
     };
     let fields = all_fields();
     with_views(&fields, |views| {

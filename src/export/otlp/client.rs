@@ -3,9 +3,12 @@
 //! `opentelemetry.proto.collector.logs.v1.LogsService/Export` through a tonic
 //! [`Channel`] with a codec that passes the bytes through and ignores the
 //! response's contents, gzip when configured) or OTLP/HTTP (a `POST` of
-//! `application/x-protobuf`, gzip-compressed with `flate2` when configured,
-//! through the same hyper client as the SDK path). Throttled and unavailable
-//! collectors are retried as [`super::retry`] says.
+//! `application/x-protobuf`, or of `application/json` for `http/json`,
+//! gzip-compressed with `flate2` when configured, through the same hyper
+//! client as the SDK path). Throttled and unavailable collectors are retried
+//! as [`super::retry`] says. Over `http/json` (log records and spans) the
+//! response's `partialSuccess` is read ([`super::json_response`]); a body
+//! that cannot be read is a full success, as its status says.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +17,10 @@ use bytes::{Buf as _, BufMut as _, Bytes};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 
+use super::config::Signal;
+use super::json_response::partial_success;
 use super::retry::{Attempt, classify_grpc, classify_http};
+use super::stats::PartialSuccess;
 use super::tls::TlsClient;
 use super::transport::HyperTransport;
 
@@ -73,18 +79,23 @@ impl Decoder for SkipDecoder {
 /// The transport of [`WireClient`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WireProtocol {
-    /// OTLP/gRPC.
+    /// OTLP/gRPC (log records only).
     Grpc,
     /// OTLP/HTTP with a protobuf body.
-    Http,
+    HttpProtobuf,
+    /// OTLP/HTTP with a JSON body.
+    HttpJson,
 }
 
 /// What a [`WireClient`] is made from.
 #[derive(Clone, Debug)]
 pub(crate) struct WireSettings {
-    /// gRPC: the collector's URL; HTTP: the full URL of the logs endpoint.
+    /// gRPC: the collector's URL; HTTP: the full URL of the signal's
+    /// endpoint.
     pub(crate) endpoint: String,
     pub(crate) protocol: WireProtocol,
+    /// What the requests carry (gRPC: log records only).
+    pub(crate) signal: Signal,
     /// Headers (gRPC metadata) set on every request, last.
     pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Bound of one export, retries included.
@@ -105,12 +116,17 @@ enum Inner {
         client: Box<HyperTransport>,
         uri: http::Uri,
         headers: http::HeaderMap,
+        /// `http/json`: JSON bodies, the response's partial success read.
+        json: bool,
     },
 }
 
-/// Sends encoded `ExportLogsServiceRequest`s to a collector.
+/// Sends encoded requests to a collector: `ExportLogsServiceRequest`s
+/// (gRPC, HTTP/protobuf, HTTP/JSON) or `ExportTraceServiceRequest`s
+/// (HTTP/JSON).
 pub(crate) struct WireClient {
     inner: Inner,
+    signal: Signal,
     pub(super) timeout: Duration,
     gzip: bool,
     pub(super) max_retries: usize,
@@ -120,10 +136,12 @@ impl std::fmt::Debug for WireClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let protocol = match self.inner {
             Inner::Grpc { .. } => "grpc",
-            Inner::Http { .. } => "http/protobuf",
+            Inner::Http { json: false, .. } => "http/protobuf",
+            Inner::Http { json: true, .. } => "http/json",
         };
         f.debug_struct("WireClient")
             .field("protocol", &protocol)
+            .field("signal", &self.signal)
             .field("timeout", &self.timeout)
             .field("gzip", &self.gzip)
             .field("max_retries", &self.max_retries)
@@ -168,7 +186,7 @@ impl WireClient {
                     metadata: tonic::metadata::MetadataMap::from_headers(headers),
                 }
             }
-            WireProtocol::Http => Inner::Http {
+            WireProtocol::HttpProtobuf | WireProtocol::HttpJson => Inner::Http {
                 client: Box::new(HyperTransport::new(
                     settings.timeout,
                     settings.tls.as_deref(),
@@ -178,19 +196,23 @@ impl WireClient {
                     .parse()
                     .map_err(|e| format!("invalid endpoint {:?}: {e}", settings.endpoint))?,
                 headers,
+                json: settings.protocol == WireProtocol::HttpJson,
             },
         };
         Ok(WireClient {
             inner,
+            signal: settings.signal,
             timeout: settings.timeout,
             gzip: settings.gzip,
             max_retries: settings.max_retries,
         })
     }
 
-    /// Sends one encoded `ExportLogsServiceRequest`, retrying as the OTLP
-    /// specification says within the timeout.
-    pub(crate) async fn export(&self, request: &[u8]) -> Result<(), ExportFailure> {
+    /// Sends one encoded request (`ExportLogsServiceRequest` or, over
+    /// HTTP, `ExportTraceServiceRequest`), retrying as the OTLP
+    /// specification says within the timeout; what the collector said of
+    /// it (over `http/json`, its partial success).
+    pub(crate) async fn export(&self, request: &[u8]) -> Result<PartialSuccess, ExportFailure> {
         match &self.inner {
             Inner::Grpc { channel, metadata } => {
                 let body = Bytes::copy_from_slice(request);
@@ -198,11 +220,13 @@ impl WireClient {
                     grpc_attempt(channel, metadata, &body, self.gzip, remaining)
                 })
                 .await
+                .map(|()| PartialSuccess::default())
             }
             Inner::Http {
                 client,
                 uri,
                 headers,
+                json,
             } => {
                 let body = if self.gzip {
                     gzip(request).map_err(|e| ExportFailure {
@@ -212,8 +236,23 @@ impl WireClient {
                 } else {
                     Bytes::copy_from_slice(request)
                 };
-                self.with_retries(|_| http_attempt(client, uri, headers, &body, self.gzip))
-                    .await
+                let content_type = if *json {
+                    "application/json"
+                } else {
+                    "application/x-protobuf"
+                };
+                let response = self
+                    .with_retries(|_| {
+                        http_attempt(client, uri, headers, &body, content_type, self.gzip)
+                    })
+                    .await?;
+                // The status said success: a body that cannot be read
+                // rejects nothing.
+                Ok(if *json {
+                    partial_success(&response, self.signal).unwrap_or_default()
+                } else {
+                    PartialSuccess::default()
+                })
             }
         }
     }
@@ -253,13 +292,15 @@ async fn grpc_attempt(
     }
 }
 
+/// One POST; the response's body when its status is a success.
 async fn http_attempt(
     client: &HyperTransport,
     uri: &http::Uri,
     headers: &http::HeaderMap,
     body: &Bytes,
+    content_type: &'static str,
     gzip: bool,
-) -> Result<(), Attempt> {
+) -> Result<Bytes, Attempt> {
     use opentelemetry_http::HttpClient as _;
     let mut request = http::Request::new(body.clone());
     *request.method_mut() = http::Method::POST;
@@ -267,7 +308,7 @@ async fn http_attempt(
     let h = request.headers_mut();
     h.insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-protobuf"),
+        http::HeaderValue::from_static(content_type),
     );
     if gzip {
         h.insert(
@@ -280,7 +321,7 @@ async fn http_attempt(
     }
     match client.send_bytes(request).await {
         Err(e) => Err(Attempt::Retryable(format!("HTTP request failed: {e}"))),
-        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) if resp.status().is_success() => Ok(resp.into_body()),
         Ok(resp) => {
             let retry_after = resp
                 .headers()

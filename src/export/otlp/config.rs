@@ -2,7 +2,9 @@
 //! environment applied, then the builder methods) and the types of its
 //! settings, the defaults, and how a signal's endpoint is resolved.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use super::error::{OtlpError, cfg_err, env_err};
@@ -26,13 +28,67 @@ pub const DEFAULT_SPANS_SCHEDULE_DELAY: Duration = Duration::from_millis(5000);
 /// Default number of retries of a failed request (throttling, unavailable).
 pub const DEFAULT_MAX_RETRIES: usize = 3;
 
-/// The OTLP transport.
+/// The OTLP transport and encoding, named as the specification's
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` names them ([`Protocol::as_str`];
+/// [`str::parse`] reads those names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Protocol {
     /// OTLP/gRPC (`grpc`).
     Grpc,
     /// OTLP/HTTP with protobuf bodies (`http/protobuf`).
     HttpProtobuf,
+    /// OTLP/HTTP with JSON bodies (`http/json`): the OTLP JSON encoding
+    /// (lowerCamelCase names, hex trace and span ids, 64-bit integers as
+    /// decimal strings, enums as integers), `Content-Type:
+    /// application/json`, on the same `/v1/logs` and `/v1/traces` paths,
+    /// endpoints, compression and retries as `http/protobuf`.
+    HttpJson,
+}
+
+impl Protocol {
+    /// The specification's name: `grpc`, `http/protobuf` or `http/json`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::HttpJson => "http/json",
+        }
+    }
+
+    /// Whether the protocol is OTLP/HTTP (a base endpoint gets the signal's
+    /// path; the default endpoint is [`DEFAULT_HTTP_ENDPOINT`]).
+    pub(super) const fn is_http(self) -> bool {
+        matches!(self, Protocol::HttpProtobuf | Protocol::HttpJson)
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = OtlpError;
+
+    /// Reads `grpc`, `http/protobuf` or `http/json` (ASCII case and
+    /// surrounding spaces ignored); any other text is an
+    /// [`OtlpError::InvalidConfig`] for the setting `protocol`.
+    fn from_str(s: &str) -> Result<Protocol, OtlpError> {
+        let name = s.trim();
+        [Protocol::Grpc, Protocol::HttpProtobuf, Protocol::HttpJson]
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                cfg_err(
+                    "protocol",
+                    format!(
+                        "unknown protocol {name:?}; expected `grpc`, `http/protobuf` or `http/json`"
+                    ),
+                )
+            })
+    }
 }
 
 /// Request compression.
@@ -43,8 +99,9 @@ pub enum Compression {
     Gzip,
 }
 
-/// How log records are turned into OTLP requests (see the
-/// [module docs](super#log-encoders)).
+/// How log records are turned into OTLP protobuf requests (see the
+/// [module docs](super#log-encoders)). [`Protocol::HttpJson`] has one
+/// path, this crate's JSON encoder and client, whichever is chosen here.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum LogEncoder {
     /// This crate's protobuf encoder and client: no allocation per record.
@@ -315,7 +372,7 @@ impl OtlpConfig {
     /// Sets how a gRPC endpoint given without a scheme (`host:port`) is
     /// reached, for both signals: `false` (the default), over TLS
     /// (`https://`); `true`, in the clear (`http://`). An endpoint with a
-    /// scheme, and every HTTP/protobuf endpoint, are not affected.
+    /// scheme, and every OTLP/HTTP endpoint, are not affected.
     pub fn insecure(mut self, insecure: bool) -> Self {
         self.both(|s| s.tls.insecure = insecure);
         self
@@ -377,8 +434,10 @@ impl OtlpConfig {
         self
     }
 
-    /// Sets how log records are encoded and sent (default
-    /// [`LogEncoder::Direct`]); spans always take the SDK path.
+    /// Sets how log records are encoded and sent over gRPC and
+    /// HTTP/protobuf (default [`LogEncoder::Direct`]); spans take the SDK
+    /// path there. Over [`Protocol::HttpJson`] log records and spans both
+    /// go through this crate's JSON encoder, whatever is set here.
     pub fn log_encoder(mut self, encoder: LogEncoder) -> Self {
         self.log_encoder = encoder;
         self
@@ -405,10 +464,11 @@ impl OtlpConfig {
     /// The endpoint as configured (before a scheme is added).
     fn configured_endpoint(&self, signal: Signal) -> String {
         let s = self.signal_cfg(signal);
-        let join = |base: &str| match s.protocol {
-            Protocol::Grpc => base.to_string(),
-            Protocol::HttpProtobuf => {
+        let join = |base: &str| {
+            if s.protocol.is_http() {
                 format!("{}{}", base.trim_end_matches('/'), signal.http_path())
+            } else {
+                base.to_string()
             }
         };
         if let Some(e) = &s.endpoint {
@@ -420,9 +480,10 @@ impl OtlpConfig {
         match &s.env_endpoint {
             EnvEndpoint::Exact(e) => e.clone(),
             EnvEndpoint::Base(b) => join(b),
-            EnvEndpoint::Default => join(match s.protocol {
-                Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
-                Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
+            EnvEndpoint::Default => join(if s.protocol.is_http() {
+                DEFAULT_HTTP_ENDPOINT
+            } else {
+                DEFAULT_GRPC_ENDPOINT
             }),
         }
     }

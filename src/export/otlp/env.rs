@@ -239,21 +239,15 @@ impl OtlpConfig {
 }
 
 fn parse_protocol(var: &'static str, value: &str) -> Result<Protocol, OtlpError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "grpc" => Ok(Protocol::Grpc),
-        "http/protobuf" => Ok(Protocol::HttpProtobuf),
-        "http/json" => Err(env_err(
-            var,
-            "`http/json` is not supported; use `grpc` or `http/protobuf`",
-        )),
-        _ => Err(env_err(
+    value.parse().map_err(|_| {
+        env_err(
             var,
             format!(
-                "unknown protocol {:?}; expected `grpc` or `http/protobuf`",
+                "unknown protocol {:?}; expected `grpc`, `http/protobuf` or `http/json`",
                 value.trim()
             ),
-        )),
-    }
+        )
+    })
 }
 
 fn parse_compression(var: &'static str, value: &str) -> Result<Option<Compression>, OtlpError> {
@@ -478,26 +472,76 @@ mod tests {
             (" GRPC ", Protocol::Grpc),
             ("http/protobuf", Protocol::HttpProtobuf),
             ("HTTP/Protobuf", Protocol::HttpProtobuf),
+            ("http/json", Protocol::HttpJson),
+            (" HTTP/JSON\t", Protocol::HttpJson),
         ] {
             assert_eq!(
                 cfg(&[(OTEL_EXPORTER_OTLP_PROTOCOL, v)]).protocol_for(Signal::Logs),
                 p,
                 "{v}"
             );
+            // The same names through `FromStr`, and back.
+            assert_eq!(v.parse::<Protocol>(), Ok(p), "{v}");
+            assert_eq!(p.as_str().parse::<Protocol>(), Ok(p));
+            assert_eq!(p.to_string(), p.as_str());
         }
-        for v in ["http/json", "thrift", "http"] {
+        for v in ["thrift", "http", "json", "http/jsonx", "http/proto"] {
             let e = err(&[(OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, v)]);
             assert!(
                 matches!(&e, OtlpError::InvalidEnv { var, .. } if *var == OTEL_EXPORTER_OTLP_LOGS_PROTOCOL),
                 "{e}"
             );
             assert!(e.to_string().contains("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"));
+            assert!(e.to_string().contains("http/json"), "{e}");
+            assert!(matches!(
+                v.parse::<Protocol>(),
+                Err(OtlpError::InvalidConfig {
+                    setting: "protocol",
+                    ..
+                })
+            ));
         }
-        assert!(
-            err(&[(OTEL_EXPORTER_OTLP_PROTOCOL, "http/json")])
-                .to_string()
-                .contains("http/json")
+    }
+
+    #[test]
+    fn http_json_from_the_environment() {
+        // Generic and per-signal variables, with the HTTP paths and default
+        // endpoint of http/protobuf.
+        let c = cfg(&[(OTEL_EXPORTER_OTLP_PROTOCOL, "http/json")]);
+        assert_eq!(c.protocol_for(Signal::Logs), Protocol::HttpJson);
+        assert_eq!(c.protocol_for(Signal::Traces), Protocol::HttpJson);
+        assert_eq!(
+            c.endpoint_for(Signal::Logs),
+            "http://localhost:4318/v1/logs"
         );
+        assert_eq!(
+            c.endpoint_for(Signal::Traces),
+            "http://localhost:4318/v1/traces"
+        );
+        let c = cfg(&[
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+            (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "http/json"),
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318/base/"),
+            (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, "gzip"),
+        ]);
+        assert_eq!(c.protocol_for(Signal::Logs), Protocol::Grpc);
+        assert_eq!(c.protocol_for(Signal::Traces), Protocol::HttpJson);
+        assert_eq!(c.endpoint_for(Signal::Logs), "http://c:4318/base/");
+        assert_eq!(
+            c.endpoint_for(Signal::Traces),
+            "http://c:4318/base/v1/traces"
+        );
+        assert_eq!(c.compression_for(Signal::Traces), Some(Compression::Gzip));
+        let c = cfg(&[
+            (OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, "http/json"),
+            (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://l:1/custom"),
+        ]);
+        assert_eq!(c.protocol_for(Signal::Logs), Protocol::HttpJson);
+        assert_eq!(c.protocol_for(Signal::Traces), Protocol::Grpc);
+        assert_eq!(c.endpoint_for(Signal::Logs), "http://l:1/custom");
+        // The builder wins over the variables.
+        let c = c.protocol(Protocol::HttpProtobuf);
+        assert_eq!(c.protocol_for(Signal::Logs), Protocol::HttpProtobuf);
     }
 
     #[test]

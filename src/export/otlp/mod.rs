@@ -1,5 +1,5 @@
-//! OTLP export of log records and spans (gRPC or HTTP/protobuf), through
-//! `opentelemetry-otlp`.
+//! OTLP export of log records and spans (gRPC, HTTP/protobuf or HTTP/JSON),
+//! through `opentelemetry-otlp` and this crate's own encoders and client.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -64,7 +64,7 @@
 //! |---|---|---|
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; HTTP appends `/v1/logs` or `/v1/traces` | `http://localhost:4317` (gRPC), `http://localhost:4318` (HTTP) |
 //! | `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_ENDPOINT` | full URL, used as is | |
-//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_PROTOCOL` | `grpc` or `http/protobuf` (`http/json` is refused) | `grpc` |
+//! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_PROTOCOL` | `grpc`, `http/protobuf` or `http/json` | `grpc` |
 //! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_HEADERS` | `k=v,k2=v2`, percent-decoded | |
 //! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_TIMEOUT` | milliseconds, > 0 | 10000 |
 //! | `OTEL_EXPORTER_OTLP[_{LOGS,TRACES}]_COMPRESSION` | `gzip` or `none` | `none` |
@@ -96,8 +96,8 @@
 //! # TLS
 //!
 //! With the `otlp-tls` feature (it implies `otlp`), an `https://` endpoint
-//! is reached over TLS on all four paths (logs and spans, gRPC and
-//! HTTP/protobuf): rustls with the `ring` provider (or the process's default
+//! is reached over TLS on every path (logs and spans, gRPC, HTTP/protobuf
+//! and HTTP/JSON): rustls with the `ring` provider (or the process's default
 //! rustls `CryptoProvider`, when one is installed). The collector's
 //! certificate is verified against the CA certificates of the
 //! `…_CERTIFICATE` file ([`OtlpConfig::certificate`]), which replace the
@@ -116,7 +116,8 @@
 //! The scheme decides: `http://` is clear text, `https://` is TLS. A gRPC
 //! endpoint given without a scheme (`collector:4317`, as the specification
 //! allows) is `https://` unless `…_INSECURE=true` ([`OtlpConfig::insecure`]),
-//! then `http://`; an HTTP/protobuf endpoint needs its scheme.
+//! then `http://`; an OTLP/HTTP endpoint (protobuf or JSON) needs its
+//! scheme.
 //!
 //! Without the `otlp-tls` feature, an `https://` endpoint (or a scheme-less
 //! gRPC one that is not insecure) is refused by [`OtlpExporter::new`] with
@@ -150,13 +151,37 @@
 //! the same mapping, headers, compression, timeout and retry rules (see
 //! `wire.rs`, `client.rs` and `retry.rs`); it allocates nothing per record.
 //! [`LogEncoder::Sdk`] goes through `opentelemetry-otlp`: each record
-//! becomes an SDK log record that it converts. Spans always take the SDK
-//! path.
+//! becomes an SDK log record that it converts. Spans take the SDK path.
+//!
+//! # HTTP/JSON
+//!
+//! [`Protocol::HttpJson`] (`http/json`) has one path for log records (the
+//! log encoder is not consulted) and for spans: this crate's JSON encoder
+//! (`json.rs`: log records straight from the records as the direct
+//! protobuf encoder does, spans from the SDK's span data) and its HTTP
+//! client, which `POST`s `application/json` bodies to the same `/v1/logs`
+//! and `/v1/traces` endpoints as HTTP/protobuf, with the same headers,
+//! gzip compression, timeout and retry rules. The body follows the OTLP
+//! JSON encoding: lowerCamelCase names, hex trace and span ids, enums as
+//! integers, 64-bit integers as decimal strings, non-finite doubles as
+//! `"NaN"`, `"Infinity"`, `"-Infinity"`.
+//!
+//! The collector's answer is read: a `partialSuccess` whose
+//! `rejectedLogRecords` (or `rejectedSpans`) is above 0 counts those items
+//! in [`OtlpStats::logs_failed`] (or [`OtlpStats::spans_failed`]) and the
+//! rest as exported, and the writer's export notice quotes the collector's
+//! `errorMessage`; the request is not retried, as the specification says.
+//! A body that cannot be read (not JSON, empty) counts the batch as
+//! exported, as its 2xx status says. The gRPC and HTTP/protobuf paths do
+//! not read partial successes: a batch they deliver counts as exported
+//! whole.
 
 mod client;
 mod config;
 mod env;
 mod error;
+mod json;
+mod json_response;
 mod retry;
 mod runtime;
 mod sdk;
@@ -209,11 +234,67 @@ pub use env::{
 pub use error::OtlpError;
 pub use stats::{OtlpStats, otlp_stats};
 
+use json::LogJsonEncoder;
 use runtime::{Live, run};
 use sdk::{Mapper, sdk_resource};
-use stats::{EXPORT_ERRORS, EXPORT_REQUESTS, outcome_of, report, report_setup_failure};
-use transport::{Prepared, prepare};
+use stats::{
+    EXPORT_ERRORS, EXPORT_REQUESTS, PartialSuccess, outcome_of, report, report_partial,
+    report_setup_failure,
+};
+use transport::{Prepared, is_json, prepare};
 use wire::LogRequestEncoder;
+
+/// The pending log records of the direct paths, encoded: protobuf
+/// ([`LogEncoder::Direct`]) or JSON (`http/json`).
+#[derive(Debug)]
+enum DirectLogs {
+    Protobuf(LogRequestEncoder),
+    Json(LogJsonEncoder),
+}
+
+impl DirectLogs {
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            DirectLogs::Protobuf(e) => e.set_resource(resource),
+            DirectLogs::Json(e) => e.set_resource(resource),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            DirectLogs::Protobuf(e) => e.len(),
+            DirectLogs::Json(e) => e.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            DirectLogs::Protobuf(e) => e.is_empty(),
+            DirectLogs::Json(e) => e.is_empty(),
+        }
+    }
+
+    fn push(&mut self, log: &LogView<'_>) {
+        match self {
+            DirectLogs::Protobuf(e) => e.push(log),
+            DirectLogs::Json(e) => e.push(log),
+        }
+    }
+
+    fn encode_request(&self, out: &mut Vec<u8>) {
+        match self {
+            DirectLogs::Protobuf(e) => e.encode_request(out),
+            DirectLogs::Json(e) => e.encode_request(out),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            DirectLogs::Protobuf(e) => e.clear(),
+            DirectLogs::Json(e) => e.clear(),
+        }
+    }
+}
 
 enum State {
     /// Not set up yet.
@@ -238,10 +319,15 @@ pub struct OtlpExporter {
     resource: Option<opentelemetry_sdk::Resource>,
     mapper: Mapper,
     logs: Vec<(SdkLogRecord, usize)>,
-    /// The pending log records of [`LogEncoder::Direct`], encoded.
-    wire_logs: LogRequestEncoder,
-    /// The request of [`LogEncoder::Direct`], reused.
+    /// Log records take the direct path ([`LogEncoder::Direct`], or
+    /// `http/json`).
+    direct_logs: bool,
+    /// The pending log records of the direct path, encoded.
+    wire_logs: DirectLogs,
+    /// The request of the direct paths, reused.
     wire_request: Vec<u8>,
+    /// The `Resource` object of `http/json` span requests.
+    json_resource: Vec<u8>,
     logs_since: Option<Instant>,
     spans: Vec<SpanData>,
     spans_since: Option<Instant>,
@@ -291,6 +377,7 @@ impl OtlpExporter {
         };
         let log_batch = config.logs.batch;
         let span_batch = config.traces.batch;
+        let json_logs = logs_cfg.as_ref().is_some_and(is_json);
         Ok(OtlpExporter {
             logs_cfg,
             spans_cfg,
@@ -302,8 +389,14 @@ impl OtlpExporter {
             resource: None,
             mapper: Mapper::new(),
             logs: Vec::new(),
-            wire_logs: LogRequestEncoder::new(),
+            direct_logs: json_logs || config.log_encoder == LogEncoder::Direct,
+            wire_logs: if json_logs {
+                DirectLogs::Json(LogJsonEncoder::default())
+            } else {
+                DirectLogs::Protobuf(LogRequestEncoder::new())
+            },
             wire_request: Vec::new(),
+            json_resource: Vec::new(),
             logs_since: None,
             spans: Vec::new(),
             spans_since: None,
@@ -331,7 +424,7 @@ impl OtlpExporter {
         matches!(self.state, State::Running(_))
     }
 
-    /// Sends the pending log records of [`LogEncoder::Direct`], giving up at
+    /// Sends the pending log records of the direct path, giving up at
     /// `deadline`.
     fn send_wire_logs(&mut self, deadline: Instant) {
         let n = self.wire_logs.len() as u64;
@@ -351,7 +444,7 @@ impl OtlpExporter {
                 outcome = outcome_of(result);
             }
         }
-        report(outcome, n, 0);
+        report_partial(outcome, n, 0);
         self.wire_logs.clear();
     }
 
@@ -400,19 +493,41 @@ impl OtlpExporter {
         let n = batch.len() as u64;
         let mut outcome = Err(Cow::Borrowed(NOT_SENT));
         if let State::Running(live) = &self.state
-            && let (Some(rt), Some(exporter)) = (&live.rt, &live.spans)
+            && let Some(rt) = &live.rt
         {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if !remaining.is_zero() {
+            if remaining.is_zero() {
+                // Not sent.
+            } else if let Some(client) = &live.span_wire {
+                self.wire_request.clear();
+                json::encode_spans(&self.json_resource, &batch, &mut self.wire_request);
+                EXPORT_REQUESTS.fetch_add(1, Relaxed);
+                let request = &self.wire_request[..];
+                let result = run(rt, async move {
+                    tokio::time::timeout(remaining, client.export(request)).await
+                });
+                outcome = outcome_of(result);
+            } else if let Some(exporter) = &live.spans {
                 EXPORT_REQUESTS.fetch_add(1, Relaxed);
                 let result = run(rt, async move {
                     tokio::time::timeout(remaining, exporter.export(batch)).await
                 });
-                outcome = outcome_of(result);
+                outcome = outcome_of(result).map(|()| PartialSuccess::default());
             }
         }
-        report(outcome, 0, n);
+        report_partial(outcome, 0, n);
     }
+}
+
+/// The fuzz targets' entry to the reader of OTLP/JSON responses
+/// (`crate::__fuzz`): the rejected count and the message of the
+/// `partialSuccess` of a response to log records (or spans), `None` when
+/// the body is refused.
+pub(crate) fn fuzz_partial_success(body: &[u8], spans: bool) -> Option<(u64, String)> {
+    let signal = if spans { Signal::Traces } else { Signal::Logs };
+    json_response::partial_success(body, signal)
+        .ok()
+        .map(|p| (p.rejected, p.error_message))
 }
 
 const SETUP_FAILED: &str = "the OTLP exporter could not be set up (see stderr)";
@@ -424,6 +539,9 @@ const NOT_SENT: &str = "not sent: the exporter is not running or the deadline pa
 impl Exporter for OtlpExporter {
     fn set_resource(&mut self, resource: &Resource) {
         self.wire_logs.set_resource(resource);
+        if self.spans_cfg.as_ref().is_some_and(is_json) {
+            json::resource_json(resource, &mut self.json_resource);
+        }
         let r = sdk_resource(resource);
         if let State::Running(live) = &mut self.state {
             live.set_resource(&r);
@@ -444,7 +562,7 @@ impl Exporter for OtlpExporter {
             report(Err(Cow::Borrowed(SETUP_FAILED)), 1, 0);
             return;
         }
-        if self.log_encoder == LogEncoder::Direct {
+        if self.direct_logs {
             if self.wire_logs.is_empty() {
                 self.logs_since = Some(Instant::now());
             }

@@ -36,10 +36,10 @@ pub(super) enum Attempt {
 impl WireClient {
     /// Runs `attempt` until it succeeds, fails for good, the retries are
     /// spent or the timeout has passed.
-    pub(super) async fn with_retries<F, Fut>(&self, mut attempt: F) -> Result<(), ExportFailure>
+    pub(super) async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, ExportFailure>
     where
         F: FnMut(Duration) -> Fut,
-        Fut: Future<Output = Result<(), Attempt>>,
+        Fut: Future<Output = Result<T, Attempt>>,
     {
         let start = Instant::now();
         let mut attempts = 0;
@@ -53,7 +53,7 @@ impl WireClient {
             }
             attempts += 1;
             let error = match tokio::time::timeout(remaining, attempt(remaining)).await {
-                Ok(Ok(())) => return Ok(()),
+                Ok(Ok(t)) => return Ok(t),
                 Ok(Err(e)) => e,
                 Err(_) => return fail(attempts, "timed out".into()),
             };

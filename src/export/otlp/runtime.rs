@@ -10,8 +10,9 @@ use opentelemetry_sdk::trace::SpanExporter as _;
 
 use super::client::WireClient;
 use super::config::LogEncoder;
+use super::config::Signal;
 use super::error::OtlpError;
-use super::transport::{Prepared, build_log_exporter, build_span_exporter, wire_settings};
+use super::transport::{Prepared, build_log_exporter, build_span_exporter, is_json, wire_settings};
 
 /// The runtime and the `opentelemetry-otlp` exporters, made on the export
 /// thread.
@@ -19,8 +20,11 @@ pub(super) struct Live {
     pub(super) rt: Option<tokio::runtime::Runtime>,
     pub(super) logs: Option<opentelemetry_otlp::LogExporter>,
     pub(super) spans: Option<opentelemetry_otlp::SpanExporter>,
-    /// The log client of [`LogEncoder::Direct`] (then `logs` is `None`).
+    /// The log client of [`LogEncoder::Direct`] and of `http/json` (then
+    /// `logs` is `None`).
     pub(super) wire: Option<WireClient>,
+    /// The span client of `http/json` (then `spans` is `None`).
+    pub(super) span_wire: Option<WireClient>,
 }
 
 impl Live {
@@ -39,8 +43,15 @@ impl Live {
             .map_err(|e| OtlpError::Setup(format!("cannot build the tokio runtime: {e}")))?;
         let retry = opentelemetry_otlp::RetryPolicy::recommended().with_max_retries(retries);
         let (sdk_logs, wire_logs) = match log_encoder {
-            LogEncoder::Sdk => (logs, None),
-            LogEncoder::Direct => (None, logs),
+            LogEncoder::Sdk if !logs.is_some_and(is_json) => (logs, None),
+            _ => (None, logs),
+        };
+        let (sdk_spans, wire_spans) = match spans {
+            Some(p) if is_json(p) => (None, Some(p)),
+            _ => (spans, None),
+        };
+        let wire = |p: &Prepared, signal| {
+            WireClient::new(&wire_settings(p, signal, retries)).map_err(OtlpError::Setup)
         };
         let built = {
             let _enter = rt.enter();
@@ -50,15 +61,15 @@ impl Live {
                 .and_then(|l| {
                     Ok((
                         l,
-                        spans.map(|p| build_span_exporter(p, &retry)).transpose()?,
-                        wire_logs
-                            .map(|p| WireClient::new(&wire_settings(p, retries)))
-                            .transpose()
-                            .map_err(OtlpError::Setup)?,
+                        sdk_spans
+                            .map(|p| build_span_exporter(p, &retry))
+                            .transpose()?,
+                        wire_logs.map(|p| wire(p, Signal::Logs)).transpose()?,
+                        wire_spans.map(|p| wire(p, Signal::Traces)).transpose()?,
                     ))
                 })
         };
-        let (log_exporter, span_exporter, wire) = match built {
+        let (log_exporter, span_exporter, wire, span_wire) = match built {
             Ok(b) => b,
             Err(e) => {
                 rt.shutdown_background();
@@ -70,6 +81,7 @@ impl Live {
             logs: log_exporter,
             spans: span_exporter,
             wire,
+            span_wire,
         };
         if let Some(r) = resource {
             live.set_resource(r);
@@ -99,6 +111,7 @@ impl Live {
                     let _ = s.shutdown_with_timeout(remaining);
                 }
                 self.wire = None;
+                self.span_wire = None;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if tokio::runtime::Handle::try_current().is_ok() {
@@ -116,6 +129,7 @@ impl Drop for Live {
         self.logs = None;
         self.spans = None;
         self.wire = None;
+        self.span_wire = None;
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }

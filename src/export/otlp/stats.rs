@@ -30,7 +30,9 @@ pub struct OtlpStats {
     /// Spans the collector accepted.
     pub spans_exported: u64,
     /// Log records dropped: their batch failed after the retries, timed out,
-    /// or the exporter could not be set up or was shut down.
+    /// or the exporter could not be set up or was shut down; or the
+    /// collector rejected them in a partial success (read on the
+    /// `http/json` paths).
     pub logs_failed: u64,
     /// Spans dropped, as for `logs_failed`.
     pub spans_failed: u64,
@@ -54,11 +56,11 @@ pub fn otlp_stats() -> OtlpStats {
 
 /// How a batch's send went (`result` of [`run`](super::runtime::run) over a
 /// timeout); a failed attempt counts in [`OtlpStats::export_errors`].
-pub(super) fn outcome_of<E: fmt::Display>(
-    result: Option<Result<Result<(), E>, tokio::time::error::Elapsed>>,
-) -> Result<(), Cow<'static, str>> {
+pub(super) fn outcome_of<T, E: fmt::Display>(
+    result: Option<Result<Result<T, E>, tokio::time::error::Elapsed>>,
+) -> Result<T, Cow<'static, str>> {
     let error = match result {
-        Some(Ok(Ok(()))) => return Ok(()),
+        Some(Ok(Ok(t))) => return Ok(t),
         None => Cow::Borrowed("the export runtime is gone"),
         Some(Err(_)) => Cow::Borrowed("the export timeout passed"),
         Some(Ok(Err(e))) => Cow::Owned(e.to_string()),
@@ -82,6 +84,52 @@ pub(super) fn report(outcome: Result<(), Cow<'static, str>>, logs: u64, spans: u
             crate::export::health::failed(logs, spans, &error);
         }
     }
+}
+
+/// What a collector said of a batch it took (a success): the items it
+/// rejected all the same, and why (the OTLP `partial_success`). The
+/// default: all accepted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct PartialSuccess {
+    /// `rejected_log_records` or `rejected_spans`.
+    pub(super) rejected: u64,
+    /// `error_message`: why, or a warning when nothing was rejected.
+    pub(super) error_message: String,
+}
+
+/// Counts a batch of `logs` log records or `spans` spans (one of the two
+/// is 0) as [`report`] does, the collector's partial success applied: the
+/// rejected items count as failed (and, for the writer's notices, as a
+/// failed batch saying how many the collector rejected and why), the
+/// others as delivered. A partial success that rejects nothing (a warning)
+/// is a success.
+pub(super) fn report_partial(
+    outcome: Result<PartialSuccess, Cow<'static, str>>,
+    logs: u64,
+    spans: u64,
+) {
+    let partial = match outcome {
+        Err(e) => return report(Err(e), logs, spans),
+        Ok(p) if p.rejected == 0 => return report(Ok(()), logs, spans),
+        Ok(p) => p,
+    };
+    let (rejected_logs, rejected_spans) = if logs > 0 {
+        (partial.rejected.min(logs), 0)
+    } else {
+        (0, partial.rejected.min(spans))
+    };
+    let (ok_logs, ok_spans) = (logs - rejected_logs, spans - rejected_spans);
+    if ok_logs + ok_spans > 0 {
+        report(Ok(()), ok_logs, ok_spans);
+    }
+    let what = if logs > 0 { "log records" } else { "spans" };
+    let error = format!(
+        "the collector rejected {} of {} {what} (OTLP partial success): {}",
+        partial.rejected,
+        logs + spans,
+        partial.error_message
+    );
+    report(Err(Cow::Owned(error)), rejected_logs, rejected_spans);
 }
 
 /// Setup failures cannot go through the engine (the export thread feeds it):

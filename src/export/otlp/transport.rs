@@ -42,9 +42,10 @@ pub(super) fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, Otlp
         Some("http") => false,
         Some("https") => true,
         _ => {
-            let or = match s.protocol {
-                Protocol::Grpc => " (or be host:port)",
-                Protocol::HttpProtobuf => "",
+            let or = if s.protocol == Protocol::Grpc {
+                " (or be host:port)"
+            } else {
+                ""
             };
             return Err(cfg_err(
                 what_endpoint,
@@ -259,7 +260,8 @@ fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> OtlpError {
 }
 
 /// Builds an opentelemetry-otlp exporter of either signal: their builders
-/// are distinct types with the same methods.
+/// are distinct types with the same methods. `http/json` never takes this
+/// path (its requests are this crate's: `json.rs`).
 macro_rules! build_exporter {
     ($exporter:path, $p:expr, $retry:expr) => {{
         let (p, retry) = ($p, $retry);
@@ -275,6 +277,11 @@ macro_rules! build_exporter {
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_timeout(p.timeout)
                 .build(),
+            Protocol::HttpJson => {
+                return Err(OtlpError::Setup(
+                    "http/json is sent by the JSON client, not opentelemetry-otlp".into(),
+                ));
+            }
         }
         .map_err(build_error)
     }};
@@ -294,14 +301,23 @@ pub(super) fn build_span_exporter(
     build_exporter!(opentelemetry_otlp::SpanExporter, p, retry)
 }
 
-/// The settings of the direct log client.
-pub(super) fn wire_settings(p: &Prepared, max_retries: usize) -> WireSettings {
+/// Whether a signal's requests are encoded and sent by this crate's JSON
+/// encoder and client (`http/json`), whatever the log encoder.
+pub(super) fn is_json(p: &Prepared) -> bool {
+    p.protocol == Protocol::HttpJson
+}
+
+/// The settings of the direct client of `signal` (log records: the direct
+/// encoder's protobuf or JSON; spans: JSON only).
+pub(super) fn wire_settings(p: &Prepared, signal: Signal, max_retries: usize) -> WireSettings {
     WireSettings {
         endpoint: p.endpoint.clone(),
         protocol: match p.protocol {
             Protocol::Grpc => WireProtocol::Grpc,
-            Protocol::HttpProtobuf => WireProtocol::Http,
+            Protocol::HttpProtobuf => WireProtocol::HttpProtobuf,
+            Protocol::HttpJson => WireProtocol::HttpJson,
         },
+        signal,
         headers: p.headers.clone(),
         timeout: p.timeout,
         gzip: p.compression == Some(Compression::Gzip),
@@ -335,12 +351,22 @@ mod tests {
         assert!(OtlpExporter::new(OtlpConfig::default().batch_size(0)).is_err());
         // HTTP/protobuf needs a scheme; gRPC without one is `http://` when
         // insecure.
-        let e = OtlpExporter::new(
-            OtlpConfig::default()
-                .protocol(Protocol::HttpProtobuf)
-                .endpoint("localhost:4318"),
-        );
-        assert!(matches!(e, Err(OtlpError::InvalidConfig { .. })), "{e:?}");
+        for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson] {
+            let e = OtlpExporter::new(
+                OtlpConfig::default()
+                    .protocol(protocol)
+                    .endpoint("localhost:4318"),
+            );
+            assert!(matches!(e, Err(OtlpError::InvalidConfig { .. })), "{e:?}");
+            assert!(
+                OtlpExporter::new(
+                    OtlpConfig::default()
+                        .protocol(protocol)
+                        .endpoint("http://localhost:4318")
+                )
+                .is_ok()
+            );
+        }
         assert!(
             OtlpExporter::new(
                 OtlpConfig::default()

@@ -112,7 +112,7 @@ fn put_fixed64_field(buf: &mut Vec<u8>, field: u8, v: u64) {
 /// Text of a number or character, formatted on the stack (the longest is
 /// `i128::MIN`, 40 bytes).
 #[derive(Clone, Copy)]
-struct Text {
+pub(super) struct Text {
     buf: [u8; 40],
     len: usize,
 }
@@ -129,14 +129,15 @@ impl Text {
         t
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(super) fn bytes(&self) -> &[u8] {
         &self.buf[..self.len.min(self.buf.len())]
     }
 }
 
-/// An attribute value as it goes on the wire (an `AnyValue`).
+/// An attribute value as it goes on the wire (an `AnyValue`; the JSON
+/// encoder writes the same values).
 #[derive(Clone, Copy)]
-enum Val<'a> {
+pub(super) enum Val<'a> {
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -220,7 +221,7 @@ fn int_text(n: impl itoa::Integer) -> Val<'static> {
 
 /// Calls `out` with the attributes of a log record, in the SDK path's order
 /// and with its value rules.
-fn for_each_attr<'a>(log: &LogView<'a>, mut out: impl FnMut(&'a str, Val<'a>)) {
+pub(super) fn for_each_attr<'a>(log: &LogView<'a>, mut out: impl FnMut(&'a str, Val<'a>)) {
     for field in log.fields {
         let v = match field.value {
             FieldValue::None => continue,
@@ -264,7 +265,7 @@ fn for_each_attr<'a>(log: &LogView<'a>, mut out: impl FnMut(&'a str, Val<'a>)) {
 }
 
 /// The OTLP severity number of a level.
-fn severity_number(level: Level) -> u64 {
+pub(super) fn severity_number(level: Level) -> u64 {
     u64::from(level.severity_number())
 }
 
@@ -274,9 +275,25 @@ fn severity_number(level: Level) -> u64 {
 
 /// Consecutive records of one target: the records' bytes up to `end`.
 #[derive(Clone, Copy, Debug)]
-struct Run {
-    target: &'static str,
-    end: usize,
+pub(super) struct Run {
+    pub(super) target: &'static str,
+    pub(super) end: usize,
+}
+
+impl Run {
+    /// Whether a record of `target` belongs to this run.
+    pub(super) fn has(&self, target: &'static str) -> bool {
+        std::ptr::eq(self.target, target) || self.target == target
+    }
+
+    /// Ends the records at `end`: extends the last run of `runs` when it has
+    /// `target`, else starts a new one.
+    pub(super) fn extend(runs: &mut Vec<Run>, target: &'static str, end: usize) {
+        match runs.last_mut() {
+            Some(run) if run.has(target) => run.end = end,
+            _ => runs.push(Run { target, end }),
+        }
+    }
 }
 
 /// Builds `ExportLogsServiceRequest`s from [`LogView`]s, without allocating
@@ -370,16 +387,7 @@ impl LogRequestEncoder {
         }
         put_fixed64_field(buf, 11, log.observed_unix_nano);
 
-        let end = self.records.len();
-        match self.runs.last_mut() {
-            Some(run) if std::ptr::eq(run.target, log.target) || run.target == log.target => {
-                run.end = end;
-            }
-            _ => self.runs.push(Run {
-                target: log.target,
-                end,
-            }),
-        }
+        Run::extend(&mut self.runs, log.target, self.records.len());
         self.count += 1;
     }
 
