@@ -315,6 +315,9 @@ fn otlp(file: &OtelFile, p: &mut Config, notes: &mut Vec<String>) {
         let at = format!("{name}.processors[0]");
         let (protocol, e) = match proc.exporter() {
             Exporter::OtlpGrpc(e) => (Protocol::Grpc, e),
+            Exporter::OtlpHttp(e) if e.encoding == Some(OtlpEncoding::Json) => {
+                (Protocol::HttpJson, e)
+            }
             Exporter::OtlpHttp(e) => (Protocol::HttpProtobuf, e),
         };
         let mut batch = match signal {
@@ -357,11 +360,6 @@ fn otlp(file: &OtelFile, p: &mut Config, notes: &mut Vec<String>) {
             }
         }
         headers.extend(e.headers.iter().cloned());
-        if e.encoding == Some(OtlpEncoding::Json) {
-            notes.push(format!(
-                "{origin}: {at}: encoding json: the engine's exporter sends protobuf"
-            ));
-        }
         if e.max_request_size.is_some() || e.max_response_size.is_some() {
             notes.push(format!(
                 "{origin}: {at}: max_request_size / max_response_size: not applied"
@@ -813,14 +811,18 @@ propagator: { composite: [ { tracecontext: } ] }
         let b = c.batch_for(Signal::Traces);
         assert_eq!(b.schedule_delay, Duration::from_millis(200));
         assert_eq!(b.max_export_batch_size, 64);
-        assert_eq!(c.protocol_for(Signal::Logs), Protocol::HttpProtobuf);
+        assert_eq!(
+            c.protocol_for(Signal::Logs),
+            Protocol::HttpJson,
+            "encoding: json"
+        );
         assert_eq!(c.endpoint_for(Signal::Logs), "http://logs:4318/v1/logs");
         assert_eq!(c.compression_for(Signal::Logs), None);
         assert_eq!(c.headers_for(Signal::Logs).len(), 2);
         assert_eq!(c.batch_for(Signal::Logs).max_export_batch_size, 1);
         let notes = notes.join("\n");
         assert!(notes.contains("tracer_provider.processors"), "{notes}");
-        assert!(notes.contains("encoding json"), "{notes}");
+        assert!(!notes.contains("encoding"), "{notes}");
         assert!(notes.contains("propagator"), "{notes}");
     }
 
