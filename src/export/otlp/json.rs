@@ -512,6 +512,7 @@ mod tests {
     use serde_json::{Value as J, json};
 
     use super::super::wire::LogRequestEncoder;
+    use super::super::wire::tests::{field_value, fields_of};
     use super::*;
     use crate::export::{Field, FieldValue};
     use crate::{Level, TraceContext};
@@ -859,19 +860,6 @@ mod tests {
         }
     }
 
-    fn field_value() -> impl Strategy<Value = (u8, u64, i64, u128, f64, char, String, Vec<u8>)> {
-        (
-            0u8..12,
-            any::<u64>(),
-            any::<i64>(),
-            any::<u128>(),
-            any::<f64>(),
-            any::<char>(),
-            ".*",
-            proptest::collection::vec(any::<u8>(), 0..40),
-        )
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         /// The JSON request says what the protobuf request of the same
@@ -888,26 +876,7 @@ mod tests {
             raw in proptest::collection::vec(field_value(), 0..6),
             res in proptest::collection::vec((".{0,8}", any::<i64>(), any::<f64>()), 0..3),
         ) {
-            let fields: Vec<Field<'_>> = raw
-                .iter()
-                .map(|(kind, u, i, w, f, c, st, by)| Field {
-                    key: &key,
-                    value: match kind {
-                        0 => FieldValue::None,
-                        1 => FieldValue::Bool(u % 2 == 0),
-                        2 => FieldValue::U64(*u),
-                        3 => FieldValue::I64(*i),
-                        4 => FieldValue::U128(*w),
-                        5 => FieldValue::I128(*w as i128),
-                        6 => FieldValue::F64(*f),
-                        7 => FieldValue::Char(*c),
-                        8 => FieldValue::Str(st),
-                        9 => FieldValue::Bytes(by),
-                        10 => FieldValue::Error { type_name: st, message: &key, stacktrace: "" },
-                        _ => FieldValue::Error { type_name: &key, message: st, stacktrace: st },
-                    },
-                })
-                .collect();
+            let fields = fields_of(&raw, &key);
             let mut rb = Resource::builder();
             for (k, n, f) in &res {
                 rb = rb.attribute(format!("s.{k}"), k.as_str()).attribute(format!("i.{k}"), *n).attribute(format!("f.{k}"), *f);

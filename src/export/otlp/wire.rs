@@ -431,7 +431,7 @@ impl LogRequestEncoder {
 // ---------------------------------------------------------------------------
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::TraceContext;
     use crate::export::Field;
@@ -677,7 +677,11 @@ mod tests {
         assert_eq!(r.trace_id.last(), Some(&1));
     }
 
-    fn field_value() -> impl Strategy<Value = (u8, u64, i64, u128, f64, char, String, Vec<u8>)> {
+    /// A field's value as proptest draws it: a kind, then the payload of
+    /// each kind.
+    pub(crate) type RawField = (u8, u64, i64, u128, f64, char, String, Vec<u8>);
+
+    pub(crate) fn field_value() -> impl Strategy<Value = RawField> {
         (
             0u8..12,
             any::<u64>(),
@@ -688,6 +692,37 @@ mod tests {
             ".*",
             proptest::collection::vec(any::<u8>(), 0..40),
         )
+    }
+
+    /// The fields `raw` stands for, each named `key`.
+    pub(crate) fn fields_of<'a>(raw: &'a [RawField], key: &'a str) -> Vec<Field<'a>> {
+        raw.iter()
+            .map(|(kind, u, i, w, f, c, st, by)| Field {
+                key,
+                value: match kind {
+                    0 => FieldValue::None,
+                    1 => FieldValue::Bool(u % 2 == 0),
+                    2 => FieldValue::U64(*u),
+                    3 => FieldValue::I64(*i),
+                    4 => FieldValue::U128(*w),
+                    5 => FieldValue::I128(*w as i128),
+                    6 => FieldValue::F64(*f),
+                    7 => FieldValue::Char(*c),
+                    8 => FieldValue::Str(st),
+                    9 => FieldValue::Bytes(by),
+                    10 => FieldValue::Error {
+                        type_name: st,
+                        message: key,
+                        stacktrace: "",
+                    },
+                    _ => FieldValue::Error {
+                        type_name: key,
+                        message: st,
+                        stacktrace: st,
+                    },
+                },
+            })
+            .collect()
     }
 
     proptest! {
@@ -702,26 +737,7 @@ mod tests {
             trace in (any::<u128>(), any::<u64>(), any::<u8>()),
             raw in proptest::collection::vec(field_value(), 0..6),
         ) {
-            let fields: Vec<Field<'_>> = raw
-                .iter()
-                .map(|(kind, u, i, w, f, c, st, by)| Field {
-                    key: &key,
-                    value: match kind {
-                        0 => FieldValue::None,
-                        1 => FieldValue::Bool(u % 2 == 0),
-                        2 => FieldValue::U64(*u),
-                        3 => FieldValue::I64(*i),
-                        4 => FieldValue::U128(*w),
-                        5 => FieldValue::I128(*w as i128),
-                        6 => FieldValue::F64(*f),
-                        7 => FieldValue::Char(*c),
-                        8 => FieldValue::Str(st),
-                        9 => FieldValue::Bytes(by),
-                        10 => FieldValue::Error { type_name: st, message: &key, stacktrace: "" },
-                        _ => FieldValue::Error { type_name: &key, message: st, stacktrace: st },
-                    },
-                })
-                .collect();
+            let fields = fields_of(&raw, &key);
             let v = LogView {
                 time_unix_nano: times.0,
                 observed_unix_nano: times.1,
