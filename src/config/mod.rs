@@ -324,12 +324,16 @@ impl Builder {
         self.config.summary_interval = Some(d);
         self
     }
-    /// Ignore the environment: `DATAPUNK_LOG`, `DATAPUNK_LOG_SAMPLING`,
-    /// `DATAPUNK_LOG_UNSAMPLED`, `DATAPUNK_LOG_BUFFER`, `DATAPUNK_LOG_REDACT`,
-    /// `DATAPUNK_LOG_REDACT_HMAC_KEY(_ID)`, `OTEL_TRACES_SAMPLER` and
-    /// `OTEL_CONFIG_FILE` (a file given to [`Builder::config_file`] is read
-    /// all the same; the `OTEL_*` variables an OTLP exporter reads are read by
-    /// `Builder::otlp_if_configured` and `OtlpConfig::from_env` only).
+    /// Ignore the environment: the operator variables (`DATAPUNK_LOG`,
+    /// `DATAPUNK_LOG_SAMPLING`, `_UNSAMPLED`, `_BUFFER`, `_REDACT`,
+    /// `_REDACT_HMAC_KEY(_ID)`), the defaults the environment gives
+    /// (`DATAPUNK_LOG_FORMAT`, `_STATS_INTERVAL`, `_SPAN_FIELDS`,
+    /// `_SPAN_ENDS`), `OTEL_TRACES_SAMPLER(_ARG)` and `OTEL_CONFIG_FILE` (a
+    /// file given to [`Builder::config_file`] is read all the same; the
+    /// `OTEL_*` variables an OTLP exporter reads are read by
+    /// `Builder::otlp_if_configured` and `OtlpConfig::from_env` only, and
+    /// the resource's `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` when
+    /// no file is in use).
     pub fn ignore_env(mut self) -> Self {
         self.use_env = false;
         self
