@@ -182,6 +182,7 @@ mod env;
 mod error;
 mod json;
 mod json_response;
+mod proto_response;
 mod retry;
 mod runtime;
 mod sdk;
@@ -526,6 +527,16 @@ impl OtlpExporter {
 pub(crate) fn fuzz_partial_success(body: &[u8], spans: bool) -> Option<(u64, String)> {
     let signal = if spans { Signal::Traces } else { Signal::Logs };
     json_response::partial_success(body, signal)
+        .ok()
+        .map(|p| (p.rejected, p.error_message))
+}
+
+/// The fuzz targets' entry to the reader of OTLP protobuf responses
+/// (`crate::__fuzz`): the rejected count and the message of the
+/// `partial_success` of an `ExportLogsServiceResponse` or
+/// `ExportTraceServiceResponse`, `None` when the body is refused.
+pub(crate) fn fuzz_proto_partial_success(body: &[u8]) -> Option<(u64, String)> {
+    proto_response::partial_success(body)
         .ok()
         .map(|p| (p.rejected, p.error_message))
 }
