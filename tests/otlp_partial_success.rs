@@ -313,6 +313,8 @@ struct Flood {
     /// responses together.
     pulled: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
+    /// Told when the server's thread ends.
+    done: std::sync::mpsc::Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -324,6 +326,7 @@ impl Flood {
         let pulled = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (rq, pl, st) = (requests.clone(), pulled.clone(), stop.clone());
+        let (done_tx, done) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             while !st.load(Ordering::Relaxed) {
                 let mut req = match server.recv_timeout(Duration::from_millis(20)) {
@@ -364,12 +367,14 @@ impl Flood {
                 // Fails once the client hangs up.
                 let _ = req.respond(response);
             }
+            let _ = done_tx.send(());
         });
         Flood {
             addr,
             requests,
             pulled,
             stop,
+            done,
             thread: Some(thread),
         }
     }
@@ -382,8 +387,16 @@ impl Flood {
 impl Drop for Flood {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        // A response still being written (a client that neither reads nor
+        // hangs up) would hold the thread: then it is left behind, rather
+        // than the test hanging.
+        match self.done.recv_timeout(Duration::from_secs(5)) {
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
     }
 }
@@ -429,9 +442,6 @@ fn the_engine_counts_rejected_records_and_quotes_the_collector() {
     let _s = serial();
     let rx = Receiver::start();
     let sink = MemorySink::new();
-    // The engine's export counters are process-wide: the other tests'
-    // exporters count there too.
-    let before = datapunk_log::stats();
     let cfg = OtlpConfig::default()
         .protocol(Protocol::HttpProtobuf)
         .endpoint(rx.http_endpoint())
@@ -444,6 +454,9 @@ fn the_engine_counts_rejected_records_and_quotes_the_collector() {
         .expect("valid OTLP config")
         .init()
         .expect("init");
+    // The engine's delivered and failed counts are process-wide: the other
+    // tests' exporters count there too.
+    let before = datapunk_log::stats();
     rx.answer_with([partial(1, "record too old: 2001-01-01")]);
     for i in 0..3u64 {
         datapunk_log::info!(i, "kept or not");
