@@ -190,6 +190,14 @@ pub mod __fuzz {
         crate::export::otlp::fuzz_partial_success(body, spans)
     }
 
+    /// The reader of OTLP protobuf responses (gRPC, `http/protobuf`): the
+    /// rejected count and the message of the `partial_success`, `None`
+    /// when the body is refused.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_proto_response(body: &[u8]) -> Option<(u64, String)> {
+        crate::export::otlp::fuzz_proto_partial_success(body)
+    }
+
     /// A string as a JSON string.
     pub fn escape(s: &str) -> Vec<u8> {
         let mut out = Vec::new();

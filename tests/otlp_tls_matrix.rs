@@ -162,6 +162,8 @@ fn export_with(exp: &mut OtlpExporter, case: &Case) -> Outcome {
             spans_failed: after.spans_failed - before.spans_failed,
             export_requests: after.export_requests - before.export_requests,
             export_errors: after.export_errors - before.export_errors,
+            unreadable_responses: after.unreadable_responses - before.unreadable_responses,
+            discarded_responses: after.discarded_responses - before.discarded_responses,
         },
         flush,
         shutdown,

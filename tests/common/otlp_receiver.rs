@@ -4,6 +4,9 @@
 //!
 //! Every accepted export request is stored; `logs()` / `spans()` flatten them.
 //! Faults (`Mode`) can be switched at runtime and apply to both servers.
+//! Accepted requests are answered with a full success, or with the
+//! `Answer`s queued by `answer_with` (partial successes, raw bodies), in
+//! arrival order.
 //!
 //! `Receiver::start_tls` serves both over TLS instead (tonic's
 //! `ServerTlsConfig` for gRPC, tokio-rustls in front of the HTTP server),
@@ -91,6 +94,17 @@ pub enum Mode {
     Delay(Duration),
 }
 
+/// What the receiver answers to a request it accepts (and stores), instead
+/// of a full success: see `Receiver::answer_with`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// An `Export…ServiceResponse` whose `partial_success` holds `rejected`
+    /// (log records or spans, as the request) and `message`.
+    Partial { rejected: i64, message: String },
+    /// This body, as is (HTTP; the gRPC server answers a full success).
+    Raw(Vec<u8>),
+}
+
 /// Which server received a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -170,6 +184,8 @@ struct Shared {
     failed: AtomicUsize,
     /// TLS handshakes the HTTP server failed or gave up.
     tls_failures: AtomicUsize,
+    /// Answers to give to the next accepted requests.
+    answers: Mutex<std::collections::VecDeque<Answer>>,
 }
 
 /// Locks, ignoring poisoning: server tasks must never panic.
@@ -213,6 +229,39 @@ impl Shared {
                 Err((status, retry_after_secs))
             }
         }
+    }
+}
+
+impl Shared {
+    /// The answer to the request just accepted (`None`: a full success).
+    fn next_answer(&self) -> Option<Answer> {
+        lock(&self.answers).pop_front()
+    }
+}
+
+fn logs_response(answer: Option<Answer>) -> ExportLogsServiceResponse {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
+    match answer {
+        Some(Answer::Partial { rejected, message }) => ExportLogsServiceResponse {
+            partial_success: Some(ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message: message,
+            }),
+        },
+        _ => ExportLogsServiceResponse::default(),
+    }
+}
+
+fn traces_response(answer: Option<Answer>) -> ExportTraceServiceResponse {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
+    match answer {
+        Some(Answer::Partial { rejected, message }) => ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message: message,
+            }),
+        },
+        _ => ExportTraceServiceResponse::default(),
     }
 }
 
@@ -343,6 +392,18 @@ impl Receiver {
         l.local_addr().expect("local addr").port()
     }
 
+    /// Queues answers for the next accepted requests (both servers, log
+    /// and trace requests alike, in arrival order); then full successes
+    /// again.
+    pub fn answer_with(&self, answers: impl IntoIterator<Item = Answer>) {
+        lock(&self.shared.answers).extend(answers);
+    }
+
+    /// Answers queued and not given yet.
+    pub fn answers_left(&self) -> usize {
+        lock(&self.shared.answers).len()
+    }
+
     pub fn set_mode(&self, mode: Mode) {
         *lock(&self.shared.mode) = mode;
     }
@@ -464,10 +525,12 @@ impl Receiver {
         self.spans()
     }
 
-    /// Forgets everything stored and resets the failure counter.
+    /// Forgets everything stored and the answers queued, and resets the
+    /// failure counter.
     pub fn clear(&self) {
         lock(&self.shared.logs).clear();
         lock(&self.shared.traces).clear();
+        lock(&self.shared.answers).clear();
         self.shared.failed.store(0, Ordering::SeqCst);
     }
 
@@ -681,7 +744,7 @@ impl LogsService for GrpcLogs {
             meta,
             request: request.into_inner(),
         });
-        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+        Ok(tonic::Response::new(logs_response(self.0.next_answer())))
     }
 }
 
@@ -699,7 +762,7 @@ impl TraceService for GrpcTraces {
             meta,
             request: request.into_inner(),
         });
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        Ok(tonic::Response::new(traces_response(self.0.next_answer())))
     }
 }
 
@@ -864,7 +927,10 @@ async fn handle_http_inner(req: Request<Incoming>, shared: &Shared) -> Response<
         match ExportLogsServiceRequest::decode(&payload[..]) {
             Ok(request) => {
                 lock(&shared.logs).push(Stored { meta, request });
-                ExportLogsServiceResponse::default().encode_to_vec()
+                match shared.next_answer() {
+                    Some(Answer::Raw(body)) => body,
+                    answer => logs_response(answer).encode_to_vec(),
+                }
             }
             Err(_) => return http_error(StatusCode::BAD_REQUEST, "bad protobuf"),
         }
@@ -872,7 +938,10 @@ async fn handle_http_inner(req: Request<Incoming>, shared: &Shared) -> Response<
         match ExportTraceServiceRequest::decode(&payload[..]) {
             Ok(request) => {
                 lock(&shared.traces).push(Stored { meta, request });
-                ExportTraceServiceResponse::default().encode_to_vec()
+                match shared.next_answer() {
+                    Some(Answer::Raw(body)) => body,
+                    answer => traces_response(answer).encode_to_vec(),
+                }
             }
             Err(_) => return http_error(StatusCode::BAD_REQUEST, "bad protobuf"),
         }

@@ -1,14 +1,18 @@
 //! The direct log client: [`WireClient`] sends the encoded bytes over
 //! OTLP/gRPC (a unary call to
 //! `opentelemetry.proto.collector.logs.v1.LogsService/Export` through a tonic
-//! [`Channel`] with a codec that passes the bytes through and ignores the
-//! response's contents, gzip when configured) or OTLP/HTTP (a `POST` of
+//! [`Channel`] with a codec that passes the bytes through and hands the
+//! response's bytes back, gzip when configured) or OTLP/HTTP (a `POST` of
 //! `application/x-protobuf`, or of `application/json` for `http/json`,
 //! gzip-compressed with `flate2` when configured, through the same hyper
 //! client as the SDK path). Throttled and unavailable collectors are retried
-//! as [`super::retry`] says. Over `http/json` (log records and spans) the
-//! response's `partialSuccess` is read ([`super::json_response`]); a body
-//! that cannot be read is a full success, as its status says.
+//! as [`super::retry`] says. The response's partial success is read on
+//! every protocol ([`super::proto_response`], [`super::json_response`]):
+//! a body that cannot be read is a full success, as its status says
+//! (counted in `unreadable_responses`); a body over
+//! [`MAX_RESPONSE_BODY`] (gRPC: a response message over it) is discarded
+//! unread past the bound and fails the batch without a retry, as the OTLP
+//! specification says.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,16 +22,17 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 
 use super::config::Signal;
-use super::json_response::partial_success;
+use super::proto_response;
 use super::retry::{Attempt, classify_grpc, classify_http};
 use super::stats::PartialSuccess;
 use super::tls::TlsClient;
-use super::transport::HyperTransport;
+use super::transport::{HyperTransport, MAX_RESPONSE_BODY, discarded, read_answer, readable};
 
 /// The gRPC method of log exports.
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
-/// A gRPC codec that sends pre-encoded bytes and ignores the response.
+/// A gRPC codec that sends pre-encoded bytes and hands the response's
+/// bytes back (tonic bounds them: `max_decoding_message_size`).
 #[derive(Clone, Copy, Debug, Default)]
 struct RawCodec;
 
@@ -35,22 +40,22 @@ struct RawCodec;
 #[derive(Clone, Copy, Debug, Default)]
 struct RawEncoder;
 
-/// [`RawCodec`]'s decoder: skips the message.
+/// [`RawCodec`]'s decoder: the message's bytes.
 #[derive(Clone, Copy, Debug, Default)]
-struct SkipDecoder;
+struct RawDecoder;
 
 impl Codec for RawCodec {
     type Encode = Bytes;
-    type Decode = ();
+    type Decode = Bytes;
     type Encoder = RawEncoder;
-    type Decoder = SkipDecoder;
+    type Decoder = RawDecoder;
 
     fn encoder(&mut self) -> RawEncoder {
         RawEncoder
     }
 
-    fn decoder(&mut self) -> SkipDecoder {
-        SkipDecoder
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
     }
 }
 
@@ -65,14 +70,13 @@ impl Encoder for RawEncoder {
     }
 }
 
-impl Decoder for SkipDecoder {
-    type Item = ();
+impl Decoder for RawDecoder {
+    type Item = Bytes;
     type Error = tonic::Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
         let n = src.remaining();
-        src.advance(n);
-        Ok(Some(()))
+        Ok(Some(src.copy_to_bytes(n)))
     }
 }
 
@@ -116,7 +120,7 @@ enum Inner {
         client: Box<HyperTransport>,
         uri: http::Uri,
         headers: http::HeaderMap,
-        /// `http/json`: JSON bodies, the response's partial success read.
+        /// `http/json`: JSON bodies (and responses).
         json: bool,
     },
 }
@@ -210,17 +214,21 @@ impl WireClient {
 
     /// Sends one encoded request (`ExportLogsServiceRequest` or, over
     /// HTTP, `ExportTraceServiceRequest`), retrying as the OTLP
-    /// specification says within the timeout; what the collector said of
-    /// it (over `http/json`, its partial success).
+    /// specification says within the timeout (never after a success, a
+    /// partial one included); what the collector said of it: its partial
+    /// success.
     pub(crate) async fn export(&self, request: &[u8]) -> Result<PartialSuccess, ExportFailure> {
         match &self.inner {
             Inner::Grpc { channel, metadata } => {
                 let body = Bytes::copy_from_slice(request);
-                self.with_retries(|remaining| {
-                    grpc_attempt(channel, metadata, &body, self.gzip, remaining)
-                })
-                .await
-                .map(|()| PartialSuccess::default())
+                let response = self
+                    .with_retries(|remaining| {
+                        grpc_attempt(channel, metadata, &body, self.gzip, remaining)
+                    })
+                    .await?;
+                // The status said OK: a message that cannot be read rejects
+                // nothing.
+                Ok(readable(proto_response::partial_success(&response)))
             }
             Inner::Http {
                 client,
@@ -241,18 +249,16 @@ impl WireClient {
                 } else {
                     "application/x-protobuf"
                 };
-                let response = self
-                    .with_retries(|_| {
-                        http_attempt(client, uri, headers, &body, content_type, self.gzip)
-                    })
-                    .await?;
-                // The status said success: a body that cannot be read
-                // rejects nothing.
-                Ok(if *json {
-                    partial_success(&response, self.signal).unwrap_or_default()
-                } else {
-                    PartialSuccess::default()
-                })
+                let request = HttpRequest {
+                    uri,
+                    headers,
+                    body: &body,
+                    content_type,
+                    gzip: self.gzip,
+                    json: *json,
+                    signal: self.signal,
+                };
+                self.with_retries(|_| http_attempt(client, &request)).await
             }
         }
     }
@@ -268,14 +274,16 @@ fn gzip(data: &[u8]) -> std::io::Result<Bytes> {
     enc.finish().map(Bytes::from)
 }
 
+/// One unary call; the response message's bytes when it succeeds.
 async fn grpc_attempt(
     channel: &Channel,
     metadata: &tonic::metadata::MetadataMap,
     body: &Bytes,
     gzip: bool,
     remaining: Duration,
-) -> Result<(), Attempt> {
-    let mut grpc = tonic::client::Grpc::new(channel.clone());
+) -> Result<Bytes, Attempt> {
+    let mut grpc =
+        tonic::client::Grpc::new(channel.clone()).max_decoding_message_size(MAX_RESPONSE_BODY);
     if gzip {
         grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
     }
@@ -287,41 +295,69 @@ async fn grpc_attempt(
     request.set_timeout(remaining);
     let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
     match grpc.unary(request, path, RawCodec).await {
-        Ok(_) => Ok(()),
+        Ok(response) => Ok(response.into_inner()),
+        Err(status) if over_limit(&status) => Err(Attempt::Fatal(discarded())),
         Err(status) => Err(classify_grpc(&status)),
     }
 }
 
-/// One POST; the response's body when its status is a success.
-async fn http_attempt(
-    client: &HyperTransport,
-    uri: &http::Uri,
-    headers: &http::HeaderMap,
-    body: &Bytes,
+/// Whether `status` is tonic's own refusal of a response message over
+/// `max_decoding_message_size` (before or after decompression), rather
+/// than the collector's status: tonic reads the message's length before
+/// the call's status, which comes after the message, and refuses it at
+/// once. (tonic says so only in the message's text; the collector sends a
+/// message only for a successful call, and `OUT_OF_RANGE` would otherwise
+/// be retried.)
+fn over_limit(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    let m = status.message();
+    match status.code() {
+        Code::OutOfRange => m.starts_with("Error, decoded message length too large"),
+        Code::ResourceExhausted => m.starts_with("Error decompressing: size limit"),
+        _ => false,
+    }
+}
+
+/// What an HTTP attempt sends, and how its answer is read.
+struct HttpRequest<'a> {
+    uri: &'a http::Uri,
+    headers: &'a http::HeaderMap,
+    body: &'a Bytes,
     content_type: &'static str,
     gzip: bool,
-) -> Result<Bytes, Attempt> {
-    use opentelemetry_http::HttpClient as _;
-    let mut request = http::Request::new(body.clone());
+    /// The answer is JSON (`http/json`), else protobuf.
+    json: bool,
+    signal: Signal,
+}
+
+/// One POST; the partial success of its answer when its status is a
+/// success (a discarded answer fails it, not to be retried).
+async fn http_attempt(
+    client: &HyperTransport,
+    r: &HttpRequest<'_>,
+) -> Result<PartialSuccess, Attempt> {
+    let mut request = http::Request::new(r.body.clone());
     *request.method_mut() = http::Method::POST;
-    *request.uri_mut() = uri.clone();
+    *request.uri_mut() = r.uri.clone();
     let h = request.headers_mut();
     h.insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(content_type),
+        http::HeaderValue::from_static(r.content_type),
     );
-    if gzip {
+    if r.gzip {
         h.insert(
             http::header::CONTENT_ENCODING,
             http::HeaderValue::from_static("gzip"),
         );
     }
-    for (k, v) in headers {
+    for (k, v) in r.headers {
         h.insert(k.clone(), v.clone());
     }
-    match client.send_bytes(request).await {
+    match client.send(request).await {
         Err(e) => Err(Attempt::Retryable(format!("HTTP request failed: {e}"))),
-        Ok(resp) if resp.status().is_success() => Ok(resp.into_body()),
+        Ok(resp) if resp.status().is_success() => {
+            read_answer(&resp, r.json, r.signal).map_err(Attempt::Fatal)
+        }
         Ok(resp) => {
             let retry_after = resp
                 .headers()

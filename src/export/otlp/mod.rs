@@ -166,15 +166,62 @@
 //! integers, 64-bit integers as decimal strings, non-finite doubles as
 //! `"NaN"`, `"Infinity"`, `"-Infinity"`.
 //!
-//! The collector's answer is read: a `partialSuccess` whose
-//! `rejectedLogRecords` (or `rejectedSpans`) is above 0 counts those items
-//! in [`OtlpStats::logs_failed`] (or [`OtlpStats::spans_failed`]) and the
-//! rest as exported, and the writer's export notice quotes the collector's
-//! `errorMessage`; the request is not retried, as the specification says.
-//! A body that cannot be read (not JSON, empty) counts the batch as
-//! exported, as its 2xx status says. The gRPC and HTTP/protobuf paths do
-//! not read partial successes: a batch they deliver counts as exported
-//! whole.
+//! The collector's answer is read as on the other protocols (see
+//! [Partial success](#partial-success)): a `partialSuccess` with
+//! `rejectedLogRecords` (or `rejectedSpans`) and `errorMessage`, in
+//! lowerCamelCase or with the original field names.
+//!
+//! # Partial success
+//!
+//! A collector that takes a request may still reject some of its items
+//! (the OTLP `partial_success`: `rejected_log_records` or
+//! `rejected_spans`, and `error_message`). Those items count in
+//! [`OtlpStats::logs_failed`] (or [`OtlpStats::spans_failed`]) and in the
+//! engine's `export_failed_logs` / `export_failed_spans`, the rest as
+//! exported, and the writer's "export failing" notice quotes the
+//! collector's message; the request is not retried, as the specification
+//! says. A partial success that rejects nothing (a warning) is a success.
+//! A count above the batch's size fails the batch, no more.
+//!
+//! | Path | Partial success |
+//! |---|---|
+//! | log records, [`LogEncoder::Direct`], gRPC or HTTP/protobuf | read (protobuf) |
+//! | log records, [`LogEncoder::Sdk`], HTTP/protobuf | read (protobuf, by the HTTP client under `opentelemetry-otlp`) |
+//! | spans, HTTP/protobuf | read, as the line above |
+//! | log records and spans, HTTP/JSON | read (JSON) |
+//! | log records, [`LogEncoder::Sdk`], gRPC | not read: counted as exported whole |
+//! | spans, gRPC | not read: counted as exported whole |
+//!
+//! Over gRPC, `opentelemetry-otlp` decodes the response inside its own
+//! tonic client and only writes the partial success to OpenTelemetry's
+//! internal log (the `tracing` crate, when its `internal-logs` feature is
+//! on, which this crate does not turn on); it returns a plain success and
+//! offers no hook on the response (its interceptor sees requests only).
+//!
+//! The response bodies are read strictly: a protobuf body as `prost` reads
+//! an `Export…ServiceResponse` (unknown fields skipped; bad wire types,
+//! varints past 64 bits, lengths past the end, invalid UTF-8 refused), a
+//! JSON one as RFC 8259 and the proto3 JSON mapping say. A negative count
+//! is refused too. A successful response whose body cannot be read (not
+//! the response message, or another encoding) rejects nothing: its batch
+//! counts as exported, as the status says, and the response counts in
+//! [`OtlpStats::unreadable_responses`]. An empty body is a full success.
+//!
+//! # Response size
+//!
+//! At most 64 KiB of a response body is read (HTTP, every path; the direct
+//! log client's gRPC response message, after decompression). The longest
+//! legitimate answer is a partial success with a human-readable message: a
+//! few hundred bytes. A body over the bound is never buffered past it nor
+//! read to its end (the connection is closed): as the specification says,
+//! the response is discarded and treated as a non-retryable error, so its
+//! batch counts as failed (not retried), and it counts in
+//! [`OtlpStats::discarded_responses`] and [`OtlpStats::export_errors`]. An
+//! error status is judged by its status alone (and its `Retry-After`), its
+//! body bounded the same way. `opentelemetry-otlp`'s own gRPC client (spans,
+//! and log records with [`LogEncoder::Sdk`]) keeps tonic's bound of 4 MiB:
+//! an answer over it fails the attempt with `OUT_OF_RANGE`, which it
+//! retries within the timeout before the batch fails.
 
 mod client;
 mod config;
@@ -182,6 +229,7 @@ mod env;
 mod error;
 mod json;
 mod json_response;
+mod proto_response;
 mod retry;
 mod runtime;
 mod sdk;
@@ -238,7 +286,7 @@ use json::LogJsonEncoder;
 use runtime::{Live, run};
 use sdk::{Mapper, sdk_resource};
 use stats::{
-    EXPORT_ERRORS, EXPORT_REQUESTS, PartialSuccess, outcome_of, report, report_partial,
+    EXPORT_ERRORS, EXPORT_REQUESTS, outcome_of, outcome_with_answer, report, report_partial,
     report_setup_failure,
 };
 use transport::{Prepared, is_json, prepare};
@@ -472,13 +520,14 @@ impl OtlpExporter {
                     .collect();
                 EXPORT_REQUESTS.fetch_add(1, Relaxed);
                 let pairs = &pairs;
+                live.log_answers.clear();
                 let result = run(rt, async move {
                     tokio::time::timeout(remaining, exporter.export(LogBatch::new(pairs))).await
                 });
-                outcome = outcome_of(result);
+                outcome = outcome_with_answer(result, || live.log_answers.take());
             }
         }
-        report(outcome, n, 0);
+        report_partial(outcome, n, 0);
         self.logs.clear();
     }
 
@@ -509,10 +558,11 @@ impl OtlpExporter {
                 outcome = outcome_of(result);
             } else if let Some(exporter) = &live.spans {
                 EXPORT_REQUESTS.fetch_add(1, Relaxed);
+                live.span_answers.clear();
                 let result = run(rt, async move {
                     tokio::time::timeout(remaining, exporter.export(batch)).await
                 });
-                outcome = outcome_of(result).map(|()| PartialSuccess::default());
+                outcome = outcome_with_answer(result, || live.span_answers.take());
             }
         }
         report_partial(outcome, 0, n);
@@ -526,6 +576,16 @@ impl OtlpExporter {
 pub(crate) fn fuzz_partial_success(body: &[u8], spans: bool) -> Option<(u64, String)> {
     let signal = if spans { Signal::Traces } else { Signal::Logs };
     json_response::partial_success(body, signal)
+        .ok()
+        .map(|p| (p.rejected, p.error_message))
+}
+
+/// The fuzz targets' entry to the reader of OTLP protobuf responses
+/// (`crate::__fuzz`): the rejected count and the message of the
+/// `partial_success` of an `ExportLogsServiceResponse` or
+/// `ExportTraceServiceResponse`, `None` when the body is refused.
+pub(crate) fn fuzz_proto_partial_success(body: &[u8]) -> Option<(u64, String)> {
+    proto_response::partial_success(body)
         .ok()
         .map(|p| (p.rejected, p.error_message))
 }

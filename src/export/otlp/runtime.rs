@@ -3,6 +3,7 @@
 //! client) made inside it; [`run`] blocks on a future there.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use opentelemetry_sdk::logs::LogExporter as _;
@@ -12,7 +13,9 @@ use super::client::WireClient;
 use super::config::LogEncoder;
 use super::config::Signal;
 use super::error::OtlpError;
-use super::transport::{Prepared, build_log_exporter, build_span_exporter, is_json, wire_settings};
+use super::transport::{
+    AnswerSlot, Prepared, build_log_exporter, build_span_exporter, is_json, wire_settings,
+};
 
 /// The runtime and the `opentelemetry-otlp` exporters, made on the export
 /// thread.
@@ -25,6 +28,11 @@ pub(super) struct Live {
     pub(super) wire: Option<WireClient>,
     /// The span client of `http/json` (then `spans` is `None`).
     pub(super) span_wire: Option<WireClient>,
+    /// What the collector answered to `logs`' last successful request
+    /// (over HTTP; left empty over gRPC).
+    pub(super) log_answers: Arc<AnswerSlot>,
+    /// The same, for `spans`.
+    pub(super) span_answers: Arc<AnswerSlot>,
 }
 
 impl Live {
@@ -50,19 +58,21 @@ impl Live {
             Some(p) if is_json(p) => (None, Some(p)),
             _ => (spans, None),
         };
+        let log_answers = Arc::new(AnswerSlot::new(Signal::Logs));
+        let span_answers = Arc::new(AnswerSlot::new(Signal::Traces));
         let wire = |p: &Prepared, signal| {
             WireClient::new(&wire_settings(p, signal, retries)).map_err(OtlpError::Setup)
         };
         let built = {
             let _enter = rt.enter();
             sdk_logs
-                .map(|p| build_log_exporter(p, &retry))
+                .map(|p| build_log_exporter(p, &retry, &log_answers))
                 .transpose()
                 .and_then(|l| {
                     Ok((
                         l,
                         sdk_spans
-                            .map(|p| build_span_exporter(p, &retry))
+                            .map(|p| build_span_exporter(p, &retry, &span_answers))
                             .transpose()?,
                         wire_logs.map(|p| wire(p, Signal::Logs)).transpose()?,
                         wire_spans.map(|p| wire(p, Signal::Traces)).transpose()?,
@@ -82,6 +92,8 @@ impl Live {
             spans: span_exporter,
             wire,
             span_wire,
+            log_answers,
+            span_answers,
         };
         if let Some(r) = resource {
             live.set_resource(r);

@@ -15,6 +15,8 @@ static LOGS_FAILED: AtomicU64 = AtomicU64::new(0);
 static SPANS_FAILED: AtomicU64 = AtomicU64::new(0);
 pub(super) static EXPORT_REQUESTS: AtomicU64 = AtomicU64::new(0);
 pub(super) static EXPORT_ERRORS: AtomicU64 = AtomicU64::new(0);
+pub(super) static UNREADABLE_RESPONSES: AtomicU64 = AtomicU64::new(0);
+pub(super) static DISCARDED_RESPONSES: AtomicU64 = AtomicU64::new(0);
 
 /// The OTLP exporters' counters, summed over every
 /// [`OtlpExporter`](super::OtlpExporter) of the process since it started.
@@ -31,8 +33,9 @@ pub struct OtlpStats {
     pub spans_exported: u64,
     /// Log records dropped: their batch failed after the retries, timed out,
     /// or the exporter could not be set up or was shut down; or the
-    /// collector rejected them in a partial success (read on the
-    /// `http/json` paths).
+    /// collector rejected them in a partial success (read on every path
+    /// but the gRPC one of `opentelemetry-otlp`: see the
+    /// [module docs](super#partial-success)).
     pub logs_failed: u64,
     /// Spans dropped, as for `logs_failed`.
     pub spans_failed: u64,
@@ -40,6 +43,15 @@ pub struct OtlpStats {
     pub export_requests: u64,
     /// Batches that failed, and failed setups.
     pub export_errors: u64,
+    /// Successful responses (HTTP 2xx, gRPC `OK`) whose body is not the
+    /// signal's `Export…ServiceResponse` (protobuf, or JSON for
+    /// `http/json`): nothing in them is read, and their batch counts as
+    /// exported whole, as the status says.
+    pub unreadable_responses: u64,
+    /// Successful responses whose body was over the bound of 64 KiB: not
+    /// read past it and discarded, and their batch counted as failed (not
+    /// retried), as the OTLP specification says.
+    pub discarded_responses: u64,
 }
 
 /// The OTLP exporters' counters; readable from any thread.
@@ -51,6 +63,8 @@ pub fn otlp_stats() -> OtlpStats {
         spans_failed: SPANS_FAILED.load(Relaxed),
         export_requests: EXPORT_REQUESTS.load(Relaxed),
         export_errors: EXPORT_ERRORS.load(Relaxed),
+        unreadable_responses: UNREADABLE_RESPONSES.load(Relaxed),
+        discarded_responses: DISCARDED_RESPONSES.load(Relaxed),
     }
 }
 
@@ -84,6 +98,21 @@ pub(super) fn report(outcome: Result<(), Cow<'static, str>>, logs: u64, spans: u
             crate::export::health::failed(logs, spans, &error);
         }
     }
+}
+
+/// The outcome of a batch sent through an `opentelemetry-otlp` exporter
+/// (`result`, as [`outcome_of`] takes it), with what the collector answered
+/// to its successful request (`answer`, read by the HTTP client under the
+/// exporter): a discarded answer fails the batch, as a failed attempt.
+pub(super) fn outcome_with_answer<E: fmt::Display>(
+    result: Option<Result<Result<(), E>, tokio::time::error::Elapsed>>,
+    answer: impl FnOnce() -> Result<PartialSuccess, String>,
+) -> Result<PartialSuccess, Cow<'static, str>> {
+    outcome_of(result)?;
+    answer().map_err(|e| {
+        EXPORT_ERRORS.fetch_add(1, Relaxed);
+        Cow::Owned(e)
+    })
 }
 
 /// What a collector said of a batch it took (a success): the items it

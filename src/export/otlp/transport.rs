@@ -1,20 +1,27 @@
 //! How each signal reaches its collector: its validated settings
 //! ([`Prepared`], made by [`prepare`] from the configuration), the hyper
-//! client of the HTTP paths ([`HyperTransport`]), the `opentelemetry-otlp`
-//! exporters of the SDK path built from them (with the configured headers
-//! set last on each request), and the settings of the direct log client.
+//! client of the HTTP paths ([`HyperTransport`], which reads at most
+//! [`MAX_RESPONSE_BODY`] bytes of a response), how a successful response
+//! is read ([`read_answer`]), the `opentelemetry-otlp` exporters of the SDK
+//! path built from them (with the configured headers set last on each
+//! request, and the collector's answers over HTTP read by their client:
+//! [`AnswerSlot`]), and the settings of the direct log client.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig, WithTonicConfig};
 
 use super::client::{WireProtocol, WireSettings};
 use super::config::{Compression, OtlpConfig, Protocol, Signal};
 use super::error::{OtlpError, cfg_err};
+use super::stats::{self, PartialSuccess};
 use super::tls::{TlsClient, load_tls};
+use super::{json_response, proto_response};
 
 /// One signal's validated transport settings.
 #[derive(Clone, Debug)]
@@ -102,6 +109,20 @@ pub(super) fn prepare(cfg: &OtlpConfig, signal: Signal) -> Result<Prepared, Otlp
     })
 }
 
+/// The most bytes of a response body read from a collector (after any
+/// decompression, on every path this crate reads itself: the HTTP paths,
+/// and the direct log client's gRPC responses). A legitimate
+/// `Export…ServiceResponse` is a partial success with a human-readable
+/// message: a few hundred bytes. A body over the bound is not read past it
+/// and is discarded: the OTLP specification has the client treat it as a
+/// non-retryable error ([`read_answer`]).
+pub(crate) const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// Marks a response whose body was over [`MAX_RESPONSE_BODY`] (in its
+/// extensions): the body given is empty, the rest was never read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BodyOverLimit;
+
 /// The future of [`opentelemetry_http::HttpClient::send_bytes`].
 pub(crate) type HttpFuture<'a> = Pin<
     Box<
@@ -115,38 +136,161 @@ pub(crate) type HttpFuture<'a> = Pin<
     >,
 >;
 
+type PlainConnector = hyper_util::client::legacy::connect::HttpConnector;
+type HyperClient<C> = hyper_util::client::legacy::Client<C, http_body_util::Full<Bytes>>;
+
 /// The hyper client of the HTTP paths: plain for `http://`, through a
-/// rustls connector for `https://`.
+/// rustls connector for `https://`. It reads at most
+/// [`MAX_RESPONSE_BODY`] bytes of a response's body, and bounds each
+/// request, its response's body included, by its timeout.
 #[derive(Debug)]
-pub(crate) enum HyperTransport {
+pub(crate) struct HyperTransport {
+    client: Connection,
+    timeout: Duration,
+}
+
+#[derive(Debug)]
+enum Connection {
     /// No TLS.
-    Plain(opentelemetry_http::hyper::HyperClient),
+    Plain(HyperClient<PlainConnector>),
     /// TLS (and clear `http://` too, which it is never given).
     #[cfg(feature = "otlp-tls")]
-    Tls(
-        opentelemetry_http::hyper::HyperClient<
-            hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        >,
-    ),
+    Tls(HyperClient<hyper_rustls::HttpsConnector<PlainConnector>>),
 }
 
 impl HyperTransport {
     /// A client with the request timeout `timeout`, over TLS when `tls` is
     /// given. Must be used inside a tokio runtime.
     pub(crate) fn new(timeout: Duration, tls: Option<&TlsClient>) -> HyperTransport {
-        match tls {
-            None => HyperTransport::Plain(
-                opentelemetry_http::hyper::HyperClient::with_default_connector(timeout, None),
-            ),
+        use hyper_util::client::legacy::Client;
+        use hyper_util::rt::TokioExecutor;
+        let client = match tls {
+            None => Connection::Plain(Client::builder(TokioExecutor::new()).build_http()),
             #[cfg(feature = "otlp-tls")]
-            Some(tls) => HyperTransport::Tls(opentelemetry_http::hyper::HyperClient::new(
-                tls.https_connector(),
-                timeout,
-                None,
-            )),
+            Some(tls) => {
+                Connection::Tls(Client::builder(TokioExecutor::new()).build(tls.https_connector()))
+            }
             #[cfg(not(feature = "otlp-tls"))]
             Some(tls) => match *tls {},
+        };
+        HyperTransport { client, timeout }
+    }
+
+    /// Sends `request`; the response with at most [`MAX_RESPONSE_BODY`]
+    /// bytes of its body (an empty body and [`BodyOverLimit`] in its
+    /// extensions when the body is longer).
+    pub(crate) async fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>, opentelemetry_http::HttpError> {
+        use http_body_util::BodyExt as _;
+        let request = request.map(http_body_util::Full::new);
+        let exchange = async {
+            let response = match &self.client {
+                Connection::Plain(c) => c.request(request).await?,
+                #[cfg(feature = "otlp-tls")]
+                Connection::Tls(c) => c.request(request).await?,
+            };
+            let (mut parts, body) = response.into_parts();
+            // `Limited` refuses the frame that would go over the bound,
+            // before it is buffered; the rest is never read.
+            let body = match http_body_util::Limited::new(body, MAX_RESPONSE_BODY)
+                .collect()
+                .await
+            {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    parts.extensions.insert(BodyOverLimit);
+                    Bytes::new()
+                }
+                Err(e) => return Err(e),
+            };
+            Ok(http::Response::from_parts(parts, body))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err("the request timed out".into()),
         }
+    }
+}
+
+/// What a successful (2xx) response to a request of `signal` says of its
+/// batch: its partial success (the body decoded as protobuf, or as JSON
+/// for `http/json`). A body that does not decode rejects nothing: it is
+/// counted in [`OtlpStats::unreadable_responses`](super::OtlpStats), and
+/// the batch counts as delivered, as the status says. A body over
+/// [`MAX_RESPONSE_BODY`] was discarded: an error (not retried), counted in
+/// [`OtlpStats::discarded_responses`](super::OtlpStats).
+pub(crate) fn read_answer(
+    response: &http::Response<Bytes>,
+    json: bool,
+    signal: Signal,
+) -> Result<PartialSuccess, String> {
+    if response.extensions().get::<BodyOverLimit>().is_some() {
+        return Err(discarded());
+    }
+    let body = response.body();
+    Ok(readable(if json {
+        json_response::partial_success(body, signal)
+    } else {
+        proto_response::partial_success(body)
+    }))
+}
+
+/// Counts a response over [`MAX_RESPONSE_BODY`]; the failure that says so.
+pub(crate) fn discarded() -> String {
+    stats::DISCARDED_RESPONSES.fetch_add(1, Relaxed);
+    format!(
+        "the collector's response is over {} KiB: discarded, the batch not retried (OTLP: a \
+         non-retryable error)",
+        MAX_RESPONSE_BODY / 1024
+    )
+}
+
+/// A decoded answer's partial success; an unreadable one (counted) rejects
+/// nothing.
+pub(crate) fn readable(answer: Result<PartialSuccess, &'static str>) -> PartialSuccess {
+    answer.unwrap_or_else(|_| {
+        stats::UNREADABLE_RESPONSES.fetch_add(1, Relaxed);
+        PartialSuccess::default()
+    })
+}
+
+/// Where the HTTP client under an `opentelemetry-otlp` exporter leaves what
+/// the collector answered to the last successful request
+/// ([`read_answer`]), for the batch's count: `opentelemetry-otlp` reads the
+/// partial success only to log it. One batch is exported at a time, and a
+/// success ends its retries: [`AnswerSlot::clear`] before the export,
+/// [`AnswerSlot::take`] after it.
+#[derive(Debug)]
+pub(crate) struct AnswerSlot {
+    signal: Signal,
+    answer: Mutex<Option<Result<PartialSuccess, String>>>,
+}
+
+impl AnswerSlot {
+    pub(crate) fn new(signal: Signal) -> AnswerSlot {
+        AnswerSlot {
+            signal,
+            answer: Mutex::new(None),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Result<PartialSuccess, String>>> {
+        self.answer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn clear(&self) {
+        *self.lock() = None;
+    }
+
+    fn set(&self, answer: Result<PartialSuccess, String>) {
+        *self.lock() = Some(answer);
+    }
+
+    /// The last answer (all accepted when none was read: over gRPC).
+    pub(crate) fn take(&self) -> Result<PartialSuccess, String> {
+        self.lock().take().unwrap_or(Ok(PartialSuccess::default()))
     }
 }
 
@@ -159,11 +303,7 @@ impl opentelemetry_http::HttpClient for HyperTransport {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        match self {
-            HyperTransport::Plain(c) => c.send_bytes(request),
-            #[cfg(feature = "otlp-tls")]
-            HyperTransport::Tls(c) => c.send_bytes(request),
-        }
+        Box::pin(self.send(request))
     }
 }
 
@@ -190,12 +330,15 @@ impl tonic::service::Interceptor for MetadataInterceptor {
     }
 }
 
-/// Hyper client that sets the configured headers on each request, last, so
-/// they win over what `opentelemetry-otlp` read from the environment.
+/// Hyper client under an `opentelemetry-otlp` exporter: sets the
+/// configured headers on each request, last, so they win over what
+/// `opentelemetry-otlp` read from the environment, and leaves what the
+/// collector answered to a successful request in `answers`.
 #[derive(Debug)]
 struct HeaderClient {
     inner: HyperTransport,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    answers: Arc<AnswerSlot>,
 }
 
 impl opentelemetry_http::HttpClient for HeaderClient {
@@ -210,7 +353,14 @@ impl opentelemetry_http::HttpClient for HeaderClient {
         for (k, v) in &self.headers {
             request.headers_mut().insert(k.clone(), v.clone());
         }
-        self.inner.send_bytes(request)
+        Box::pin(async move {
+            let response = self.inner.send(request).await?;
+            if response.status().is_success() {
+                let answer = read_answer(&response, false, self.answers.signal);
+                self.answers.set(answer);
+            }
+            Ok(response)
+        })
     }
 }
 
@@ -243,10 +393,12 @@ fn http_config<B: WithHttpConfig>(
     b: B,
     p: &Prepared,
     retry: &opentelemetry_otlp::RetryPolicy,
+    answers: &Arc<AnswerSlot>,
 ) -> B {
     let client = HeaderClient {
         inner: HyperTransport::new(p.timeout, p.tls.as_deref()),
         headers: p.headers.clone(),
+        answers: answers.clone(),
     };
     let b = b.with_retry_policy(retry.clone()).with_http_client(client);
     match p.compression {
@@ -263,8 +415,8 @@ fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> OtlpError {
 /// are distinct types with the same methods. `http/json` never takes this
 /// path (its requests are this crate's: `json.rs`).
 macro_rules! build_exporter {
-    ($exporter:path, $p:expr, $retry:expr) => {{
-        let (p, retry) = ($p, $retry);
+    ($exporter:path, $p:expr, $retry:expr, $answers:expr) => {{
+        let (p, retry, answers) = ($p, $retry, $answers);
         let b = <$exporter>::builder();
         match p.protocol {
             Protocol::Grpc => tonic_config(b.with_tonic(), p, retry)
@@ -272,7 +424,7 @@ macro_rules! build_exporter {
                 .with_protocol(opentelemetry_otlp::Protocol::Grpc)
                 .with_timeout(p.timeout)
                 .build(),
-            Protocol::HttpProtobuf => http_config(b.with_http(), p, retry)
+            Protocol::HttpProtobuf => http_config(b.with_http(), p, retry, answers)
                 .with_endpoint(p.endpoint.clone())
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_timeout(p.timeout)
@@ -287,18 +439,24 @@ macro_rules! build_exporter {
     }};
 }
 
+/// The `opentelemetry-otlp` log exporter; over HTTP, its client leaves the
+/// collector's answers in `answers`.
 pub(super) fn build_log_exporter(
     p: &Prepared,
     retry: &opentelemetry_otlp::RetryPolicy,
+    answers: &Arc<AnswerSlot>,
 ) -> Result<opentelemetry_otlp::LogExporter, OtlpError> {
-    build_exporter!(opentelemetry_otlp::LogExporter, p, retry)
+    build_exporter!(opentelemetry_otlp::LogExporter, p, retry, answers)
 }
 
+/// The `opentelemetry-otlp` span exporter; over HTTP, its client leaves
+/// the collector's answers in `answers`.
 pub(super) fn build_span_exporter(
     p: &Prepared,
     retry: &opentelemetry_otlp::RetryPolicy,
+    answers: &Arc<AnswerSlot>,
 ) -> Result<opentelemetry_otlp::SpanExporter, OtlpError> {
-    build_exporter!(opentelemetry_otlp::SpanExporter, p, retry)
+    build_exporter!(opentelemetry_otlp::SpanExporter, p, retry, answers)
 }
 
 /// Whether a signal's requests are encoded and sent by this crate's JSON
