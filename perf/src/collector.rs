@@ -212,6 +212,7 @@ impl Logger for Exporting {
         Ok(Finished {
             drained_at,
             extra_lines: s.notices,
+            consumed: None,
             dropped: Some(s.dropped),
             stats: Some(stats_json(&s)),
         })

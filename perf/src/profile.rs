@@ -506,7 +506,14 @@ impl Profile {
     /// The subjects a scenario runs, in order.
     pub fn subjects_of(&self, scen: ScenarioKind) -> Vec<SubjectKind> {
         match scen {
-            ScenarioKind::Latency | ScenarioKind::Throughput => self.subjects.clone(),
+            ScenarioKind::Latency => self.subjects.clone(),
+            // The floor has no throughput figure.
+            ScenarioKind::Throughput => self
+                .subjects
+                .iter()
+                .copied()
+                .filter(|k| k.runs(ScenarioKind::Throughput))
+                .collect(),
             ScenarioKind::Spans => self
                 .spans
                 .as_ref()
@@ -688,6 +695,14 @@ mod tests {
             assert!(
                 p.subjects.contains(&SubjectKind::Tracing),
                 "{name}: no peer"
+            );
+            // The judge's references: the floor and the best peer.
+            for k in [SubjectKind::Floor, SubjectKind::Ticklog] {
+                assert!(p.subjects.contains(&k), "{name}: no {}", k.name());
+            }
+            assert!(
+                !p.subjects_of(ScenarioKind::Throughput)
+                    .contains(&SubjectKind::Floor)
             );
             assert_eq!(
                 p.scenarios,

@@ -50,7 +50,9 @@ pub struct Method {
     #[serde(flatten)]
     pub dist: Distribution,
     /// Records the subject dropped during this method (None: it does not
-    /// count drops live; see the scenario's `drops_total`).
+    /// count drops live; see the scenario's `drops_total`). In the latency
+    /// scenario, for subjects that count none, the method's calls missing
+    /// from the file (see `LatencyResult::method_drops_from_file`).
     pub drops: Option<u64>,
 }
 
@@ -80,6 +82,10 @@ pub struct LatencyResult {
     pub records_in_file: u64,
     /// `calls_total - records_in_file`.
     pub drops_total: u64,
+    /// The subject counts no drops (slog, ticklog): each method's `drops`
+    /// are its calls whose user id is missing from the file.
+    #[serde(default)]
+    pub method_drops_from_file: bool,
     /// Lines parsed with serde_json (all parsed, or the scenario failed).
     pub lines_parsed: u64,
     pub subject_stats: Option<serde_json::Value>,
@@ -575,6 +581,51 @@ pub struct Ratio {
     pub throughput: Option<f64>,
 }
 
+/// A datapunk-log subject against the floor of the same run (DESIGN.md:
+/// within 1.25x with the precise clock, 1.5x with the coarse one).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FloorRatio {
+    pub subject: String,
+    pub floor: String,
+    /// The subject's p50 / the floor's (above 1 = slower than the floor).
+    pub burst_p50: Option<f64>,
+    pub call_p50: Option<f64>,
+    /// The most either ratio may be.
+    pub aim: f64,
+    /// Both ratios at or under `aim` (None: a side has no result).
+    pub within_aim: Option<bool>,
+}
+
+/// One figure of a datapunk-log subject against the best peer of the run
+/// for that figure.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VsPeer {
+    /// The peer with the best figure (lowest p50, most records/s).
+    pub peer: String,
+    /// The subject's figure / the peer's: for latency below 1 means
+    /// datapunk-log is faster; for records/s above 1 does.
+    pub ratio: f64,
+    /// DESIGN.md's aim for the ratio: at most this for latency, at least
+    /// this for records/s.
+    pub aim: f64,
+    pub met: bool,
+    /// Latency figures: the share of the peer's calls in that method that
+    /// it dropped (its ring was full), when known.
+    #[serde(default)]
+    pub peer_dropped_share: Option<f64>,
+}
+
+/// A datapunk-log subject against the best peer of the run (DESIGN.md:
+/// burst p50 at least 2x better, no figure behind, at least 4x the
+/// records/s).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerRatio {
+    pub subject: String,
+    pub burst_p50: Option<VsPeer>,
+    pub call_p50: Option<VsPeer>,
+    pub records_per_s: Option<VsPeer>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {
     pub cpus: usize,
@@ -604,6 +655,13 @@ pub struct Summary {
     pub notes: Vec<String>,
     pub subjects: Vec<SubjectResult>,
     pub ratios: Vec<Ratio>,
+    /// datapunk-log subjects / the floor (empty when either did not run
+    /// the latency scenario).
+    #[serde(default)]
+    pub floor_ratios: Vec<FloorRatio>,
+    /// datapunk-log subjects / the best peer of the run, per figure.
+    #[serde(default)]
+    pub peer_ratios: Vec<PeerRatio>,
     /// The span scenario, one entry per subject (empty when not run).
     pub spans: Vec<ScenarioRun<SpanResult>>,
     pub span_ratios: Vec<SpanRatio>,

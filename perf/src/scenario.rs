@@ -18,7 +18,7 @@ use crate::profile::{
     Condition, LatencyProfile, OverflowKind, Profile, ReloadMode, SamplingCase, ThroughputProfile,
 };
 use crate::results::{Disabled, Distribution, LatencyResult, Method, ThroughputResult};
-use crate::subject::{Logger, LoggerFn, Setup, SubjectKind, with_logger};
+use crate::subject::{Logger, LoggerFn, Output, Setup, SubjectKind, with_logger};
 use crate::tsc::{self, Calibration, Overhead};
 
 /// The route logged by every call.
@@ -189,7 +189,17 @@ fn setup_json(kind: SubjectKind, s: &Setup) -> serde_json::Value {
         "file": s.path.display().to_string(),
         "overflow": s.overflow,
     });
-    if kind.is_datapunk() {
+    if kind == SubjectKind::Floor {
+        v["file"] = serde_json::json!(null);
+        v["ring_capacity"] = serde_json::json!(
+            s.ring_capacity
+                .unwrap_or(datapunk_log::DEFAULT_RING_CAPACITY)
+        );
+        v["record_bytes"] = serde_json::json!(64);
+    } else if kind == SubjectKind::Ticklog {
+        // Not configurable: 1 MiB per producer thread.
+        v["ring_capacity"] = serde_json::json!(1 << 20);
+    } else if kind.is_datapunk() {
         v["ring_capacity"] = serde_json::json!(
             s.ring_capacity
                 .unwrap_or(datapunk_log::DEFAULT_RING_CAPACITY)
@@ -234,7 +244,12 @@ impl LoggerFn<Result<LatencyResult, String>> for LatencyRun<'_> {
         let (overhead, minus) = rdtsc_overhead(&cal, p.subtract_rdtsc_overhead);
         let mut calls = 0u64;
         warm_up(&l, p.warmup_calls, &mut calls);
-        let (call, burst) = call_and_burst(
+        // The user ids of each method's calls (`args` logs the call's
+        // number): for subjects that count no drops, the file tells each
+        // method's.
+        let call_ids = (calls, calls + p.call_samples);
+        let burst_ids = (call_ids.1, call_ids.1 + p.bursts * p.burst_size);
+        let (mut call, mut burst) = call_and_burst(
             &l,
             &Methods {
                 call_samples: p.call_samples,
@@ -266,7 +281,18 @@ impl LoggerFn<Result<LatencyResult, String>> for LatencyRun<'_> {
         };
 
         let fin = l.finish(calls)?;
-        let scan = scan_file(self.path, calls, 1000, false)?;
+        let method_drops_from_file = call.drops.is_none() || burst.drops.is_none();
+        let ranges: &[(u64, u64)] = if method_drops_from_file {
+            &[call_ids, burst_ids]
+        } else {
+            &[]
+        };
+        let scan = scan_output(self.subject, &fin, self.path, calls, 1000, false, ranges)?;
+        if let [in_call, in_burst] = scan.in_ranges[..] {
+            let missing = |(a, b): (u64, u64), n: u64| (b - a).saturating_sub(n);
+            call.drops = Some(missing(call_ids, in_call));
+            burst.drops = Some(missing(burst_ids, in_burst));
+        }
         let records_in_file = scan.lines.saturating_sub(fin.extra_lines);
         if records_in_file > calls {
             return Err(format!(
@@ -298,6 +324,7 @@ impl LoggerFn<Result<LatencyResult, String>> for LatencyRun<'_> {
             calls_total: calls,
             records_in_file,
             drops_total,
+            method_drops_from_file,
             lines_parsed: scan.parsed,
             subject_stats: fin.stats,
             wall_s: started.elapsed().as_secs_f64(),
@@ -437,7 +464,21 @@ impl LoggerFn<Result<ThroughputResult, String>> for ThroughputRun<'_> {
         let producer = t0.elapsed();
         let fin = l.finish(n)?;
         let total = fin.drained_at - t0;
-        let scan = scan_file(self.path, n, self.p.verify_sample, true)?;
+        if self.subject.output() == Output::Consumed {
+            return Err(format!(
+                "{} writes no file: it has no throughput figure",
+                self.subject.name()
+            ));
+        }
+        let scan = scan_output(
+            self.subject,
+            &fin,
+            self.path,
+            n,
+            self.p.verify_sample,
+            true,
+            &[],
+        )?;
         let records_in_file = scan.lines.saturating_sub(fin.extra_lines);
         if records_in_file != n {
             return Err(format!(
@@ -473,13 +514,77 @@ impl LoggerFn<Result<ThroughputResult, String>> for ThroughputRun<'_> {
 struct Scan {
     lines: u64,
     parsed: u64,
+    /// Lines whose user id falls in each of the ranges asked for.
+    in_ranges: Vec<u64>,
+}
+
+/// What the subject left: its file scanned ([`scan_file`]), or, for a
+/// subject that writes none, the records its consumer popped and checked.
+fn scan_output(
+    kind: SubjectKind,
+    fin: &crate::subject::Finished,
+    path: &Path,
+    expected: u64,
+    sample: u64,
+    in_order: bool,
+    ranges: &[(u64, u64)],
+) -> Result<Scan, String> {
+    match kind.output() {
+        Output::Consumed => {
+            let n = fin
+                .consumed
+                .ok_or_else(|| format!("{} reported no consumed count", kind.name()))?;
+            if !ranges.is_empty() {
+                return Err(format!("{} counts its drops itself", kind.name()));
+            }
+            Ok(Scan {
+                lines: n,
+                parsed: n,
+                in_ranges: Vec::new(),
+            })
+        }
+        format => scan_file(path, expected, sample, in_order, format, ranges),
+    }
+}
+
+/// The `user_id` of a line, found by its key (`"user_id":` in JSON,
+/// `user_id=` in text) without parsing the line.
+fn user_id_of(line: &[u8], format: Output) -> Option<u64> {
+    let key: &[u8] = match format {
+        Output::TextFile => b"user_id=",
+        _ => b"\"user_id\":",
+    };
+    let at = line.windows(key.len()).position(|w| w == key)? + key.len();
+    let digits = line[at..].iter().take_while(|b| b.is_ascii_digit());
+    let mut id = 0u64;
+    let mut any = false;
+    for &d in digits {
+        id = id.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        any = true;
+    }
+    any.then_some(id)
 }
 
 /// Counts the file's lines and parses about `sample` of them, spread evenly
 /// over the `expected` records, plus the last one. Every line sampled must
-/// be a JSON object carrying the message and a `user_id`; with `in_order`,
-/// `user_id` must equal the line's index (one producer, nothing dropped).
-fn scan_file(path: &Path, expected: u64, sample: u64, in_order: bool) -> Result<Scan, String> {
+/// be a JSON object (a text line for [`Output::TextFile`]) carrying the
+/// message, a `user_id`, `latency` and `route`; with `in_order`, `user_id`
+/// must equal the line's index (one producer, nothing dropped). With
+/// `ranges`, every line's `user_id` is read and counted in the range
+/// `[from, to)` that holds it.
+fn scan_file(
+    path: &Path,
+    expected: u64,
+    sample: u64,
+    in_order: bool,
+    format: Output,
+    ranges: &[(u64, u64)],
+) -> Result<Scan, String> {
+    let mut in_ranges = vec![0u64; ranges.len()];
+    let check_line = match format {
+        Output::TextFile => check_text_line,
+        _ => check_line,
+    };
     let f = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut r = BufReader::with_capacity(1 << 20, f);
     let stride = (expected / sample.max(1)).max(1);
@@ -506,6 +611,12 @@ fn scan_file(path: &Path, expected: u64, sample: u64, in_order: bool) -> Result<
             check_line(&line, n, in_order).map_err(|e| format!("{}: {e}", path.display()))?;
             parsed += 1;
         }
+        if !ranges.is_empty()
+            && let Some(id) = user_id_of(&line, format)
+            && let Some(i) = ranges.iter().position(|&(a, b)| (a..b).contains(&id))
+        {
+            in_ranges[i] += 1;
+        }
         std::mem::swap(&mut last, &mut line);
         n += 1;
     }
@@ -513,7 +624,11 @@ fn scan_file(path: &Path, expected: u64, sample: u64, in_order: bool) -> Result<
         check_line(&last, n - 1, in_order).map_err(|e| format!("{}: {e}", path.display()))?;
         parsed += 1;
     }
-    Ok(Scan { lines: n, parsed })
+    Ok(Scan {
+        lines: n,
+        parsed,
+        in_ranges,
+    })
 }
 
 fn check_line(line: &[u8], index: u64, in_order: bool) -> Result<(), String> {
@@ -554,6 +669,47 @@ fn check_line(line: &[u8], index: u64, in_order: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// A text line: `<timestamp> <level> request handled user_id=N latency=F
+/// route=S` (ticklog's pattern `{timestamp} {level} {message}`).
+fn check_text_line(line: &[u8], index: u64, in_order: bool) -> Result<(), String> {
+    let text = std::str::from_utf8(line)
+        .map_err(|_| format!("line {} is not UTF-8: {}", index + 1, show(line)))?
+        .trim_end_matches('\n');
+    let bad = |what: &str| format!("line {} {what}: {}", index + 1, show(line));
+    let mut parts = text.splitn(3, ' ');
+    let (Some(_ts), Some(level), Some(message)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("lacks a timestamp, a level or a message"));
+    };
+    if !level.eq_ignore_ascii_case("info") {
+        return Err(bad("is not at INFO"));
+    }
+    let Some(fields) = message.strip_prefix(MESSAGE) else {
+        return Err(bad("lacks the message"));
+    };
+    let field = |key: &str| {
+        fields
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    };
+    let Some(id) = field("user_id").and_then(|v| v.parse::<u64>().ok()) else {
+        return Err(bad("lacks user_id"));
+    };
+    if field("latency")
+        .and_then(|v| v.parse::<f64>().ok())
+        .is_none()
+        || field("route") != Some(ROUTE)
+    {
+        return Err(bad("lacks latency or route"));
+    }
+    if in_order && id != index {
+        return Err(format!(
+            "line {} has user_id {id}, expected {index}",
+            index + 1
+        ));
+    }
+    Ok(())
+}
+
 fn show(line: &[u8]) -> String {
     String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned()
 }
@@ -573,5 +729,44 @@ fn has_string(v: &serde_json::Value, s: &str) -> bool {
         serde_json::Value::Object(m) => m.values().any(|x| has_string(x, s)),
         serde_json::Value::Array(a) => a.iter().any(|x| has_string(x, s)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_lines_are_checked_field_by_field() {
+        let ok = b"2026-12-04T00:35:34.123456789Z INFO request handled user_id=7 latency=2.25 route=/api/v1/items\n";
+        check_text_line(ok, 7, true).unwrap();
+        assert!(check_text_line(ok, 8, true).is_err(), "out of order");
+        check_text_line(ok, 8, false).unwrap();
+        for bad in [
+            &b"2026-12-04T00:35:34Z INFO request handled user_id=7 latency=x route=/api/v1/items\n"[..],
+            b"2026-12-04T00:35:34Z INFO request handled user_id=7 latency=2.25 route=/other\n",
+            b"2026-12-04T00:35:34Z DEBUG request handled user_id=7 latency=2.25 route=/api/v1/items\n",
+            b"2026-12-04T00:35:34Z INFO something else user_id=7 latency=2.25 route=/api/v1/items\n",
+            b"INFO\n",
+        ] {
+            assert!(
+                check_text_line(bad, 7, false).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn user_ids_are_found_without_parsing() {
+        let json = br#"{"ts":1,"fields":{"user_id":12345,"latency":0.5}}"#;
+        assert_eq!(user_id_of(json, Output::JsonFile), Some(12345));
+        let text = b"t INFO request handled user_id=42 latency=0.5 route=/x";
+        assert_eq!(user_id_of(text, Output::TextFile), Some(42));
+        assert_eq!(
+            user_id_of(b"{\"msg\":\"records dropped\"}", Output::JsonFile),
+            None
+        );
+        assert_eq!(user_id_of(b"user_id=", Output::TextFile), None);
     }
 }

@@ -14,7 +14,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 const TINY: &str = r#"
 description = "smoke test"
-subjects = ["datapunk-precise", "datapunk-coarse", "tracing", "slog"]
+subjects = ["datapunk-precise", "datapunk-coarse", "floor", "ticklog", "tracing", "slog"]
 log_dir = "LOG_DIR"
 tsc_calibration_ms = 10
 
@@ -124,7 +124,7 @@ fn tiny_profile_runs_every_subject_and_reports_json() {
     assert_eq!(v["profile"], "tiny");
 
     let subjects = v["subjects"].as_array().unwrap();
-    assert_eq!(subjects.len(), 4);
+    assert_eq!(subjects.len(), 6);
     for s in subjects {
         let name = s["subject"].as_str().unwrap();
         assert_eq!(s["errors"].as_array().unwrap().len(), 0, "{name}: {s}");
@@ -148,7 +148,28 @@ fn tiny_profile_runs_every_subject_and_reports_json() {
         );
         assert!(l["lines_parsed"].as_u64().unwrap() > 0, "{name}");
         assert!(l["disabled"]["ns_per_call"].as_f64().unwrap() > 0.0);
+        // Each method's drops: counted live, or (slog, ticklog) from the
+        // user ids missing from the file; never more than the run's.
+        assert_eq!(
+            l["method_drops_from_file"],
+            ["slog", "ticklog"].contains(&name),
+            "{name}"
+        );
+        let method_drops =
+            l["call"]["drops"].as_u64().unwrap() + l["burst"]["drops"].as_u64().unwrap();
+        assert!(
+            method_drops <= l["drops_total"].as_u64().unwrap(),
+            "{name}: {l}"
+        );
 
+        // The floor writes nothing: latency only; its drain checked every
+        // record it popped.
+        if name == "floor" {
+            assert!(s["throughput"].is_null(), "{s}");
+            assert_eq!(l["lines_parsed"], l["records_in_file"], "{l}");
+            assert_eq!(l["call"]["drops"], 0, "{l}");
+            continue;
+        }
         let t = &s["throughput"];
         assert_eq!(t["records"], 5_000, "{name}");
         assert_eq!(t["lines"], 5_000, "{name}");
@@ -162,9 +183,37 @@ fn tiny_profile_runs_every_subject_and_reports_json() {
     assert_eq!(dp["produced"], dp["written"], "{dp}");
 
     let ratios = v["ratios"].as_array().unwrap();
-    assert_eq!(ratios.len(), 3);
+    assert_eq!(ratios.len(), 5);
     assert!(ratios.iter().all(|r| r["baseline"] == "datapunk-precise"));
-    assert!(ratios.iter().all(|r| r["throughput"].as_f64().is_some()));
+    assert!(
+        ratios
+            .iter()
+            .all(|r| r["throughput"].as_f64().is_some() == (r["subject"] != "floor"))
+    );
+
+    // datapunk-log against the floor and against the best peer.
+    let fr = v["floor_ratios"].as_array().unwrap();
+    let names: Vec<&str> = fr.iter().map(|r| r["subject"].as_str().unwrap()).collect();
+    assert_eq!(names, ["datapunk-precise", "datapunk-coarse"]);
+    for r in fr {
+        assert!(r["burst_p50"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["call_p50"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["within_aim"].is_boolean(), "{r}");
+    }
+    assert_eq!(fr[0]["aim"], 1.25);
+    assert_eq!(fr[1]["aim"], 1.5);
+    let pr = v["peer_ratios"].as_array().unwrap();
+    assert_eq!(pr.len(), 2);
+    for r in pr {
+        for k in ["burst_p50", "call_p50", "records_per_s"] {
+            let x = &r[k];
+            assert!(x["ratio"].as_f64().unwrap() > 0.0, "{r}");
+            assert!(
+                ["ticklog", "tracing", "slog"].contains(&x["peer"].as_str().unwrap()),
+                "{r}"
+            );
+        }
+    }
 
     // Spans: every subject timed both ways; what was lost is accounted for.
     let spans = v["spans"].as_array().unwrap();

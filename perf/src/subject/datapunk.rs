@@ -91,6 +91,7 @@ impl Logger for Datapunk {
         Ok(Finished {
             drained_at,
             extra_lines: s.notices,
+            consumed: None,
             dropped: Some(s.dropped),
             stats: Some(stats_json(&s)),
         })

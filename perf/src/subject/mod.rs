@@ -1,8 +1,10 @@
 //! The loggers under test ("subjects").
 //!
 //! Every subject logs the same record — the message "request handled" with
-//! `user_id: u64`, `latency: f64` and `route: &str` — as JSON lines into a
-//! file, from one producer thread, through its own background thread. A
+//! `user_id: u64`, `latency: f64` and `route: &str` — into a file, from one
+//! producer thread, through its own background thread: JSON lines, except
+//! ticklog (text lines, see [`Output`]) and the floor (no file: a 64-byte
+//! capture its drain thread pops and checks). A
 //! subject is a [`SubjectKind`] (what a profile names) and a type
 //! implementing [`Logger`]; the scenarios are generic over `Logger`, so each
 //! call is monomorphized and inlined into the timed loop exactly as in an
@@ -12,7 +14,10 @@
 //! in [`with_logger`].
 
 pub mod datapunk;
+mod floor;
+pub use floor::DRAIN_PERIOD as FLOOR_DRAIN_PERIOD;
 mod slog_peer;
+mod ticklog_peer;
 mod tracing_peer;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +40,12 @@ pub enum SubjectKind {
     Tracing,
     /// slog + slog-async + slog-json.
     Slog,
+    /// ticklog: per-thread binary ring + rdtsc, text lines (latency and
+    /// throughput scenarios).
+    Ticklog,
+    /// The floor of a capture: one TSC read + a 64-byte push into an rtrb
+    /// ring drained every 200 µs (latency scenario only).
+    Floor,
     /// The OpenTelemetry SDK (span and OTLP scenarios only).
     OtelSdk,
     /// tracing + tracing-opentelemetry into the OpenTelemetry SDK (span
@@ -43,11 +54,13 @@ pub enum SubjectKind {
 }
 
 /// Every subject, in the order `--list-subjects` prints them.
-pub const ALL_SUBJECTS: [SubjectKind; 6] = [
+pub const ALL_SUBJECTS: [SubjectKind; 8] = [
     SubjectKind::DatapunkPrecise,
     SubjectKind::DatapunkCoarse,
     SubjectKind::Tracing,
     SubjectKind::Slog,
+    SubjectKind::Ticklog,
+    SubjectKind::Floor,
     SubjectKind::OtelSdk,
     SubjectKind::TracingOtel,
 ];
@@ -59,6 +72,8 @@ impl SubjectKind {
             SubjectKind::DatapunkCoarse => "datapunk-coarse",
             SubjectKind::Tracing => "tracing",
             SubjectKind::Slog => "slog",
+            SubjectKind::Ticklog => "ticklog",
+            SubjectKind::Floor => "floor",
             SubjectKind::OtelSdk => "otel-sdk",
             SubjectKind::TracingOtel => "tracing-otel",
         }
@@ -72,8 +87,18 @@ impl SubjectKind {
     pub fn runs(self, scen: ScenarioKind) -> bool {
         use SubjectKind::*;
         match scen {
-            ScenarioKind::Latency | ScenarioKind::Throughput => {
-                matches!(self, DatapunkPrecise | DatapunkCoarse | Tracing | Slog)
+            ScenarioKind::Latency => {
+                matches!(
+                    self,
+                    DatapunkPrecise | DatapunkCoarse | Tracing | Slog | Ticklog | Floor
+                )
+            }
+            // The floor writes nothing: no records/s figure (see `floor`).
+            ScenarioKind::Throughput => {
+                matches!(
+                    self,
+                    DatapunkPrecise | DatapunkCoarse | Tracing | Slog | Ticklog
+                )
             }
             ScenarioKind::Spans => {
                 matches!(
@@ -111,6 +136,12 @@ impl SubjectKind {
             SubjectKind::Slog => {
                 "slog 2 + slog-async + slog-json (default keys), BufWriter<File> 64 KiB on the async thread"
             }
+            SubjectKind::Ticklog => {
+                "ticklog 0.1 (per-thread 1 MiB binary ring + rdtsc; text lines \"{timestamp} {level} {message}\"), its FileSink set-up (BufWriter<File> 64 KiB) on its spinning drain thread; Backpressure::Drop (latency) / Block (throughput), compile-time INFO ceiling"
+            }
+            SubjectKind::Floor => {
+                "floor: one rdtsc + a 64-byte push into an rtrb ring (ts, u64, f64, route bytes), drained by a thread waking every 200 µs that writes nothing; disabled = a relaxed level load and a branch (latency scenario only)"
+            }
             SubjectKind::OtelSdk => {
                 "opentelemetry_sdk 0.33 (span, OTLP and sampling scenarios only)"
             }
@@ -126,6 +157,34 @@ impl SubjectKind {
             SubjectKind::DatapunkPrecise | SubjectKind::DatapunkCoarse
         )
     }
+
+    /// Another logger, measured for comparison (not datapunk-log, not the
+    /// floor).
+    pub fn is_peer(self) -> bool {
+        !self.is_datapunk() && self != SubjectKind::Floor
+    }
+
+    /// What the subject leaves behind for the harness to verify.
+    pub fn output(self) -> Output {
+        match self {
+            SubjectKind::Ticklog => Output::TextFile,
+            SubjectKind::Floor => Output::Consumed,
+            _ => Output::JsonFile,
+        }
+    }
+}
+
+/// How a subject's records are verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// JSON lines: each sampled line parsed with serde_json.
+    JsonFile,
+    /// Text lines `<timestamp> <level> request handled user_id=N
+    /// latency=F route=S`: each sampled line split and its fields parsed.
+    TextFile,
+    /// No file: the subject's consumer pops and checks every record and
+    /// reports how many ([`Finished::consumed`]).
+    Consumed,
 }
 
 /// How a scenario configures its subject.
@@ -154,6 +213,9 @@ pub struct Finished {
     pub dropped: Option<u64>,
     /// The subject's own counters, when it has any.
     pub stats: Option<serde_json::Value>,
+    /// Subjects that write no file ([`Output::Consumed`]): the records
+    /// their consumer received, each checked.
+    pub consumed: Option<u64>,
 }
 
 /// One logger under test, set up for one scenario.
@@ -197,6 +259,11 @@ pub fn with_logger<R>(kind: SubjectKind, setup: &Setup, f: impl LoggerFn<R>) -> 
         )?)),
         SubjectKind::Tracing => Ok(f.call(tracing_peer::Tracing::new(setup)?)),
         SubjectKind::Slog => Ok(f.call(slog_peer::Slog::new(setup)?)),
+        SubjectKind::Ticklog if ticklog_peer::blocking(setup) => {
+            Ok(f.call(ticklog_peer::Ticklog::<true>::new(setup)?))
+        }
+        SubjectKind::Ticklog => Ok(f.call(ticklog_peer::Ticklog::<false>::new(setup)?)),
+        SubjectKind::Floor => Ok(f.call(floor::Floor::new(setup)?)),
         other => Err(format!("{} is not a logger of JSON files", other.name())),
     }
 }
@@ -231,6 +298,26 @@ pub(crate) fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> boo
 
 /// How long `finish` and `settle` wait for a background thread at most.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+
+/// For peers with no barrier and no drop count: waits until `lines` (the
+/// lines that reached the file) reach `calls`, or stop moving for 20 ms
+/// (then the rest were dropped, or sit in a buffer the peer flushes later).
+pub(crate) fn settle_lines(lines: &std::sync::atomic::AtomicU64, calls: u64) {
+    use std::sync::atomic::Ordering;
+    let start = Instant::now();
+    let mut last = lines.load(Ordering::Acquire);
+    let mut since = Instant::now();
+    while start.elapsed() < DRAIN_LIMIT && last < calls {
+        std::thread::sleep(Duration::from_millis(1));
+        let now = lines.load(Ordering::Acquire);
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= Duration::from_millis(20) {
+            return;
+        }
+    }
+}
 
 /// Counts the newlines that reach the file, so the harness knows when a
 /// peer's background thread has written everything (peers expose no

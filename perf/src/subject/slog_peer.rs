@@ -107,6 +107,7 @@ impl Logger for Slog {
         Ok(Finished {
             drained_at,
             extra_lines: 0,
+            consumed: None,
             dropped: None,
             stats: Some(serde_json::json!({ "lines_written": lines })),
         })

@@ -83,6 +83,7 @@ impl Logger for Tracing {
         Ok(Finished {
             drained_at,
             extra_lines: 0,
+            consumed: None,
             dropped: Some(dropped),
             stats: Some(serde_json::json!({
                 "lines_written": self.lines.load(Ordering::Acquire),
