@@ -121,6 +121,10 @@ pub(crate) struct Engine {
     pub writer: OnceLock<Thread>,
     /// The writer loop is running (false once it exits, for any reason).
     pub writer_alive: AtomicBool,
+    /// The writer is parked because its last passes found no record (set
+    /// around that park only): a producer waiting for room in a full ring
+    /// wakes it then, and leaves it alone while it waits on anything else.
+    pub writer_idle: AtomicBool,
     pub shutdown: AtomicBool,
     pub flush_requested: AtomicU64,
     pub flush_done: Mutex<u64>,
@@ -147,6 +151,7 @@ impl Engine {
             counters: Counters::default(),
             writer: OnceLock::new(),
             writer_alive: AtomicBool::new(true),
+            writer_idle: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             flush_requested: AtomicU64::new(0),
             flush_done: Mutex::new(0),

@@ -550,7 +550,14 @@ impl ThreadRing {
             let backoff = Backoff::new();
             loop {
                 if backoff.is_completed() {
-                    self.engine.wake_writer();
+                    // Wake the writer only while it is parked for want of
+                    // records. When it waits on something else (the export
+                    // thread's buffers), a wake is a futex call and a context
+                    // switch for nothing, and on a small machine it takes CPU
+                    // from the threads that would make room.
+                    if self.engine.writer_idle.load(Ordering::Acquire) {
+                        self.engine.wake_writer();
+                    }
                     std::thread::yield_now();
                 } else {
                     backoff.snooze();

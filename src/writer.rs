@@ -302,7 +302,9 @@ impl Writer {
                 if idle < 4 {
                     std::thread::yield_now();
                 } else {
+                    engine.writer_idle.store(true, Ordering::Release);
                     std::thread::park_timeout(self.idle_poll);
+                    engine.writer_idle.store(false, Ordering::Relaxed);
                 }
             }
         }
