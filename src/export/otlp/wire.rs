@@ -202,16 +202,22 @@ impl Val<'_> {
     }
 }
 
+/// Size of a `KeyValue` message's contents, given its value's.
+fn kv_size_of(k: &str, value_size: usize) -> usize {
+    str_field(k.len()) + len_field(value_size)
+}
+
 /// Size of a `KeyValue` message's contents.
 fn kv_size(k: &str, v: &Val<'_>) -> usize {
-    str_field(k.len()) + len_field(v.size())
+    kv_size_of(k, v.size())
 }
 
 /// Writes a `KeyValue` as field `field` of the enclosing message.
 fn put_kv(buf: &mut Vec<u8>, field: u8, k: &str, v: &Val<'_>) {
-    put_len_header(buf, field, kv_size(k, v));
+    let value_size = v.size();
+    put_len_header(buf, field, kv_size_of(k, value_size));
     put_str_field(buf, 1, k);
-    put_len_header(buf, 2, v.size());
+    put_len_header(buf, 2, value_size);
     v.put(buf);
 }
 
