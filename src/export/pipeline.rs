@@ -366,8 +366,8 @@ impl Worker {
 
     /// Hands a span (its records, thread-name prefixed, start first) to the
     /// exporters that take spans.
-    fn export_span(&mut self, engine: &Engine, records: &[u8], end_ts: u64) {
-        if span_view(engine, records, end_ts, &mut self.scrubbed, |v| {
+    fn export_span(&mut self, engine: &Engine, r: &Redactor, records: &[u8], end_ts: u64) {
+        if span_view(engine, r, records, end_ts, &mut self.scrubbed, |v| {
             for e in self.exporters.iter_mut().filter(|e| e.wants_spans()) {
                 e.export_span(v);
             }
@@ -437,6 +437,9 @@ impl Worker {
         let Some(engine) = engine::get() else {
             return;
         };
+        // One load of the redaction rules per chunk, not per record.
+        let redactor = engine.redactor.load_full();
+        let r: &Redactor = &redactor;
         let mut off = 0;
         while off < buf.len() {
             let Some(entry) = Entry::at(buf, off) else {
@@ -449,6 +452,7 @@ impl Worker {
                     let exporters = &mut self.exporters;
                     let viewed = log_view(
                         engine,
+                        r,
                         &entry,
                         observed,
                         &mut self.fields,
@@ -495,14 +499,14 @@ impl Worker {
                         count_corrupt(engine);
                         continue;
                     };
-                    self.export_span(engine, &buf[entry.start..entry.end], end);
+                    self.export_span(engine, r, &buf[entry.start..entry.end], end);
                 }
                 KIND_SPAN_END => {
                     let Some(open) = span_id(entry.rec).and_then(|id| self.open.remove(&id)) else {
                         add(&self.counters.span_orphans, 1);
                         continue;
                     };
-                    self.export_span(engine, &open.buf, entry.h.ts);
+                    self.export_span(engine, r, &open.buf, entry.h.ts);
                     if self.free.len() < 1024 {
                         self.free.push(open.buf);
                     }
@@ -581,6 +585,7 @@ fn str_of(v: Val<'_>) -> Option<&str> {
 /// `f`. `store`: an empty vector kept for its capacity.
 fn log_view(
     engine: &Engine,
+    r: &Redactor,
     e: &Entry<'_>,
     observed: u64,
     store: &mut Vec<Field<'static>>,
@@ -589,8 +594,6 @@ fn log_view(
 ) -> Option<()> {
     let cs: &'static Callsite = engine::callsite(engine, e.h.callsite)?;
     let meta = cs.metadata();
-    let redactor = engine.redactor.load();
-    let r: &Redactor = &redactor;
     sc.clear();
     let mut v = RecordView::decode(e.rec, e.h)?;
     let (ctx, corr, _) = prefix(&v)?;
@@ -803,6 +806,7 @@ fn call_site_fields<'a>(
 /// Joins a span's records (start first) into a view and hands it to `f`.
 fn span_view(
     engine: &Engine,
+    r: &Redactor,
     buf: &[u8],
     end_ts: u64,
     sc: &mut Scrubbed,
@@ -811,8 +815,6 @@ fn span_view(
     let first = Entry::at(buf, 0)?;
     let cs: &'static Callsite = engine::callsite(engine, first.h.callsite)?;
     let meta = cs.metadata();
-    let redactor = engine.redactor.load();
-    let r: &Redactor = &redactor;
     sc.clear();
     let mut fields: Vec<Field<'_>> = Vec::new();
     // (name, time, start, end) of each event's fields within `fields`.

@@ -322,10 +322,15 @@ impl DirectLogs {
         }
     }
 
-    fn push(&mut self, log: &LogView<'_>) {
+    /// False when the record could not be encoded (see
+    /// [`LogRequestEncoder::push`]).
+    fn push(&mut self, log: &LogView<'_>) -> bool {
         match self {
             DirectLogs::Protobuf(e) => e.push(log),
-            DirectLogs::Json(e) => e.push(log),
+            DirectLogs::Json(e) => {
+                e.push(log);
+                true
+            }
         }
     }
 
@@ -591,6 +596,7 @@ pub(crate) fn fuzz_proto_partial_success(body: &[u8]) -> Option<(u64, String)> {
 }
 
 const SETUP_FAILED: &str = "the OTLP exporter could not be set up (see stderr)";
+const ENCODE_FAILED: &str = "a log record could not be encoded (its size was worked out wrong)";
 
 /// A batch that was not sent: the exporter is not running, or the deadline
 /// had passed.
@@ -626,7 +632,10 @@ impl Exporter for OtlpExporter {
             if self.wire_logs.is_empty() {
                 self.logs_since = Some(Instant::now());
             }
-            self.wire_logs.push(log);
+            if !self.wire_logs.push(log) {
+                report(Err(Cow::Borrowed(ENCODE_FAILED)), 1, 0);
+                return;
+            }
             if self.wire_logs.len() >= self.log_batch.effective_batch_size() {
                 let deadline = crate::clock::deadline_in(self.log_batch.export_timeout);
                 self.send_logs(deadline);
