@@ -168,6 +168,17 @@ impl Drop for Converter {
     }
 }
 
+/// TSC recalibrations made since the process started (tests wait on it
+/// instead of sleeping past the first one).
+static RECALIBRATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// `Some(n)`: the timestamps come from the TSC and the writer has
+/// recalibrated its rate `n` times so far; `None` with any other clock (no
+/// recalibration happens). For tests (`__private`).
+pub fn recalibrations() -> Option<u64> {
+    (MODE.load(Ordering::Acquire) == MODE_TSC).then(|| RECALIBRATIONS.load(Ordering::Acquire))
+}
+
 /// Horizon over which a recalibration absorbs the accumulated error.
 const SLEW_HORIZON_NS: i128 = 1_000_000_000;
 
@@ -246,6 +257,7 @@ impl Converter {
         self.raw_base = raw;
         self.wall_base = ours as u64;
         self.mult = mult.max(1) as u64;
+        RECALIBRATIONS.fetch_add(1, Ordering::Release);
     }
 
     /// Called on every writer pass: refreshes the coarse clock, and refines the

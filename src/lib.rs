@@ -346,6 +346,7 @@ pub mod __fuzz {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::clock::recalibrations;
     pub use crate::engine::registry_locks;
     pub use crate::sink::rolling::time::set_file_clock;
     pub use crate::sink::rolling::{CompressionHold, hold_compression, reopen_generation};

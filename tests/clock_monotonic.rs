@@ -1,8 +1,9 @@
 //! Timestamps of one thread never go backwards, across the writer's periodic
-//! clock recalibrations. One thread logs continuously (records ~1 µs apart)
-//! through the first recalibration, about 100 ms after `init()`, with an
-//! ordering window of zero so that records are converted to wall time in
-//! many small writer passes on both sides of it.
+//! clock recalibrations. One thread logs continuously (groups of 16 records
+//! with short pauses) from `init()` until the writer has recalibrated the TSC
+//! rate twice (about 100 ms apart), with an ordering window of zero so that
+//! records are converted to wall time in many small writer passes on both
+//! sides of each recalibration.
 
 mod common;
 
@@ -10,21 +11,37 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn timestamps_of_one_thread_never_go_backwards() {
-    let init = Instant::now();
     let (sink, _guard) = common::memory_engine(|b| b.order_window(Duration::ZERO));
+    let recalibrations = datapunk_log::__private::recalibrations;
+    let first = recalibrations();
 
-    // Cover 40 ms .. 200 ms after init (bounded in time and count).
-    let from = init + Duration::from_millis(40);
-    let until = init + Duration::from_millis(200);
-    if let Some(wait) = from.checked_duration_since(Instant::now()) {
-        std::thread::sleep(wait);
-    }
+    // Bounded in count and time; the check after the loop says whether a
+    // recalibration came while it ran.
+    let start = Instant::now();
     let mut seq = 0u64;
-    while Instant::now() < until && seq < 200_000 {
+    while seq < 400_000 && start.elapsed() < Duration::from_secs(20) {
+        if let (Some(a), Some(b)) = (first, recalibrations())
+            && b >= a + 2
+        {
+            break;
+        }
+        if first.is_none() && start.elapsed() > Duration::from_millis(250) {
+            break; // no recalibration with this clock: a quarter second of records
+        }
         for _ in 0..16 {
             datapunk_log::info!(seq);
             seq += 1;
         }
+        // Pacing (records ~3 µs apart on average), so that the records
+        // span the recalibrations without filling the memory sink.
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    if let (Some(a), Some(b)) = (first, recalibrations()) {
+        assert!(
+            b > a,
+            "no recalibration while {seq} records were logged over {:?}",
+            start.elapsed()
+        );
     }
     datapunk_log::flush();
 

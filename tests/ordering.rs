@@ -26,9 +26,14 @@ fn sink() -> &'static MemorySink {
         b.order_window(Duration::from_millis(20))
     });
     SETTLED.call_once(|| {
-        let settled = init + Duration::from_millis(150);
-        if let Some(wait) = settled.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+        // Wait for the writer's first recalibration of the TSC rate (none
+        // happens with another clock), polling its counter, bounded.
+        while datapunk_log::__private::recalibrations().is_some_and(|n| n == 0) {
+            assert!(
+                init.elapsed() < Duration::from_secs(30),
+                "the clock's first recalibration never came"
+            );
+            std::thread::sleep(Duration::from_millis(1));
         }
     });
     sink
