@@ -443,8 +443,11 @@ fn reload_scenario_runs_both_modes_when_asked() {
             assert_eq!(n("reloads_total"), 0, "{x}");
             assert!(x["reload_time"].is_null());
         } else {
-            // 100 ms of calls and 100 ms of bursts at least: reloads in each.
-            assert!(n("reloads_call") > 0 && n("reloads_burst") > 0, "{x}");
+            // The first reload is made before measuring. Each method runs
+            // 100 ms or more, so it usually sees reloads too, but on a
+            // loaded machine the reloading thread may not run meanwhile
+            // (the report then warns): not asserted.
+            assert!(n("reloads_total") >= 1, "{x}");
             assert!(n("reloads_total") >= n("reloads_call") + n("reloads_burst"));
             assert_eq!(x["reload_time"]["reloads"], n("reloads_total"), "{x}");
         }

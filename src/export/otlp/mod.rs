@@ -241,7 +241,9 @@ mod transport;
 mod wire;
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -384,6 +386,68 @@ pub struct OtlpExporter {
     logs_since: Option<Instant>,
     spans: Vec<SpanData>,
     spans_since: Option<Instant>,
+    /// Requests of the direct log path sent and not yet answered, oldest
+    /// first (at most [`MAX_IN_FLIGHT`]).
+    in_flight: VecDeque<InFlight>,
+}
+
+/// Requests of the direct log path that may be in flight at once. One: the
+/// export thread encodes the next batch while the runtime's worker sends the
+/// last one and waits for its answer, and requests still reach the collector
+/// one after the other, in the order of their records.
+const MAX_IN_FLIGHT: usize = 1;
+
+/// A request of the direct log path on its way, and its log records.
+struct InFlight {
+    task: tokio::task::JoinHandle<
+        Result<Result<stats::PartialSuccess, client::ExportFailure>, tokio::time::error::Elapsed>,
+    >,
+    logs: u64,
+}
+
+impl InFlight {
+    /// Waits for the answer (at most until `deadline`, if any) and counts
+    /// the batch. `Err(self)` when the deadline came first.
+    fn settle(
+        mut self,
+        rt: &tokio::runtime::Runtime,
+        deadline: Option<Instant>,
+    ) -> Result<(), Self> {
+        let result = match deadline {
+            None => run(rt, &mut self.task),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                match run(rt, async {
+                    tokio::time::timeout(left, &mut self.task).await
+                }) {
+                    Some(Ok(r)) => Some(r),
+                    Some(Err(_)) => return Err(self),
+                    None => None,
+                }
+            }
+        };
+        report_partial(outcome_of(result.and_then(Result::ok)), self.logs, 0);
+        Ok(())
+    }
+}
+
+/// Counts the requests of `in_flight` that are answered: all of them, waiting
+/// until `deadline` at most (`Some`), or those done already (`None`).
+fn settle_in_flight(
+    in_flight: &mut VecDeque<InFlight>,
+    rt: &tokio::runtime::Runtime,
+    deadline: Option<Instant>,
+) {
+    while let Some(f) = in_flight.pop_front() {
+        if deadline.is_none() && !f.task.is_finished() {
+            in_flight.push_front(f);
+            return;
+        }
+        if let Err(f) = f.settle(rt, deadline) {
+            in_flight.push_front(f);
+            return;
+        }
+    }
 }
 
 impl fmt::Debug for OtlpExporter {
@@ -453,6 +517,7 @@ impl OtlpExporter {
             logs_since: None,
             spans: Vec::new(),
             spans_since: None,
+            in_flight: VecDeque::new(),
         })
     }
 
@@ -479,26 +544,49 @@ impl OtlpExporter {
 
     /// Sends the pending log records of the direct path, giving up at
     /// `deadline`.
+    /// Sends the pending records of the direct log path. The request runs
+    /// on the runtime's worker; its answer is counted when it comes (see
+    /// [`InFlight`]), waiting first for the oldest request while
+    /// [`MAX_IN_FLIGHT`] are on their way.
     fn send_wire_logs(&mut self, deadline: Instant) {
         let n = self.wire_logs.len() as u64;
-        let mut outcome = Err(Cow::Borrowed(NOT_SENT));
         if let State::Running(live) = &self.state
             && let (Some(rt), Some(client)) = (&live.rt, &live.wire)
         {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if !remaining.is_zero() {
+                settle_in_flight(&mut self.in_flight, rt, None);
+                while self.in_flight.len() >= MAX_IN_FLIGHT {
+                    if let Some(oldest) = self.in_flight.pop_front() {
+                        // No deadline: the request's own timeout bounds it.
+                        let _ = oldest.settle(rt, None);
+                    }
+                }
                 self.wire_request.clear();
                 self.wire_logs.encode_request(&mut self.wire_request);
                 EXPORT_REQUESTS.fetch_add(1, Relaxed);
-                let request = &self.wire_request[..];
-                let result = run(rt, async move {
-                    tokio::time::timeout(remaining, client.export(request)).await
+                let request = bytes::Bytes::copy_from_slice(&self.wire_request);
+                let client = Arc::clone(client);
+                let task = rt.spawn(async move {
+                    tokio::time::timeout(remaining, client.export(&request)).await
                 });
-                outcome = outcome_of(result);
+                self.in_flight.push_back(InFlight { task, logs: n });
+                self.wire_logs.clear();
+                return;
             }
         }
-        report_partial(outcome, n, 0);
+        report_partial(Err(Cow::Borrowed(NOT_SENT)), n, 0);
         self.wire_logs.clear();
+    }
+
+    /// Waits, until `deadline` at most, for the answers of the requests in
+    /// flight, and counts them.
+    fn settle_all(&mut self, deadline: Instant) {
+        if let State::Running(live) = &self.state
+            && let Some(rt) = &live.rt
+        {
+            settle_in_flight(&mut self.in_flight, rt, Some(deadline));
+        }
     }
 
     /// Sends the pending log records, giving up at `deadline`.
@@ -683,6 +771,12 @@ impl Exporter for OtlpExporter {
     }
 
     fn tick(&mut self, now: Instant) {
+        // Count the answers that came since the last send.
+        if let State::Running(live) = &self.state
+            && let Some(rt) = &live.rt
+        {
+            settle_in_flight(&mut self.in_flight, rt, None);
+        }
         if self
             .logs_since
             .is_some_and(|t| now.saturating_duration_since(t) >= self.log_batch.schedule_delay)
@@ -706,12 +800,18 @@ impl Exporter for OtlpExporter {
     fn flush(&mut self, deadline: Instant) {
         self.send_logs(deadline);
         self.send_spans(deadline);
+        self.settle_all(deadline);
     }
 
     fn shutdown(&mut self, deadline: Instant) {
         self.flush(deadline);
         if let State::Running(mut live) = std::mem::replace(&mut self.state, State::Closed) {
             live.close(deadline);
+        }
+        // Requests still unanswered at the deadline are given up, counted.
+        for f in self.in_flight.drain(..) {
+            f.task.abort();
+            report(Err(Cow::Borrowed(NOT_SENT)), f.logs, 0);
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The exporter's own runtime on the export thread: [`Live`] holds the
-//! single-threaded tokio runtime and the exporters (or the direct log
-//! client) made inside it; [`run`] blocks on a future there.
+//! The exporter's own runtime: [`Live`] holds the tokio runtime (one
+//! worker thread) and the exporters (or the direct log client) made inside
+//! it; [`run`] blocks the export thread on a future there.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub(super) struct Live {
     pub(super) spans: Option<opentelemetry_otlp::SpanExporter>,
     /// The log client of [`LogEncoder::Direct`] and of `http/json` (then
     /// `logs` is `None`).
-    pub(super) wire: Option<WireClient>,
+    pub(super) wire: Option<Arc<WireClient>>,
     /// The span client of `http/json` (then `spans` is `None`).
     pub(super) span_wire: Option<WireClient>,
     /// What the collector answered to `logs`' last successful request
@@ -43,7 +43,10 @@ impl Live {
         resource: Option<&opentelemetry_sdk::Resource>,
         log_encoder: LogEncoder,
     ) -> Result<Live, OtlpError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // One worker: the direct log path's requests run there while the
+        // export thread encodes the next batch (see `InFlight`).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .thread_name("datapunk-log-otlp")
             .on_thread_start(crate::thread_role::mute_this_thread)
@@ -74,7 +77,9 @@ impl Live {
                         sdk_spans
                             .map(|p| build_span_exporter(p, &retry, &span_answers))
                             .transpose()?,
-                        wire_logs.map(|p| wire(p, Signal::Logs)).transpose()?,
+                        wire_logs
+                            .map(|p| wire(p, Signal::Logs).map(Arc::new))
+                            .transpose()?,
                         wire_spans.map(|p| wire(p, Signal::Traces)).transpose()?,
                     ))
                 })
