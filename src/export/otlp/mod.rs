@@ -542,9 +542,8 @@ impl OtlpExporter {
         matches!(self.state, State::Running(_))
     }
 
-    /// Sends the pending log records of the direct path, giving up at
-    /// `deadline`.
-    /// Sends the pending records of the direct log path. The request runs
+    /// Sends the pending records of the direct log path (a request still
+    /// unsent at `deadline` is given up, counted). The request runs
     /// on the runtime's worker; its answer is counted when it comes (see
     /// [`InFlight`]), waiting first for the oldest request while
     /// [`MAX_IN_FLIGHT`] are on their way.
