@@ -32,7 +32,7 @@ use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
-use super::wire::{Run, Val, for_each_attr, severity_number};
+use super::wire::{Held, Val, for_each_attr, severity_number};
 use crate::encode::json as j;
 use crate::export::LogView;
 use crate::resource::{AttrValue, Resource};
@@ -275,9 +275,7 @@ pub(crate) struct LogJsonEncoder {
     /// The `Resource` object.
     resource: Vec<u8>,
     /// The records' objects, comma-separated within a run.
-    records: Vec<u8>,
-    runs: Vec<Run>,
-    count: usize,
+    held: Held,
 }
 
 impl LogJsonEncoder {
@@ -288,27 +286,25 @@ impl LogJsonEncoder {
 
     /// Records held.
     pub(crate) fn len(&self) -> usize {
-        self.count
+        self.held.len()
     }
 
     /// Whether no record is held.
     pub(crate) fn is_empty(&self) -> bool {
-        self.count == 0
+        self.held.is_empty()
     }
 
     /// Forgets the records held (the resource stays).
     pub(crate) fn clear(&mut self) {
-        self.records.clear();
-        self.runs.clear();
-        self.count = 0;
+        self.held.clear();
     }
 
     /// Encodes `log` and holds it for the next request.
     pub(crate) fn push(&mut self, log: &LogView<'_>) {
-        if self.runs.last().is_some_and(|r| r.has(log.target)) {
-            self.records.push(b',');
+        if self.held.continues(log.target) {
+            self.held.records.push(b',');
         }
-        let mut obj = Obj::new(&mut self.records);
+        let mut obj = Obj::new(&mut self.held.records);
         obj.u64_str("timeUnixNano", log.time_unix_nano);
         j::write_u64(obj.field("severityNumber"), severity_number(log.level));
         obj.str("severityText", log.level.as_str());
@@ -333,33 +329,31 @@ impl LogJsonEncoder {
         }
         obj.u64_str("observedTimeUnixNano", log.observed_unix_nano);
         obj.end();
-        Run::extend(&mut self.runs, log.target, self.records.len());
-        self.count += 1;
+        self.held.ended(log.target);
     }
 
     /// Appends the request of the records held to `out` (nothing when none
     /// is held). The records stay held: call [`Self::clear`].
     pub(crate) fn encode_request(&self, out: &mut Vec<u8>) {
-        if self.runs.is_empty() {
+        if self.held.is_empty() {
             return;
         }
-        out.reserve(self.records.len() + self.resource.len() + 64 * self.runs.len() + 64);
+        let runs = self.held.runs();
+        out.reserve(self.held.records.len() + self.resource.len() + 64 * runs.len() + 64);
         out.extend_from_slice(b"{\"resourceLogs\":[{\"resource\":");
         put_resource(out, &self.resource);
         out.extend_from_slice(b",\"scopeLogs\":[");
-        let mut start = 0;
-        for (i, run) in self.runs.iter().enumerate() {
+        for (i, (target, records)) in runs.enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             out.extend_from_slice(b"{\"scope\":");
             let mut scope = Obj::new(out);
-            scope.str("name", run.target);
+            scope.str("name", target);
             scope.end();
             out.extend_from_slice(b",\"logRecords\":[");
-            out.extend_from_slice(self.records.get(start..run.end).unwrap_or_default());
+            out.extend_from_slice(records);
             out.extend_from_slice(b"]}");
-            start = run.end;
         }
         out.extend_from_slice(b"]}]}");
     }

@@ -340,24 +340,71 @@ pub(super) fn severity_number(level: Level) -> u64 {
 
 /// Consecutive records of one target: the records' bytes up to `end`.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Run {
-    pub(super) target: &'static str,
-    pub(super) end: usize,
+struct Run {
+    target: &'static str,
+    end: usize,
 }
 
 impl Run {
     /// Whether a record of `target` belongs to this run.
-    pub(super) fn has(&self, target: &'static str) -> bool {
+    fn has(&self, target: &'static str) -> bool {
         std::ptr::eq(self.target, target) || self.target == target
     }
+}
 
-    /// Ends the records at `end`: extends the last run of `runs` when it has
-    /// `target`, else starts a new one.
-    pub(super) fn extend(runs: &mut Vec<Run>, target: &'static str, end: usize) {
-        match runs.last_mut() {
+/// The records held for the next request, encoded back to back, in runs of
+/// one target (one `ScopeLogs` each): what the protobuf and the JSON log
+/// encoders keep between requests. The buffers are reused.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    /// The records' encodings.
+    pub(super) records: Vec<u8>,
+    runs: Vec<Run>,
+    count: usize,
+}
+
+impl Held {
+    /// Records held.
+    pub(super) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no record is held.
+    pub(super) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Forgets the records held.
+    pub(super) fn clear(&mut self) {
+        self.records.clear();
+        self.runs.clear();
+        self.count = 0;
+    }
+
+    /// Whether a record of `target` would continue the last run.
+    pub(super) fn continues(&self, target: &'static str) -> bool {
+        self.runs.last().is_some_and(|r| r.has(target))
+    }
+
+    /// Counts the record of `target` just appended to `records`: it extends
+    /// the last run when that has `target`, else starts a new one.
+    pub(super) fn ended(&mut self, target: &'static str) {
+        let end = self.records.len();
+        match self.runs.last_mut() {
             Some(run) if run.has(target) => run.end = end,
-            _ => runs.push(Run { target, end }),
+            _ => self.runs.push(Run { target, end }),
         }
+        self.count += 1;
+    }
+
+    /// Each run's target and its records' bytes, in order.
+    pub(super) fn runs(&self) -> impl ExactSizeIterator<Item = (&'static str, &[u8])> {
+        let mut start = 0;
+        self.runs.iter().map(move |run| {
+            let records = self.records.get(start..run.end).unwrap_or_default();
+            start = run.end;
+            (run.target, records)
+        })
     }
 }
 
@@ -368,10 +415,7 @@ pub(crate) struct LogRequestEncoder {
     /// The `Resource` message's contents (its attributes).
     resource: Vec<u8>,
     /// Each record as a complete `ScopeLogs.log_records` field.
-    records: Vec<u8>,
-    /// Runs of records with the same target, in order.
-    runs: Vec<Run>,
-    count: usize,
+    held: Held,
 }
 
 impl LogRequestEncoder {
@@ -396,19 +440,17 @@ impl LogRequestEncoder {
 
     /// Records held.
     pub(crate) fn len(&self) -> usize {
-        self.count
+        self.held.len()
     }
 
     /// Whether no record is held.
     pub(crate) fn is_empty(&self) -> bool {
-        self.count == 0
+        self.held.is_empty()
     }
 
     /// Forgets the records held (the resource stays).
     pub(crate) fn clear(&mut self) {
-        self.records.clear();
-        self.runs.clear();
-        self.count = 0;
+        self.held.clear();
     }
 
     /// Encodes `log` and holds it for the next request; false (nothing
@@ -437,9 +479,10 @@ impl LogRequestEncoder {
 
         // The record's bytes are sized exactly above: write them into
         // that room, then check that it was filled exactly.
-        let start = self.records.len();
-        self.records.resize(start + len_field(size), 0);
-        let Some(room) = self.records.get_mut(start..) else {
+        let records = &mut self.held.records;
+        let start = records.len();
+        records.resize(start + len_field(size), 0);
+        let Some(room) = records.get_mut(start..) else {
             return false;
         };
         let buf = &mut Cursor::new(room);
@@ -464,46 +507,41 @@ impl LogRequestEncoder {
             // The size worked out above and the bytes written disagree (a
             // bug): the record is left out, never sent corrupt.
             debug_assert!(false, "OTLP record size mismatch");
-            self.records.truncate(start);
+            records.truncate(start);
             return false;
         }
-
-        Run::extend(&mut self.runs, log.target, self.records.len());
-        self.count += 1;
+        self.held.ended(log.target);
         true
     }
 
     /// Appends the request of the records held to `out` (nothing when none
     /// is held). The records stay held: call [`Self::clear`].
     pub(crate) fn encode_request(&self, out: &mut Vec<u8>) {
-        if self.runs.is_empty() {
+        if self.held.is_empty() {
             return;
         }
         // ScopeLogs { scope: InstrumentationScope { name }, log_records... }
-        let scope_logs_size = |start: usize, run: &Run| {
-            len_field(str_field(run.target.len())) + run.end.saturating_sub(start)
-        };
-        let mut resource_logs = len_field(self.resource.len());
-        let mut start = 0;
-        for run in &self.runs {
-            resource_logs += len_field(scope_logs_size(start, run));
-            start = run.end;
-        }
+        let scope_logs_size =
+            |target: &str, records: &[u8]| len_field(str_field(target.len())) + records.len();
+        let resource_logs = len_field(self.resource.len())
+            + self
+                .held
+                .runs()
+                .map(|(target, records)| len_field(scope_logs_size(target, records)))
+                .sum::<usize>();
         out.reserve(len_field(resource_logs));
         // ExportLogsServiceRequest.resource_logs
         put_len_header(out, 1, resource_logs);
         // ResourceLogs.resource
         put_bytes_field(out, 1, &self.resource);
-        let mut start = 0;
-        for run in &self.runs {
+        for (target, records) in self.held.runs() {
             // ResourceLogs.scope_logs
-            put_len_header(out, 2, scope_logs_size(start, run));
+            put_len_header(out, 2, scope_logs_size(target, records));
             // ScopeLogs.scope
-            put_len_header(out, 1, str_field(run.target.len()));
-            put_str_field(out, 1, run.target);
+            put_len_header(out, 1, str_field(target.len()));
+            put_str_field(out, 1, target);
             // ScopeLogs.log_records, encoded already.
-            out.extend_from_slice(self.records.get(start..run.end).unwrap_or_default());
-            start = run.end;
+            out.extend_from_slice(records);
         }
     }
 }
