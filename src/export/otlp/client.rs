@@ -217,10 +217,10 @@ impl WireClient {
     /// specification says within the timeout (never after a success, a
     /// partial one included); what the collector said of it: its partial
     /// success.
-    pub(crate) async fn export(&self, request: &[u8]) -> Result<PartialSuccess, ExportFailure> {
+    pub(crate) async fn export(&self, request: Bytes) -> Result<PartialSuccess, ExportFailure> {
         match &self.inner {
             Inner::Grpc { channel, metadata } => {
-                let body = Bytes::copy_from_slice(request);
+                let body = request;
                 let response = self
                     .with_retries(|remaining| {
                         grpc_attempt(channel, metadata, &body, self.gzip, remaining)
@@ -237,12 +237,12 @@ impl WireClient {
                 json,
             } => {
                 let body = if self.gzip {
-                    gzip(request).map_err(|e| ExportFailure {
+                    gzip(&request).map_err(|e| ExportFailure {
                         attempts: 0,
                         message: format!("gzip: {e}"),
                     })?
                 } else {
-                    Bytes::copy_from_slice(request)
+                    request
                 };
                 let content_type = if *json {
                     "application/json"

@@ -379,8 +379,6 @@ pub struct OtlpExporter {
     direct_logs: bool,
     /// The pending log records of the direct path, encoded.
     wire_logs: DirectLogs,
-    /// The request of the direct paths, reused.
-    wire_request: Vec<u8>,
     /// The `Resource` object of `http/json` span requests.
     json_resource: Vec<u8>,
     logs_since: Option<Instant>,
@@ -512,7 +510,6 @@ impl OtlpExporter {
             } else {
                 DirectLogs::Protobuf(LogRequestEncoder::new())
             },
-            wire_request: Vec::new(),
             json_resource: Vec::new(),
             logs_since: None,
             spans: Vec::new(),
@@ -554,20 +551,19 @@ impl OtlpExporter {
         {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if !remaining.is_zero() {
-                settle_in_flight(&mut self.in_flight, rt, None);
                 while self.in_flight.len() >= MAX_IN_FLIGHT {
                     if let Some(oldest) = self.in_flight.pop_front() {
                         // No deadline: the request's own timeout bounds it.
                         let _ = oldest.settle(rt, None);
                     }
                 }
-                self.wire_request.clear();
-                self.wire_logs.encode_request(&mut self.wire_request);
+                let mut request = Vec::new();
+                self.wire_logs.encode_request(&mut request);
                 EXPORT_REQUESTS.fetch_add(1, Relaxed);
-                let request = bytes::Bytes::copy_from_slice(&self.wire_request);
+                let request = bytes::Bytes::from(request);
                 let client = Arc::clone(client);
                 let task = rt.spawn(async move {
-                    tokio::time::timeout(remaining, client.export(&request)).await
+                    tokio::time::timeout(remaining, client.export(request)).await
                 });
                 self.in_flight.push_back(InFlight { task, logs: n });
                 self.wire_logs.clear();
@@ -640,10 +636,10 @@ impl OtlpExporter {
             if remaining.is_zero() {
                 // Not sent.
             } else if let Some(client) = &live.span_wire {
-                self.wire_request.clear();
-                json::encode_spans(&self.json_resource, &batch, &mut self.wire_request);
+                let mut request = Vec::new();
+                json::encode_spans(&self.json_resource, &batch, &mut request);
                 EXPORT_REQUESTS.fetch_add(1, Relaxed);
-                let request = &self.wire_request[..];
+                let request = bytes::Bytes::from(request);
                 let result = run(rt, async move {
                     tokio::time::timeout(remaining, client.export(request)).await
                 });
