@@ -334,6 +334,24 @@ impl<W> CountingWriter<W> {
     }
 }
 
+/// A peer's output: the run's log file opened for appending, behind a
+/// counting writer and a 64 KiB buffer; and its line counter.
+pub(crate) type CountedFile = std::io::BufWriter<CountingWriter<std::fs::File>>;
+
+pub(crate) fn counted_file(
+    setup: &Setup,
+) -> Result<(CountedFile, std::sync::Arc<std::sync::atomic::AtomicU64>), String> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&setup.path)
+        .map_err(|e| format!("cannot open {}: {e}", setup.path.display()))?;
+    let lines = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let out =
+        std::io::BufWriter::with_capacity(64 * 1024, CountingWriter::new(file, lines.clone()));
+    Ok((out, lines))
+}
+
 impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;

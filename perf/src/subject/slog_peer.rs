@@ -4,8 +4,6 @@
 //! over the file (slog-json writes each token separately, so unbuffered it
 //! would make a system call per token).
 
-use std::fs::OpenOptions;
-use std::io::BufWriter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant};
 use slog::Drain;
 use slog_async::{AsyncGuard, OverflowStrategy};
 
-use super::{CountingWriter, DRAIN_LIMIT, Finished, Logger, Setup};
+use super::{DRAIN_LIMIT, Finished, Logger, Setup};
 use crate::profile::OverflowKind;
 
 pub struct Slog {
@@ -24,13 +22,7 @@ pub struct Slog {
 
 impl Slog {
     pub fn new(setup: &Setup) -> Result<Slog, String> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&setup.path)
-            .map_err(|e| format!("cannot open {}: {e}", setup.path.display()))?;
-        let lines = Arc::new(AtomicU64::new(0));
-        let out = BufWriter::with_capacity(64 * 1024, CountingWriter::new(file, lines.clone()));
+        let (out, lines) = super::counted_file(setup)?;
         let json = slog_json::Json::new(out)
             .set_flush(false)
             .add_default_keys()

@@ -24,13 +24,11 @@
 //! ticklog has no runtime level filter: the DEBUG call under its INFO
 //! ceiling compiles to nothing, so its disabled figure is the empty loop.
 
-use std::fs::OpenOptions;
-use std::io::BufWriter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::{CountingWriter, Finished, Logger, Setup, settle_lines};
+use super::{Finished, Logger, Setup, settle_lines};
 
 // What `ticklog::configure!` would define: the two macros its log calls
 // expand to find the level ceiling and the backpressure policy. configure!
@@ -63,13 +61,7 @@ pub struct Ticklog<const BLOCK: bool> {
 
 impl<const BLOCK: bool> Ticklog<BLOCK> {
     pub fn new(setup: &super::Setup) -> Result<Ticklog<BLOCK>, String> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&setup.path)
-            .map_err(|e| format!("cannot open {}: {e}", setup.path.display()))?;
-        let lines = Arc::new(AtomicU64::new(0));
-        let out = BufWriter::with_capacity(64 * 1024, CountingWriter::new(file, lines.clone()));
+        let (out, lines) = super::counted_file(setup)?;
         // `configure!`'s run-time part, as it expands (its compile-time
         // part is the two macros above): the sink, UTC, no drain affinity,
         // the pattern. Once per process.
